@@ -1,0 +1,195 @@
+"""lvsadmin settings: one module, driven by LVSADMIN_* environment variables.
+
+Defaults suit development from a checkout (SQLite and the lvs.cf under ./var). The README's
+production section lists every variable; deploy/lvsadmin.env is a sample.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(f"LVSADMIN_{name}", default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name, "1" if default else "0").strip().lower()
+    return value in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [
+        item.strip() for item in env(name, default).replace(";", ",").split(",") if item.strip()
+    ]
+
+
+# Runtime state (SQLite database, secret key, default lvs.cf, the worker's state) lives here.
+STATE_DIR = Path(env("STATE_DIR", str(BASE_DIR / "var")))
+
+
+def _secret_key() -> str:
+    """Take the key from the environment, else from a file made once with mode 0600.
+
+    There is deliberately no built-in default key: a shared default would let anyone forge
+    sessions on every installation.
+    """
+    if env("SECRET_KEY"):
+        return env("SECRET_KEY")
+    path = Path(env("SECRET_KEY_FILE", str(STATE_DIR / "secret_key")))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+# The client-IP allowlist middleware is the real gate; Host checking adds nothing for a tool that
+# is reached by whatever name or address the director has.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "lvsadmin",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "virtualservers",
+    "realservers",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    # First of all: a client outside the allowlist sees a plain 403 and nothing else runs.
+    "lvsadmin.middleware.ClientIPAllowlistMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every view needs a login, on every method (CVE-2013-6492 was auth limited to GET).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "lvsadmin.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "lvsadmin.wsgi.application"
+
+
+def _database() -> dict[str, object]:
+    """SQLite by default; MySQL/MariaDB (through PyMySQL) when LVSADMIN_DB_ENGINE=mysql."""
+    if env("DB_ENGINE", "sqlite") == "mysql":
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": env("DB_NAME", "lvsadmin"),
+            "USER": env("DB_USER", "lvsadmin"),
+            "PASSWORD": env("DB_PASSWORD"),
+            "HOST": env("DB_HOST", "127.0.0.1"),
+            "PORT": env("DB_PORT", "3306"),
+            "OPTIONS": {"charset": "utf8mb4"},
+        }
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("DB_PATH", str(STATE_DIR / "lvsadmin.sqlite3")),
+        # The worker writes health while gunicorn reads: wait for the lock instead of failing.
+        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "control"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", str(STATE_DIR / "staticfiles")))
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Security -----------------------------------------------------------------------------------
+# Networks allowed to reach any page (comma-separated CIDRs). Default: loopback only.
+LVSADMIN_ALLOWED_NETWORKS = env_list("ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# Reverse proxies whose X-Forwarded-For is believed. Default: none, so the header is ignored.
+LVSADMIN_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Failed logins from one client IP before it is locked out, and for how long (seconds).
+LVSADMIN_LOGIN_MAX_FAILURES = int(env("LOGIN_MAX_FAILURES", "5"))
+LVSADMIN_LOGIN_LOCKOUT_SECONDS = int(env("LOGIN_LOCKOUT_SECONDS", "900"))
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+# Behind HTTPS (directly or through a trusted proxy) cookies are marked Secure.
+_HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+if _HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(8 * 3600)))
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- lvs.cf and the worker ----------------------------------------------------------------------
+# Where Apply publishes lvs.cf. Production: /etc/sysconfig/ha/lvs.cf.
+LVSADMIN_LVS_CF = Path(env("LVS_CF", str(STATE_DIR / "lvs.cf")))
+# What applylvs and the worker remember between runs (services and VIPs they own).
+LVSADMIN_APPLY_STATE = Path(env("APPLY_STATE", str(STATE_DIR / "apply-state.json")))
+# "netlink" (the real kernel, through pyroute2) or "memory" (an in-process table, for tests).
+LVSADMIN_IPVS_DRIVER = env("IPVS_DRIVER", "netlink")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

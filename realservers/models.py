@@ -1,0 +1,74 @@
+"""Real servers: the `server` blocks of a virtual server."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from virtualservers.models import PORT_VALIDATORS, VirtualServer
+from virtualservers.validators import validate_ip, validate_name
+
+
+class RealServer(models.Model):
+    virtual_server = models.ForeignKey(
+        VirtualServer,
+        on_delete=models.CASCADE,
+        related_name="real_servers",
+        verbose_name=_("virtual server"),
+    )
+    name = models.CharField(_("Name"), max_length=64, validators=[validate_name])
+    position = models.PositiveIntegerField(_("position"), default=0)
+    address = models.CharField(
+        _("Address"), max_length=45, default="0.0.0.0", validators=[validate_ip]
+    )
+    port = models.PositiveIntegerField(
+        _("Port"),
+        null=True,
+        blank=True,
+        validators=PORT_VALIDATORS,
+        help_text=_("Leave blank to default to Virtual Server's Application Port"),
+    )
+    weight = models.PositiveIntegerField(
+        _("Weight"),
+        null=True,
+        blank=True,
+        default=1,
+        validators=[MinValueValidator(0), MaxValueValidator(65535)],
+    )
+    active = models.BooleanField(_("active"), default=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("real server")
+        verbose_name_plural = _("real servers")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address})"
+
+    @property
+    def effective_port(self) -> int | None:
+        return self.port or self.virtual_server.port
+
+    def clean(self) -> None:
+        if self.virtual_server_id is None:
+            return
+        siblings = RealServer.objects.filter(virtual_server_id=self.virtual_server_id).exclude(
+            pk=self.pk
+        )
+        port = self.effective_port
+        for other in siblings.select_related("virtual_server"):
+            if (
+                other.address == self.address
+                and other.effective_port == port
+                and self.address != "0.0.0.0"
+            ):
+                raise ValidationError(
+                    {
+                        "address": _(
+                            "This virtual server already has a real server at %(ip)s port %(port)s."
+                        )
+                        % {"ip": self.address, "port": port}
+                    }
+                )

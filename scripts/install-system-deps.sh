@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lvsadmin needs. "run": the product; "test": everything the tests
+# use too (QEMU and a Debian kernel with IPVS, ipvsadm, MariaDB, Chromium).
+set -euo pipefail
+mode=${1:-run}
+run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod)
+test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables busybox-static
+           mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core)
+pkgs=("${run_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ "$mode" = test ]; then
+  bash "$(dirname "$0")/fetch-test-kernel.sh"
+fi

@@ -1,0 +1,192 @@
+"""Plain data for everything an lvs.cf can say.
+
+This is the contract between the GUI (which renders it), the importer (which parses real files into
+it) and the worker / applylvs (which turn it into an IPVS table). It is Django-free on purpose:
+`applylvs --config FILE` must work on any Piranha file with no database at all.
+
+Convention: a field that is ``None`` was absent from the file and is not written back. The daemons'
+defaults for absent keys (which differ from the GUI's defaults for new objects) are exposed as
+``effective_*`` properties, so code that acts on a configuration never re-implements them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Parser defaults of piranha 0.8.6's lvsconfig.c, used when a key is absent.
+DEFAULT_PORT = 80
+DEFAULT_TIMEOUT = 10
+DEFAULT_REENTRY = 180
+DEFAULT_SCHEDULER = "wlc"
+DEFAULT_PROTOCOL = "tcp"
+DEFAULT_NETWORK = "nat"  # the daemons' default; the GUI's default for a new file is "direct"
+DEFAULT_WEIGHT = 1
+DEFAULT_HEARTBEAT_PORT = 539
+DEFAULT_KEEPALIVE = 2
+DEFAULT_DEADTIME = 5
+
+NETWORK_TYPES = ("direct", "nat", "tunnel")
+PROTOCOLS = ("tcp", "udp")
+# Every scheduler the Linux IPVS code offers, in the order the form shows them.
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh")
+# The eight a stock piranha 0.8.6 parser accepts; the others break compatibility with real pulse.
+PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
+LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
+
+
+@dataclass
+class RealServer:
+    """A `server NAME { ... }` block inside a virtual."""
+
+    name: str
+    address: str | None = None  # absent: 0.0.0.0 for the daemons
+    active: bool | None = None  # absent: inactive (parser default 0)
+    port: int | None = None  # absent: the virtual's port
+    weight: int | None = None  # absent: 1
+
+    @property
+    def effective_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def effective_weight(self) -> int:
+        return DEFAULT_WEIGHT if self.weight is None else self.weight
+
+
+@dataclass
+class VirtualServer:
+    """A `virtual NAME { ... }` block: one IPVS service plus its health-check parameters.
+
+    Strings (send, expect, send_program) hold the text between the double quotes, with
+    backslash escapes left literal, exactly as lvsd hands them to nanny.
+    """
+
+    name: str
+    active: bool | None = None
+    address: str | None = None  # the VIP
+    device: str | None = None  # e.g. "eth0:1"; written together with address
+    sorry_server: str | None = None
+    vip_nmask: str | None = None
+    fwmark: int | None = None
+    port: int | None = None
+    persistent: int | None = None
+    pmask: str | None = None
+    send: str | None = None
+    expect: str | None = None
+    use_regex: bool | None = None
+    send_program: str | None = None
+    load_monitor: str | None = None
+    scheduler: str | None = None
+    protocol: str | None = None
+    timeout: int | None = None
+    reentry: int | None = None
+    quiesce_server: bool | None = None
+    # Legacy keys the stock parser accepts; kept so that an import loses nothing.
+    client_monitor: str | None = None
+    servers: list[RealServer] = field(default_factory=list)
+
+    @property
+    def effective_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def effective_port(self) -> int:
+        return DEFAULT_PORT if self.port is None else self.port
+
+    @property
+    def effective_protocol(self) -> str:
+        return self.protocol or DEFAULT_PROTOCOL
+
+    @property
+    def effective_scheduler(self) -> str:
+        return self.scheduler or DEFAULT_SCHEDULER
+
+    @property
+    def effective_timeout(self) -> int:
+        return DEFAULT_TIMEOUT if self.timeout is None else self.timeout
+
+    @property
+    def effective_reentry(self) -> int:
+        return DEFAULT_REENTRY if self.reentry is None else self.reentry
+
+    @property
+    def effective_fwmark(self) -> int:
+        return self.fwmark or 0
+
+    @property
+    def effective_address(self) -> str:
+        return self.address or "0.0.0.0"
+
+
+@dataclass
+class FailoverService:
+    """A legacy `failover NAME { ... }` block (FOS). Kept verbatim as ordered key/value pairs;
+    values are the raw text after `=` (quotes included), since nothing here acts on them."""
+
+    name: str
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class LvsConfig:
+    """A whole lvs.cf: the global keys, then failover blocks, then virtual blocks."""
+
+    serial_no: int | None = None
+    primary: str | None = None
+    primary_private: str | None = None
+    primary_shared: str | None = None
+    service: str | None = None  # "lvs" or "fos"
+    rsh_command: str | None = None
+    backup_active: bool | None = None
+    backup: str | None = None
+    backup_private: str | None = None
+    backup_shared: str | None = None
+    heartbeat: bool | None = None
+    heartbeat_port: int | None = None
+    keepalive: int | None = None
+    deadtime: int | None = None
+    network: str | None = None
+    nat_router_ip: str | None = None  # `nat_router = IP DEVICE`
+    nat_router_device: str | None = None
+    nat_nmask: str | None = None
+    reservation_conflict_action: str | None = None
+    debug_level: str | None = None
+    monitor_links: bool | None = None
+    syncdaemon: bool | None = None
+    syncd_iface: str | None = None
+    syncd_id: int | None = None
+    tcp_timeout: int | None = None
+    tcpfin_timeout: int | None = None
+    udp_timeout: int | None = None
+    # Keys the stock GUI never writes but the parser accepts (written after the GUI's keys).
+    hard_shutdown: bool | None = None
+    active_cmd: str | None = None
+    inactive_cmd: str | None = None
+    ipvsadm: str | None = None
+    sync: bool | None = None
+    failovers: list[FailoverService] = field(default_factory=list)
+    virtuals: list[VirtualServer] = field(default_factory=list)
+
+    @property
+    def effective_network(self) -> str:
+        return self.network or DEFAULT_NETWORK
+
+
+@dataclass(frozen=True)
+class ParseWarning:
+    """Something the stock parser accepts but that probably does not mean what the author thinks."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class LvsConfError(ValueError):
+    """A file the stock parser would refuse; `line` is 1-based."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason

@@ -1,0 +1,337 @@
+"""The configuration draft: global settings, redundancy, virtual servers; and published revisions.
+
+Field names follow lvs.cf keys. Defaults are Piranha's GUI defaults for new objects (not the
+daemons' parser defaults, which lvsconf.model exposes for files that omit a key). Nullable fields
+mean "absent from lvs.cf", so an imported file renders back without keys it never had.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from virtualservers.lvsconf.model import LOAD_MONITORS, PIRANHA_SCHEDULERS, SCHEDULERS
+from virtualservers.validators import (
+    validate_device,
+    validate_ip,
+    validate_name,
+    validate_netmask,
+)
+
+PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
+SECONDS_VALIDATORS = [MinValueValidator(0), MaxValueValidator(2**31 - 1)]
+
+
+class NetworkType(models.TextChoices):
+    DIRECT = "direct", _("Direct Routing")
+    NAT = "nat", _("NAT")
+    TUNNEL = "tunnel", _("Tunneling")
+
+
+class Protocol(models.TextChoices):
+    TCP = "tcp", "tcp"
+    UDP = "udp", "udp"
+
+
+SCHEDULER_LABELS = {
+    "rr": _("Round robin"),
+    "wrr": _("Weighted round robin"),
+    "lc": _("Least-connection"),
+    "wlc": _("Weighted least-connections"),
+    "lblc": _("Locality-Based Least-Connection Scheduling"),
+    "lblcr": _("Locality-Based Least-Connection Scheduling (R)"),
+    "dh": _("Destination Hash Scheduling"),
+    "sh": _("Source Hash Scheduling"),
+    "sed": _("Shortest expected delay"),
+    "nq": _("Never queue"),
+    "fo": _("Weighted failover"),
+    "ovf": _("Weighted overflow"),
+    "mh": _("Maglev hashing"),
+}
+# The form says which schedulers a stock Piranha pulse cannot load.
+SCHEDULER_CHOICES = [
+    (
+        name,
+        SCHEDULER_LABELS[name]
+        if name in PIRANHA_SCHEDULERS
+        else f"{SCHEDULER_LABELS[name]} (not Piranha-compatible)",
+    )
+    for name in SCHEDULERS
+]
+LOAD_MONITOR_CHOICES = [(name, name) for name in LOAD_MONITORS]
+
+
+class SingletonModel(models.Model):
+    """A table with exactly one row (pk=1), fetched or created with `load()`."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls):
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class GlobalSettings(SingletonModel):
+    """GLOBAL SETTINGS tab, plus the rarer globals only a hand-edited lvs.cf carries."""
+
+    serial_no = models.PositiveIntegerField(
+        _("serial number"), default=0, help_text=_("Serial of the last published revision.")
+    )
+    primary = models.CharField(
+        _("Primary server public IP"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    primary_private = models.CharField(
+        _("Primary server private IP"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    primary_shared = models.CharField(_("primary shared device (FOS)"), max_length=255, blank=True)
+    service = models.CharField(
+        _("service"), max_length=3, default="lvs", choices=[("lvs", "lvs"), ("fos", "fos")]
+    )
+    network = models.CharField(
+        _("Use network type"), max_length=6, choices=NetworkType.choices, default=NetworkType.DIRECT
+    )
+    nat_router_ip = models.CharField(
+        _("NAT Router IP"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    nat_router_device = models.CharField(
+        _("NAT Router device"), max_length=15, blank=True, validators=[validate_device]
+    )
+    nat_nmask = models.CharField(
+        _("NAT Router netmask"), max_length=15, blank=True, validators=[validate_netmask]
+    )
+    tcp_timeout = models.PositiveIntegerField(
+        _("TCP timeout (seconds)"), null=True, blank=True, validators=SECONDS_VALIDATORS
+    )
+    tcpfin_timeout = models.PositiveIntegerField(
+        _("TCP FIN timeout (seconds)"), null=True, blank=True, validators=SECONDS_VALIDATORS
+    )
+    udp_timeout = models.PositiveIntegerField(
+        _("UDP timeout (seconds)"), null=True, blank=True, validators=SECONDS_VALIDATORS
+    )
+    rsh_command = models.CharField(
+        _("rsh command"), max_length=3, blank=True, choices=[("rsh", "rsh"), ("ssh", "ssh")]
+    )
+    hard_shutdown = models.BooleanField(_("hard shutdown"), null=True, blank=True)
+    active_cmd = models.CharField(_("active command"), max_length=255, blank=True)
+    inactive_cmd = models.CharField(_("inactive command"), max_length=255, blank=True)
+    debug_level = models.CharField(_("debug level"), max_length=32, blank=True, default="NONE")
+    reservation_conflict_action = models.CharField(
+        _("reservation conflict action (FOS)"), max_length=16, blank=True
+    )
+    ipvsadm = models.CharField(_("ipvsadm path"), max_length=255, blank=True)
+    sync = models.BooleanField(_("file sync (legacy)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("global settings")
+        verbose_name_plural = _("global settings")
+
+    def __str__(self) -> str:
+        return "Global settings"
+
+    def clean(self) -> None:
+        if self.network == NetworkType.NAT and bool(self.nat_router_ip) != bool(
+            self.nat_router_device
+        ):
+            field = "nat_router_device" if self.nat_router_ip else "nat_router_ip"
+            raise ValidationError({field: _("NAT Router IP and NAT Router device go together.")})
+
+
+class Redundancy(SingletonModel):
+    """REDUNDANCY tab: the backup director and the heartbeat between the two."""
+
+    backup_active = models.BooleanField(_("Backup active"), default=False)
+    backup = models.CharField(
+        _("Redundant server public IP"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    backup_private = models.CharField(
+        _("Redundant server private IP"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    backup_shared = models.CharField(_("backup shared device (FOS)"), max_length=255, blank=True)
+    heartbeat = models.BooleanField(_("heartbeat"), null=True, blank=True)
+    keepalive = models.PositiveIntegerField(
+        _("Heartbeat interval (seconds)"),
+        null=True,
+        blank=True,
+        default=6,
+        validators=[MinValueValidator(1)],
+    )
+    deadtime = models.PositiveIntegerField(
+        _("Assume dead after (seconds)"),
+        null=True,
+        blank=True,
+        default=18,
+        validators=[MinValueValidator(1)],
+    )
+    heartbeat_port = models.PositiveIntegerField(
+        _("Heartbeat runs on port"), null=True, blank=True, default=539, validators=PORT_VALIDATORS
+    )
+    monitor_links = models.BooleanField(
+        _("Monitor NIC links for failures"), null=True, blank=True, default=False
+    )
+    syncdaemon = models.BooleanField(_("Use sync daemon"), null=True, blank=True, default=False)
+    syncd_iface = models.CharField(
+        _("Sync daemon interface"), max_length=15, blank=True, validators=[validate_device]
+    )
+    syncd_id = models.PositiveSmallIntegerField(
+        _("Sync daemon ID"), null=True, blank=True, validators=[MaxValueValidator(255)]
+    )
+
+    class Meta:
+        verbose_name = _("redundancy")
+        verbose_name_plural = _("redundancy")
+
+    def __str__(self) -> str:
+        return "Redundancy"
+
+
+class VirtualServer(models.Model):
+    """A `virtual` block: one IPVS service on a VIP (or a firewall mark)."""
+
+    name = models.CharField(_("Name"), max_length=64, unique=True, validators=[validate_name])
+    position = models.PositiveIntegerField(
+        _("position"), default=0, help_text=_("Order in lvs.cf.")
+    )
+    active = models.BooleanField(_("active"), default=False)
+    address = models.CharField(
+        _("Virtual IP Address"), max_length=45, default="0.0.0.0", validators=[validate_ip]
+    )
+    device = models.CharField(
+        _("Device"), max_length=15, default="eth0:1", validators=[validate_device]
+    )
+    vip_nmask = models.CharField(
+        _("Virtual IP Network Mask"), max_length=15, blank=True, validators=[validate_netmask]
+    )
+    port = models.PositiveIntegerField(
+        _("Application port"), null=True, blank=True, default=80, validators=PORT_VALIDATORS
+    )
+    protocol = models.CharField(
+        _("Protocol"), max_length=3, choices=Protocol.choices, default=Protocol.TCP
+    )
+    fwmark = models.PositiveIntegerField(
+        _("Firewall Mark"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(2**32 - 1)],
+    )
+    persistent = models.PositiveIntegerField(
+        _("Persistence"), null=True, blank=True, validators=SECONDS_VALIDATORS
+    )
+    pmask = models.CharField(
+        _("Persistence Network Mask"), max_length=15, blank=True, validators=[validate_netmask]
+    )
+    scheduler = models.CharField(
+        _("Scheduling"), max_length=5, choices=SCHEDULER_CHOICES, default="wlc"
+    )
+    timeout = models.PositiveIntegerField(
+        _("Service timeout"),
+        null=True,
+        blank=True,
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+    )
+    reentry = models.PositiveIntegerField(
+        _("Re-entry Time"), null=True, blank=True, default=15, validators=[MaxValueValidator(86400)]
+    )
+    quiesce_server = models.BooleanField(_("Quiesce server"), null=True, blank=True, default=False)
+    load_monitor = models.CharField(
+        _("Load monitoring tool"),
+        max_length=8,
+        blank=True,
+        choices=LOAD_MONITOR_CHOICES,
+        default="none",
+    )
+    sorry_server = models.CharField(
+        _("Sorry Server"), max_length=45, blank=True, validators=[validate_ip]
+    )
+    client_monitor = models.CharField(_("client monitor (legacy)"), max_length=255, blank=True)
+    # Import fidelity: whether the file had an `address` line at all (a virtual without one is legal).
+    has_address = models.BooleanField(default=True, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("virtual server")
+        verbose_name_plural = _("virtual servers")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        others = VirtualServer.objects.exclude(pk=self.pk)
+        if self.fwmark:
+            if others.filter(fwmark=self.fwmark).exists():
+                errors["fwmark"] = _(
+                    "Another virtual server already uses firewall mark %(mark)s."
+                ) % {"mark": self.fwmark}
+        elif (
+            others.filter(
+                address=self.address, port=self.port, protocol=self.protocol, fwmark__isnull=True
+            )
+            .exclude(address="0.0.0.0")
+            .exists()
+        ):
+            errors["address"] = _(
+                "Another virtual server already uses %(ip)s port %(port)s/%(proto)s."
+            ) % {
+                "ip": self.address,
+                "port": self.port,
+                "proto": self.protocol,
+            }
+        if self.pmask and not self.persistent:
+            errors["pmask"] = _("A persistence network mask needs a persistence time.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class FailoverService(models.Model):
+    """A legacy `failover` block (FOS), kept verbatim so that an import loses nothing."""
+
+    name = models.CharField(_("name"), max_length=64, validators=[validate_name])
+    position = models.PositiveIntegerField(default=0)
+    items = models.JSONField(
+        _("keys"), default=list, help_text=_("[key, raw value] pairs in file order.")
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("failover service (legacy)")
+        verbose_name_plural = _("failover services (legacy)")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Revision(models.Model):
+    """A published lvs.cf: what Apply wrote, by whom and when."""
+
+    serial_no = models.PositiveIntegerField(_("serial number"), unique=True)
+    created_at = models.DateTimeField(_("published at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("published by"),
+    )
+    text = models.TextField(_("lvs.cf"))
+    comment = models.CharField(_("comment"), max_length=255, blank=True)
+    # Settings of the built-in checks (MySQL credentials...) that lvs.cf cannot express,
+    # snapshotted at publish time so that the worker enforces exactly what was applied.
+    checks = models.JSONField(_("built-in checks"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-serial_no"]
+        verbose_name = _("revision")
+        verbose_name_plural = _("revisions")
+
+    def __str__(self) -> str:
+        return f"serial {self.serial_no}"

@@ -1,0 +1,114 @@
+"""Field validators shared by models, forms and the importer's model conversion.
+
+Each raises django's ValidationError with a message that names what is wrong, so that a form puts
+it under the field the user typed into.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# Linux interface names: at most 15 bytes, no '/', no whitespace, not "." or "..". Piranha's
+# alias syntax (eth0:1) is a label on eth0, and the label as a whole has the same 15-byte limit.
+_DEVICE_RE = re.compile(r"^[A-Za-z0-9_.@-]+(:[A-Za-z0-9_-]+)?$")
+
+
+def validate_ip(value: str) -> None:
+    """An IPv4 or IPv6 address (IPVS takes both)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not an IPv4 or IPv6 address."), params={"value": value}
+        ) from None
+
+
+def validate_ipv4(value: str) -> None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not an IPv4 address."), params={"value": value}
+        ) from None
+
+
+def validate_netmask(value: str) -> None:
+    """A dotted IPv4 netmask with contiguous ones (255.255.255.0, not 255.0.255.0)."""
+    try:
+        ipaddress.IPv4Network(f"0.0.0.0/{value}")
+        if "." not in value:
+            raise ValueError
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not a netmask such as 255.255.255.0."), params={"value": value}
+        ) from None
+
+
+def validate_device(value: str) -> None:
+    """A Linux network device, optionally with Piranha's alias label (eth0:1)."""
+    if len(value) > 15 or value in {".", ".."} or not _DEVICE_RE.match(value):
+        raise ValidationError(
+            _(
+                "“%(value)s” is not a network device name such as eth0 or eth0:1 (at most 15 characters)."
+            ),
+            params={"value": value},
+        )
+
+
+def validate_absolute_program(value: str) -> None:
+    """A command line whose program is an absolute path (no shell is ever involved)."""
+    program = value.split(" ", 1)[0]
+    if not program.startswith("/") or program != os.path.normpath(program):
+        raise ValidationError(
+            _("The sending program must start with an absolute path such as /usr/local/bin/check."),
+        )
+
+
+def validate_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(
+            _("Not a valid regular expression: %(error)s."), params={"error": exc}
+        ) from None
+
+
+def validate_no_quote(value: str) -> None:
+    """lvs.cf has no escape for a double quote inside a quoted value: the stock parser breaks."""
+    if '"' in value or "\n" in value or "\r" in value:
+        raise ValidationError(
+            _("Double quotes and line breaks cannot be written to lvs.cf; use \\r\\n escapes.")
+        )
+
+
+def validate_name(value: str) -> None:
+    """Block names are one lvs.cf token: no blanks, no quotes, no braces."""
+    if not value or re.search(r"[\s\"'{}#]", value):
+        raise ValidationError(_("A name is one word: no spaces, quotes, braces or #."))
+
+
+def parse_port(value: str | int) -> int:
+    """A port number 1-65535, or a TCP service name from /etc/services (as lvs.cf accepts)."""
+    if isinstance(value, int):
+        port = value
+    else:
+        text = value.strip()
+        if text.isdigit():
+            port = int(text)
+        else:
+            try:
+                port = socket.getservbyname(text, "tcp")
+            except OSError:
+                raise ValidationError(
+                    _("“%(value)s” is not a port number or a known service name."),
+                    params={"value": value},
+                ) from None
+    if not 1 <= port <= 65535:
+        raise ValidationError(_("A port is a number from 1 to 65535."))
+    return port
