@@ -150,6 +150,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(STATE_DIR / "staticfiles")))
 
+# gunicorn serves /static/ itself (no separate web server needed on a director).
+LVSADMIN_SERVE_STATIC = env_bool("SERVE_STATIC", True)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

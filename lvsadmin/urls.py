@@ -1,7 +1,10 @@
 """URL map. Each app owns its pages; this file only mounts them."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from lvsadmin import auth
 
@@ -13,3 +16,14 @@ urlpatterns = [
     path("", include("virtualservers.urls")),
     path("", include("realservers.urls")),
 ]
+
+if settings.LVSADMIN_SERVE_STATIC:
+    # CSS and JS only (collected by collectstatic); the login page needs them before a login,
+    # and the client-IP allowlist still applies.
+    urlpatterns += [
+        re_path(
+            r"^static/(?P<path>.*)$",
+            login_not_required(serve),
+            {"document_root": settings.STATIC_ROOT},
+        ),
+    ]
