@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+"""REAL SERVER subtab, nested under its virtual server."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from realservers import views
+
+urlpatterns = [
+    path("virtual/<int:virtual_pk>/real/", views.real_list, name="real_list"),
+    path("virtual/<int:virtual_pk>/real/add/", views.real_add, name="real_add"),
+    path("virtual/<int:virtual_pk>/real/<int:pk>/", views.real_edit, name="real_edit"),
+    path("virtual/<int:virtual_pk>/real/<int:pk>/delete/", views.real_delete, name="real_delete"),
+    path("virtual/<int:virtual_pk>/real/<int:pk>/toggle/", views.real_toggle, name="real_toggle"),
+]

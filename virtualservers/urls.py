@@ -1,3 +1,18 @@
-from django.urls import path  # noqa: F401
+"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from virtualservers import views
+
+urlpatterns = [
+    path("global/", views.global_settings, name="global_settings"),
+    path("redundancy/", views.redundancy, name="redundancy"),
+    path("redundancy/enable/", views.redundancy_enable, name="redundancy_enable"),
+    path("redundancy/disable/", views.redundancy_disable, name="redundancy_disable"),
+    path("redundancy/reset/", views.redundancy_reset, name="redundancy_reset"),
+    path("virtual/", views.virtual_list, name="virtual_list"),
+    path("virtual/add/", views.virtual_add, name="virtual_add"),
+    path("virtual/<int:pk>/", views.virtual_edit, name="virtual_edit"),
+    path("virtual/<int:pk>/delete/", views.virtual_delete, name="virtual_delete"),
+    path("virtual/<int:pk>/toggle/", views.virtual_toggle, name="virtual_toggle"),
+]

@@ -1,0 +1,153 @@
+"""Server-side time and SQL query count of the two list pages, at 100 and 1,000 virtual servers.
+
+    .venv/bin/python bench/bench_pages.py
+
+Targets: VIRTUAL SERVERS and CONTROL/MONITORING each under 300 ms with 1,000 virtual servers of
+10 real servers each, and a query count that does not grow with the number of servers. Runs on
+a throw-away SQLite database in a temporary LVSADMIN_STATE_DIR; touches nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+STATE = tempfile.mkdtemp(prefix="lvsadmin-bench-")
+os.environ["LVSADMIN_STATE_DIR"] = STATE
+os.environ["LVSADMIN_LVS_CF"] = str(Path(STATE) / "ha" / "lvs.cf")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lvsadmin.settings")
+os.environ.setdefault("LVSADMIN_LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from lvsadmin.publish import publish  # noqa: E402
+from monitoring.models import MonitoringScript  # noqa: E402
+from realservers.models import RealServer  # noqa: E402
+from virtualservers.models import VirtualServer  # noqa: E402
+
+REALS_PER_VIRTUAL = 10
+TARGET_MS = 300.0
+RUNS = 7
+
+
+def add_virtuals(start: int, stop: int) -> None:
+    """Virtual servers start..stop-1, each with a monitoring script and 10 real servers."""
+    virtuals = VirtualServer.objects.bulk_create(
+        VirtualServer(
+            name=f"vs{index:05d}",
+            position=index,
+            active=index % 3 != 0,
+            address=f"10.{index // 250}.{index % 250}.1",
+            device="eth0:1",
+            vip_nmask="255.255.255.0",
+            port=80,
+        )
+        for index in range(start, stop)
+    )
+    MonitoringScript.objects.bulk_create(MonitoringScript(virtual_server=v) for v in virtuals)
+    RealServer.objects.bulk_create(
+        RealServer(
+            virtual_server=virtual,
+            name=f"rs{number}",
+            position=number,
+            address=f"192.168.{number}.{index % 250 + 1}",
+            port=8080,
+            weight=number,
+            active=True,
+        )
+        for index, virtual in enumerate(virtuals)
+        for number in range(REALS_PER_VIRTUAL)
+    )
+
+
+def measure(client: Client, url: str) -> tuple[float, int]:
+    """Median time (ms) over RUNS requests after a warm-up, and the query count of one."""
+    assert client.get(url).status_code == 200
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    return statistics.median(times), len(queries)
+
+
+def report(label: str, url: str, client: Client, results: dict) -> None:
+    ms, count = measure(client, url)
+    results[label] = (ms, count)
+    verdict = "ok" if ms < TARGET_MS else "SLOW"
+    print(f"  {label:<44} {ms:8.1f} ms  {count:3d} queries  [{verdict}]")
+
+
+def main() -> int:
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_superuser("bench", password=None)
+    client = Client()
+    client.force_login(user)
+    results: dict[int, dict] = {}
+    for total in (100, 1000):
+        already = VirtualServer.objects.count()
+        add_virtuals(already, total)
+        started = time.perf_counter()
+        publish(user, f"{total} virtual servers")
+        publish_ms = (time.perf_counter() - started) * 1000
+        print(
+            f"{total} virtual servers x {REALS_PER_VIRTUAL} real servers "
+            f"(Apply took {publish_ms:.0f} ms)"
+        )
+        results[total] = {}
+        report("VIRTUAL SERVERS list (/virtual/)", "/virtual/", client, results[total])
+        report(
+            "VIRTUAL SERVERS list, filtered (?q=vs0009)",
+            "/virtual/?q=vs0009",
+            client,
+            results[total],
+        )
+        report("CONTROL/MONITORING, nothing pending (/)", "/", client, results[total])
+        VirtualServer.objects.filter(name="vs00007").update(port=8081)
+        report("CONTROL/MONITORING, one change pending (/)", "/", client, results[total])
+        VirtualServer.objects.filter(name="vs00007").update(port=80)
+
+    failed = False
+    for label in results[1000]:
+        small, large = results[100][label][1], results[1000][label][1]
+        if small != large:
+            print(f"query count grows: {label}: {small} at 100, {large} at 1000")
+            failed = True
+        if results[1000][label][0] >= TARGET_MS:
+            failed = True
+    print(
+        "queries at 100 vs 1000:",
+        ", ".join(
+            f"{label.split(' (')[0]}: {results[100][label][1]}/{results[1000][label][1]}"
+            for label in results[1000]
+        ),
+    )
+    print("RESULT:", "FAIL" if failed else "PASS")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        status = main()
+    finally:
+        connection.close()
+        shutil.rmtree(STATE, ignore_errors=True)
+    sys.exit(status)

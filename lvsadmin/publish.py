@@ -1,0 +1,315 @@
+"""Apply: turn the draft into a published revision and write lvs.cf.
+
+The draft (models) and the published lvs.cf are separate, as the design says: edits change
+nothing on the balancer until someone applies them. Publishing is the only code that writes the
+file, and it writes it atomically (temp file in the same directory, fsync, rename, fsync of the
+directory), so pulse, lvsd, the worker or applylvs never read half a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+
+from monitoring.models import CheckKind, MonitoringScript
+from virtualservers.lvsconf.model import LvsConfError, LvsConfig
+from virtualservers.models import GlobalSettings, Revision, VirtualServer
+
+LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
+SERIAL_PREFIX = "serial_no"
+
+
+class PublishError(Exception):
+    """Apply refused or failed; the message is for the user."""
+
+
+def lvs_cf_path() -> Path:
+    return Path(settings.LVSADMIN_LVS_CF)
+
+
+def draft_config() -> LvsConfig:
+    from lvsadmin.draft import draft_config  # TEMP lazy until the module lands
+
+    return draft_config()
+
+
+def replace_draft(config: LvsConfig) -> None:
+    from lvsadmin.draft import replace_draft  # TEMP lazy until the module lands
+
+    replace_draft(config)
+
+
+def render(config: LvsConfig) -> str:
+    from virtualservers.lvsconf.render import render  # TEMP lazy until the module lands
+
+    return render(config)
+
+
+def parse(text: str):
+    from virtualservers.lvsconf.parse import parse  # TEMP lazy until the module lands
+
+    return parse(text)
+
+
+def parse_text(text: str) -> LvsConfig:
+    """parse() may hand back warnings along with the config; only the config matters here."""
+    result = parse(text)
+    return result[0] if isinstance(result, tuple) else result
+
+
+def write_atomically(path: Path, text: str, mode: int = LVS_CF_MODE) -> None:
+    """Replace `path` with `text` (LF line ends) so that a reader sees the old or the new file,
+    never a mix, and the new one survives a crash right after we return."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        with suppress(FileNotFoundError, PermissionError):
+            # Keep the group of the file we replace (e.g. piranha), which readers rely on.
+            os.chown(tmp_name, -1, path.stat().st_gid)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def builtin_checks() -> dict[str, dict[str, str]]:
+    """Settings of the checks lvs.cf cannot express (TCP connect, MySQL), by virtual name."""
+    rows = MonitoringScript.objects.filter(kind__in=[CheckKind.MYSQL, CheckKind.TCP]).values(
+        "virtual_server__name",
+        "kind",
+        "mysql_user",
+        "mysql_password",
+        "mysql_database",
+        "mysql_query",
+        "mysql_expect",
+    )
+    return {
+        row["virtual_server__name"]: {
+            "kind": row["kind"],
+            "user": row["mysql_user"],
+            "password": row["mysql_password"],
+            "database": row["mysql_database"],
+            "query": row["mysql_query"],
+            "expect": row["mysql_expect"],
+        }
+        for row in rows
+    }
+
+
+def publish(user, comment: str = "") -> Revision:
+    """Publish the draft as the next revision and write it to settings.LVSADMIN_LVS_CF.
+
+    The file is written after the revision row is created and before the transaction commits:
+    if writing fails, the row is rolled back, so the history never names a file that was not
+    written.
+    """
+    GlobalSettings.load()  # the row must exist before it can be locked
+    path = lvs_cf_path()
+    with transaction.atomic():
+        # Lock first: a no-op UPDATE takes SQLite's write lock (select_for_update is a no-op
+        # there) and the row lock on MySQL, so two Applies cannot take the same serial.
+        GlobalSettings.objects.filter(pk=1).update(serial_no=F("serial_no"))
+        globals_row = GlobalSettings.objects.select_for_update().get(pk=1)
+        last = Revision.objects.aggregate(last=Max("serial_no"))["last"] or 0
+        serial = max(last, globals_row.serial_no) + 1
+
+        config = draft_config()
+        config.serial_no = serial
+        text = render(config)
+        if "\r" in text:
+            raise PublishError("Refusing to publish: the rendered lvs.cf contains a CR.")
+        try:
+            parse_text(text)
+        except LvsConfError as exc:
+            raise PublishError(
+                f"Refusing to publish: the rendered lvs.cf does not parse ({exc}). "
+                "Nothing was written."
+            ) from exc
+
+        revision = Revision.objects.create(
+            serial_no=serial,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            text=text,
+            comment=comment,
+            checks=builtin_checks(),
+        )
+        GlobalSettings.objects.filter(pk=1).update(serial_no=serial)
+        try:
+            write_atomically(path, text)
+        except OSError as exc:
+            raise PublishError(
+                f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
+            ) from exc
+    return revision
+
+
+def restore(revision: Revision) -> None:
+    """Replace the draft with a published revision (lvs.cf text plus the built-in checks)."""
+    config = parse_text(revision.text)
+    with transaction.atomic():
+        replace_draft(config)
+        names = dict(VirtualServer.objects.values_list("name", "id"))
+        for name, check in (revision.checks or {}).items():
+            if name not in names:
+                continue
+            MonitoringScript.objects.update_or_create(
+                virtual_server_id=names[name],
+                defaults={
+                    "kind": check.get("kind", CheckKind.NANNY),
+                    "mysql_user": check.get("user", ""),
+                    "mysql_password": check.get("password", ""),
+                    "mysql_database": check.get("database", ""),
+                    "mysql_query": check.get("query", ""),
+                    "mysql_expect": check.get("expect", ""),
+                },
+            )
+
+
+# --- What is pending ----------------------------------------------------------------------------
+
+
+def latest_revision() -> Revision | None:
+    return Revision.objects.only("serial_no", "text").order_by("-serial_no").first()
+
+
+_LATEST = object()  # "look it up": callers that already have the latest revision pass it in
+
+
+def published_text(latest: Revision | None | object = _LATEST) -> tuple[str, str]:
+    """(label, text) of what is published: the last revision, else the file a Piranha install
+    left behind, else nothing."""
+    if latest is _LATEST:
+        latest = latest_revision()
+    if latest is not None:
+        return f"published lvs.cf (serial {latest.serial_no})", latest.text
+    path = lvs_cf_path()
+    try:
+        return f"{path} (not published by lvsadmin)", path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "nothing published yet", ""
+
+
+def file_drift(latest: Revision | None | object = _LATEST) -> str:
+    """Why lvs.cf on disk is not the last published revision (hand edit, deleted...), or ""."""
+    if latest is _LATEST:
+        latest = latest_revision()
+    if latest is None:
+        return ""
+    path = lvs_cf_path()
+    try:
+        on_disk = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{path} is missing. Apply writes it again."
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{path} cannot be read ({exc}). Apply writes it again."
+    if on_disk != latest.text:
+        return (
+            f"{path} differs from published serial {latest.serial_no} (edited by hand?). "
+            "Apply replaces it with the draft."
+        )
+    return ""
+
+
+def draft_text() -> str:
+    return render(draft_config())
+
+
+def _without_serial(text: str) -> list[str]:
+    # Every Apply bumps serial_no; it is not a change anyone made.
+    return [line for line in text.splitlines() if not line.startswith(SERIAL_PREFIX)]
+
+
+# Above this many line pairs, difflib's matcher (quadratic on lvs.cf's many repeated lines:
+# 2.7 s for one changed line in 80,000) is skipped for one plain hunk.
+DIFFLIB_MAX_PAIRS = 4_000_000
+DIFF_CONTEXT = 3
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified-diff range, as difflib writes it (1-based; an empty range names the line
+    before it)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
+    """A unified diff of two lvs.cf texts, ignoring serial_no; empty when they agree.
+
+    Edits touch a few lines of a long file, so the common head and tail are cut off first and
+    only the middle goes through difflib: cost follows the size of the change, not of the file.
+    """
+    a, b = _without_serial(old), _without_serial(new)
+    if a == b:
+        return ""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    start = max(head - DIFF_CONTEXT, 0)
+    a_stop = len(a) - max(tail - DIFF_CONTEXT, 0)
+    b_stop = len(b) - max(tail - DIFF_CONTEXT, 0)
+    lines = [f"--- {old_label}", f"+++ {new_label}"]
+    middle_a, middle_b = a[start:a_stop], b[start:b_stop]
+    if len(middle_a) * len(middle_b) <= DIFFLIB_MAX_PAIRS:
+        for line in difflib.unified_diff(middle_a, middle_b, n=DIFF_CONTEXT, lineterm=""):
+            if line.startswith(("---", "+++")):
+                continue
+            if line.startswith("@@"):
+                line = _shift_hunk(line, start)
+            lines.append(line)
+    else:
+        lines.append(f"@@ -{_range(start, a_stop)} +{_range(start, b_stop)} @@")
+        lines += [" " + line for line in a[start:head]]
+        lines += ["-" + line for line in a[head : len(a) - tail]]
+        lines += ["+" + line for line in b[head : len(b) - tail]]
+        lines += [" " + line for line in a[len(a) - tail : a_stop]]
+    return "\n".join(lines)
+
+
+def _shift_hunk(header: str, offset: int) -> str:
+    """Move a hunk header computed on a slice back to the whole file's line numbers."""
+    match = _HUNK.match(header)
+    if match is None or not offset:
+        return header
+    old_start, old_len, new_start, new_len = match.groups()
+    return (
+        f"@@ -{int(old_start) + offset}{old_len or ''} +{int(new_start) + offset}{new_len or ''} @@"
+    )
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@$")
+
+
+def pending_diff(latest: Revision | None | object = _LATEST) -> str:
+    """What Apply would change in lvs.cf (empty when the draft is what is published)."""
+    label, text = published_text(latest)
+    return unified_diff(text, draft_text(), label, "draft")
+
+
+def revision_diff(old: Revision | None, new: Revision) -> str:
+    """Diff of two revisions (`old` None: against an empty file)."""
+    old_label = f"serial {old.serial_no}" if old else "empty"
+    return unified_diff(old.text if old else "", new.text, old_label, f"serial {new.serial_no}")

@@ -1,0 +1,208 @@
+"""CONTROL/MONITORING (the home page, Apply, published revisions) and MONITORING SCRIPTS."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from lvsadmin import publish
+from monitoring.forms import ApplyForm, MonitoringScriptForm
+from monitoring.models import MonitoringScript
+from virtualservers.lvsconf.model import LvsConfError
+from virtualservers.models import Revision, VirtualServer
+from virtualservers.views import render_tab, saved
+
+REVISIONS_PER_PAGE = 20
+
+
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """(css class, line) pairs so the template can colour a unified diff (autoescaped)."""
+    rows = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            css = "diff-file"
+        elif line.startswith("@@"):
+            css = "diff-hunk"
+        elif line.startswith("+"):
+            css = "diff-add"
+        elif line.startswith("-"):
+            css = "diff-del"
+        else:
+            css = ""
+        rows.append((css, line))
+    return rows
+
+
+# --- CONTROL/MONITORING -------------------------------------------------------------------------
+
+
+@require_safe
+def control(request: HttpRequest) -> HttpResponse:
+    latest = publish.latest_revision()
+    diff = publish.pending_diff(latest)
+    revisions = Revision.objects.defer("text", "checks").select_related("created_by")
+    page = Paginator(revisions, REVISIONS_PER_PAGE).get_page(request.GET.get("page"))
+    # Each row links to its diff against the one before it: the next row, or the first row
+    # of the next page (one extra query, not one per row).
+    rows = list(page.object_list)
+    following = None
+    if page.has_next():
+        following = (
+            Revision.objects.filter(serial_no__lt=rows[-1].serial_no)
+            .order_by("-serial_no")
+            .values_list("serial_no", flat=True)
+            .first()
+        )
+    for index, revision in enumerate(rows):
+        revision.previous_serial = rows[index + 1].serial_no if index + 1 < len(rows) else following
+    return render_tab(
+        request,
+        "monitoring/control.html",
+        "control",
+        {
+            "pending_diff": diff_lines(diff),
+            "has_pending": bool(diff),
+            "apply_form": ApplyForm(),
+            "revisions": rows,
+            "page": page,
+            "lvs_cf_path": publish.lvs_cf_path(),
+            "file_drift": publish.file_drift(latest),
+        },
+    )
+
+
+@require_POST
+def apply(request: HttpRequest) -> HttpResponse:
+    form = ApplyForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    try:
+        revision = publish.publish(request.user, comment)
+    except publish.PublishError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Published lvs.cf serial %(serial)s to %(path)s.")
+            % {"serial": revision.serial_no, "path": publish.lvs_cf_path()},
+        )
+    return redirect("control")
+
+
+def _revision(serial: int) -> Revision:
+    return get_object_or_404(Revision.objects.select_related("created_by"), serial_no=serial)
+
+
+@require_safe
+def revision_detail(request: HttpRequest, serial: int) -> HttpResponse:
+    """A published lvs.cf; with ?against=N, its diff from revision N."""
+    revision = _revision(serial)
+    against = None
+    diff = None
+    if "against" in request.GET:
+        try:
+            against = _revision(int(request.GET["against"]))
+        except ValueError:
+            raise Http404("No such revision.") from None
+        diff = diff_lines(publish.revision_diff(against, revision))
+    return render_tab(
+        request,
+        "monitoring/revision_detail.html",
+        "control",
+        {
+            "revision": revision,
+            "against": against,
+            "diff": diff,
+            "others": Revision.objects.exclude(pk=revision.pk).values_list("serial_no", flat=True)[
+                :500
+            ],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
+    """GET asks for confirmation; POST replaces the draft with the revision (not published:
+    Apply does that, after the user has seen the pending diff)."""
+    revision = _revision(serial)
+    if request.method == "POST":
+        try:
+            publish.restore(revision)
+        except (LvsConfError, ValidationError) as exc:
+            messages.error(
+                request,
+                _("Serial %(serial)s cannot be restored: %(error)s")
+                % {"serial": serial, "error": exc},
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "Serial %(serial)s restored into the draft. Review the pending changes and "
+                    "Apply them to publish."
+                )
+                % {"serial": serial},
+            )
+        return redirect("control")
+    return render_tab(
+        request, "monitoring/revision_confirm_restore.html", "control", {"revision": revision}
+    )
+
+
+# --- MONITORING SCRIPTS -------------------------------------------------------------------------
+
+
+def _script(virtual: VirtualServer) -> MonitoringScript:
+    """The virtual's script; an unsaved one (with nothing to send or expect, which is what
+    lvs.cf then says) when the virtual came from an import without one."""
+    try:
+        return virtual.monitoring_script
+    except MonitoringScript.DoesNotExist:
+        return MonitoringScript(virtual_server=virtual, send=None, expect=None)
+
+
+@require_http_methods(["GET", "POST"])
+def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    script = _script(virtual)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("virtual_list")
+        form = MonitoringScriptForm(request.POST, instance=script)
+        if form.is_valid():
+            form.save()
+            saved(request, _("Monitoring script of %(name)s accepted.") % {"name": virtual})
+            return redirect("monitoring_script", virtual.pk)
+    else:
+        form = MonitoringScriptForm(instance=script)
+    return render_tab(
+        request,
+        "monitoring/monitoring_script.html",
+        "virtual",
+        {"virtual": virtual, "subtab": "monitoring", "form": form, "script": script},
+    )
+
+
+# Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
+BLANKS = {
+    "send": ("send", None, "Send blanked."),
+    "expect": ("expect", None, "Expect blanked."),
+    "program": ("send_program", "", "Sending program removed."),
+}
+
+
+@require_POST
+def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpResponse:
+    if what not in BLANKS:
+        raise Http404("Nothing to blank.")
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    field, value, message = BLANKS[what]
+    script = _script(virtual)
+    setattr(script, field, value)
+    script.save()
+    saved(request, _(message))
+    return redirect("monitoring_script", virtual.pk)

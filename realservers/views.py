@@ -1,0 +1,117 @@
+"""REAL SERVER subtab: the real servers of one virtual server."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from realservers.forms import RealServerForm
+from realservers.models import RealServer
+from virtualservers.models import VirtualServer
+from virtualservers.views import back_to, render_tab, saved
+
+
+def next_real_name(virtual: VirtualServer) -> str:
+    """A free serverN name within the virtual (Piranha used "[unnamed]" for every new one)."""
+    taken = set(virtual.real_servers.values_list("name", flat=True))
+    number = 1
+    while f"server{number}" in taken:
+        number += 1
+    return f"server{number}"
+
+
+def _real(virtual_pk: int, pk: int) -> RealServer:
+    return get_object_or_404(
+        RealServer.objects.select_related("virtual_server"), pk=pk, virtual_server_id=virtual_pk
+    )
+
+
+@require_safe
+def real_list(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    return render_tab(
+        request,
+        "realservers/real_list.html",
+        "virtual",
+        {"virtual": virtual, "subtab": "real", "reals": virtual.real_servers.all()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("real_list", virtual.pk)
+        form = RealServerForm(request.POST, instance=RealServer(virtual_server=virtual))
+        if form.is_valid():
+            real = form.save(commit=False)
+            last = virtual.real_servers.aggregate(last=Max("position"))["last"]
+            real.position = 0 if last is None else last + 1
+            real.active = False  # as Piranha: a new real server is inactive until activated
+            real.save()
+            saved(request, _("Real server %(name)s added (inactive).") % {"name": real.name})
+            return redirect("real_list", virtual.pk)
+    else:
+        form = RealServerForm(
+            instance=RealServer(virtual_server=virtual),
+            initial={"name": next_real_name(virtual), "address": ""},
+        )
+    return render_tab(
+        request,
+        "realservers/real_form.html",
+        "virtual",
+        {"virtual": virtual, "subtab": "real", "form": form, "adding": True},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
+    real = _real(virtual_pk, pk)
+    virtual = real.virtual_server
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("real_list", virtual.pk)
+        form = RealServerForm(request.POST, instance=real)
+        if form.is_valid():
+            form.save()
+            saved(request, _("Real server %(name)s accepted.") % {"name": real.name})
+            return redirect("real_list", virtual.pk)
+    else:
+        form = RealServerForm(instance=real)
+    return render_tab(
+        request,
+        "realservers/real_form.html",
+        "virtual",
+        {"virtual": virtual, "subtab": "real", "form": form, "real": real, "adding": False},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes."""
+    real = _real(virtual_pk, pk)
+    if request.method == "POST":
+        real.delete()
+        saved(request, _("Real server %(name)s deleted.") % {"name": real.name})
+        return redirect("real_list", virtual_pk)
+    return render_tab(
+        request,
+        "realservers/real_confirm_delete.html",
+        "virtual",
+        {"virtual": real.virtual_server, "subtab": "real", "real": real},
+    )
+
+
+@require_POST
+def real_toggle(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
+    """(DE)ACTIVATE: flip the configured `active` flag of one real server."""
+    real = _real(virtual_pk, pk)
+    real.active = not real.active
+    real.save(update_fields=["active"])
+    state = _("activated") if real.active else _("deactivated")
+    saved(request, _("Real server %(name)s %(state)s.") % {"name": real.name, "state": state})
+    return back_to(request, "real_list", virtual_pk)

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs inside the lab VM as root (started by scripts/lab.sh): prepares the guest, then runs pytest
+# on tests/lab ("test") or the IPVS benchmarks ("bench"), writing everything into OUTDIR, the one
+# directory shared read-write with the host. The last thing written is OUTDIR/exit-code.
+#
+#   bash tests/lab/guest.sh OUTDIR test|bench     (extra pytest arguments: OUTDIR/args)
+set -uo pipefail
+
+out=$1
+mode=${2:-test}
+repo=$(cd "$(dirname "$0")/../.." && pwd -P)
+exec >"$out/guest.log" 2>&1
+
+# Whatever happens below, the host must get an exit code (or know that it got none).
+code=1
+trap 'echo "$code" >"$out/exit-code"; sync' EXIT
+
+stamp() { echo "[guest $(date +%T) +$((SECONDS))s] $*"; }
+stamp "kernel $(uname -r), repo $repo, mode $mode"
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+# The 9p root is a read-only share with a throwaway overlay, and slow: runtime state, MariaDB data
+# and temporary files go to a tmpfs.
+lab_run=/run/lvsadmin-lab
+mkdir -p "$lab_run"
+mount -t tmpfs -o size=1536m,mode=0755 lvsadmin-lab "$lab_run"
+mkdir -p "$lab_run/tmp" "$lab_run/state"
+chmod 1777 "$lab_run/tmp"
+export TMPDIR=$lab_run/tmp
+export LAB_RUN_DIR=$lab_run
+export LAB_OUT_DIR=$out
+export LVSADMIN_STATE_DIR=$lab_run/state
+export DJANGO_SETTINGS_MODULE=lvsadmin.settings
+export PYTHONUNBUFFERED=1
+# Compiled bytecode of the tests would only land in the overlay and vanish; the host's caches of
+# Django and the venv are still used.
+export PYTHONDONTWRITEBYTECODE=1
+
+# virtme links /lib/modules/KVER to the kernel's module tree on the host, but it then mounts a tmpfs
+# over /var/cache, where the test kernel is kept: the link dangles. A non-recursive bind mount of
+# / shows the host's tree without the guest's extra mounts; point the link through it.
+kver=$(uname -r)
+if [ ! -e "/lib/modules/$kver/modules.dep" ] && [ -L "/lib/modules/$kver" ]; then
+  target=$(readlink "/lib/modules/$kver")
+  mkdir -p "$lab_run/hostroot"
+  mount --bind -o ro / "$lab_run/hostroot"
+  ln -sfn "$lab_run/hostroot$target" "/lib/modules/$kver"
+fi
+if [ ! -e "/lib/modules/$kver/modules.dep" ]; then
+  stamp "FATAL: no modules for $kver under /lib/modules ($(ls -l /lib/modules))"
+  exit
+fi
+
+# The module the product needs; schedulers are loaded on demand by the kernel (and by the tests).
+for mod in ip_vs veth bridge dummy; do
+  modprobe "$mod" || stamp "modprobe $mod failed"
+done
+ip link set lo up
+stamp "modules loaded: $(lsmod | awk 'NR>1{print $1}' | grep -E '^(ip_vs|veth|bridge)' | tr '\n' ' ')"
+
+python=$repo/.venv/bin/python
+cd "$repo"
+extra=()
+if [ -s "$out/args" ]; then
+  mapfile -t extra <"$out/args"
+fi
+
+case "$mode" in
+  test)
+    stamp "pytest tests/lab ${extra[*]}"
+    "$python" -m pytest -p no:cacheprovider -p no:hypothesispytest --rootdir "$repo" \
+      --junitxml "$out/junit.xml" --durations=15 "${extra[@]}" tests/lab \
+      >"$out/pytest.log" 2>&1
+    code=$?
+    ;;
+  bench)
+    code=0
+    : >"$out/bench.log"
+    shopt -s nullglob
+    for script in bench/bench_ipvs.py bench/vm_*.py; do
+      [ -e "$script" ] || continue
+      stamp "$script"
+      echo "==== $script (in the lab VM, under QEMU/TCG) ====" >>"$out/bench.log"
+      "$python" "$script" >>"$out/bench.log" 2>&1 || code=$?
+    done
+    ;;
+esac
+stamp "done, exit code $code"

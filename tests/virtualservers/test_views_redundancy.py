@@ -1,0 +1,129 @@
+"""REDUNDANCY page: ENABLE / DISABLE / RESET and the heartbeat fields."""
+
+import pytest
+from django.urls import reverse
+
+from virtualservers.models import GlobalSettings, Redundancy
+
+pytestmark = pytest.mark.django_db
+URL = reverse("redundancy")
+
+
+def fields(**changes):
+    data = {
+        "backup": "192.0.2.11",
+        "keepalive": "6",
+        "deadtime": "18",
+        "heartbeat_port": "539",
+        "syncd_iface": "",
+        "syncd_id": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_it_shows_an_inactive_backup_with_only_enable(admin_client):
+    html = admin_client.get(URL).content.decode()
+    assert "<title>lvsadmin (Redundancy)</title>" in html
+    assert "Backup: " in html and "inactive" in html
+    assert ">ENABLE</button>" in html
+    assert "Redundant server public IP" not in html
+    assert ">DISABLE</button>" not in html
+
+
+def test_it_enables_the_backup_with_piranhas_defaults(admin_client):
+    response = admin_client.post(reverse("redundancy_enable"))
+    assert response.status_code == 302
+    row = Redundancy.load()
+    assert row.backup_active is True
+    assert (row.backup, row.keepalive, row.deadtime, row.heartbeat_port) == ("0.0.0.0", 6, 18, 539)
+    html = admin_client.get(URL).content.decode()
+    for label in [
+        ">active<",
+        "Redundant server public IP",
+        "Heartbeat interval (seconds)",
+        "Assume dead after (seconds)",
+        "Heartbeat runs on port",
+        "Monitor NIC links for failures",
+        "Use sync daemon",
+        "Sync daemon interface",
+        "Sync daemon ID",
+        ">ACCEPT</button>",
+        ">DISABLE</button>",
+        ">RESET</button>",
+    ]:
+        assert label in html, label
+
+
+def test_it_shows_the_private_ip_only_when_the_primary_has_one(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    assert "Redundant server private IP" not in admin_client.get(URL).content.decode()
+    GlobalSettings.objects.filter(pk=1).update(primary_private="10.1.1.10")
+    assert "Redundant server private IP" in admin_client.get(URL).content.decode()
+
+
+def test_it_accepts_the_fields_and_forces_heartbeat_on(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="0.0.0.0")
+    response = admin_client.post(URL, fields(keepalive="2", deadtime="10", syncdaemon="on"))
+    assert response.status_code == 302
+    row = Redundancy.load()
+    assert (row.backup, row.keepalive, row.deadtime, row.heartbeat) == ("192.0.2.11", 2, 10, True)
+    assert (row.syncdaemon, row.syncd_iface, row.syncd_id) == (True, "eth0", 0)
+
+
+def test_it_shows_errors_on_the_fields_and_changes_nothing(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    response = admin_client.post(URL, fields(backup="300.1.1.1", heartbeat_port="70000"))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"backup", "heartbeat_port"}
+    assert Redundancy.load().backup == "192.0.2.11"
+
+
+def test_it_disables_the_backup(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    admin_client.post(reverse("redundancy_disable"))
+    assert Redundancy.load().backup_active is False
+    assert Redundancy.load().backup == "192.0.2.11"
+
+
+def test_it_resets_like_piranha(admin_client):
+    Redundancy.objects.create(
+        pk=1,
+        backup_active=True,
+        backup="192.0.2.11",
+        backup_private="10.1.1.11",
+        keepalive=1,
+        deadtime=3,
+        heartbeat_port=600,
+    )
+    admin_client.post(reverse("redundancy_reset"))
+    row = Redundancy.load()
+    assert (row.backup, row.backup_private, row.keepalive, row.deadtime, row.heartbeat_port) == (
+        "0.0.0.0",
+        "",
+        6,
+        18,
+        539,
+    )
+    assert row.backup_active is True
+
+
+def test_it_ignores_field_posts_while_the_backup_is_inactive(admin_client):
+    admin_client.post(URL, fields())
+    assert Redundancy.load().backup == ""
+
+
+@pytest.mark.parametrize("name", ["redundancy_enable", "redundancy_disable", "redundancy_reset"])
+def test_it_never_changes_anything_on_get(admin_client, name):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11", keepalive=2)
+    response = admin_client.get(reverse(name))
+    assert response.status_code == 405
+    row = Redundancy.load()
+    assert (row.backup_active, row.backup, row.keepalive) == (True, "192.0.2.11", 2)
+
+
+def test_it_requires_a_login(client):
+    response = client.post(reverse("redundancy_enable"))
+    assert response.status_code == 302
+    assert not Redundancy.objects.filter(backup_active=True).exists()

@@ -1,0 +1,297 @@
+"""VIRTUAL SERVERS list and the VIRTUAL SERVER subtab (add, edit, delete, (de)activate)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from monitoring.models import MonitoringScript
+from realservers.models import RealServer
+from virtualservers.models import VirtualServer
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("virtual_list")
+ADD = reverse("virtual_add")
+
+
+def form_data(**changes):
+    data = {
+        "name": "www",
+        "port": "80",
+        "protocol": "tcp",
+        "address": "192.0.2.100",
+        "vip_nmask": "",
+        "sorry_server": "",
+        "fwmark": "",
+        "device": "eth0:1",
+        "reentry": "15",
+        "timeout": "6",
+        "quiesce_server": "0",
+        "load_monitor": "none",
+        "scheduler": "wlc",
+        "persistent": "",
+        "pmask": "",
+    }
+    data.update(changes)
+    return data
+
+
+def make(name="www", **fields):
+    fields.setdefault("address", "192.0.2.100")
+    return VirtualServer.objects.create(name=name, **fields)
+
+
+def test_it_lists_virtual_servers_with_piranhas_columns(admin_client):
+    make("www", active=True, vip_nmask="255.255.255.0")
+    make("ftp", address="192.0.2.101", port=21, device="eth0:2")
+    response = admin_client.get(LIST)
+    html = response.content.decode()
+    assert "<title>lvsadmin (Virtual Servers)</title>" in html
+    for column in ["STATUS", "NAME", "VIP", "NETMASK", "PORT", "PROTOCOL", "INTERFACE"]:
+        assert f"<th>{column}</th>" in html
+    assert '<span class="status-up">up</span>' in html
+    assert '<span class="status-down">down</span>' in html
+    assert "255.255.255.0" in html and "Unused" in html
+    assert "eth0:2" in html
+    for button in [">ADD</button>", ">EDIT</button>", ">DELETE</button>", ">(DE)ACTIVATE</button>"]:
+        assert button in html
+
+
+def test_it_filters_the_list(admin_client):
+    make("www")
+    make("mail", address="192.0.2.25", port=25)
+    html = admin_client.get(LIST, {"q": "mail"}).content.decode()
+    assert ">mail</a>" in html and ">www</a>" not in html
+
+
+def test_it_lists_with_a_constant_number_of_queries(admin_client):
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(LIST).status_code == 200
+        return len(queries)
+
+    make("v0")
+    few = count()
+    for index in range(1, 30):
+        virtual = make(f"v{index}", address=f"192.0.2.{index}")
+        RealServer.objects.create(virtual_server=virtual, name="r", address="10.0.0.1")
+    assert count() == few
+
+
+def test_it_paginates_long_lists(admin_client):
+    VirtualServer.objects.bulk_create(
+        VirtualServer(name=f"v{i:04d}", address=f"10.0.{i // 250}.{i % 250 + 1}", position=i)
+        for i in range(150)
+    )
+    html = admin_client.get(LIST).content.decode()
+    assert ">v0099</a>" in html and ">v0100</a>" not in html
+    assert "Page 1 of 2 (150 virtual servers)" in html
+    assert ">v0100</a>" in admin_client.get(LIST, {"page": 2}).content.decode()
+
+
+def test_it_opens_the_add_form_with_piranhas_defaults_without_creating_anything(admin_client):
+    response = admin_client.get(ADD)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<title>lvsadmin (Virtual Servers - Editing virtual server)</title>" in html
+    form = response.context["form"]
+    assert form["name"].value() == "virtual1"
+    assert form["port"].value() == 80
+    assert (form["protocol"].value(), form["scheduler"].value()) == ("tcp", "wlc")
+    assert (form["timeout"].value(), form["reentry"].value()) == (6, 15)
+    assert form["device"].value() == "eth0:1"
+    assert VirtualServer.objects.count() == 0
+
+
+def test_it_shows_every_field_label_of_the_virtual_server_subtab(admin_client):
+    html = admin_client.get(ADD).content.decode()
+    for label in [
+        "Name",
+        "Application port",
+        "Protocol",
+        "Virtual IP Address",
+        "Virtual IP Network Mask",
+        "Sorry Server",
+        "Firewall Mark",
+        "Device",
+        "Re-entry Time",
+        "Service timeout",
+        "Quiesce server",
+        "Load monitoring tool",
+        "Scheduling",
+        "Persistence",
+        "Persistence Network Mask",
+        ">ACCEPT</button>",
+        ">CANCEL</button>",
+        "Weighted least-connections",
+        "Shortest expected delay (not Piranha-compatible)",
+        ">Unused<",
+        ">255.255.254.0<",
+    ]:
+        assert label in html, label
+
+
+def test_it_adds_an_inactive_virtual_with_its_monitoring_script(admin_client):
+    response = admin_client.post(ADD, form_data(name="web site", port="https"))
+    virtual = VirtualServer.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("virtual_edit", args=[virtual.pk])
+    assert (virtual.name, virtual.port, virtual.active) == ("web_site", 443, False)
+    script = MonitoringScript.objects.get(virtual_server=virtual)
+    assert (script.send, script.expect) == ("GET / HTTP/1.0\\r\\n\\r\\n", "HTTP")
+
+
+def test_it_suggests_the_next_free_name(admin_client):
+    make("virtual1")
+    assert admin_client.get(ADD).context["form"]["name"].value() == "virtual2"
+
+
+def test_it_cancels_an_add(admin_client):
+    response = admin_client.post(ADD, {"cancel": "1"})
+    assert response["Location"] == LIST
+    assert VirtualServer.objects.count() == 0
+
+
+def test_it_edits_a_virtual_server(admin_client):
+    virtual = make()
+    url = reverse("virtual_edit", args=[virtual.pk])
+    html = admin_client.get(url).content.decode()
+    for subtab in ["VIRTUAL SERVER", "REAL SERVER", "MONITORING SCRIPTS"]:
+        assert f">{subtab}</a>" in html
+    response = admin_client.post(
+        url,
+        form_data(
+            vip_nmask="255.255.254.0",
+            scheduler="rr",
+            persistent="300",
+            pmask="255.255.255.0",
+            quiesce_server="1",
+            sorry_server="192.0.2.50",
+        ),
+    )
+    assert response.status_code == 302
+    virtual.refresh_from_db()
+    assert (virtual.vip_nmask, virtual.scheduler, virtual.persistent, virtual.pmask) == (
+        "255.255.254.0",
+        "rr",
+        300,
+        "255.255.255.0",
+    )
+    assert (virtual.quiesce_server, virtual.sorry_server) == (True, "192.0.2.50")
+
+
+def test_it_keeps_a_netmask_piranha_did_not_offer(admin_client):
+    virtual = make(vip_nmask="255.0.0.0")
+    html = admin_client.get(reverse("virtual_edit", args=[virtual.pk])).content.decode()
+    assert '<option value="255.0.0.0" selected>' in html
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"port": "no-such-service"}, "port"),
+        ({"port": "70000"}, "port"),
+        ({"address": "192.0.2.300"}, "address"),
+        ({"device": "eth0:1 x"}, "device"),
+        ({"name": ""}, "name"),
+        ({"pmask": "255.255.255.0"}, "pmask"),  # a persistence mask needs a persistence
+        ({"timeout": "0"}, "timeout"),
+        ({"scheduler": "bogus"}, "scheduler"),
+        ({"sorry_server": "sorry"}, "sorry_server"),
+    ],
+)
+def test_it_shows_each_error_on_its_field_and_changes_nothing(admin_client, changes, field):
+    virtual = make()
+    response = admin_client.post(reverse("virtual_edit", args=[virtual.pk]), form_data(**changes))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert 'class="invalid-feedback"' in response.content.decode()
+    virtual.refresh_from_db()
+    assert (virtual.name, virtual.port, virtual.address, virtual.pmask) == (
+        "www",
+        80,
+        "192.0.2.100",
+        "",
+    )
+
+
+def test_it_refuses_a_second_virtual_on_the_same_vip_port_and_protocol(admin_client):
+    make("www")
+    response = admin_client.post(ADD, form_data(name="copy"))
+    assert response.context["form"].errors["address"] == [
+        "Another virtual server already uses 192.0.2.100 port 80/tcp."
+    ]
+    assert VirtualServer.objects.count() == 1
+
+
+def test_it_refuses_a_duplicate_name_or_firewall_mark(admin_client):
+    make("www", fwmark=10)
+    response = admin_client.post(ADD, form_data(name="www", address="192.0.2.9", fwmark="10"))
+    assert set(response.context["form"].errors) == {"name", "fwmark"}
+
+
+def test_it_escapes_what_users_typed(admin_client):
+    virtual = make()
+    response = admin_client.post(
+        reverse("virtual_edit", args=[virtual.pk]), form_data(device="<script>")
+    )
+    html = response.content.decode()
+    assert "<script>" not in html  # the page's own script tags all have a src attribute
+    assert "&lt;script&gt;" in html
+
+
+def test_it_toggles_active_on_post(admin_client):
+    virtual = make()
+    url = reverse("virtual_toggle", args=[virtual.pk])
+    assert admin_client.post(url).status_code == 302
+    virtual.refresh_from_db()
+    assert virtual.active is True
+    admin_client.post(url)
+    virtual.refresh_from_db()
+    assert virtual.active is False
+
+
+def test_it_returns_to_the_list_page_it_came_from_but_never_elsewhere(admin_client):
+    virtual = make()
+    url = reverse("virtual_toggle", args=[virtual.pk])
+    assert admin_client.post(url, {"next": "/virtual/?page=2"})["Location"] == "/virtual/?page=2"
+    assert admin_client.post(url, {"next": "https://evil.example/"})["Location"] == LIST
+
+
+def test_it_never_toggles_on_get(admin_client):
+    virtual = make()
+    response = admin_client.get(reverse("virtual_toggle", args=[virtual.pk]))
+    assert response.status_code == 405
+    virtual.refresh_from_db()
+    assert virtual.active is False
+
+
+def test_it_asks_before_deleting_and_deletes_on_post(admin_client):
+    virtual = make()
+    RealServer.objects.create(virtual_server=virtual, name="web1", address="10.0.0.1")
+    MonitoringScript.objects.create(virtual_server=virtual)
+    url = reverse("virtual_delete", args=[virtual.pk])
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert "Delete virtual server <strong>www</strong>" in response.content.decode()
+    assert "with its 1 real server " in response.content.decode()
+    assert VirtualServer.objects.count() == 1
+    response = admin_client.post(url)
+    assert response["Location"] == LIST
+    assert VirtualServer.objects.count() == RealServer.objects.count() == 0
+    assert MonitoringScript.objects.count() == 0
+
+
+def test_it_answers_404_for_an_unknown_virtual(admin_client):
+    assert admin_client.get(reverse("virtual_edit", args=[999])).status_code == 404
+    assert admin_client.post(reverse("virtual_toggle", args=[999])).status_code == 404
+
+
+def test_it_requires_a_login(client):
+    virtual = make()
+    for url in [LIST, ADD, reverse("virtual_edit", args=[virtual.pk])]:
+        assert client.get(url).status_code == 302
+    client.post(reverse("virtual_toggle", args=[virtual.pk]))
+    client.post(reverse("virtual_delete", args=[virtual.pk]))
+    virtual.refresh_from_db()
+    assert virtual.active is False

@@ -1,0 +1,274 @@
+"""Forms of the GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVER pages, with Piranha's labels.
+
+Model fields carry the labels and validators; these forms add what a browser form needs on top:
+Piranha's drop-downs (netmasks, Yes/No radios), service names for ports, and "blank means absent
+from lvs.cf" for optional numbers.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
+from virtualservers.validators import parse_port
+
+# Piranha's netmask drop-downs: /32 down to /16 (17 entries; /23 was added in 0.8.5-9).
+NETMASKS = [
+    ".".join(str((0xFFFFFFFF << (32 - bits) >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+    for bits in range(32, 15, -1)
+]
+UNUSED = ("", _("Unused"))
+
+
+def netmask_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """Unused + Piranha's masks, plus the current value when an imported file had another one
+    (so that opening and accepting a page never silently drops it)."""
+    choices: list[tuple[str, str]] = [UNUSED, *((mask, mask) for mask in NETMASKS)]
+    if current and current not in NETMASKS:
+        choices.append((current, current))
+    return choices
+
+
+def validate_one_line(value: str) -> None:
+    """lvs.cf is line oriented: a line break typed into a field would inject keys."""
+    if "\n" in value or "\r" in value:
+        raise ValidationError(_("Line breaks cannot be written to lvs.cf."))
+
+
+class NetmaskField(forms.ChoiceField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(choices=netmask_choices(), **kwargs)
+
+
+def _bind_netmask_choices(form: forms.ModelForm, *names: str) -> None:
+    for name in names:
+        current = form.initial.get(name) or getattr(form.instance, name, "")
+        if form.is_bound:
+            current = form.data.get(form.add_prefix(name)) or current
+        form.fields[name].choices = netmask_choices(current)
+
+
+YES_NO = [("1", _("Yes")), ("0", _("No"))]
+
+
+def _yes_no_field(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=YES_NO,
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+        required=False,
+        empty_value=None,
+    )
+
+
+class GlobalSettingsForm(forms.ModelForm):
+    """GLOBAL SETTINGS. The network type is not a field here: Piranha offers three buttons
+    (NAT / Direct Routing / Tunneling) that submit the page; the view passes the one clicked."""
+
+    nat_nmask = NetmaskField(label=_("NAT Router netmask"))
+    hard_shutdown = forms.NullBooleanField(
+        label=_("Hard shutdown (stop all of LVS when a monitor dies)"),
+        required=False,
+        widget=forms.NullBooleanSelect(),
+    )
+
+    class Meta:
+        model = GlobalSettings
+        fields = [
+            "primary",
+            "primary_private",
+            "tcp_timeout",
+            "tcpfin_timeout",
+            "udp_timeout",
+            "nat_router_ip",
+            "nat_nmask",
+            "nat_router_device",
+            "rsh_command",
+            "hard_shutdown",
+            "active_cmd",
+            "inactive_cmd",
+            "debug_level",
+        ]
+        labels = {
+            "primary_private": _("Primary server private IP: (May be blank)"),
+            "rsh_command": _("Remote shell for load monitoring (rsh_command)"),
+            "active_cmd": _("Command run on activation (active_cmd)"),
+            "inactive_cmd": _("Command run on deactivation (inactive_cmd)"),
+            "debug_level": _("Debug level (debug_level)"),
+        }
+
+    MAIN_FIELDS = ("primary", "primary_private", "tcp_timeout", "tcpfin_timeout", "udp_timeout")
+    NAT_FIELDS = ("nat_router_ip", "nat_nmask", "nat_router_device")
+    ADVANCED_FIELDS = ("rsh_command", "hard_shutdown", "active_cmd", "inactive_cmd", "debug_level")
+
+    def __init__(self, *args, network: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The type the page is switching to (a button was clicked), else the stored one.
+        self.network = network or self.instance.network
+        self.showing_nat = self.instance.network == NetworkType.NAT
+        if not self.showing_nat:
+            # Not on the page, so not in the POST: leave the stored values alone.
+            for name in self.NAT_FIELDS:
+                del self.fields[name]
+        if self.showing_nat:
+            _bind_netmask_choices(self, "nat_nmask")
+        self.fields["hard_shutdown"].widget.choices = [
+            ("unknown", _("Not set (the daemons default to Yes)")),
+            ("true", _("Yes")),
+            ("false", _("No")),
+        ]
+        for name in ("active_cmd", "inactive_cmd", "debug_level"):
+            self.fields[name].validators.append(validate_one_line)
+
+    def clean_debug_level(self) -> str:
+        value = self.cleaned_data["debug_level"]
+        if value and len(value.split()) != 1:
+            raise ValidationError(_("The debug level is one word, such as NONE."))
+        return value
+
+    def _post_clean(self) -> None:
+        self.instance.network = self.network
+        if self.network != NetworkType.NAT:
+            # Piranha clears the NAT router when leaving NAT (and keeps nat_nmask).
+            for name in ("nat_router_ip", "nat_router_device"):
+                setattr(self.instance, name, "")
+                if name in self.cleaned_data:
+                    self.cleaned_data[name] = ""
+        super()._post_clean()
+
+    @property
+    def network_label(self) -> str:
+        return NetworkType(self.instance.network).label
+
+    def main_fields(self):
+        return [self[name] for name in self.MAIN_FIELDS]
+
+    def nat_fields(self):
+        return [self[name] for name in self.NAT_FIELDS if name in self.fields]
+
+    def advanced_fields(self):
+        return [self[name] for name in self.ADVANCED_FIELDS]
+
+
+class RedundancyForm(forms.ModelForm):
+    """REDUNDANCY fields, shown while the backup is active."""
+
+    class Meta:
+        model = Redundancy
+        fields = [
+            "backup",
+            "backup_private",
+            "keepalive",
+            "deadtime",
+            "heartbeat_port",
+            "monitor_links",
+            "syncdaemon",
+            "syncd_iface",
+            "syncd_id",
+        ]
+
+    def __init__(self, *args, show_private: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Piranha shows the backup's private IP only when the primary has one.
+        if not show_private:
+            del self.fields["backup_private"]
+        for name in ("monitor_links", "syncdaemon"):
+            self.fields[name] = forms.BooleanField(label=self.fields[name].label, required=False)
+        self.fields["backup"].required = True
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("deadtime") and data.get("keepalive") and data["deadtime"] <= data["keepalive"]:
+            self.add_error(
+                "deadtime", _("Assume dead after more seconds than the heartbeat interval.")
+            )
+        if data.get("syncdaemon"):
+            # Piranha writes these defaults when the sync daemon is switched on.
+            data["syncd_iface"] = data.get("syncd_iface") or "eth0"
+            if data.get("syncd_id") is None:
+                data["syncd_id"] = 0
+        return data
+
+    def save(self, commit: bool = True) -> Redundancy:
+        # Piranha's REDUNDANCY page always writes heartbeat = 1.
+        self.instance.heartbeat = True
+        return super().save(commit)
+
+
+class PortField(forms.CharField):
+    """A port number or a service name (`http`), as lvs.cf accepts for a virtual's port."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        return parse_port(value)
+
+    def prepare_value(self, value):
+        return "" if value is None else value
+
+
+class BlockNameField(forms.CharField):
+    """Piranha replaces blanks with underscores: a block name is one lvs.cf token."""
+
+    def to_python(self, value):
+        return "_".join((super().to_python(value) or "").split())
+
+
+class VirtualServerForm(forms.ModelForm):
+    """VIRTUAL SERVER subtab (also the ADD form)."""
+
+    name = BlockNameField(label=_("Name"), max_length=64)
+
+    port = PortField(
+        label=_("Application port"),
+        required=False,
+        help_text=_("A number or a service name such as http."),
+    )
+    vip_nmask = NetmaskField(label=_("Virtual IP Network Mask"))
+    pmask = NetmaskField(label=_("Persistence Network Mask"))
+    quiesce_server = _yes_no_field(_("Quiesce server"))
+
+    class Meta:
+        model = VirtualServer
+        fields = [
+            "name",
+            "port",
+            "protocol",
+            "address",
+            "vip_nmask",
+            "sorry_server",
+            "fwmark",
+            "device",
+            "reentry",
+            "timeout",
+            "quiesce_server",
+            "load_monitor",
+            "scheduler",
+            "persistent",
+            "pmask",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _bind_netmask_choices(self, "vip_nmask", "pmask")
+        quiesce = self.instance.quiesce_server
+        self.initial["quiesce_server"] = "1" if quiesce else "0"
+        self.fields["load_monitor"].choices = [
+            ("none", "none"),
+            ("rup", "rup"),
+            ("ruptime", "ruptime"),
+            ("uptime", "uptime"),
+        ]
+        self.fields["load_monitor"].required = False
+        self.fields["sorry_server"].help_text = _("Used while no real server is up.")
+
+    def clean_load_monitor(self) -> str:
+        return self.cleaned_data["load_monitor"] or "none"
+
+    def clean_quiesce_server(self) -> bool:
+        return bool(self.cleaned_data.get("quiesce_server"))

@@ -1,0 +1,277 @@
+"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages.
+
+Views are thin: they edit the draft models and redirect. Nothing here touches lvs.cf; that is
+Apply's job (lvsadmin.publish), on the CONTROL/MONITORING page. Every state change is a POST
+(Piranha's GETs made every button CSRF-able).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from monitoring.models import MonitoringScript
+from virtualservers.forms import GlobalSettingsForm, RedundancyForm, VirtualServerForm
+from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
+
+VIRTUALS_PER_PAGE = 100
+NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
+PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
+
+
+def render_tab(
+    request: HttpRequest, template: str, tab: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """Render a page of one of the four main tabs (base.html highlights `tab`)."""
+    return render(request, template, {"tab": tab, **context}, status=status)
+
+
+def saved(request: HttpRequest, what: str) -> None:
+    messages.success(request, f"{what} {PENDING_HINT}")
+
+
+def back_to(request: HttpRequest, default: str, *args: Any) -> HttpResponse:
+    """Redirect to the posted `next` (the list page the button was on) if it is a local URL."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default, *args)
+
+
+# --- GLOBAL SETTINGS ----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def global_settings(request: HttpRequest) -> HttpResponse:
+    instance = GlobalSettings.load()
+    if request.method == "POST":
+        # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
+        network = request.POST.get("network")
+        if network not in NetworkType.values:
+            network = None
+        form = GlobalSettingsForm(request.POST, instance=instance, network=network)
+        if form.is_valid():
+            form.save()
+            saved(request, _("Global settings accepted."))
+            return redirect("global_settings")
+    else:
+        form = GlobalSettingsForm(instance=instance)
+    return render_tab(
+        request,
+        "virtualservers/global_settings.html",
+        "global",
+        # Piranha's button order.
+        {"form": form, "network_types": [(t.value, t.label) for t in NETWORK_BUTTONS]},
+    )
+
+
+# --- REDUNDANCY ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def redundancy(request: HttpRequest) -> HttpResponse:
+    instance = Redundancy.load()
+    show_private = bool(GlobalSettings.load().primary_private)
+    form = None
+    if instance.backup_active:
+        if request.method == "POST":
+            form = RedundancyForm(request.POST, instance=instance, show_private=show_private)
+            if form.is_valid():
+                form.save()
+                saved(request, _("Redundancy settings accepted."))
+                return redirect("redundancy")
+        else:
+            form = RedundancyForm(instance=instance, show_private=show_private)
+    elif request.method == "POST":
+        messages.error(request, _("The backup is inactive: ENABLE it first."))
+        return redirect("redundancy")
+    return render_tab(
+        request, "virtualservers/redundancy.html", "redundancy", {"form": form, "red": instance}
+    )
+
+
+def _apply_redundancy_defaults(instance: Redundancy) -> None:
+    """What Piranha writes when it first shows the fields (and on RESET)."""
+    instance.backup = instance.backup or "0.0.0.0"
+    instance.keepalive = instance.keepalive or 6
+    instance.deadtime = instance.deadtime or 18
+    instance.heartbeat_port = instance.heartbeat_port or 539
+    instance.heartbeat = True
+
+
+@require_POST
+def redundancy_enable(request: HttpRequest) -> HttpResponse:
+    instance = Redundancy.load()
+    instance.backup_active = True
+    _apply_redundancy_defaults(instance)
+    instance.save()
+    saved(request, _("Backup enabled."))
+    return redirect("redundancy")
+
+
+@require_POST
+def redundancy_disable(request: HttpRequest) -> HttpResponse:
+    instance = Redundancy.load()
+    instance.backup_active = False
+    instance.save()
+    saved(request, _("Backup disabled."))
+    return redirect("redundancy")
+
+
+@require_POST
+def redundancy_reset(request: HttpRequest) -> HttpResponse:
+    """Piranha's RESET: backup 0.0.0.0, no private IP, heartbeat 6 s / 18 s on port 539."""
+    instance = Redundancy.load()
+    instance.backup = "0.0.0.0"
+    instance.backup_private = ""
+    instance.keepalive = 6
+    instance.deadtime = 18
+    instance.heartbeat_port = 539
+    instance.heartbeat = True
+    instance.save()
+    saved(request, _("Redundancy settings reset."))
+    return redirect("redundancy")
+
+
+# --- VIRTUAL SERVERS ----------------------------------------------------------------------------
+
+
+def virtual_queryset(query: str = ""):
+    """The list's rows: only the columns the table shows, plus the real-server count (one
+    aggregate query, so the page costs the same with 10 or 10,000 servers)."""
+    qs = VirtualServer.objects.only(
+        "id",
+        "name",
+        "active",
+        "address",
+        "device",
+        "vip_nmask",
+        "port",
+        "protocol",
+        "fwmark",
+        "position",
+    ).annotate(real_count=Count("real_servers"))
+    # Explicit: Meta.ordering is not applied to aggregate (GROUP BY) queries.
+    qs = qs.order_by("position", "id")
+    if query:
+        qs = qs.filter(
+            Q(name__icontains=query) | Q(address__icontains=query) | Q(device__icontains=query)
+        )
+    return qs
+
+
+@require_safe
+def virtual_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    paginator = Paginator(virtual_queryset(query), VIRTUALS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render_tab(
+        request,
+        "virtualservers/virtual_list.html",
+        "virtual",
+        {"page": page, "query": query, "virtuals": page.object_list},
+    )
+
+
+def next_virtual_name() -> str:
+    """Piranha names new virtuals like this; the first free virtualN."""
+    taken = set(
+        VirtualServer.objects.filter(name__startswith="virtual").values_list("name", flat=True)
+    )
+    number = 1
+    while f"virtual{number}" in taken:
+        number += 1
+    return f"virtual{number}"
+
+
+def create_virtual(form: VirtualServerForm) -> VirtualServer:
+    """Save a new virtual (inactive, last in lvs.cf) with Piranha's monitoring defaults."""
+    with transaction.atomic():
+        virtual = form.save(commit=False)
+        last = VirtualServer.objects.aggregate(last=Max("position"))["last"]
+        virtual.position = 0 if last is None else last + 1
+        virtual.active = False
+        virtual.save()
+        # The model's defaults are Piranha's: send "GET / HTTP/1.0\r\n\r\n", expect "HTTP".
+        MonitoringScript.objects.create(virtual_server=virtual)
+    return virtual
+
+
+@require_http_methods(["GET", "POST"])
+def virtual_add(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("virtual_list")
+        form = VirtualServerForm(request.POST)
+        if form.is_valid():
+            virtual = create_virtual(form)
+            saved(request, _("Virtual server %(name)s added (inactive).") % {"name": virtual})
+            return redirect("virtual_edit", pk=virtual.pk)
+    else:
+        # Piranha's defaults for a new virtual; the VIP is left for the user to type.
+        form = VirtualServerForm(
+            instance=VirtualServer(), initial={"name": next_virtual_name(), "address": ""}
+        )
+    return render_tab(
+        request, "virtualservers/virtual_form.html", "virtual", {"form": form, "adding": True}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=pk)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("virtual_list")
+        form = VirtualServerForm(request.POST, instance=virtual)
+        if form.is_valid():
+            form.save()
+            saved(request, _("Virtual server %(name)s accepted.") % {"name": virtual})
+            return redirect("virtual_edit", pk=virtual.pk)
+    else:
+        form = VirtualServerForm(instance=virtual)
+    return render_tab(
+        request,
+        "virtualservers/virtual_form.html",
+        "virtual",
+        {"form": form, "virtual": virtual, "subtab": "virtual", "adding": False},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes (with its real servers and monitoring script)."""
+    virtual = get_object_or_404(VirtualServer, pk=pk)
+    if request.method == "POST":
+        name = virtual.name
+        virtual.delete()
+        saved(request, _("Virtual server %(name)s deleted.") % {"name": name})
+        return redirect("virtual_list")
+    return render_tab(
+        request,
+        "virtualservers/virtual_confirm_delete.html",
+        "virtual",
+        {"virtual": virtual, "real_count": virtual.real_servers.count()},
+    )
+
+
+@require_POST
+def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    """(DE)ACTIVATE: flip the configured `active` flag."""
+    virtual = get_object_or_404(VirtualServer, pk=pk)
+    virtual.active = not virtual.active
+    virtual.save(update_fields=["active"])
+    state = _("activated") if virtual.active else _("deactivated")
+    saved(request, _("Virtual server %(name)s %(state)s.") % {"name": virtual, "state": state})
+    return back_to(request, "virtual_list")
