@@ -1,0 +1,336 @@
+"""The IPVS table as plain data: what the configuration wants, and the fewest operations to get
+there from what the kernel has. Pure functions: no Django, no pyroute2, no I/O.
+
+Services and destinations are keyed (protocol, address, port / fwmark and address, port), so
+applying is a plain diff that ignores counters, as Seesaw does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+
+from virtualservers.lvsconf.model import LvsConfig, VirtualServer
+
+FORWARD_BY_NETWORK = {"direct": "route", "nat": "masq", "tunnel": "tunnel"}
+FORWARD_LABEL = {"route": "Route", "masq": "Masq", "tunnel": "Tunnel", "local": "Local"}
+FORWARD_FLAG = {"route": "-g", "masq": "-m", "tunnel": "-i", "local": "-g"}
+
+
+@dataclass(frozen=True, order=True)
+class ServiceKey:
+    """An IPVS service: TCP/UDP on address:port, or a firewall mark ("fwm")."""
+
+    protocol: str  # "tcp", "udp" or "fwm"
+    address: str = ""
+    port: int = 0
+    fwmark: int = 0
+    family: int = 4  # an fwmark service is per address family too
+
+    @classmethod
+    def for_address(cls, protocol: str, address: str, port: int) -> ServiceKey:
+        ip = ipaddress.ip_address(address)
+        return cls(protocol, str(ip), port, 0, ip.version)
+
+    @classmethod
+    def for_fwmark(cls, fwmark: int, family: int = 4) -> ServiceKey:
+        return cls("fwm", "", 0, fwmark, family)
+
+    def ipvsadm(self) -> str:
+        if self.protocol == "fwm":
+            return f"-f {self.fwmark}" + (" -6" if self.family == 6 else "")
+        flag = "-t" if self.protocol == "tcp" else "-u"
+        return f"{flag} {endpoint(self.address, self.port)}"
+
+    def label(self) -> str:
+        if self.protocol == "fwm":
+            return f"FWM  {self.fwmark}"
+        return f"{self.protocol.upper()}  {endpoint(self.address, self.port)}"
+
+
+def endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+@dataclass(frozen=True)
+class Service:
+    key: ServiceKey
+    scheduler: str = "wlc"
+    persistent: int = 0  # seconds; 0 = not persistent
+    netmask: str = ""  # persistence netmask; "" = the default (/32)
+
+    def attributes(self) -> tuple[str, int, str]:
+        return (self.scheduler, self.persistent, self.netmask if self.persistent else "")
+
+
+@dataclass(frozen=True)
+class Destination:
+    address: str
+    port: int
+    forward: str = "route"  # route, masq, tunnel (local is the kernel's own view of route)
+    weight: int = 1
+    # Counters, read from the kernel; ignored by the diff.
+    active_conn: int = 0
+    inact_conn: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.address, self.port)
+
+    def attributes(self) -> tuple[str, int]:
+        # The kernel reports a route destination on a local address as "local".
+        return ("route" if self.forward == "local" else self.forward, self.weight)
+
+
+@dataclass
+class ServiceEntry:
+    service: Service
+    destinations: dict[tuple[str, int], Destination] = field(default_factory=dict)
+
+
+Table = dict[ServiceKey, ServiceEntry]
+
+
+@dataclass(frozen=True)
+class RealServerRef:
+    """A real server as the worker knows it: the virtual's name, the address and the real port."""
+
+    virtual: str
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Vip:
+    address: str
+    prefixlen: int
+    device: str  # the base device: eth0
+    label: str  # Piranha's alias, eth0:1 (the address label); equals device when no alias
+
+
+@dataclass
+class DesiredState:
+    table: Table
+    vips: list[Vip]
+    warnings: list[str]
+    nat_router: Vip | None = None
+
+
+def _prefixlen(netmask: str | None, version: int) -> int:
+    if not netmask or version == 6:
+        return 32 if version == 4 else 128
+    return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+
+
+def _vip(address: str, netmask: str | None, device: str) -> Vip:
+    version = ipaddress.ip_address(address).version
+    base = device.split(":", 1)[0]
+    return Vip(str(ipaddress.ip_address(address)), _prefixlen(netmask, version), base, device)
+
+
+def service_key(virtual: VirtualServer) -> ServiceKey:
+    address = virtual.effective_address
+    version = ipaddress.ip_address(address).version
+    if virtual.effective_fwmark:
+        return ServiceKey.for_fwmark(virtual.effective_fwmark, version)
+    return ServiceKey.for_address(virtual.effective_protocol, address, virtual.effective_port)
+
+
+def real_server_refs(virtual: VirtualServer) -> list[RealServerRef]:
+    """The active real servers of a virtual, as the worker checks them."""
+    port = virtual.effective_port
+    return [
+        RealServerRef(virtual.name, server.address or "0.0.0.0", server.port or port)
+        for server in virtual.servers
+        if server.effective_active
+    ]
+
+
+def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> DesiredState:
+    """What the kernel should hold for this configuration and these failed real servers."""
+    table: Table = {}
+    vips: dict[str, Vip] = {}
+    warnings: list[str] = []
+    forward = FORWARD_BY_NETWORK[config.effective_network]
+    down_set = set(down)
+    for virtual in config.virtuals:
+        if not virtual.effective_active:
+            continue
+        key = service_key(virtual)
+        if virtual.address and virtual.device and virtual.address != "0.0.0.0":
+            vips.setdefault(
+                virtual.address, _vip(virtual.address, virtual.vip_nmask, virtual.device)
+            )
+        if key in table:
+            # lvsd's second `ipvsadm -A` for the same mark failed and it started no nannies for
+            # that block: all marked traffic used the first block's servers (piranha.md §5.4).
+            warnings.append(
+                f"virtual {virtual.name}: {key.label().strip()} is already defined by an earlier "
+                "virtual server; this block adds nothing (as in Piranha)"
+            )
+            continue
+        persistent = virtual.persistent or 0
+        pmask = virtual.pmask or ""
+        if pmask == "255.255.255.255":  # the stock parser turns this literal into "unset"
+            pmask = ""
+        entry = ServiceEntry(
+            Service(key, virtual.effective_scheduler, persistent, pmask if persistent else "")
+        )
+        port = virtual.effective_port
+        any_up = False
+        for server in virtual.servers:
+            if not server.effective_active:
+                continue
+            rport = server.port or port
+            address = str(ipaddress.ip_address(server.address or "0.0.0.0"))
+            ref = RealServerRef(virtual.name, server.address or "0.0.0.0", rport)
+            if ref in down_set:
+                if virtual.quiesce_server:
+                    entry.destinations[(address, rport)] = Destination(address, rport, forward, 0)
+                continue
+            any_up = True
+            entry.destinations[(address, rport)] = Destination(
+                address, rport, forward, server.effective_weight
+            )
+        if virtual.sorry_server and not any_up:
+            sorry = str(ipaddress.ip_address(virtual.sorry_server))
+            entry.destinations[(sorry, port)] = Destination(sorry, port, forward, 1)
+        table[key] = entry
+    nat_router = None
+    if config.effective_network == "nat" and config.nat_router_ip and config.nat_router_device:
+        nat_router = _vip(config.nat_router_ip, config.nat_nmask, config.nat_router_device)
+    return DesiredState(table, list(vips.values()), warnings, nat_router)
+
+
+def desired_table(config: LvsConfig, down: Collection[RealServerRef] = ()) -> Table:
+    return desired_state(config, down).table
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One netlink request, printable in ipvsadm's syntax."""
+
+    action: str  # add_service, edit_service, del_service, add_dest, edit_dest, del_dest
+    service: Service
+    destination: Destination | None = None
+
+    def to_ipvsadm(self) -> str:
+        svc = self.service
+        if self.action in ("add_service", "edit_service"):
+            flag = "-A" if self.action == "add_service" else "-E"
+            text = f"{flag} {svc.key.ipvsadm()} -s {svc.scheduler}"
+            if svc.persistent:
+                text += f" -p {svc.persistent}"
+                if svc.netmask:
+                    text += f" -M {svc.netmask}"
+            return text
+        if self.action == "del_service":
+            return f"-D {svc.key.ipvsadm()}"
+        dest = self.destination
+        assert dest is not None
+        target = f"{svc.key.ipvsadm()} -r {endpoint(dest.address, dest.port)}"
+        if self.action == "del_dest":
+            return f"-d {target}"
+        flag = "-a" if self.action == "add_dest" else "-e"
+        return f"{flag} {target} {FORWARD_FLAG[dest.forward]} -w {dest.weight}"
+
+
+def diff(current: Table, desired: Table, owned: Collection[ServiceKey] = ()) -> list[Op]:
+    """The fewest operations turning `current` into `desired` for the services this tool owns.
+
+    A service in neither `desired` nor `owned` belongs to someone else and is never touched.
+    Order keeps traffic flowing: new services and destinations exist before old ones go.
+    """
+    add_services: list[Op] = []
+    edit_services: list[Op] = []
+    add_dests: list[Op] = []
+    del_dests: list[Op] = []
+    del_services: list[Op] = []
+    for key in sorted(desired):
+        want = desired[key]
+        have = current.get(key)
+        if have is None:
+            add_services.append(Op("add_service", want.service))
+            add_dests.extend(
+                Op("add_dest", want.service, d) for _k, d in sorted(want.destinations.items())
+            )
+            continue
+        if have.service.attributes() != want.service.attributes():
+            edit_services.append(Op("edit_service", want.service))
+        for dkey, dest in sorted(want.destinations.items()):
+            old = have.destinations.get(dkey)
+            if old is None:
+                add_dests.append(Op("add_dest", want.service, dest))
+            elif old.attributes() != dest.attributes():
+                # The kernel edits forwarding method and weight in place: one op, no reset.
+                add_dests.append(Op("edit_dest", want.service, dest))
+        for dkey, old in sorted(have.destinations.items()):
+            if dkey not in want.destinations:
+                del_dests.append(Op("del_dest", want.service, old))
+    owned_set = set(owned)
+    for key in sorted(current):
+        if key not in desired and key in owned_set:
+            del_services.append(Op("del_service", current[key].service))
+    return add_services + add_dests + edit_services + del_dests + del_services
+
+
+def apply_ops(table: Table, ops: Iterable[Op]) -> Table:
+    """The table after `ops` (the memory driver's semantics; also used by property tests)."""
+    result: Table = {k: ServiceEntry(v.service, dict(v.destinations)) for k, v in table.items()}
+    for op in ops:
+        key = op.service.key
+        if op.action == "add_service":
+            if key in result:
+                raise KeyError(f"service {key.label()} exists")
+            result[key] = ServiceEntry(op.service)
+        elif op.action == "edit_service":
+            result[key].service = op.service
+        elif op.action == "del_service":
+            del result[key]
+        elif op.action == "add_dest":
+            assert op.destination is not None
+            if op.destination.key in result[key].destinations:
+                raise KeyError(f"destination {op.destination.key} exists")
+            result[key].destinations[op.destination.key] = op.destination
+        elif op.action == "edit_dest":
+            assert op.destination is not None
+            old = result[key].destinations[op.destination.key]
+            result[key].destinations[op.destination.key] = replace(
+                op.destination, active_conn=old.active_conn, inact_conn=old.inact_conn
+            )
+        elif op.action == "del_dest":
+            assert op.destination is not None
+            del result[key].destinations[op.destination.key]
+    return result
+
+
+# --- display ----------------------------------------------------------------------------------
+
+
+def format_table(table: Table, version: str = "1.2.1", size: int = 4096) -> str:
+    """The table as `ipvsadm -Ln` prints it."""
+    lines = [
+        f"IP Virtual Server version {version} (size={size})",
+        "Prot LocalAddress:Port Scheduler Flags",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+    ]
+    for key in sorted(table):
+        entry = table[key]
+        svc = entry.service
+        line = f"{key.label()} {svc.scheduler}"
+        if svc.persistent:
+            line += f" persistent {svc.persistent}"
+            if svc.netmask:
+                line += f" mask {svc.netmask}"
+        lines.append(line)
+        for _dkey, dest in sorted(entry.destinations.items()):
+            lines.append(
+                # ipvsadm's own printf: "  -> %-28s %-7s %-6d %-10u %-10u"
+                f"  -> {endpoint(dest.address, dest.port):<28} {FORWARD_LABEL[dest.forward]:<7} "
+                f"{dest.weight:<6} {dest.active_conn:<10} {dest.inact_conn:<10}"
+            )
+    return "\n".join(lines) + "\n"
