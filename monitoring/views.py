@@ -44,7 +44,11 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 @require_safe
 def control(request: HttpRequest) -> HttpResponse:
     latest = publish.latest_revision()
-    diff = publish.pending_diff(latest)
+    draft_error = ""
+    try:
+        diff = publish.pending_diff(latest)
+    except publish.PublishError as exc:
+        diff, draft_error = "", str(exc)
     revisions = Revision.objects.defer("text", "checks").select_related("created_by")
     page = Paginator(revisions, REVISIONS_PER_PAGE).get_page(request.GET.get("page"))
     # Each row links to its diff against the one before it: the next row, or the first row
@@ -67,6 +71,7 @@ def control(request: HttpRequest) -> HttpResponse:
         {
             "pending_diff": diff_lines(diff),
             "has_pending": bool(diff),
+            "draft_error": draft_error,
             "apply_form": ApplyForm(),
             "revisions": rows,
             "page": page,
@@ -131,7 +136,7 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
     revision = _revision(serial)
     if request.method == "POST":
         try:
-            publish.restore(revision)
+            changes = publish.restore(revision)
         except (LvsConfError, ValidationError) as exc:
             messages.error(
                 request,
@@ -142,10 +147,10 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
             messages.success(
                 request,
                 _(
-                    "Serial %(serial)s restored into the draft. Review the pending changes and "
-                    "Apply them to publish."
+                    "Serial %(serial)s restored into the draft (%(changes)s). Review the "
+                    "pending changes and Apply them to publish."
                 )
-                % {"serial": serial},
+                % {"serial": serial, "changes": "; ".join(changes)},
             )
         return redirect("control")
     return render_tab(
