@@ -19,12 +19,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
+from lvsadmin.draft import draft_config, replace_draft
 from monitoring.models import CheckKind, MonitoringScript
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
+from virtualservers.lvsconf.parse import parse
+from virtualservers.lvsconf.render import render
 from virtualservers.models import GlobalSettings, Revision, VirtualServer
 
 LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
-SERIAL_PREFIX = "serial_no"
 
 
 class PublishError(Exception):
@@ -35,34 +37,10 @@ def lvs_cf_path() -> Path:
     return Path(settings.LVSADMIN_LVS_CF)
 
 
-def draft_config() -> LvsConfig:
-    from lvsadmin.draft import draft_config  # TEMP lazy until the module lands
-
-    return draft_config()
-
-
-def replace_draft(config: LvsConfig) -> None:
-    from lvsadmin.draft import replace_draft  # TEMP lazy until the module lands
-
-    replace_draft(config)
-
-
-def render(config: LvsConfig) -> str:
-    from virtualservers.lvsconf.render import render  # TEMP lazy until the module lands
-
-    return render(config)
-
-
-def parse(text: str):
-    from virtualservers.lvsconf.parse import parse  # TEMP lazy until the module lands
-
-    return parse(text)
-
-
 def parse_text(text: str) -> LvsConfig:
-    """parse() may hand back warnings along with the config; only the config matters here."""
-    result = parse(text)
-    return result[0] if isinstance(result, tuple) else result
+    """The config in an lvs.cf text (the parser's warnings do not matter here)."""
+    config, _warnings = parse(text)
+    return config
 
 
 def write_atomically(path: Path, text: str, mode: int = LVS_CF_MODE) -> None:
@@ -132,9 +110,11 @@ def publish(user, comment: str = "") -> Revision:
         last = Revision.objects.aggregate(last=Max("serial_no"))["last"] or 0
         serial = max(last, globals_row.serial_no) + 1
 
-        config = draft_config()
-        config.serial_no = serial
-        text = render(config)
+        config = draft_config(serial_no=serial)
+        try:
+            text = render(config)
+        except ValueError as exc:
+            raise PublishError(f"Refusing to publish: {exc}. Nothing was written.") from exc
         if "\r" in text:
             raise PublishError("Refusing to publish: the rendered lvs.cf contains a CR.")
         try:
@@ -162,11 +142,12 @@ def publish(user, comment: str = "") -> Revision:
     return revision
 
 
-def restore(revision: Revision) -> None:
-    """Replace the draft with a published revision (lvs.cf text plus the built-in checks)."""
+def restore(revision: Revision) -> list[str]:
+    """Replace the draft with a published revision (lvs.cf text plus the built-in checks);
+    returns what changed in the draft, one line per kind of change."""
     config = parse_text(revision.text)
     with transaction.atomic():
-        replace_draft(config)
+        change = replace_draft(config)
         names = dict(VirtualServer.objects.values_list("name", "id"))
         for name, check in (revision.checks or {}).items():
             if name not in names:
@@ -182,6 +163,7 @@ def restore(revision: Revision) -> None:
                     "mysql_expect": check.get("expect", ""),
                 },
             )
+    return change.lines()
 
 
 # --- What is pending ----------------------------------------------------------------------------
@@ -230,12 +212,20 @@ def file_drift(latest: Revision | None | object = _LATEST) -> str:
 
 
 def draft_text() -> str:
-    return render(draft_config())
+    """The draft as lvs.cf; PublishError if some value cannot be written to the file."""
+    try:
+        return render(draft_config())
+    except ValueError as exc:
+        raise PublishError(f"The draft cannot be written to lvs.cf: {exc}.") from exc
 
 
-def _without_serial(text: str) -> list[str]:
-    # Every Apply bumps serial_no; it is not a change anyone made.
-    return [line for line in text.splitlines() if not line.startswith(SERIAL_PREFIX)]
+# Every Apply bumps serial_no; it is not a change anyone made.
+_SERIAL_LINE = re.compile(r"^serial_no\b[^\n]*(\n|$)", re.MULTILINE)
+
+
+def _without_serial(text: str) -> str:
+    # Only the first: it is a global key, near the top, so this does not scan a long file.
+    return _SERIAL_LINE.sub("", text, count=1)
 
 
 # Above this many line pairs, difflib's matcher (quadratic on lvs.cf's many repeated lines:
@@ -259,9 +249,11 @@ def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
     Edits touch a few lines of a long file, so the common head and tail are cut off first and
     only the middle goes through difflib: cost follows the size of the change, not of the file.
     """
-    a, b = _without_serial(old), _without_serial(new)
-    if a == b:
+    # Comparing two strings is cheap; only split into lines when there is a difference.
+    old, new = _without_serial(old), _without_serial(new)
+    if old == new:
         return ""
+    a, b = old.splitlines(), new.splitlines()
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
         head += 1

@@ -6,9 +6,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import SEND_EXPECT_MAX, CheckKind, MonitoringScript
+from virtualservers.forms import KeepAbsentMixin
 
 
-class MonitoringScriptForm(forms.ModelForm):
+class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
     """Piranha's Sending Program / Send / Expect / regex checkbox, plus the check kind and the
     built-in MySQL check's settings. The password is never rendered back: blank keeps it."""
 
@@ -54,6 +55,8 @@ class MonitoringScriptForm(forms.ModelForm):
             "mysql_query": _("Optional, e.g. SELECT 1."),
             "mysql_expect": _("Optional: the first column of the first row must equal this."),
         }
+
+    keep_absent = {"use_regex": False}
 
     NANNY_FIELDS = ("send_program", "send", "expect", "use_regex")
     MYSQL_FIELDS = (

@@ -84,9 +84,11 @@ def control(request: HttpRequest) -> HttpResponse:
 @require_POST
 def apply(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    if not form.is_valid():
+        messages.error(request, _("Nothing was published: the comment is too long."))
+        return redirect("control")
     try:
-        revision = publish.publish(request.user, comment)
+        revision = publish.publish(request.user, form.cleaned_data["comment"])
     except publish.PublishError as exc:
         messages.error(request, str(exc))
     else:

@@ -43,6 +43,13 @@ LAB_KERNEL_DIR=$kernel_dir bash "$repo/scripts/fetch-test-kernel.sh"
 kver=$(cat "$kernel_dir/kver")
 kernel=$kernel_dir/boot/vmlinuz-$kver
 
+# One run per output directory at a time (another helper or a parallel `make` may be running one).
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+if ! flock -n 9; then
+  echo "lab: another lab run is using $out; waiting for it"
+  flock 9
+fi
 rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd -P)

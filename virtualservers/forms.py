@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
 from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
 from virtualservers.validators import parse_port
 
@@ -35,6 +36,29 @@ def validate_one_line(value: str) -> None:
     """lvs.cf is line oriented: a line break typed into a field would inject keys."""
     if "\n" in value or "\r" in value:
         raise ValidationError(_("Line breaks cannot be written to lvs.cf."))
+
+
+class KeepAbsentMixin:
+    """Opening a page and clicking ACCEPT must not change lvs.cf. A key an imported file did
+    not have (stored as blank/None) shows the daemons' default; if that default comes back
+    unchanged, the key stays absent instead of being written out."""
+
+    # field name -> the default the page shows for an absent key
+    keep_absent: dict[str, object] = {}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        self._kept_absent = set()
+        for name, default in self.keep_absent.items():
+            stored = getattr(self.instance, name, None)
+            if self.instance.pk and stored in (None, "") and data.get(name) == default:
+                data[name] = stored
+                self._kept_absent.add(name)
+        return data
+
+    def _get_validation_exclusions(self):
+        # An absent key is valid in lvs.cf even where the model insists on a value.
+        return super()._get_validation_exclusions() | getattr(self, "_kept_absent", set())
 
 
 class NetmaskField(forms.ChoiceField):
@@ -109,7 +133,8 @@ class GlobalSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The type the page is switching to (a button was clicked), else the stored one.
         self.network = network or self.instance.network
-        self.showing_nat = self.instance.network == NetworkType.NAT
+        # A file without `network` means NAT to the daemons (the parser's default).
+        self.showing_nat = (self.instance.network or DEFAULT_NETWORK) == NetworkType.NAT
         if not self.showing_nat:
             # Not on the page, so not in the POST: leave the stored values alone.
             for name in self.NAT_FIELDS:
@@ -132,7 +157,7 @@ class GlobalSettingsForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         self.instance.network = self.network
-        if self.network != NetworkType.NAT:
+        if (self.network or DEFAULT_NETWORK) != NetworkType.NAT:
             # Piranha clears the NAT router when leaving NAT (and keeps nat_nmask).
             for name in ("nat_router_ip", "nat_router_device"):
                 setattr(self.instance, name, "")
@@ -142,6 +167,8 @@ class GlobalSettingsForm(forms.ModelForm):
 
     @property
     def network_label(self) -> str:
+        if not self.instance.network:
+            return _("not set (the daemons use NAT)")
         return NetworkType(self.instance.network).label
 
     def main_fields(self):
@@ -154,8 +181,10 @@ class GlobalSettingsForm(forms.ModelForm):
         return [self[name] for name in self.ADVANCED_FIELDS]
 
 
-class RedundancyForm(forms.ModelForm):
+class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
     """REDUNDANCY fields, shown while the backup is active."""
+
+    keep_absent = {"monitor_links": False, "syncdaemon": False}
 
     class Meta:
         model = Redundancy
@@ -219,8 +248,15 @@ class BlockNameField(forms.CharField):
         return "_".join((super().to_python(value) or "").split())
 
 
-class VirtualServerForm(forms.ModelForm):
+class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
     """VIRTUAL SERVER subtab (also the ADD form)."""
+
+    keep_absent = {
+        "scheduler": DEFAULT_SCHEDULER,
+        "protocol": DEFAULT_PROTOCOL,
+        "load_monitor": "none",
+        "quiesce_server": False,
+    }
 
     name = BlockNameField(label=_("Name"), max_length=64)
 
@@ -258,6 +294,11 @@ class VirtualServerForm(forms.ModelForm):
         _bind_netmask_choices(self, "vip_nmask", "pmask")
         quiesce = self.instance.quiesce_server
         self.initial["quiesce_server"] = "1" if quiesce else "0"
+        # An imported virtual may lack these keys; show what the daemons then use instead of
+        # letting the browser pick the first choice.
+        self.initial["scheduler"] = self.initial.get("scheduler") or DEFAULT_SCHEDULER
+        self.initial["protocol"] = self.initial.get("protocol") or DEFAULT_PROTOCOL
+        self.initial["load_monitor"] = self.initial.get("load_monitor") or "none"
         self.fields["load_monitor"].choices = [
             ("none", "none"),
             ("rup", "rup"),

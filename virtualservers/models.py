@@ -94,10 +94,18 @@ class GlobalSettings(SingletonModel):
     )
     primary_shared = models.CharField(_("primary shared device (FOS)"), max_length=255, blank=True)
     service = models.CharField(
-        _("service"), max_length=3, blank=True, default="lvs", choices=[("lvs", "lvs"), ("fos", "fos")]
+        _("service"),
+        max_length=3,
+        blank=True,
+        default="lvs",
+        choices=[("lvs", "lvs"), ("fos", "fos")],
     )
     network = models.CharField(
-        _("Use network type"), max_length=6, blank=True, choices=NetworkType.choices, default=NetworkType.DIRECT
+        _("Use network type"),
+        max_length=6,
+        blank=True,
+        choices=NetworkType.choices,
+        default=NetworkType.DIRECT,
     )
     nat_router_ip = models.CharField(
         _("NAT Router IP"), max_length=45, blank=True, validators=[validate_ip]

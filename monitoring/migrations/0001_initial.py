@@ -6,86 +6,212 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('realservers', '0001_initial'),
-        ('virtualservers', '0001_initial'),
+        ("realservers", "0001_initial"),
+        ("virtualservers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerStatus',
+            name="WorkerStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('heartbeat', models.DateTimeField(blank=True, null=True)),
-                ('pid', models.IntegerField(blank=True, null=True)),
-                ('serial_no', models.IntegerField(blank=True, help_text='serial of the revision being enforced', null=True)),
-                ('kernel_ok', models.BooleanField(default=False)),
-                ('kernel_message', models.CharField(blank=True, max_length=255)),
-                ('table_text', models.TextField(blank=True, help_text='the live (or would-be) table in ipvsadm -Ln form')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("heartbeat", models.DateTimeField(blank=True, null=True)),
+                ("pid", models.IntegerField(blank=True, null=True)),
+                (
+                    "serial_no",
+                    models.IntegerField(
+                        blank=True, help_text="serial of the revision being enforced", null=True
+                    ),
+                ),
+                ("kernel_ok", models.BooleanField(default=False)),
+                ("kernel_message", models.CharField(blank=True, max_length=255)),
+                (
+                    "table_text",
+                    models.TextField(
+                        blank=True, help_text="the live (or would-be) table in ipvsadm -Ln form"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'worker status',
-                'verbose_name_plural': 'worker status',
+                "verbose_name": "worker status",
+                "verbose_name_plural": "worker status",
             },
         ),
         migrations.CreateModel(
-            name='MonitoringScript',
+            name="MonitoringScript",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('nanny', 'Send/expect or sending program (as nanny)'), ('tcp', 'TCP connect only'), ('mysql', 'Built-in MySQL check')], default='nanny', max_length=8, verbose_name='Check')),
-                ('send_program', models.CharField(blank=True, max_length=255, validators=[virtualservers.validators.validate_no_quote, virtualservers.validators.validate_absolute_program], verbose_name='Sending Program')),
-                ('send', models.CharField(blank=True, default='GET / HTTP/1.0\\r\\n\\r\\n', max_length=255, null=True, validators=[virtualservers.validators.validate_no_quote], verbose_name='Send')),
-                ('expect', models.CharField(blank=True, default='HTTP', max_length=255, null=True, validators=[virtualservers.validators.validate_no_quote], verbose_name='Expect')),
-                ('use_regex', models.BooleanField(blank=True, default=False, null=True, verbose_name='Treat expect string as a regular expression')),
-                ('mysql_user', models.CharField(blank=True, max_length=80, verbose_name='MySQL user')),
-                ('mysql_password', models.CharField(blank=True, max_length=255, verbose_name='MySQL password')),
-                ('mysql_database', models.CharField(blank=True, max_length=64, verbose_name='MySQL database')),
-                ('mysql_query', models.CharField(blank=True, max_length=255, verbose_name='MySQL query')),
-                ('mysql_expect', models.CharField(blank=True, max_length=255, verbose_name='Expected result')),
-                ('virtual_server', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='monitoring_script', to='virtualservers.virtualserver', verbose_name='virtual server')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("nanny", "Send/expect or sending program (as nanny)"),
+                            ("tcp", "TCP connect only"),
+                            ("mysql", "Built-in MySQL check"),
+                        ],
+                        default="nanny",
+                        max_length=8,
+                        verbose_name="Check",
+                    ),
+                ),
+                (
+                    "send_program",
+                    models.CharField(
+                        blank=True,
+                        max_length=255,
+                        validators=[
+                            virtualservers.validators.validate_no_quote,
+                            virtualservers.validators.validate_absolute_program,
+                        ],
+                        verbose_name="Sending Program",
+                    ),
+                ),
+                (
+                    "send",
+                    models.CharField(
+                        blank=True,
+                        default="GET / HTTP/1.0\\r\\n\\r\\n",
+                        max_length=255,
+                        null=True,
+                        validators=[virtualservers.validators.validate_no_quote],
+                        verbose_name="Send",
+                    ),
+                ),
+                (
+                    "expect",
+                    models.CharField(
+                        blank=True,
+                        default="HTTP",
+                        max_length=255,
+                        null=True,
+                        validators=[virtualservers.validators.validate_no_quote],
+                        verbose_name="Expect",
+                    ),
+                ),
+                (
+                    "use_regex",
+                    models.BooleanField(
+                        blank=True,
+                        default=False,
+                        null=True,
+                        verbose_name="Treat expect string as a regular expression",
+                    ),
+                ),
+                (
+                    "mysql_user",
+                    models.CharField(blank=True, max_length=80, verbose_name="MySQL user"),
+                ),
+                (
+                    "mysql_password",
+                    models.CharField(blank=True, max_length=255, verbose_name="MySQL password"),
+                ),
+                (
+                    "mysql_database",
+                    models.CharField(blank=True, max_length=64, verbose_name="MySQL database"),
+                ),
+                (
+                    "mysql_query",
+                    models.CharField(blank=True, max_length=255, verbose_name="MySQL query"),
+                ),
+                (
+                    "mysql_expect",
+                    models.CharField(blank=True, max_length=255, verbose_name="Expected result"),
+                ),
+                (
+                    "virtual_server",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="monitoring_script",
+                        to="virtualservers.virtualserver",
+                        verbose_name="virtual server",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'monitoring script',
-                'verbose_name_plural': 'monitoring scripts',
+                "verbose_name": "monitoring script",
+                "verbose_name_plural": "monitoring scripts",
             },
         ),
         migrations.CreateModel(
-            name='RealServerHealth',
+            name="RealServerHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('virtual_name', models.CharField(max_length=64)),
-                ('address', models.CharField(max_length=45)),
-                ('port', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('unknown', 'unknown'), ('up', 'up'), ('down', 'down')], default='unknown', max_length=8)),
-                ('since', models.DateTimeField(blank=True, null=True)),
-                ('last_check', models.DateTimeField(blank=True, null=True)),
-                ('latency_ms', models.FloatField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=255)),
-                ('weight', models.IntegerField(blank=True, null=True)),
-                ('active_conn', models.PositiveIntegerField(default=0)),
-                ('inact_conn', models.PositiveIntegerField(default=0)),
-                ('real_server', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='health', to='realservers.realserver')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("virtual_name", models.CharField(max_length=64)),
+                ("address", models.CharField(max_length=45)),
+                ("port", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("unknown", "unknown"), ("up", "up"), ("down", "down")],
+                        default="unknown",
+                        max_length=8,
+                    ),
+                ),
+                ("since", models.DateTimeField(blank=True, null=True)),
+                ("last_check", models.DateTimeField(blank=True, null=True)),
+                ("latency_ms", models.FloatField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=255)),
+                ("weight", models.IntegerField(blank=True, null=True)),
+                ("active_conn", models.PositiveIntegerField(default=0)),
+                ("inact_conn", models.PositiveIntegerField(default=0)),
+                (
+                    "real_server",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="health",
+                        to="realservers.realserver",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'real server health',
-                'verbose_name_plural': 'real server health',
-                'unique_together': {('virtual_name', 'address', 'port')},
+                "verbose_name": "real server health",
+                "verbose_name_plural": "real server health",
+                "unique_together": {("virtual_name", "address", "port")},
             },
         ),
         migrations.CreateModel(
-            name='ConnectionSample',
+            name="ConnectionSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('active_conn', models.PositiveIntegerField()),
-                ('inact_conn', models.PositiveIntegerField()),
-                ('health', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='monitoring.realserverhealth')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("active_conn", models.PositiveIntegerField()),
+                ("inact_conn", models.PositiveIntegerField()),
+                (
+                    "health",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="samples",
+                        to="monitoring.realserverhealth",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at'],
+                "ordering": ["at"],
             },
         ),
     ]

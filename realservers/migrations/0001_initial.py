@@ -7,30 +7,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('virtualservers', '0001_initial'),
+        ("virtualservers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RealServer',
+            name="RealServer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, validators=[virtualservers.validators.validate_name], verbose_name='Name')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('address', models.CharField(default='0.0.0.0', max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Address')),
-                ('port', models.PositiveIntegerField(blank=True, help_text="Leave blank to default to Virtual Server's Application Port", null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)], verbose_name='Port')),
-                ('weight', models.PositiveIntegerField(blank=True, default=1, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(65535)], verbose_name='Weight')),
-                ('active', models.BooleanField(default=False, verbose_name='active')),
-                ('virtual_server', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='real_servers', to='virtualservers.virtualserver', verbose_name='virtual server')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=64,
+                        validators=[virtualservers.validators.validate_name],
+                        verbose_name="Name",
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                (
+                    "address",
+                    models.CharField(
+                        default="0.0.0.0",
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Address",
+                    ),
+                ),
+                (
+                    "port",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Leave blank to default to Virtual Server's Application Port",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(65535),
+                        ],
+                        verbose_name="Port",
+                    ),
+                ),
+                (
+                    "weight",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=1,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(65535),
+                        ],
+                        verbose_name="Weight",
+                    ),
+                ),
+                ("active", models.BooleanField(default=False, verbose_name="active")),
+                (
+                    "virtual_server",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="real_servers",
+                        to="virtualservers.virtualserver",
+                        verbose_name="virtual server",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'real server',
-                'verbose_name_plural': 'real servers',
-                'ordering': ['position', 'id'],
+                "verbose_name": "real server",
+                "verbose_name_plural": "real servers",
+                "ordering": ["position", "id"],
             },
         ),
     ]

@@ -66,12 +66,19 @@ extra=()
 if [ -s "$out/args" ]; then
   mapfile -t extra <"$out/args"
 fi
+# The whole lab unless the arguments name test paths of their own.
+paths=(tests/lab)
+for arg in "${extra[@]}"; do
+  case "$arg" in
+    tests/lab*) paths=() ;;
+  esac
+done
 
 case "$mode" in
   test)
     stamp "pytest tests/lab ${extra[*]}"
     "$python" -m pytest -p no:cacheprovider -p no:hypothesispytest --rootdir "$repo" \
-      --junitxml "$out/junit.xml" --durations=15 "${extra[@]}" tests/lab \
+      --junitxml "$out/junit.xml" --durations=15 "${extra[@]}" "${paths[@]}" \
       >"$out/pytest.log" 2>&1
     code=$?
     ;;

@@ -22,6 +22,7 @@ COMMAND = REPO / "monitoring" / "management" / "commands" / "applylvs.py"
 # An IPVS operation as --dry-run prints it, in ipvsadm's syntax: "-a -t VIP:port -r RIP:port ...",
 # with or without a leading "ipvsadm".
 _IPVS_OPERATION = re.compile(r"^\s*(?:\S*ipvsadm\s+)?-([AEDaed])\s+-[tuf]\s")
+_IPVSADM_PREFIX = re.compile(r"^\S*ipvsadm\s+")
 
 
 @dataclass
@@ -37,7 +38,11 @@ class ApplyResult:
     @property
     def operations(self) -> list[str]:
         """The IPVS operations printed (by --dry-run), one per line, in ipvsadm's syntax."""
-        return [line.strip() for line in self.stdout.splitlines() if _IPVS_OPERATION.match(line)]
+        return [
+            _IPVSADM_PREFIX.sub("", line.strip())
+            for line in self.stdout.splitlines()
+            if _IPVS_OPERATION.match(line)
+        ]
 
     def operations_of(self, kind: str) -> list[str]:
         """Operations of one kind: "-A", "-E", "-D" (services), "-a", "-e", "-d" (servers)."""

@@ -9,12 +9,17 @@ from tests.lab import ipvsadm
 from tests.lab.topology import (
     BRIDGE,
     CLIENT,
+    NAT_ROUTER,
+    NAT_VIP,
+    OUTSIDE,
+    PUBLIC_BRIDGE,
     REAL_SERVERS,
     VIP,
     Topology,
     mariadb_cli,
     mysql_connect,
     run,
+    sysctl,
     which_server,
 )
 
@@ -40,3 +45,43 @@ def test_it_balances_mysql_over_a_dr_service_made_by_hand(topology: Topology) ->
     service = ipvsadm.table()[f"TCP {VIP}:3306"]
     assert [dest.forward for dest in service.destinations] == ["Route", "Route"]
     assert sum(dest.inactive + dest.active for dest in service.destinations) >= 4
+
+
+def test_it_masquerades_mysql_from_the_outside_subnet_by_hand(topology: Topology) -> None:
+    run("ip", "addr", "add", f"{NAT_VIP}/32", "dev", PUBLIC_BRIDGE, "label", f"{PUBLIC_BRIDGE}:9")
+    run("ip", "addr", "add", f"{NAT_ROUTER}/24", "dev", BRIDGE, "label", f"{BRIDGE}:8")
+    sysctl("net.ipv4.ip_forward", "1")
+    run("ipvsadm", "-A", "-t", f"{NAT_VIP}:3306", "-s", "rr")
+    for address in REAL_SERVERS.values():
+        run("ipvsadm", "-a", "-t", f"{NAT_VIP}:3306", "-r", f"{address}:3306", "-m", "-w", "1")
+
+    connections = [mysql_connect(NAT_VIP, ns=OUTSIDE) for _ in range(2)]
+    try:
+        served = Counter(which_server(connection) for connection in connections)
+    finally:
+        for connection in connections:
+            connection.close()
+    assert served == Counter({"rs1": 1, "rs2": 1})
+
+
+def test_it_marks_packets_for_a_firewall_mark_service_by_hand(topology: Topology) -> None:
+    run("ip", "addr", "add", f"{VIP}/32", "dev", BRIDGE, "label", f"{BRIDGE}:9")
+    run("ipvsadm", "-A", "-f", "7", "-s", "rr")
+    for address in REAL_SERVERS.values():
+        run("ipvsadm", "-a", "-f", "7", "-r", address, "-g", "-w", "1")
+    run("tc", "qdisc", "add", "dev", BRIDGE, "clsact")
+    run(
+        "tc", "filter", "add", "dev", BRIDGE, "ingress", "protocol", "ip", "flower",
+        "dst_ip", VIP, "ip_proto", "tcp", "dst_port", "3306", "action", "skbedit", "mark", "7",
+    )  # fmt: skip
+
+    connections = [mysql_connect(VIP, ns=CLIENT) for _ in range(2)]
+    try:
+        served = Counter(which_server(connection) for connection in connections)
+        service = ipvsadm.table()["FWM 7"]
+    finally:
+        for connection in connections:
+            connection.close()
+    assert served == Counter({"rs1": 1, "rs2": 1})
+    # Through the mark service, not some other path: it holds both connections.
+    assert [d.active for d in service.destinations] == [1, 1]

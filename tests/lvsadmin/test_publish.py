@@ -93,6 +93,19 @@ def test_it_refuses_to_publish_what_does_not_parse(user, virtual, lvs_cf, monkey
     assert not lvs_cf.exists()
 
 
+def test_it_refuses_to_publish_a_draft_that_cannot_be_rendered(user, virtual, lvs_cf, monkeypatch):
+    def unwritable(config):
+        raise ValueError("virtual www send: a double quote cannot be written to lvs.cf")
+
+    monkeypatch.setattr(publish, "render", unwritable)
+    with pytest.raises(publish.PublishError, match="Refusing to publish: virtual www send"):
+        publish.publish(user)
+    with pytest.raises(publish.PublishError, match="cannot be written to lvs.cf"):
+        publish.pending_diff()
+    assert not Revision.objects.exists()
+    assert not lvs_cf.exists()
+
+
 def test_it_snapshots_the_built_in_checks(user, virtual):
     MonitoringScript.objects.update(
         kind="mysql",

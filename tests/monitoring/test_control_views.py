@@ -98,6 +98,27 @@ def test_it_warns_when_lvs_cf_on_disk_is_not_what_was_published(admin_client, vi
     assert f"{lvs_cf} is missing." in admin_client.get(CONTROL).content.decode()
 
 
+def test_it_says_why_the_draft_cannot_be_rendered(admin_client, virtual, monkeypatch):
+    def unwritable(config):
+        raise ValueError("virtual www: 'a b' must be one word")
+
+    monkeypatch.setattr(publish, "render", unwritable)
+    html = admin_client.get(CONTROL).content.decode()
+    assert (
+        "The draft cannot be written to lvs.cf: virtual www: &#x27;a b&#x27; must be one word"
+        in html
+    )
+    html = admin_client.post(APPLY, follow=True).content.decode()
+    assert "Refusing to publish" in html
+    assert not Revision.objects.exists()
+
+
+def test_it_refuses_an_overlong_comment(admin_client, virtual):
+    response = admin_client.post(APPLY, {"comment": "x" * 256}, follow=True)
+    assert "Nothing was published: the comment is too long." in response.content.decode()
+    assert not Revision.objects.exists()
+
+
 def test_it_never_applies_on_get(admin_client, virtual, lvs_cf):
     assert admin_client.get(APPLY).status_code == 405
     assert not Revision.objects.exists()
@@ -157,7 +178,9 @@ def test_it_restores_a_revision_into_the_draft_after_confirmation(admin_client, 
     assert ">RESTORE</button>" in response.content.decode()
     assert VirtualServer.objects.get().port == 8080
     response = admin_client.post(url, follow=True)
-    assert "Serial 1 restored into the draft" in response.content.decode()
+    assert "Serial 1 restored into the draft (virtual servers changed: www)" in (
+        response.content.decode()
+    )
     assert VirtualServer.objects.get().port == 80
     assert "No pending changes" in response.content.decode()
 
@@ -304,3 +327,86 @@ def test_it_requires_a_login_for_monitoring_scripts(client, virtual):
 def test_lvs_cf_is_not_world_readable(admin_client, virtual, lvs_cf):
     admin_client.post(APPLY)
     assert os.stat(lvs_cf).st_mode & 0o777 == publish.LVS_CF_MODE
+
+
+# --- Opening and accepting every page of an imported file changes nothing ------------------------
+
+IMPORTED = """serial_no = 76
+primary = 192.0.2.10
+service = lvs
+backup_active = 1
+backup = 192.0.2.11
+heartbeat = 1
+heartbeat_port = 539
+keepalive = 6
+deadtime = 18
+nat_router = 10.0.0.254 eth1:1
+nat_nmask = 255.255.255.0
+debug_level = NONE
+virtual www {
+     active = 1
+     address = 192.0.2.100 eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     send = "GET / HTTP/1.0\\r\\n\\r\\n"
+     expect = "HTTP"
+     load_monitor = none
+     scheduler = wlc
+     protocol = tcp
+     timeout = 6
+     reentry = 15
+     quiesce_server = 0
+     server web1 {
+         address = 10.0.0.1
+         active = 1
+         weight = 1
+     }
+}
+virtual bare {
+     address = 192.0.2.101 eth0:2
+     port = 25
+     server mx1 {
+         address = 10.0.0.2
+     }
+}
+"""
+
+
+def accept_data(form) -> dict:
+    """What a browser posts when the user clicks ACCEPT without touching anything."""
+    from django.forms import CheckboxInput, NullBooleanSelect, PasswordInput
+
+    data = {}
+    for field in form:
+        widget, value = field.field.widget, field.value()
+        if isinstance(widget, CheckboxInput):
+            if value:
+                data[field.html_name] = "on"
+            continue
+        if isinstance(widget, PasswordInput):
+            value = ""
+        elif isinstance(widget, NullBooleanSelect):
+            value = {True: "true", False: "false"}.get(value, "unknown")
+        data[field.html_name] = "" if value is None else value
+    return data
+
+
+def test_it_changes_nothing_when_every_page_of_an_imported_file_is_accepted(admin_client):
+    from lvsadmin.draft import replace_draft
+
+    replace_draft(publish.parse_text(IMPORTED))
+    admin_client.post(APPLY)
+    urls = [reverse("global_settings"), reverse("redundancy")]
+    for virtual in VirtualServer.objects.all():
+        urls += [
+            reverse("virtual_edit", args=[virtual.pk]),
+            reverse("monitoring_script", args=[virtual.pk]),
+        ]
+        urls += [
+            reverse("real_edit", args=[virtual.pk, real.pk]) for real in virtual.real_servers.all()
+        ]
+    for url in urls:
+        form = admin_client.get(url).context["form"]
+        response = admin_client.post(url, accept_data(form))
+        assert response.status_code == 302, (url, response.context["form"].errors)
+        assert publish.pending_diff() == "", url

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -293,5 +294,15 @@ def test_it_requires_a_login(client):
         assert client.get(url).status_code == 302
     client.post(reverse("virtual_toggle", args=[virtual.pk]))
     client.post(reverse("virtual_delete", args=[virtual.pk]))
+    virtual.refresh_from_db()
+    assert virtual.active is False
+
+
+def test_it_refuses_a_post_without_the_csrf_token(admin_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    virtual = make()
+    assert client.post(reverse("virtual_toggle", args=[virtual.pk])).status_code == 403
+    assert client.post(reverse("virtual_delete", args=[virtual.pk])).status_code == 403
     virtual.refresh_from_db()
     assert virtual.active is False

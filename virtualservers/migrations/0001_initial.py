@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,116 +16,553 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='FailoverService',
+            name="FailoverService",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, validators=[virtualservers.validators.validate_name], verbose_name='name')),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('items', models.JSONField(default=list, help_text='[key, raw value] pairs in file order.', verbose_name='keys')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=64,
+                        validators=[virtualservers.validators.validate_name],
+                        verbose_name="name",
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "items",
+                    models.JSONField(
+                        default=list,
+                        help_text="[key, raw value] pairs in file order.",
+                        verbose_name="keys",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'failover service (legacy)',
-                'verbose_name_plural': 'failover services (legacy)',
-                'ordering': ['position', 'id'],
+                "verbose_name": "failover service (legacy)",
+                "verbose_name_plural": "failover services (legacy)",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='GlobalSettings',
+            name="GlobalSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial_no', models.PositiveIntegerField(default=0, help_text='Serial of the last published revision.', verbose_name='serial number')),
-                ('primary', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Primary server public IP')),
-                ('primary_private', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Primary server private IP')),
-                ('primary_shared', models.CharField(blank=True, max_length=255, verbose_name='primary shared device (FOS)')),
-                ('service', models.CharField(choices=[('lvs', 'lvs'), ('fos', 'fos')], default='lvs', max_length=3, verbose_name='service')),
-                ('network', models.CharField(choices=[('direct', 'Direct Routing'), ('nat', 'NAT'), ('tunnel', 'Tunneling')], default='direct', max_length=6, verbose_name='Use network type')),
-                ('nat_router_ip', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='NAT Router IP')),
-                ('nat_router_device', models.CharField(blank=True, max_length=15, validators=[virtualservers.validators.validate_device], verbose_name='NAT Router device')),
-                ('nat_nmask', models.CharField(blank=True, max_length=15, validators=[virtualservers.validators.validate_netmask], verbose_name='NAT Router netmask')),
-                ('tcp_timeout', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2147483647)], verbose_name='TCP timeout (seconds)')),
-                ('tcpfin_timeout', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2147483647)], verbose_name='TCP FIN timeout (seconds)')),
-                ('udp_timeout', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2147483647)], verbose_name='UDP timeout (seconds)')),
-                ('rsh_command', models.CharField(blank=True, choices=[('rsh', 'rsh'), ('ssh', 'ssh')], max_length=3, verbose_name='rsh command')),
-                ('hard_shutdown', models.BooleanField(blank=True, null=True, verbose_name='hard shutdown')),
-                ('active_cmd', models.CharField(blank=True, max_length=255, verbose_name='active command')),
-                ('inactive_cmd', models.CharField(blank=True, max_length=255, verbose_name='inactive command')),
-                ('debug_level', models.CharField(blank=True, default='NONE', max_length=32, verbose_name='debug level')),
-                ('reservation_conflict_action', models.CharField(blank=True, max_length=16, verbose_name='reservation conflict action (FOS)')),
-                ('ipvsadm', models.CharField(blank=True, max_length=255, verbose_name='ipvsadm path')),
-                ('sync', models.BooleanField(blank=True, null=True, verbose_name='file sync (legacy)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "serial_no",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Serial of the last published revision.",
+                        verbose_name="serial number",
+                    ),
+                ),
+                (
+                    "primary",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Primary server public IP",
+                    ),
+                ),
+                (
+                    "primary_private",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Primary server private IP",
+                    ),
+                ),
+                (
+                    "primary_shared",
+                    models.CharField(
+                        blank=True, max_length=255, verbose_name="primary shared device (FOS)"
+                    ),
+                ),
+                (
+                    "service",
+                    models.CharField(
+                        choices=[("lvs", "lvs"), ("fos", "fos")],
+                        default="lvs",
+                        max_length=3,
+                        verbose_name="service",
+                    ),
+                ),
+                (
+                    "network",
+                    models.CharField(
+                        choices=[
+                            ("direct", "Direct Routing"),
+                            ("nat", "NAT"),
+                            ("tunnel", "Tunneling"),
+                        ],
+                        default="direct",
+                        max_length=6,
+                        verbose_name="Use network type",
+                    ),
+                ),
+                (
+                    "nat_router_ip",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="NAT Router IP",
+                    ),
+                ),
+                (
+                    "nat_router_device",
+                    models.CharField(
+                        blank=True,
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_device],
+                        verbose_name="NAT Router device",
+                    ),
+                ),
+                (
+                    "nat_nmask",
+                    models.CharField(
+                        blank=True,
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_netmask],
+                        verbose_name="NAT Router netmask",
+                    ),
+                ),
+                (
+                    "tcp_timeout",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2147483647),
+                        ],
+                        verbose_name="TCP timeout (seconds)",
+                    ),
+                ),
+                (
+                    "tcpfin_timeout",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2147483647),
+                        ],
+                        verbose_name="TCP FIN timeout (seconds)",
+                    ),
+                ),
+                (
+                    "udp_timeout",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2147483647),
+                        ],
+                        verbose_name="UDP timeout (seconds)",
+                    ),
+                ),
+                (
+                    "rsh_command",
+                    models.CharField(
+                        blank=True,
+                        choices=[("rsh", "rsh"), ("ssh", "ssh")],
+                        max_length=3,
+                        verbose_name="rsh command",
+                    ),
+                ),
+                (
+                    "hard_shutdown",
+                    models.BooleanField(blank=True, null=True, verbose_name="hard shutdown"),
+                ),
+                (
+                    "active_cmd",
+                    models.CharField(blank=True, max_length=255, verbose_name="active command"),
+                ),
+                (
+                    "inactive_cmd",
+                    models.CharField(blank=True, max_length=255, verbose_name="inactive command"),
+                ),
+                (
+                    "debug_level",
+                    models.CharField(
+                        blank=True, default="NONE", max_length=32, verbose_name="debug level"
+                    ),
+                ),
+                (
+                    "reservation_conflict_action",
+                    models.CharField(
+                        blank=True, max_length=16, verbose_name="reservation conflict action (FOS)"
+                    ),
+                ),
+                (
+                    "ipvsadm",
+                    models.CharField(blank=True, max_length=255, verbose_name="ipvsadm path"),
+                ),
+                (
+                    "sync",
+                    models.BooleanField(blank=True, null=True, verbose_name="file sync (legacy)"),
+                ),
             ],
             options={
-                'verbose_name': 'global settings',
-                'verbose_name_plural': 'global settings',
+                "verbose_name": "global settings",
+                "verbose_name_plural": "global settings",
             },
         ),
         migrations.CreateModel(
-            name='Redundancy',
+            name="Redundancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backup_active', models.BooleanField(default=False, verbose_name='Backup active')),
-                ('backup', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Redundant server public IP')),
-                ('backup_private', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Redundant server private IP')),
-                ('backup_shared', models.CharField(blank=True, max_length=255, verbose_name='backup shared device (FOS)')),
-                ('heartbeat', models.BooleanField(blank=True, null=True, verbose_name='heartbeat')),
-                ('keepalive', models.PositiveIntegerField(blank=True, default=6, null=True, validators=[django.core.validators.MinValueValidator(1)], verbose_name='Heartbeat interval (seconds)')),
-                ('deadtime', models.PositiveIntegerField(blank=True, default=18, null=True, validators=[django.core.validators.MinValueValidator(1)], verbose_name='Assume dead after (seconds)')),
-                ('heartbeat_port', models.PositiveIntegerField(blank=True, default=539, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)], verbose_name='Heartbeat runs on port')),
-                ('monitor_links', models.BooleanField(blank=True, default=False, null=True, verbose_name='Monitor NIC links for failures')),
-                ('syncdaemon', models.BooleanField(blank=True, default=False, null=True, verbose_name='Use sync daemon')),
-                ('syncd_iface', models.CharField(blank=True, max_length=15, validators=[virtualservers.validators.validate_device], verbose_name='Sync daemon interface')),
-                ('syncd_id', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(255)], verbose_name='Sync daemon ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backup_active", models.BooleanField(default=False, verbose_name="Backup active")),
+                (
+                    "backup",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Redundant server public IP",
+                    ),
+                ),
+                (
+                    "backup_private",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Redundant server private IP",
+                    ),
+                ),
+                (
+                    "backup_shared",
+                    models.CharField(
+                        blank=True, max_length=255, verbose_name="backup shared device (FOS)"
+                    ),
+                ),
+                ("heartbeat", models.BooleanField(blank=True, null=True, verbose_name="heartbeat")),
+                (
+                    "keepalive",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=6,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="Heartbeat interval (seconds)",
+                    ),
+                ),
+                (
+                    "deadtime",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=18,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="Assume dead after (seconds)",
+                    ),
+                ),
+                (
+                    "heartbeat_port",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=539,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(65535),
+                        ],
+                        verbose_name="Heartbeat runs on port",
+                    ),
+                ),
+                (
+                    "monitor_links",
+                    models.BooleanField(
+                        blank=True,
+                        default=False,
+                        null=True,
+                        verbose_name="Monitor NIC links for failures",
+                    ),
+                ),
+                (
+                    "syncdaemon",
+                    models.BooleanField(
+                        blank=True, default=False, null=True, verbose_name="Use sync daemon"
+                    ),
+                ),
+                (
+                    "syncd_iface",
+                    models.CharField(
+                        blank=True,
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_device],
+                        verbose_name="Sync daemon interface",
+                    ),
+                ),
+                (
+                    "syncd_id",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MaxValueValidator(255)],
+                        verbose_name="Sync daemon ID",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'redundancy',
-                'verbose_name_plural': 'redundancy',
+                "verbose_name": "redundancy",
+                "verbose_name_plural": "redundancy",
             },
         ),
         migrations.CreateModel(
-            name='VirtualServer',
+            name="VirtualServer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True, validators=[virtualservers.validators.validate_name], verbose_name='Name')),
-                ('position', models.PositiveIntegerField(default=0, help_text='Order in lvs.cf.', verbose_name='position')),
-                ('active', models.BooleanField(default=False, verbose_name='active')),
-                ('address', models.CharField(default='0.0.0.0', max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Virtual IP Address')),
-                ('device', models.CharField(default='eth0:1', max_length=15, validators=[virtualservers.validators.validate_device], verbose_name='Device')),
-                ('vip_nmask', models.CharField(blank=True, max_length=15, validators=[virtualservers.validators.validate_netmask], verbose_name='Virtual IP Network Mask')),
-                ('port', models.PositiveIntegerField(blank=True, default=80, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)], verbose_name='Application port')),
-                ('protocol', models.CharField(choices=[('tcp', 'tcp'), ('udp', 'udp')], default='tcp', max_length=3, verbose_name='Protocol')),
-                ('fwmark', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(4294967295)], verbose_name='Firewall Mark')),
-                ('persistent', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(2147483647)], verbose_name='Persistence')),
-                ('pmask', models.CharField(blank=True, max_length=15, validators=[virtualservers.validators.validate_netmask], verbose_name='Persistence Network Mask')),
-                ('scheduler', models.CharField(choices=[('rr', 'Round robin'), ('wrr', 'Weighted round robin'), ('lc', 'Least-connection'), ('wlc', 'Weighted least-connections'), ('lblc', 'Locality-Based Least-Connection Scheduling'), ('lblcr', 'Locality-Based Least-Connection Scheduling (R)'), ('dh', 'Destination Hash Scheduling'), ('sh', 'Source Hash Scheduling'), ('sed', 'Shortest expected delay (not Piranha-compatible)'), ('nq', 'Never queue (not Piranha-compatible)'), ('fo', 'Weighted failover (not Piranha-compatible)'), ('ovf', 'Weighted overflow (not Piranha-compatible)'), ('mh', 'Maglev hashing (not Piranha-compatible)')], default='wlc', max_length=5, verbose_name='Scheduling')),
-                ('timeout', models.PositiveIntegerField(blank=True, default=6, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(86400)], verbose_name='Service timeout')),
-                ('reentry', models.PositiveIntegerField(blank=True, default=15, null=True, validators=[django.core.validators.MaxValueValidator(86400)], verbose_name='Re-entry Time')),
-                ('quiesce_server', models.BooleanField(blank=True, default=False, null=True, verbose_name='Quiesce server')),
-                ('load_monitor', models.CharField(blank=True, choices=[('none', 'none'), ('rup', 'rup'), ('ruptime', 'ruptime'), ('uptime', 'uptime')], default='none', max_length=8, verbose_name='Load monitoring tool')),
-                ('sorry_server', models.CharField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Sorry Server')),
-                ('client_monitor', models.CharField(blank=True, max_length=255, verbose_name='client monitor (legacy)')),
-                ('has_address', models.BooleanField(default=True, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=64,
+                        unique=True,
+                        validators=[virtualservers.validators.validate_name],
+                        verbose_name="Name",
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Order in lvs.cf.", verbose_name="position"
+                    ),
+                ),
+                ("active", models.BooleanField(default=False, verbose_name="active")),
+                (
+                    "address",
+                    models.CharField(
+                        default="0.0.0.0",
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Virtual IP Address",
+                    ),
+                ),
+                (
+                    "device",
+                    models.CharField(
+                        default="eth0:1",
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_device],
+                        verbose_name="Device",
+                    ),
+                ),
+                (
+                    "vip_nmask",
+                    models.CharField(
+                        blank=True,
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_netmask],
+                        verbose_name="Virtual IP Network Mask",
+                    ),
+                ),
+                (
+                    "port",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=80,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(65535),
+                        ],
+                        verbose_name="Application port",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.CharField(
+                        choices=[("tcp", "tcp"), ("udp", "udp")],
+                        default="tcp",
+                        max_length=3,
+                        verbose_name="Protocol",
+                    ),
+                ),
+                (
+                    "fwmark",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(4294967295),
+                        ],
+                        verbose_name="Firewall Mark",
+                    ),
+                ),
+                (
+                    "persistent",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(2147483647),
+                        ],
+                        verbose_name="Persistence",
+                    ),
+                ),
+                (
+                    "pmask",
+                    models.CharField(
+                        blank=True,
+                        max_length=15,
+                        validators=[virtualservers.validators.validate_netmask],
+                        verbose_name="Persistence Network Mask",
+                    ),
+                ),
+                (
+                    "scheduler",
+                    models.CharField(
+                        choices=[
+                            ("rr", "Round robin"),
+                            ("wrr", "Weighted round robin"),
+                            ("lc", "Least-connection"),
+                            ("wlc", "Weighted least-connections"),
+                            ("lblc", "Locality-Based Least-Connection Scheduling"),
+                            ("lblcr", "Locality-Based Least-Connection Scheduling (R)"),
+                            ("dh", "Destination Hash Scheduling"),
+                            ("sh", "Source Hash Scheduling"),
+                            ("sed", "Shortest expected delay (not Piranha-compatible)"),
+                            ("nq", "Never queue (not Piranha-compatible)"),
+                            ("fo", "Weighted failover (not Piranha-compatible)"),
+                            ("ovf", "Weighted overflow (not Piranha-compatible)"),
+                            ("mh", "Maglev hashing (not Piranha-compatible)"),
+                        ],
+                        default="wlc",
+                        max_length=5,
+                        verbose_name="Scheduling",
+                    ),
+                ),
+                (
+                    "timeout",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=6,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(86400),
+                        ],
+                        verbose_name="Service timeout",
+                    ),
+                ),
+                (
+                    "reentry",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=15,
+                        null=True,
+                        validators=[django.core.validators.MaxValueValidator(86400)],
+                        verbose_name="Re-entry Time",
+                    ),
+                ),
+                (
+                    "quiesce_server",
+                    models.BooleanField(
+                        blank=True, default=False, null=True, verbose_name="Quiesce server"
+                    ),
+                ),
+                (
+                    "load_monitor",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "none"),
+                            ("rup", "rup"),
+                            ("ruptime", "ruptime"),
+                            ("uptime", "uptime"),
+                        ],
+                        default="none",
+                        max_length=8,
+                        verbose_name="Load monitoring tool",
+                    ),
+                ),
+                (
+                    "sorry_server",
+                    models.CharField(
+                        blank=True,
+                        max_length=45,
+                        validators=[virtualservers.validators.validate_ip],
+                        verbose_name="Sorry Server",
+                    ),
+                ),
+                (
+                    "client_monitor",
+                    models.CharField(
+                        blank=True, max_length=255, verbose_name="client monitor (legacy)"
+                    ),
+                ),
+                ("has_address", models.BooleanField(default=True, editable=False)),
             ],
             options={
-                'verbose_name': 'virtual server',
-                'verbose_name_plural': 'virtual servers',
-                'ordering': ['position', 'id'],
+                "verbose_name": "virtual server",
+                "verbose_name_plural": "virtual servers",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Revision',
+            name="Revision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial_no', models.PositiveIntegerField(unique=True, verbose_name='serial number')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='published at')),
-                ('text', models.TextField(verbose_name='lvs.cf')),
-                ('comment', models.CharField(blank=True, max_length=255, verbose_name='comment')),
-                ('checks', models.JSONField(blank=True, default=dict, verbose_name='built-in checks')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL, verbose_name='published by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "serial_no",
+                    models.PositiveIntegerField(unique=True, verbose_name="serial number"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="published at"),
+                ),
+                ("text", models.TextField(verbose_name="lvs.cf")),
+                ("comment", models.CharField(blank=True, max_length=255, verbose_name="comment")),
+                (
+                    "checks",
+                    models.JSONField(blank=True, default=dict, verbose_name="built-in checks"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="published by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'revision',
-                'verbose_name_plural': 'revisions',
-                'ordering': ['-serial_no'],
+                "verbose_name": "revision",
+                "verbose_name_plural": "revisions",
+                "ordering": ["-serial_no"],
             },
         ),
     ]

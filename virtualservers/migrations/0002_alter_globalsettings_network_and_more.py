@@ -4,20 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('virtualservers', '0001_initial'),
+        ("virtualservers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='globalsettings',
-            name='network',
-            field=models.CharField(blank=True, choices=[('direct', 'Direct Routing'), ('nat', 'NAT'), ('tunnel', 'Tunneling')], default='direct', max_length=6, verbose_name='Use network type'),
+            model_name="globalsettings",
+            name="network",
+            field=models.CharField(
+                blank=True,
+                choices=[("direct", "Direct Routing"), ("nat", "NAT"), ("tunnel", "Tunneling")],
+                default="direct",
+                max_length=6,
+                verbose_name="Use network type",
+            ),
         ),
         migrations.AlterField(
-            model_name='globalsettings',
-            name='service',
-            field=models.CharField(blank=True, choices=[('lvs', 'lvs'), ('fos', 'fos')], default='lvs', max_length=3, verbose_name='service'),
+            model_name="globalsettings",
+            name="service",
+            field=models.CharField(
+                blank=True,
+                choices=[("lvs", "lvs"), ("fos", "fos")],
+                default="lvs",
+                max_length=3,
+                verbose_name="service",
+            ),
         ),
     ]
