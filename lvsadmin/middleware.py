@@ -1,9 +1,83 @@
-"""Client-IP allowlist (placeholder; the security work fills this in)."""
+"""Client-IP allowlist: the first gate, before sessions, CSRF or login are even looked at.
+
+The client address is REMOTE_ADDR, unless that peer is a configured trusted proxy: then
+X-Forwarded-For is walked from the right, skipping trusted proxies, and the first untrusted
+address is the client. Nobody else's X-Forwarded-For is believed, so a spoofed header changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_networks(values: Iterable[str], setting: str) -> list[Network]:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{setting}: {value!r} is not an address or network (CIDR)"
+            ) from None
+    return networks
+
+
+def parse_address(value: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return address
+
+
+def within(address: Address, networks: list[Network]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def client_address(request: HttpRequest, trusted: list[Network]) -> Address | None:
+    """The client as far as we can trust; None when it cannot be told (then: deny)."""
+    peer = parse_address(request.META.get("REMOTE_ADDR", ""))
+    if peer is None or not within(peer, trusted):
+        return peer
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not header:
+        return peer
+    hops = [parse_address(part) for part in header.split(",")]
+    for hop in reversed(hops):
+        if hop is None:
+            return None  # a malformed hop: we cannot tell who the client is
+        if not within(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
 
 
 class ClientIPAllowlistMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.allowed = parse_networks(
+            settings.LVSADMIN_ALLOWED_NETWORKS, "LVSADMIN_ALLOWED_NETWORKS"
+        )
+        self.trusted = parse_networks(settings.LVSADMIN_TRUSTED_PROXIES, "LVSADMIN_TRUSTED_PROXIES")
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        client = client_address(request, self.trusted)
+        if client is None or not within(client, self.allowed):
+            shown = str(client) if client is not None else "(unknown)"
+            return HttpResponse(
+                f"403 Forbidden: your address {shown} is not allowed to use lvsadmin.\n",
+                status=403,
+                content_type="text/plain; charset=utf-8",
+            )
+        request.client_ip = str(client)  # type: ignore[attr-defined]
         return self.get_response(request)
