@@ -1,0 +1,118 @@
+"""Django admin: every model's list renders; bulk (de)activate and bulk weight change work."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from monitoring.models import MonitoringScript, RealServerHealth, WorkerStatus
+from realservers.models import RealServer
+from virtualservers.models import (
+    FailoverService,
+    GlobalSettings,
+    Redundancy,
+    Revision,
+    VirtualServer,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_():
+    user = get_user_model().objects.create_superuser("piranha", password="x-Long-Secret-1")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def servers():
+    vs = VirtualServer.objects.create(name="mysql", address="192.0.2.240", port=3306)
+    MonitoringScript.objects.create(
+        virtual_server=vs, kind="mysql", mysql_user="monitor", mysql_password="s3cret-pw"
+    )
+    rs = [
+        RealServer.objects.create(virtual_server=vs, name=f"db{i}", address=f"192.0.2.24{i}")
+        for i in (1, 2)
+    ]
+    GlobalSettings.load()
+    Redundancy.load()
+    FailoverService.objects.create(name="web1", items=[["address", "192.0.2.9 eth0:1"]])
+    Revision.objects.create(serial_no=1, text="serial_no = 1\n")
+    RealServerHealth.objects.create(
+        virtual_name="mysql", address="192.0.2.241", port=3306, state="up"
+    )
+    WorkerStatus.objects.create(pk=1)
+    return vs, rs
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/virtualservers/virtualserver/",
+        "/admin/virtualservers/globalsettings/",
+        "/admin/virtualservers/redundancy/",
+        "/admin/virtualservers/failoverservice/",
+        "/admin/virtualservers/revision/",
+        "/admin/realservers/realserver/",
+        "/admin/monitoring/monitoringscript/",
+        "/admin/monitoring/realserverhealth/",
+        "/admin/monitoring/workerstatus/",
+    ],
+)
+def test_it_lists_every_model(admin_client_, servers, url):
+    response = admin_client_.get(url)
+    assert response.status_code == 200
+
+
+def test_it_searches_virtual_servers_by_real_server_address(admin_client_, servers):
+    response = admin_client_.get("/admin/virtualservers/virtualserver/?q=192.0.2.242")
+    assert b"mysql" in response.content
+
+
+def test_it_activates_and_deactivates_in_bulk(admin_client_, servers):
+    vs, rs = servers
+    admin_client_.post(
+        "/admin/realservers/realserver/",
+        {"action": "activate", "_selected_action": [r.pk for r in rs]},
+    )
+    assert RealServer.objects.filter(active=True).count() == 2
+    admin_client_.post(
+        "/admin/realservers/realserver/", {"action": "deactivate", "_selected_action": [rs[0].pk]}
+    )
+    assert RealServer.objects.filter(active=True).count() == 1
+    admin_client_.post(
+        "/admin/virtualservers/virtualserver/", {"action": "activate", "_selected_action": [vs.pk]}
+    )
+    assert VirtualServer.objects.get().active
+
+
+def test_it_changes_weights_in_bulk_through_a_form(admin_client_, servers):
+    _vs, rs = servers
+    ids = [r.pk for r in rs]
+    page = admin_client_.post(
+        "/admin/realservers/realserver/", {"action": "set_weight", "_selected_action": ids}
+    )
+    assert b"New weight for 2 real servers" in page.content
+    admin_client_.post(
+        "/admin/realservers/realserver/",
+        {"action": "set_weight", "_selected_action": ids, "apply": "1", "weight": "7"},
+    )
+    assert set(RealServer.objects.values_list("weight", flat=True)) == {7}
+
+
+def test_it_refuses_a_weight_out_of_range(admin_client_, servers):
+    _vs, rs = servers
+    page = admin_client_.post(
+        "/admin/realservers/realserver/",
+        {"action": "set_weight", "_selected_action": [rs[0].pk], "apply": "1", "weight": "70000"},
+    )
+    assert b"Ensure this value is less than or equal to 65535" in page.content
+    assert RealServer.objects.get(pk=rs[0].pk).weight == 1
+
+
+def test_it_never_shows_the_mysql_password(admin_client_, servers):
+    script = MonitoringScript.objects.get()
+    page = admin_client_.get(f"/admin/monitoring/monitoringscript/{script.pk}/change/")
+    assert page.status_code == 200
+    assert b"s3cret-pw" not in page.content
