@@ -96,10 +96,15 @@ class _Parser:
     def integer(self, word: str) -> int:
         if not _INT_RE.match(word):
             raise self.fail(f"integer expected, got {word!r}")
+        sign = -1 if word.startswith("-") else 1
         body = word.lstrip("+-")
-        if len(body) > 1 and body[0] == "0" and body[1] not in "xX":
-            self.warn(f"{word} has a leading zero: piranha reads it as octal ({int(body, 8)})")
-        return int(word, 0)
+        if body[:2] in ("0x", "0X"):
+            return sign * int(body, 16)
+        if len(body) > 1 and body[0] == "0":
+            value = int(body, 8)  # strtol(..., 0): a leading zero means octal
+            self.warn(f"{word} has a leading zero: piranha reads it as octal ({value})")
+            return sign * value
+        return sign * int(body)
 
     def boolean(self, word: str) -> bool:
         if word not in ("0", "1"):

@@ -46,9 +46,11 @@ class Command(BaseCommand):
         path = Path(options["config"] or settings.LVSADMIN_LVS_CF)
         state = Path(options["state"] or settings.LVSADMIN_APPLY_STATE)
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(
+                f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         try:
             config, warnings = parse(text)
         except LvsConfError as exc:

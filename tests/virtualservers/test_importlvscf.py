@@ -1,0 +1,97 @@
+"""importlvscf and exportlvscf: real files in, the same configuration out; bad files change nothing."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.virtualservers.samples import VALID_SAMPLES, sample_path
+from virtualservers.lvsconf.parse import parse
+from virtualservers.models import VirtualServer
+
+pytestmark = pytest.mark.django_db
+
+
+def normalised(config):
+    """What the draft always writes explicitly (serial aside) compared as the daemons read it."""
+    config.serial_no = None
+    config.backup_active = bool(config.backup_active)
+    for virtual in config.virtuals:
+        virtual.active = bool(virtual.active)
+        for server in virtual.servers:
+            server.active = bool(server.active)
+    return config
+
+
+def export() -> str:
+    out = io.StringIO()
+    call_command("exportlvscf", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", VALID_SAMPLES)
+def test_it_imports_every_valid_sample_and_exports_the_same_configuration(name):
+    original = sample_path(name).read_text()
+    call_command("importlvscf", str(sample_path(name)), stdout=io.StringIO(), stderr=io.StringIO())
+    exported, _ = parse(export())
+    expected, _ = parse(original)
+    assert normalised(exported) == normalised(expected)
+
+
+def test_it_changes_nothing_for_a_file_with_a_bad_line(tmp_path: Path):
+    call_command("importlvscf", str(sample_path("10-netkiller-master-dr.cf")), stdout=io.StringIO())
+    before = export()
+    with pytest.raises(CommandError, match=r"line 1: unexpected arguments.*nothing was imported"):
+        call_command(
+            "importlvscf", str(sample_path("17-csdn-annotated-inline-comments-INVALID.cf"))
+        )
+    assert export() == before
+
+
+def test_it_changes_nothing_when_a_value_is_refused_by_the_models(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(
+        'network = direct\nvirtual web {\n     active = 1\n     address = 192.0.2.80 eth0:1\n     send_program = "relative/check %h"\n}\n'
+    )
+    with pytest.raises(CommandError, match="virtual web monitoring script: send_program"):
+        call_command("importlvscf", str(bad))
+    assert not VirtualServer.objects.exists()
+
+
+def test_it_shows_a_dry_run_without_changing_anything():
+    out = io.StringIO()
+    call_command(
+        "importlvscf",
+        str(sample_path("07-xiemx-dr-two-vs-same-fwmark-send_program.cf")),
+        "--dry-run",
+        stdout=out,
+    )
+    assert "would change: virtual servers added: http, https" in out.getvalue()
+    assert not VirtualServer.objects.exists()
+
+
+def test_it_warns_about_crlf_without_failing(tmp_path: Path):
+    crlf = tmp_path / "lvs.cf"
+    crlf.write_bytes(b"network = direct\r\nvirtual a {\r\n     active = 1\r\n}\r\n")
+    err = io.StringIO()
+    call_command("importlvscf", str(crlf), stdout=io.StringIO(), stderr=err)
+    assert "CRLF" in err.getvalue()
+    assert VirtualServer.objects.get().name == "a"
+
+
+def test_it_exports_lf_only_in_piranhas_layout():
+    call_command(
+        "importlvscf",
+        str(sample_path("14-rdo-openstack-mysql-dr-indented.cf")),
+        stdout=io.StringIO(),
+    )
+    text = export()
+    assert "\r" not in text
+    assert (
+        "virtual openstack_mysql_3306 {\n     active = 1\n     address = 10.0.0.3 eth0:6\n" in text
+    )
+    assert (
+        "     server sql1.example.com {\n         address = 10.0.0.4\n         active = 1\n" in text
+    )

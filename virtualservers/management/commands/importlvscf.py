@@ -1,0 +1,50 @@
+"""`manage.py importlvscf FILE [--dry-run]`: load an lvs.cf into the draft, in one transaction.
+
+A file the stock parser would refuse changes nothing and the error names its line; so does a
+value the models refuse (naming the virtual, real server and field).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from lvsadmin.draft import replace_draft
+from virtualservers.lvsconf.model import LvsConfError
+from virtualservers.lvsconf.parse import parse
+
+
+class Command(BaseCommand):
+    help = "Load a Piranha lvs.cf into the draft (Apply publishes it)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="show what would change; change nothing"
+        )
+
+    def handle(self, *args, **options) -> None:
+        path = Path(options["file"])
+        try:
+            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: cannot read: {exc}") from None
+        try:
+            config, warnings = parse(text)
+        except LvsConfError as exc:
+            raise CommandError(f"{path}: {exc}; nothing was imported") from None
+        for warning in warnings:
+            self.stderr.write(f"{path}: {warning}")
+        try:
+            change = replace_draft(config, dry_run=options["dry_run"])
+        except ValidationError as exc:
+            raise CommandError(f"{path}: {' '.join(exc.messages)}; nothing was imported") from None
+        prefix = "would change" if options["dry_run"] else "imported"
+        for line in change.lines():
+            self.stdout.write(f"{prefix}: {line}")
+        if not options["dry_run"]:
+            self.stdout.write(
+                f"{path}: {len(config.virtuals)} virtual servers in the draft; Apply to publish"
+            )
