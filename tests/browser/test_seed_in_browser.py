@@ -1,0 +1,139 @@
+"""A new user builds the seed's configuration in a real browser, tab by tab, and applies it:
+one virtual server "mysql" on 192.0.2.240:3306, least-connection, direct routing, two real
+servers and the guide's monitoring script."""
+
+import io
+import os
+import sys
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "seed-Browser-pass-1"
+# Playwright's sync API runs its own event loop; Django must allow DB use from this thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def lvs_cf(settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "ha" / "lvs.cf"
+    return settings.LVSADMIN_LVS_CF
+
+
+@pytest.fixture
+def piranha(monkeypatch):
+    # As a new installation: the password set with lvspasswd, nothing else.
+    class Stdin(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stdin", Stdin(PASSWORD + "\n"))
+    call_command("lvspasswd", stdout=io.StringIO())
+
+
+def log_in(page, url: str) -> None:
+    page.goto(url + "/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill("piranha")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="CONTROL/MONITORING").wait_for()
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("link", name=name, exact=True).click()
+
+
+def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
+    live_server, page, screenshot, lvs_cf, piranha
+):
+    log_in(page, live_server.url)
+    screenshot("01-control-monitoring-empty")
+
+    tab(page, "GLOBAL SETTINGS")
+    page.get_by_label("Primary server public IP").fill("192.0.2.1")
+    page.get_by_role("button", name="Direct Routing").click()
+    page.get_by_role("button", name="ACCEPT").click()
+    assert "direct" in page.content().lower()
+    screenshot("02-global-settings")
+
+    tab(page, "REDUNDANCY")
+    page.get_by_text("Backup:").wait_for()
+    screenshot("03-redundancy")
+
+    tab(page, "VIRTUAL SERVERS")
+    page.get_by_role("button", name="ADD").click()
+    page.get_by_label("Name").fill("mysql")
+    page.get_by_label("Application port").fill("3306")
+    page.get_by_label("Virtual IP Address").fill("192.0.2.240")
+    page.get_by_label("Device").fill("eth0:1")
+    page.get_by_label("Scheduling").select_option("lc")
+    page.get_by_role("button", name="ACCEPT").click()
+    screenshot("05-virtual-server-subtab")
+
+    tab(page, "REAL SERVER")
+    for name, address in (("mysql1", "192.0.2.241"), ("mysql2", "192.0.2.242")):
+        page.get_by_role("button", name="ADD").click()
+        page.get_by_label("Name").fill(name)
+        page.get_by_label("Address").fill(address)
+        page.get_by_label("Weight").fill("1")
+        page.get_by_role("button", name="ACCEPT").click()
+        page.get_by_role("cell", name=name, exact=True).wait_for()
+    for name in ("mysql1", "mysql2"):
+        page.get_by_role("row").filter(has_text=name).get_by_role(
+            "button", name="(DE)ACTIVATE"
+        ).click()
+    screenshot("06-real-server-subtab")
+
+    tab(page, "MONITORING SCRIPTS")
+    page.get_by_label("Sending Program", exact=True).fill("/root/mysql_mon.sh %h")
+    page.get_by_label("Expect", exact=True).fill("UP")
+    page.get_by_label("Treat expect string as a regular expression").check()
+    page.get_by_role("button", name="ACCEPT").first.click()
+    screenshot("07-monitoring-scripts-subtab")
+
+    tab(page, "VIRTUAL SERVERS")
+    page.get_by_role("row").filter(has_text="192.0.2.240").get_by_role(
+        "button", name="(DE)ACTIVATE"
+    ).click()
+    screenshot("04-virtual-servers")
+
+    tab(page, "CONTROL/MONITORING")
+    page.get_by_role("button", name="Apply").click()
+    screenshot("08-control-monitoring-applied")
+
+    text = lvs_cf.read_text()
+    assert "network = direct\n" in text
+    assert "primary = 192.0.2.1\n" in text
+    block = text[text.index("virtual mysql {") :]
+    for line in (
+        "     active = 1\n",
+        "     address = 192.0.2.240 eth0:1\n",
+        "     port = 3306\n",
+        '     send_program = "/root/mysql_mon.sh %h"\n',
+        '     expect = "UP"\n',
+        "     use_regex = 1\n",
+        "     scheduler = lc\n",
+        "     protocol = tcp\n",
+    ):
+        assert line in block, (line, block)
+    for address in ("192.0.2.241", "192.0.2.242"):
+        server = block[block.index(f"address = {address}") :]
+        assert server.split("}", 1)[0].count("active = 1") == 1, block
+    assert oct(lvs_cf.stat().st_mode & 0o777) == "0o640"
+
+
+def test_it_shows_a_form_error_next_to_its_field(live_server, page, screenshot, piranha):
+    log_in(page, live_server.url)
+    tab(page, "VIRTUAL SERVERS")
+    page.get_by_role("button", name="ADD").click()
+    page.get_by_label("Name").fill("broken")
+    page.get_by_label("Virtual IP Address").fill("999.1.1.1")
+    page.get_by_role("button", name="ACCEPT").click()
+    field = page.get_by_label("Virtual IP Address")
+    assert field.get_attribute("aria-invalid") == "true" or "is-invalid" in (
+        field.get_attribute("class") or ""
+    )
+    assert page.get_by_text("“999.1.1.1” is not an IPv4 or IPv6 address.").is_visible()
+    screenshot("09-form-error")
