@@ -34,8 +34,9 @@ def test_it_restores_its_services_after_a_flush(topology: Topology, applier: App
     assert ipvsadm.shape() == []
 
     # The command as cron runs it.
-    applier.apply()
+    result = applier.apply()
 
+    assert result.lines[-1] == "6 operations: 2 services added, 4 real servers added"
     assert ipvsadm.shape() == table
     assert mariadb_cli(VIP, "SELECT 1").strip() == "1"
 

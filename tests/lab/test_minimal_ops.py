@@ -25,6 +25,7 @@ def test_it_changes_a_weight_with_exactly_one_edit(topology: Topology, applier: 
     # The command as a user runs it, dry: what it would do, in ipvsadm's syntax.
     planned = applier.dry_run(mysql({"rs1": 3}))
     assert planned.operations == [f"-e -t {VIP}:3306 -r 192.0.2.241:3306 -g -w 3"], planned.stdout
+    assert planned.lines[-1] == "dry run: 1 operation: 1 real server changed"
     assert ipvsadm.table()[SERVICE].destination("192.0.2.241:3306").weight == 1  # dry: untouched
 
     applier.apply(in_process=True)
