@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring import views
+from monitoring import live, views
 
 urlpatterns = [
     path("", views.control, name="control"),
@@ -15,4 +15,5 @@ urlpatterns = [
         views.monitoring_blank,
         name="monitoring_blank",
     ),
+    path("live/", live.live_panel, name="live_panel"),
 ]

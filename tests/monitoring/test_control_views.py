@@ -38,7 +38,7 @@ def test_it_is_the_home_page_with_the_live_panel_and_apply(admin_client):
     html = response.content.decode()
     assert CONTROL == "/"
     assert "<title>lvsadmin (Control/Monitoring)</title>" in html
-    assert "Daemon status" in html  # the live panel (monitoring/_live.html)
+    assert "Daemon:" in html  # the live panel (monitoring/_live.html)
     assert ">Apply</button>" in html
     assert 'aria-current="page" href="/">CONTROL/MONITORING' in html
     for tab in ["GLOBAL SETTINGS", "REDUNDANCY", "VIRTUAL SERVERS"]:

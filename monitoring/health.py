@@ -1,0 +1,124 @@
+"""Per-real-server health with nanny's state machine, on an injected clock (pure; no I/O).
+
+A server starts UP (nanny's success counter starts at the threshold). One failed check takes it
+DOWN. It comes back after max(1, reentry // timeout) consecutive successes. The interval is the
+virtual's timeout. First checks are spread over one interval so that thousands of servers do not
+all start at once. Quiesce (weight 0) and the sorry server are decided by desired_state from the
+set of down servers this exposes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from monitoring.probes import CheckSpec, ProbeResult, spec_for
+from monitoring.table import RealServerRef
+from virtualservers.lvsconf.model import LvsConfig
+
+
+@dataclass
+class ServerHealth:
+    ref: RealServerRef
+    spec: CheckSpec
+    threshold: int  # consecutive successes needed to come back
+    up: bool = True
+    successes: int = 0
+    since: float = 0.0
+    last_check: float | None = None
+    latency: float | None = None
+    reason: str = ""
+    next_due: float = 0.0
+    running: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    ref: RealServerRef
+    up: bool
+    reason: str
+
+    def message(self) -> str:
+        target = f"{self.ref.address}:{self.ref.port}"
+        if self.up:
+            return f"[ active ] making {target} available"
+        return f"[inactive] shutting down {target} due to {self.reason}"
+
+
+@dataclass
+class HealthBook:
+    clock: Callable[[], float]
+    servers: dict[RealServerRef, ServerHealth] = field(default_factory=dict)
+
+    def sync(self, config: LvsConfig, checks: dict | None = None) -> None:
+        """Check every active real server of every active virtual; keep the state of servers
+        that stay, forget the ones that left."""
+        now = self.clock()
+        checks = checks or {}
+        wanted: dict[RealServerRef, tuple[CheckSpec, int]] = {}
+        for virtual in config.virtuals:
+            if not virtual.effective_active:
+                continue
+            spec = spec_for(virtual, checks.get(virtual.name))
+            threshold = max(1, virtual.effective_reentry // max(1, virtual.effective_timeout))
+            port = virtual.effective_port
+            for server in virtual.servers:
+                if server.effective_active:
+                    ref = RealServerRef(
+                        virtual.name, server.address or "0.0.0.0", server.port or port
+                    )
+                    wanted[ref] = (spec, threshold)
+        for ref in list(self.servers):
+            if ref not in wanted:
+                del self.servers[ref]
+        for ref, (spec, threshold) in wanted.items():
+            current = self.servers.get(ref)
+            if current is None:
+                # Spread first checks over one interval, the same spot for the same server.
+                offset = (
+                    (zlib.crc32(f"{ref.address}:{ref.port}".encode()) % 1000) / 1000 * spec.timeout
+                )
+                self.servers[ref] = ServerHealth(
+                    ref, spec, threshold, since=now, next_due=now + offset
+                )
+            else:
+                if current.spec != spec:
+                    current.next_due = min(current.next_due, now)
+                current.spec, current.threshold = spec, threshold
+
+    def due(self, now: float | None = None) -> list[ServerHealth]:
+        now = self.clock() if now is None else now
+        return [s for s in self.servers.values() if not s.running and s.next_due <= now]
+
+    def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> Transition | None:
+        server = self.servers.get(ref)
+        if server is None:  # removed from the configuration while its check ran
+            return None
+        now = self.clock()
+        server.running = False
+        server.last_check = now
+        server.latency = result.latency
+        # Keep the schedule anchored to when the check was due, not to when it finished.
+        server.next_due = max(started + server.spec.timeout, now)
+        if result.ok:
+            server.reason = ""
+            if server.up:
+                return None
+            server.successes += 1
+            if server.successes >= server.threshold:
+                server.up, server.since, server.successes = True, now, 0
+                return Transition(ref, True, "")
+            return None
+        server.reason = result.reason
+        server.successes = 0
+        if server.up:
+            server.up, server.since = False, now
+            return Transition(ref, False, result.reason)
+        return None
+
+    def down(self) -> frozenset[RealServerRef]:
+        return frozenset(ref for ref, s in self.servers.items() if not s.up)
+
+    def states(self) -> Iterable[ServerHealth]:
+        return self.servers.values()

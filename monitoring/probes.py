@@ -1,0 +1,329 @@
+"""Health checks with nanny's semantics (piranha.md §3.4-3.5), without nanny's traps.
+
+Django-free and asyncio-based, so one worker can run thousands of checks concurrently. Every
+probe returns a ProbeResult with the reason a sysadmin needs when it fails.
+
+Kept from nanny: the service timeout is both the interval and the I/O timeout; send/expect with
+backslash escapes; a prefix match, or a regex search with use_regex, or `*` for any reply; the
+sending program's `%h`/`%p` substituted as whole words and its first output line compared with
+expect. Fixed: a program that fails, hangs, is killed or exits non-zero is DOWN (nanny counted it
+up); no shell ever; the program must be root-owned and writable by nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import stat
+import time
+from dataclasses import dataclass
+
+NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
+NANNY_DEFAULT_EXPECT = "HTTP"
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
+_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    latency: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """How to check the real servers of one virtual server."""
+
+    kind: str = "nanny"  # nanny (send/expect or program), tcp, mysql
+    protocol: str = "tcp"
+    timeout: float = 10.0
+    send: str | None = None
+    expect: str | None = None
+    use_regex: bool = False
+    send_program: str | None = None
+    mysql_user: str = ""
+    mysql_password: str = ""
+    mysql_database: str = ""
+    mysql_query: str = ""
+    mysql_expect: str = ""
+
+
+def unescape(text: str) -> str:
+    """nanny's convert_str: \\n \\r \\t \\\\ \\' \\" are translated; unknown escapes keep the backslash."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), text)
+
+
+def matches(reply: bytes, expect: str, use_regex: bool) -> bool:
+    if expect == "*":
+        return len(reply) > 0
+    text = reply.decode("latin-1")
+    if use_regex:
+        return re.search(expect, text) is not None
+    return text.startswith(expect)
+
+
+def spec_for(virtual, check: dict | None = None) -> CheckSpec:
+    """The check for a virtual server of an LvsConfig, plus its built-in check settings
+    (Revision.checks[name]) when it has one."""
+    check = check or {}
+    kind = check.get("kind", "nanny")
+    send, expect = virtual.send, virtual.expect
+    if (
+        kind == "nanny"
+        and not virtual.send_program
+        and send is None
+        and expect is None
+        and virtual.effective_port == 80
+    ):
+        send, expect = NANNY_DEFAULT_SEND, NANNY_DEFAULT_EXPECT  # nanny's own default for port 80
+    return CheckSpec(
+        kind=kind,
+        protocol=virtual.effective_protocol,
+        timeout=float(virtual.effective_timeout),
+        send=send,
+        expect=expect,
+        use_regex=bool(virtual.use_regex),
+        send_program=virtual.send_program,
+        mysql_user=check.get("user", ""),
+        mysql_password=check.get("password", ""),
+        mysql_database=check.get("database", ""),
+        mysql_query=check.get("query", ""),
+        mysql_expect=check.get("expect", ""),
+    )
+
+
+async def probe(address: str, port: int, spec: CheckSpec) -> ProbeResult:
+    start = time.monotonic()
+    try:
+        if spec.kind == "mysql":
+            ok, reason = await asyncio.to_thread(mysql_check, address, port, spec)
+        elif spec.kind == "nanny" and spec.send_program:
+            ok, reason = await program_check(address, port, spec)
+        elif spec.protocol == "udp":
+            ok, reason = await udp_check(address, port, spec)
+        else:
+            tcp_only = spec.kind == "tcp"
+            ok, reason = await tcp_check(address, port, spec, tcp_only)
+    except Exception as exc:  # a probe must never take the worker down
+        ok, reason = False, f"check failed: {exc}"
+    return ProbeResult(ok, time.monotonic() - start, reason)
+
+
+def _timeout_reason(spec: CheckSpec) -> str:
+    return f"timed out after {spec.timeout:g} s"
+
+
+async def tcp_check(
+    address: str, port: int, spec: CheckSpec, connect_only: bool = False
+) -> tuple[bool, str]:
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(address, port), spec.timeout
+        )
+    except TimeoutError:
+        return False, f"connect {_timeout_reason(spec)}"
+    except OSError as exc:
+        return False, _os_reason(exc)
+    try:
+        if connect_only or (not spec.send and not spec.expect):
+            return True, ""
+        if spec.send:
+            writer.write(unescape(spec.send).encode("latin-1"))
+            await writer.drain()
+        if not spec.expect:
+            return True, ""
+        expect = unescape(spec.expect)
+        # nanny does one read of len(expect) bytes (254 for a regex); read until that many came.
+        wanted = 254 if spec.use_regex or expect == "*" else len(expect.encode("latin-1"))
+        try:
+            reply = await asyncio.wait_for(
+                _read_up_to(reader, wanted, stop_early=spec.use_regex or expect == "*"),
+                spec.timeout,
+            )
+        except TimeoutError:
+            return False, f"no reply: {_timeout_reason(spec)}"
+        if matches(reply, expect, spec.use_regex):
+            return True, ""
+        return False, f"expected {expect!r}, got {reply[:60].decode('latin-1')!r}"
+    except OSError as exc:
+        return False, _os_reason(exc)
+    finally:
+        writer.close()
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 1)
+        except (OSError, TimeoutError):
+            pass
+
+
+async def _read_up_to(reader: asyncio.StreamReader, wanted: int, stop_early: bool) -> bytes:
+    data = b""
+    while len(data) < wanted:
+        chunk = await reader.read(wanted - len(data))
+        if not chunk:
+            break
+        data += chunk
+        if stop_early:
+            break
+    return data
+
+
+class _UDPProbe(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.reply.done():
+            self.reply.set_exception(exc)
+
+
+async def udp_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
+    if not spec.expect:
+        # nanny 0.8.6 crashed here (NULL expect); a UDP check needs a reply to mean anything.
+        return False, "a UDP check needs an expect string (a reply to wait for)"
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        _UDPProbe, remote_addr=(address, port)
+    )
+    try:
+        transport.sendto(unescape(spec.send or "").encode("latin-1"))
+        try:
+            reply = await asyncio.wait_for(protocol.reply, spec.timeout)
+        except TimeoutError:
+            return False, f"no UDP reply: {_timeout_reason(spec)}"
+        except OSError as exc:
+            return False, _os_reason(exc)
+        expect = unescape(spec.expect)
+        if matches(reply, expect, spec.use_regex):
+            return True, ""
+        return False, f"expected {expect!r}, got {reply[:60].decode('latin-1')!r}"
+    finally:
+        transport.close()
+
+
+def program_argv(command: str, address: str, port: int) -> list[str]:
+    """nanny splits on single spaces and replaces tokens that are exactly %h or %p."""
+    return [
+        address if t == "%h" else str(port) if t == "%p" else t
+        for t in command.split(" ")
+        if t != ""
+    ]
+
+
+def unsafe_program(path: str) -> str | None:
+    """Why this program must not be run as root, or None when it may."""
+    if not os.path.isabs(path):
+        return f"refusing to run {path}: not an absolute path"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot run {path}: {exc.strerror}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"refusing to run {path}: not a regular file"
+    if info.st_uid != 0:
+        return f"refusing to run {path}: owned by uid {info.st_uid}, not root"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"refusing to run {path}: writable by group or others"
+    if not os.access(path, os.X_OK):
+        return f"cannot run {path}: not executable"
+    return None
+
+
+async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
+    assert spec.send_program is not None
+    argv = program_argv(spec.send_program, address, port)
+    if not argv:
+        return False, "the sending program is empty"
+    problem = unsafe_program(argv[0])
+    if problem:
+        return False, problem
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        return False, f"cannot run {argv[0]}: {exc.strerror}"
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), spec.timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return False, f"{argv[0]} {_timeout_reason(spec)} and was killed"
+    if process.returncode != 0:
+        if process.returncode < 0:
+            return False, f"{argv[0]} was killed by signal {-process.returncode}"
+        return False, f"{argv[0]} exited with status {process.returncode}"
+    first = output.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
+    expect = spec.expect
+    if expect is None or expect == "":
+        return True, ""
+    if expect == "*" or first == expect:
+        return True, ""
+    return False, f"expected {expect!r}, got {first[:60]!r}"
+
+
+def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
+    """A full MySQL login, an optional query, then a clean COM_QUIT: unlike a bare TCP
+    connect-and-drop, this never raises the server's connect-error count for the director."""
+    import pymysql
+
+    try:
+        connection = pymysql.connect(
+            host=address,
+            port=port,
+            user=spec.mysql_user,
+            password=spec.mysql_password,
+            database=spec.mysql_database or None,
+            connect_timeout=spec.timeout,
+            read_timeout=spec.timeout,
+            write_timeout=spec.timeout,
+        )
+    except pymysql.err.OperationalError as exc:
+        code, message = (exc.args + ("",))[:2]
+        if code == 1045:
+            return False, f"access denied for user '{spec.mysql_user}'"
+        if code == 2003:
+            text = str(message)
+            if "timed out" in text:
+                return False, f"connect {_timeout_reason(spec)}"
+            if "refused" in text.lower() or "111" in text:
+                return False, "connection refused"
+            return False, text
+        return False, f"MySQL error {code}: {message}"
+    except (pymysql.err.MySQLError, OSError) as exc:
+        return False, f"MySQL error: {exc}"
+    try:
+        if not spec.mysql_query:
+            connection.ping(reconnect=False)
+            return True, ""
+        with connection.cursor() as cursor:
+            cursor.execute(spec.mysql_query)
+            row = cursor.fetchone()
+        got = "" if row is None or row[0] is None else str(row[0])
+        if spec.mysql_expect and got != spec.mysql_expect:
+            return False, f"expected {spec.mysql_expect!r}, got {got!r}"
+        return True, ""
+    except (pymysql.err.MySQLError, OSError) as exc:
+        return False, f"MySQL query failed: {exc}"
+    finally:
+        try:
+            connection.close()  # sends COM_QUIT
+        except Exception:
+            pass
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if exc.errno in (socket.EAI_NONAME if hasattr(socket, "EAI_NONAME") else -2,):
+        return "unknown host"
+    return exc.strerror or str(exc)

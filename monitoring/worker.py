@@ -1,0 +1,361 @@
+"""The worker: what pulse, lvsd and nanny did, in one process.
+
+It enforces the newest published revision (noticed within a second), checks every active real
+server, applies through the engine at once when health changes, and reports health, counters
+and a heartbeat to the database for CONTROL/MONITORING. Written as small steps that say whether
+they did work (healthchecks' sendalerts style) so tests can drive them one by one.
+
+SIGTERM stops it without touching the kernel table: restarting the worker is never an outage.
+SIGHUP re-reads the configuration. Without IPVS (or root) it still checks health and shows the
+table it would apply, with the reason it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from monitoring.drivers import Driver, DriverError, get_driver
+from monitoring.engine import ApplyBusy, apply
+from monitoring.health import HealthBook, ServerHealth
+from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.probes import probe
+from monitoring.table import RealServerRef, desired_state, format_table, service_key
+from virtualservers.lvsconf.model import LvsConfError, LvsConfig
+from virtualservers.lvsconf.parse import parse
+from virtualservers.models import Revision
+
+log = logging.getLogger("lvsadmin.worker")
+STATUS_EVERY = 2.0  # seconds between heartbeats / health writes
+SAMPLE_EVERY = 60.0  # connection graph resolution
+SAMPLE_KEEP = timedelta(hours=1)
+CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
+DRIVER_RETRY = 30.0
+MAX_CONCURRENT_CHECKS = 2000
+
+
+def _aware(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class Worker:
+    def __init__(self, driver_name: str | None = None, clock=time.time, arp_count: int = 5) -> None:
+        self.driver_name = driver_name or settings.LVSADMIN_IPVS_DRIVER
+        self.clock = clock
+        self.arp_count = arp_count
+        self.book = HealthBook(clock)
+        self.config: LvsConfig | None = None
+        self.checks: dict = {}
+        self.serial: int | None = None
+        self.source_stamp: object = None
+        self.driver: Driver | None = None
+        self.kernel_message = ""
+        self.applied_down: frozenset[RealServerRef] | None = None
+        self.need_apply = False
+        self.dirty: set[RealServerRef] = set()
+        self.last_status = 0.0
+        self.last_sample = 0.0
+        self.last_driver_try = -DRIVER_RETRY
+        self.stopping = False
+        self.reload_requested = False
+        self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
+
+    # --- steps (each returns whether it did something) -------------------------------------
+    def load_config(self, force: bool = False) -> bool:
+        """Pick up a newly published revision (or a changed lvs.cf when nothing was published)."""
+        latest = Revision.objects.order_by("-serial_no").values("serial_no").first()
+        if latest is not None:
+            stamp: object = ("revision", latest["serial_no"])
+            if stamp == self.source_stamp and not force:
+                return False
+            revision = Revision.objects.get(serial_no=latest["serial_no"])
+            text, checks, serial = revision.text, revision.checks or {}, revision.serial_no
+        else:
+            path = Path(settings.LVSADMIN_LVS_CF)
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                if self.source_stamp is not None or force:
+                    self.source_stamp, self.config = None, None
+                    self.book.sync(LvsConfig())
+                    return True
+                return False
+            stamp = ("file", info.st_mtime_ns, info.st_size)
+            if stamp == self.source_stamp and not force:
+                return False
+            text, checks, serial = path.read_bytes().decode(), {}, None
+        try:
+            config, _warnings = parse(text)
+        except LvsConfError as exc:
+            log.error("cannot use the published configuration: %s", exc)
+            self.source_stamp = stamp
+            return False
+        self.config, self.checks, self.serial, self.source_stamp = config, checks, serial, stamp
+        self.book.sync(config, checks)
+        self.need_apply = True
+        log.info(
+            "enforcing %s", f"revision {serial}" if serial is not None else settings.LVSADMIN_LVS_CF
+        )
+        return True
+
+    def open_driver(self) -> bool:
+        if self.driver is not None or self.clock() - self.last_driver_try < DRIVER_RETRY:
+            return False
+        self.last_driver_try = self.clock()
+        try:
+            self.driver = get_driver(self.driver_name)
+            self.kernel_message = ""
+            self.need_apply = True
+            return True
+        except DriverError as exc:
+            if str(exc) != self.kernel_message:
+                log.warning("cannot change the IPVS table: %s (health checks go on)", exc)
+            self.kernel_message = str(exc)
+            return False
+
+    def apply_if_needed(self) -> bool:
+        if self.config is None:
+            return False
+        down = self.book.down()
+        if not self.need_apply and down == self.applied_down:
+            return False
+        self.need_apply = False
+        if self.driver is None:
+            self.applied_down = down
+            return False
+        try:
+            result = apply(
+                self.config,
+                self.driver,
+                self.state_path,
+                down=down,
+                arp_count=self.arp_count,
+                lock_wait=5,
+            )
+        except ApplyBusy as exc:
+            log.info("%s; retrying", exc)
+            self.need_apply = True
+            return False
+        except DriverError as exc:
+            self.kernel_message = str(exc)
+            self.need_apply = True
+            return False
+        if result.error:
+            log.error("apply stopped: %s", result.error)
+            self.kernel_message = f"apply stopped: {result.error}"
+            self.need_apply = True
+        else:
+            self.kernel_message = ""
+            if result.ops or result.vips_added or result.vips_removed:
+                log.info("applied: %s", result.summary())
+        self.applied_down = down
+        return True
+
+    def write_status(self, force: bool = False) -> bool:
+        now = self.clock()
+        if not force and now - self.last_status < STATUS_EVERY:
+            return False
+        self.last_status = now
+        table_text, counters = self._table()
+        with transaction.atomic():
+            WorkerStatus.objects.update_or_create(
+                pk=1,
+                defaults={
+                    "heartbeat": _aware(now),
+                    "pid": os.getpid(),
+                    "serial_no": self.serial,
+                    "kernel_ok": self.driver is not None and not self.kernel_message,
+                    "kernel_message": (self.kernel_message or "")[:255],
+                    "table_text": table_text,
+                },
+            )
+            rows = [self._health_row(s, counters) for s in self.book.states()]
+            if rows:
+                RealServerHealth.objects.bulk_create(
+                    rows,
+                    update_conflicts=True,
+                    unique_fields=["virtual_name", "address", "port"],
+                    update_fields=[
+                        "state",
+                        "since",
+                        "last_check",
+                        "latency_ms",
+                        "last_error",
+                        "weight",
+                        "active_conn",
+                        "inact_conn",
+                    ],
+                    batch_size=500,
+                )
+            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in self.book.states()}
+            stale = [
+                pk
+                for pk, v, a, p in RealServerHealth.objects.values_list(
+                    "pk", "virtual_name", "address", "port"
+                )
+                if (v, a, p) not in known
+            ]
+            if stale:
+                RealServerHealth.objects.filter(pk__in=stale).delete()
+            if now - self.last_sample >= SAMPLE_EVERY:
+                self.last_sample = now
+                ids = {
+                    (v, a, p): pk
+                    for pk, v, a, p in RealServerHealth.objects.values_list(
+                        "pk", "virtual_name", "address", "port"
+                    )
+                }
+                ConnectionSample.objects.bulk_create(
+                    [
+                        ConnectionSample(
+                            health_id=ids[key], at=_aware(now), active_conn=c[0], inact_conn=c[1]
+                        )
+                        for key, c in ((k, counters.get(k, (0, 0, 0))) for k in known)
+                        if key in ids
+                    ],
+                    batch_size=500,
+                )
+                ConnectionSample.objects.filter(at__lt=_aware(now) - SAMPLE_KEEP).delete()
+        return True
+
+    def _table(self) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]]]:
+        """The live table (or the one it would apply) and counters per real server."""
+        counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+        if self.config is None:
+            return "", counters
+        desired = desired_state(self.config, self.book.down())
+        table = desired.table
+        if self.driver is not None:
+            try:
+                table = self.driver.dump()
+            except DriverError as exc:
+                self.kernel_message = str(exc)
+        by_key = {}
+        for virtual in self.config.virtuals:
+            if virtual.effective_active:
+                by_key.setdefault(service_key(virtual), virtual.name)
+        for key, entry in table.items():
+            name = by_key.get(key)
+            if name is None:
+                continue
+            for dest in entry.destinations.values():
+                counters[(name, dest.address, dest.port)] = (
+                    dest.active_conn,
+                    dest.inact_conn,
+                    dest.weight,
+                )
+        text = format_table(table)
+        if self.driver is None or self.kernel_message:
+            text = (
+                f"# the table lvsadmin would apply ({self.kernel_message or 'no kernel access'})\n"
+                + text
+            )
+        return text, counters
+
+    def _health_row(self, server: ServerHealth, counters) -> RealServerHealth:
+        ref = server.ref
+        active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
+        state = (
+            HealthState.UNKNOWN
+            if server.last_check is None
+            else HealthState.UP
+            if server.up
+            else HealthState.DOWN
+        )
+        return RealServerHealth(
+            virtual_name=ref.virtual,
+            address=ref.address,
+            port=ref.port,
+            state=state,
+            since=_aware(server.since),
+            last_check=_aware(server.last_check),
+            latency_ms=None if server.latency is None else round(server.latency * 1000, 2),
+            last_error=server.reason[:255],
+            weight=weight,
+            active_conn=active,
+            inact_conn=inact,
+        )
+
+    # --- checks ----------------------------------------------------------------------------
+    async def run_check(self, server: ServerHealth, limit: asyncio.Semaphore) -> None:
+        started = server.next_due
+        async with limit:
+            result = await probe(server.ref.address, server.ref.port, server.spec)
+        transition = self.book.record(server.ref, result, started)
+        if transition is not None:
+            log.info(transition.message())
+
+    def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
+        due = self.book.due()
+        for server in due:
+            server.running = True
+            task = asyncio.get_running_loop().create_task(self.run_check(server, limit))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return len(due)
+
+    # --- the loop --------------------------------------------------------------------------
+    async def run(self, once: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-db")
+        limit = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+        tasks: set[asyncio.Task] = set()
+
+        async def step(func, *args):
+            def call():
+                close_old_connections()
+                return func(*args)
+
+            return await loop.run_in_executor(db, call)
+
+        if not once:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        try:
+            await step(self.open_driver)
+            await step(self.load_config, True)
+            if once:
+                for server in self.book.states():
+                    server.next_due = 0.0
+                self.start_due_checks(limit, tasks)
+                if tasks:
+                    await asyncio.gather(*tasks)
+                await step(self.apply_if_needed)
+                await step(self.write_status, True)
+                return
+            next_poll = 0.0
+            while not self.stopping:
+                now = self.clock()
+                if self.reload_requested:
+                    self.reload_requested = False
+                    log.info("SIGHUP: re-reading the configuration")
+                    await step(self.load_config, True)
+                elif now >= next_poll:
+                    next_poll = now + CONFIG_POLL
+                    await step(self.open_driver)
+                    await step(self.load_config)
+                self.start_due_checks(limit, tasks)
+                await step(self.apply_if_needed)
+                await step(self.write_status)
+                await asyncio.sleep(0.05)
+            log.info("stopping; the IPVS table stays as it is")
+        finally:
+            for task in tasks:
+                task.cancel()
+            db.shutdown(wait=True)
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def request_reload(self) -> None:
+        self.reload_requested = True
