@@ -1,0 +1,118 @@
+"""nanny's state machine on a controlled clock: down at the first failure, back after
+reentry/timeout consecutive successes; quiesce and the sorry server through desired_state."""
+
+from monitoring.health import HealthBook
+from monitoring.probes import ProbeResult
+from monitoring.table import RealServerRef, desired_state, service_key
+from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
+
+OK, FAIL = ProbeResult(True, 0.01), ProbeResult(False, 0.01, "connection refused")
+DB1 = RealServerRef("mysql", "192.0.2.241", 3306)
+DB2 = RealServerRef("mysql", "192.0.2.242", 3306)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def seed(**fields) -> LvsConfig:
+    virtual = VirtualServer(
+        name="mysql", active=True, address="192.0.2.240", device="eth0:1", port=3306, scheduler="lc",
+        timeout=6, reentry=15,
+        servers=[RealServer("db1", "192.0.2.241", True, None, 1), RealServer("db2", "192.0.2.242", True, None, 1)],
+    )  # fmt: skip
+    for key, value in fields.items():
+        setattr(virtual, key, value)
+    return LvsConfig(network="direct", virtuals=[virtual])
+
+
+def book(config=None):
+    clock = Clock()
+    health = HealthBook(clock)
+    health.sync(config or seed())
+    return health, clock
+
+
+def test_it_starts_every_active_real_server_up_and_spreads_first_checks():
+    health, clock = book()
+    assert health.down() == frozenset()
+    offsets = sorted(s.next_due - clock.now for s in health.states())
+    assert all(0 <= o < 6 for o in offsets) and offsets[0] != offsets[1]
+
+
+def test_it_takes_a_server_down_at_the_first_failure_with_nannys_words():
+    health, clock = book()
+    transition = health.record(DB1, FAIL, clock.now)
+    assert health.down() == {DB1}
+    assert (
+        transition.message()
+        == "[inactive] shutting down 192.0.2.241:3306 due to connection refused"
+    )
+
+
+def test_it_brings_a_server_back_after_reentry_over_timeout_successes():
+    health, clock = book()  # timeout 6, reentry 15: 2 consecutive successes
+    health.record(DB1, FAIL, clock.now)
+    clock.now += 6
+    assert health.record(DB1, OK, clock.now) is None and health.down() == {DB1}
+    clock.now += 6
+    transition = health.record(DB1, OK, clock.now)
+    assert transition.message() == "[ active ] making 192.0.2.241:3306 available"
+    assert health.down() == frozenset()
+
+
+def test_a_failure_during_reentry_starts_the_count_again():
+    health, clock = book(seed(reentry=18))  # 3 successes
+    health.record(DB1, FAIL, clock.now)
+    health.record(DB1, OK, clock.now)
+    health.record(DB1, OK, clock.now)
+    health.record(DB1, FAIL, clock.now)
+    health.record(DB1, OK, clock.now)
+    health.record(DB1, OK, clock.now)
+    assert health.down() == {DB1}
+    health.record(DB1, OK, clock.now)
+    assert health.down() == frozenset()
+
+
+def test_it_needs_at_least_one_success_when_reentry_is_shorter_than_timeout():
+    health, clock = book(seed(reentry=0))
+    health.record(DB1, FAIL, clock.now)
+    health.record(DB1, OK, clock.now)
+    assert health.down() == frozenset()
+
+
+def test_the_interval_is_the_service_timeout():
+    health, clock = book()
+    server = health.servers[DB1]
+    due = server.next_due
+    clock.now = due + 0.2  # the check took 0.2 s
+    health.record(DB1, OK, due)
+    assert server.next_due == due + 6
+
+
+def test_quiesce_means_weight_zero_and_the_sorry_server_takes_over_when_all_are_down():
+    config = seed(quiesce_server=True, sorry_server="192.0.2.250")
+    health, clock = book(config)
+    health.record(DB1, FAIL, clock.now)
+    table = desired_state(config, health.down()).table[service_key(config.virtuals[0])]
+    assert {d.address: d.weight for d in table.destinations.values()} == {
+        "192.0.2.241": 0,
+        "192.0.2.242": 1,
+    }
+    config.virtuals[0].quiesce_server = False
+    health.record(DB2, FAIL, clock.now)
+    table = desired_state(config, health.down()).table[service_key(config.virtuals[0])]
+    assert {d.address: d.weight for d in table.destinations.values()} == {"192.0.2.250": 1}
+
+
+def test_it_keeps_state_across_a_reload_and_forgets_removed_servers():
+    health, clock = book()
+    health.record(DB1, FAIL, clock.now)
+    config = seed()
+    config.virtuals[0].servers.pop()  # db2 removed
+    health.sync(config)
+    assert set(health.servers) == {DB1} and health.down() == {DB1}

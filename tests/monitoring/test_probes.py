@@ -1,0 +1,234 @@
+"""Probes against real sockets and real programs on loopback, with nanny's semantics."""
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from monitoring.probes import CheckSpec, probe, program_argv, spec_for, unescape
+from virtualservers.lvsconf.model import VirtualServer
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def serve_tcp(reply: bytes | None, *, read_first: bool = True, host: str = "127.0.0.1"):
+    """A TCP server on loopback answering `reply` (or never answering when None)."""
+    received: list[bytes] = []
+
+    async def handle(reader, writer):
+        if read_first:
+            try:
+                received.append(await asyncio.wait_for(reader.read(100), 0.5))
+            except TimeoutError:
+                pass
+        if reply is None:
+            await asyncio.sleep(30)
+        else:
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, host, 0)
+    return server, server.sockets[0].getsockname()[1], received
+
+
+def check(reply, spec: CheckSpec, **kwargs):
+    async def go():
+        server, port, received = await serve_tcp(reply, **kwargs)
+        async with server:
+            result = await probe("127.0.0.1", port, spec)
+        return result, received
+
+    return run(go())
+
+
+def test_it_interprets_nanny_escapes_and_keeps_unknown_ones():
+    assert unescape("GET / HTTP/1.0\\r\\n\\r\\n") == "GET / HTTP/1.0\r\n\r\n"
+    assert unescape("a\\tb\\\\c\\'\\\"\\q") == "a\tb\\c'\"\\q"
+
+
+def test_it_passes_on_a_prefix_match_and_sends_the_escaped_request():
+    result, received = check(
+        b"HTTP/1.0 200 OK\r\n\r\n",
+        CheckSpec(timeout=2, send="GET / HTTP/1.0\\r\\n\\r\\n", expect="HTTP"),
+    )
+    assert result.ok, result.reason
+    assert received == [b"GET / HTTP/1.0\r\n\r\n"]
+
+
+def test_it_fails_on_the_wrong_banner_and_says_what_came():
+    result, _ = check(b"SSH-2.0-OpenSSH\r\n", CheckSpec(timeout=2, send="\\n", expect="HTTP"))
+    assert not result.ok
+    assert result.reason == "expected 'HTTP', got 'SSH-'"
+
+
+def test_it_searches_a_regex_when_use_regex_is_on():
+    spec = CheckSpec(timeout=2, send="GET /\\r\\n", expect="HTTP/1\\.[01] 200", use_regex=True)
+    assert check(b"HTTP/1.1 200 OK\r\n", spec)[0].ok
+    assert not check(b"HTTP/1.1 503 Busy\r\n", spec)[0].ok
+
+
+def test_it_takes_any_reply_for_a_star():
+    assert check(b"x", CheckSpec(timeout=2, send="hi", expect="*"))[0].ok
+
+
+def test_it_times_out_on_a_server_that_accepts_and_never_answers():
+    result, _ = check(None, CheckSpec(timeout=1, send="GET /\\r\\n", expect="HTTP"))
+    assert not result.ok
+    assert result.reason == "no reply: timed out after 1 s"
+    assert 0.9 < result.latency < 3
+
+
+def test_it_reports_a_refused_connection():
+    async def go():
+        server, port, _ = await serve_tcp(b"")
+        server.close()
+        await server.wait_closed()
+        return await probe("127.0.0.1", port, CheckSpec(timeout=2))
+
+    result = run(go())
+    assert not result.ok and result.reason == "connection refused"
+
+
+def test_it_passes_a_plain_connect_without_send_or_expect():
+    assert check(None, CheckSpec(timeout=2), read_first=False)[0].ok
+
+
+def test_it_uses_nannys_http_default_only_for_port_80():
+    web = spec_for(VirtualServer("web", port=80))
+    mysql = spec_for(VirtualServer("db", port=3306))
+    assert (web.send, web.expect) == ("GET / HTTP/1.0\\r\\n\\r\\n", "HTTP")
+    assert (mysql.send, mysql.expect) == (None, None)
+    assert web.timeout == 10.0  # the daemons' default when lvs.cf has no timeout
+
+
+def test_it_checks_udp_with_send_and_expect():
+    class Echo(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            self.transport.sendto(b"PONG " + data, addr)
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            good = await probe(
+                "127.0.0.1", port, CheckSpec(protocol="udp", timeout=1, send="ping", expect="PONG")
+            )
+            bad = await probe(
+                "127.0.0.1", port, CheckSpec(protocol="udp", timeout=1, send="ping", expect="NOPE")
+            )
+            no_expect = await probe(
+                "127.0.0.1", port, CheckSpec(protocol="udp", timeout=1, send="ping")
+            )
+        finally:
+            transport.close()
+        return good, bad, no_expect
+
+    good, bad, no_expect = run(go())
+    assert good.ok and not bad.ok
+    assert not no_expect.ok and "needs an expect string" in no_expect.reason
+
+
+# --- sending programs ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def programs(tmp_path: Path):
+    directory = tmp_path / "checks"
+    directory.mkdir()
+    os.chmod(tmp_path, 0o755)
+
+    def make(name: str, body: str, mode: int = 0o755) -> str:
+        path = directory / name
+        path.write_text("#!/bin/sh\n" + body)
+        os.chmod(path, mode)
+        return str(path)
+
+    return make
+
+
+def program_result(
+    command: str, expect: str | None = "UP", timeout: float = 2, address="127.0.0.1", port=3306
+):
+    return run(
+        probe(address, port, CheckSpec(timeout=timeout, send_program=command, expect=expect))
+    )
+
+
+def test_it_substitutes_h_and_p_only_as_whole_words():
+    assert program_argv("/bin/check %h %p --host=%h", "192.0.2.241", 3306) == [
+        "/bin/check",
+        "192.0.2.241",
+        "3306",
+        "--host=%h",
+    ]
+
+
+def test_it_compares_the_first_output_line_with_expect(programs):
+    up = programs("up.sh", "echo UP\necho more\n")
+    assert program_result(f"{up} %h").ok
+    down = programs("down.sh", "echo DOWN\n")
+    result = program_result(f"{down} %h")
+    assert not result.ok and result.reason == "expected 'UP', got 'DOWN'"
+
+
+def test_it_passes_the_real_servers_address_and_port(programs):
+    echo = programs("echo.sh", 'echo "$1:$2"\n')
+    assert program_result(
+        f"{echo} %h %p", expect="192.0.2.7:3307", address="192.0.2.7", port=3307
+    ).ok
+
+
+def test_it_counts_a_non_zero_exit_as_down_unlike_nanny(programs):
+    failing = programs("fail.sh", "echo UP\nexit 3\n")
+    result = program_result(failing)
+    assert not result.ok and result.reason.endswith("exited with status 3")
+
+
+def test_it_kills_a_program_that_hangs(programs):
+    hang = programs("hang.sh", "exec sleep 30\n")
+    result = program_result(hang, timeout=1)
+    assert not result.ok and "timed out after 1 s and was killed" in result.reason
+    assert result.latency < 5
+
+
+def test_it_refuses_a_program_writable_by_others(programs):
+    loose = programs("loose.sh", "echo UP\n", mode=0o777)
+    os.chmod(loose, 0o757)
+    result = program_result(loose)
+    assert (
+        not result.ok and result.reason == f"refusing to run {loose}: writable by group or others"
+    )
+
+
+def test_it_refuses_a_program_not_owned_by_root(programs):
+    mine = programs("nobody.sh", "echo UP\n")
+    os.chown(mine, 65534, 65534)
+    result = program_result(mine)
+    assert not result.ok and "owned by uid 65534, not root" in result.reason
+
+
+def test_it_refuses_a_relative_program():
+    result = program_result("check.sh %h")
+    assert not result.ok and "not an absolute path" in result.reason
+
+
+def test_it_never_uses_a_shell(programs, tmp_path):
+    marker = tmp_path / "pwned"
+    echo = programs("args.sh", 'echo "$#"\n')
+    # Shell syntax in the command is passed as plain arguments, never interpreted.
+    assert program_result(f"{echo} ; touch {marker}", expect="3").ok
+    assert not marker.exists()
+
+
+def test_the_program_checks_run_as_root():
+    assert os.geteuid() == 0, "ownership checks are meaningful as root, as the worker runs"
+    assert stat.S_IMODE(os.stat("/bin/sh").st_mode) & 0o022 == 0

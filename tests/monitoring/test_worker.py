@@ -1,0 +1,188 @@
+"""The worker, step by step and as `lvsworker`, with the in-memory IPVS driver and real sockets."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from monitoring import drivers
+from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
+from monitoring.table import ServiceKey
+from monitoring.worker import Worker
+from virtualservers.models import Revision
+
+pytestmark = pytest.mark.django_db(transaction=True)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def listener():
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(50)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def lvs_cf(up_port: int, down_port: int, quiesce: int = 0) -> str:
+    return f"""serial_no = 1
+network = direct
+virtual web {{
+     active = 1
+     address = 192.0.2.80 eth0:1
+     port = {up_port}
+     scheduler = wlc
+     protocol = tcp
+     timeout = 2
+     reentry = 4
+     quiesce_server = {quiesce}
+     server up1 {{
+         address = 127.0.0.1
+         active = 1
+     }}
+     server down1 {{
+         address = 127.0.0.1
+         port = {down_port}
+         active = 1
+     }}
+}}
+"""
+
+
+@pytest.fixture
+def memory(monkeypatch, settings, tmp_path):
+    settings.LVSADMIN_APPLY_STATE = tmp_path / "state.json"
+    driver = drivers.MemoryDriver()
+    monkeypatch.setattr(drivers, "_MEMORY_SINGLETON", driver)
+    return driver
+
+
+def publish(text: str, serial: int = 1, checks=None) -> None:
+    Revision.objects.create(serial_no=serial, text=text, checks=checks or {})
+
+
+def test_it_takes_a_failed_server_out_of_the_table_and_reports_why(memory, listener):
+    dead = free_port()
+    publish(lvs_cf(listener, dead))
+    call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    assert set(memory.table[key].destinations) == {("127.0.0.1", listener)}
+    rows = {h.port: h for h in RealServerHealth.objects.all()}
+    assert rows[listener].state == "up" and rows[listener].weight == 1
+    assert rows[dead].state == "down" and rows[dead].last_error == "connection refused"
+    status = WorkerStatus.objects.get()
+    assert status.kernel_ok and f"TCP  192.0.2.80:{listener} wlc" in status.table_text
+    assert ConnectionSample.objects.count() == 2
+
+
+def test_it_quiesces_a_failed_server_to_weight_zero(memory, listener):
+    dead = free_port()
+    publish(lvs_cf(listener, dead, quiesce=1))
+    call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    assert memory.table[key].destinations[("127.0.0.1", dead)].weight == 0
+
+
+def test_it_picks_up_a_newly_published_revision(memory, listener):
+    dead = free_port()
+    publish(lvs_cf(listener, dead))
+    worker = Worker("memory", arp_count=0)
+    assert worker.load_config() is True
+    assert worker.load_config() is False  # nothing new
+    publish(lvs_cf(listener, dead).replace("scheduler = wlc", "scheduler = rr"), serial=2)
+    assert worker.load_config() is True and worker.serial == 2
+
+
+def test_it_says_why_it_cannot_touch_the_kernel_and_shows_the_table_it_would_apply(
+    settings, listener, tmp_path
+):
+    settings.LVSADMIN_APPLY_STATE = tmp_path / "state.json"
+    publish(lvs_cf(listener, free_port()))
+    call_command("lvsworker", "--once", "--driver", "netlink", "--no-arp")  # this host has no IPVS
+    status = WorkerStatus.objects.get()
+    assert not status.kernel_ok
+    assert "no IPVS" in status.kernel_message
+    assert status.table_text.startswith("# the table lvsadmin would apply")
+    assert RealServerHealth.objects.filter(state="up").count() == 1
+
+
+def test_sigterm_stops_the_worker_and_leaves_the_table_alone(tmp_path, listener):
+    # A real process: publish to a file (no revision), run, SIGTERM, and check it exits cleanly
+    # without removing what it applied (the memory table lives in that process, so we check
+    # that it exits 0, logs that the table stays, and never logs a removal).
+    cf = tmp_path / "lvs.cf"
+    cf.write_text(lvs_cf(listener, free_port()))
+    env = {
+        **os.environ,
+        "LVSADMIN_STATE_DIR": str(tmp_path),
+        "LVSADMIN_LVS_CF": str(cf),
+        "LVSADMIN_IPVS_DRIVER": "memory",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "lvsworker", "--no-arp"],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        log = ""
+        while "applied:" not in log and time.time() < deadline:
+            time.sleep(0.5)
+            log += (
+                os.read(process.stderr.fileno(), 65536).decode() if process.poll() is None else ""
+            )
+        assert "applied: 3 operations" in log
+        process.send_signal(signal.SIGTERM)
+        rest = process.communicate(timeout=20)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "stopping; the IPVS table stays as it is" in rest
+    assert "removed" not in rest
+
+
+def test_the_worker_loop_notices_a_failure_within_timeout_plus_an_interval(memory, tmp_path):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(50)
+    port = sock.getsockname()[1]
+    publish(lvs_cf(port, port))  # the same server twice keeps the file simple
+    worker = Worker("memory", arp_count=0)
+
+    async def scenario():
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(3)
+        assert not worker.book.down()
+        sock.close()
+        failed_at = time.monotonic()
+        while not worker.book.down() and time.monotonic() - failed_at < 10:
+            await asyncio.sleep(0.05)
+        seen = time.monotonic() - failed_at
+        worker.stop()
+        await task
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert worker.book.down(), "the failure was never seen"
+    assert seen <= 2 + 2 + 0.5  # timeout + one interval
+    key = ServiceKey.for_address("tcp", "192.0.2.80", port)
+    assert memory.table[key].destinations == {}
