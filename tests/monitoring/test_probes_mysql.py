@@ -1,0 +1,96 @@
+"""The built-in MySQL check and the guide's mysql_mon.sh, against real MariaDB servers."""
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from monitoring.probes import CheckSpec, probe
+from tests.support.mariadb import MONITOR_PASSWORD, MONITOR_USER, MariaDBServer, install_template
+
+pytestmark = pytest.mark.mariadb
+# The guide's script, unchanged: mysqladmin ping on the default port of the host it is given.
+MYSQL_MON_SH = """#!/bin/sh
+CMD=/usr/bin/mysqladmin
+
+IS_ALIVE=`$CMD -h $1 -u monitor -pSECRET ping | grep -c "alive"`
+
+if [ "$IS_ALIVE" = "1" ]; then
+    echo "UP"
+else
+    echo "DOWN"
+fi
+"""
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mariadb")
+    # On its own loopback address and the default port, so that mysql_mon.sh needs no change.
+    server = MariaDBServer("127.0.0.2", 3306, base / "one", install_template(base))
+    server.start()
+    yield server
+    server.stop()
+
+
+def mysql(**fields) -> CheckSpec:
+    values = {"kind": "mysql", "timeout": 3.0, "mysql_user": MONITOR_USER, "mysql_password": MONITOR_PASSWORD}
+    values.update(fields)
+    return CheckSpec(**values)
+
+
+def check(spec: CheckSpec, address: str = "127.0.0.2", port: int = 3306):
+    return asyncio.run(probe(address, port, spec))
+
+
+def test_it_logs_in_and_passes(mariadb):
+    result = check(mysql())
+    assert result.ok, result.reason
+
+
+def test_it_fails_with_a_wrong_password_and_says_so(mariadb):
+    result = check(mysql(mysql_password="wrong"))
+    assert not result.ok and result.reason == "access denied for user 'monitor'"
+
+
+def test_it_compares_a_query_result(mariadb):
+    assert check(mysql(mysql_database="health", mysql_query="SELECT state FROM status", mysql_expect="UP")).ok
+    result = check(mysql(mysql_query="SELECT 'DOWN'", mysql_expect="UP"))
+    assert not result.ok and result.reason == "expected 'UP', got 'DOWN'"
+
+
+def test_it_fails_for_a_server_that_is_down():
+    with socket.socket() as s:
+        s.bind(("127.0.0.3", 0))
+        port = s.getsockname()[1]
+    result = check(mysql(), address="127.0.0.3", port=port)
+    assert not result.ok and result.reason == "connection refused"
+
+
+def test_it_times_out_on_a_server_that_accepts_and_never_answers():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.4", 0))
+        silent.listen(5)
+        result = check(mysql(timeout=1.0), address="127.0.0.4", port=silent.getsockname()[1])
+    assert not result.ok and "timed out" in result.reason
+
+
+def test_repeated_checks_never_count_as_connect_errors(mariadb):
+    before = mariadb.status("Aborted_connects")
+    for _ in range(20):
+        assert check(mysql()).ok
+    assert mariadb.status("Aborted_connects") == before
+
+
+def test_the_guides_mysql_mon_sh_works_unchanged_as_a_sending_program(mariadb, tmp_path: Path):
+    script = tmp_path / "mysql_mon.sh"
+    script.write_text(MYSQL_MON_SH)
+    os.chmod(script, 0o755)
+    os.chmod(tmp_path, 0o755)
+    spec = CheckSpec(timeout=5, send_program=f"{script} %h", expect="UP")
+    result = check(spec)
+    assert result.ok, result.reason
+    down = asyncio.run(probe("127.0.0.5", 3306, spec))  # nothing listens there
+    assert not down.ok and down.reason == "expected 'UP', got 'DOWN'"
