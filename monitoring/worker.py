@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -317,7 +318,7 @@ class Worker:
 
             return await loop.run_in_executor(db, call)
 
-        if not once:
+        if not once and threading.current_thread() is threading.main_thread():
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)

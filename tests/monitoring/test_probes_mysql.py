@@ -36,7 +36,12 @@ def mariadb(tmp_path_factory):
 
 
 def mysql(**fields) -> CheckSpec:
-    values = {"kind": "mysql", "timeout": 3.0, "mysql_user": MONITOR_USER, "mysql_password": MONITOR_PASSWORD}
+    values = {
+        "kind": "mysql",
+        "timeout": 3.0,
+        "mysql_user": MONITOR_USER,
+        "mysql_password": MONITOR_PASSWORD,
+    }
     values.update(fields)
     return CheckSpec(**values)
 
@@ -56,7 +61,9 @@ def test_it_fails_with_a_wrong_password_and_says_so(mariadb):
 
 
 def test_it_compares_a_query_result(mariadb):
-    assert check(mysql(mysql_database="health", mysql_query="SELECT state FROM status", mysql_expect="UP")).ok
+    assert check(
+        mysql(mysql_database="health", mysql_query="SELECT state FROM status", mysql_expect="UP")
+    ).ok
     result = check(mysql(mysql_query="SELECT 'DOWN'", mysql_expect="UP"))
     assert not result.ok and result.reason == "expected 'UP', got 'DOWN'"
 

@@ -22,7 +22,9 @@ MONITOR_USER, MONITOR_PASSWORD = "monitor", "SECRET"
 def install_template(directory: Path) -> Path:
     template = directory / "template"
     if not template.exists():
-        assert shutil.which("mariadb-install-db"), "mariadb-install-db is missing: `make test` installs mariadb-server"
+        assert shutil.which("mariadb-install-db"), (
+            "mariadb-install-db is missing: `make test` installs mariadb-server"
+        )
         subprocess.run(
             ["mariadb-install-db", "--no-defaults", f"--datadir={template}", "--user=root",
              "--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve",
@@ -69,17 +71,27 @@ class MariaDBServer:
         deadline = time.monotonic() + wait
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd on {self.address}:{self.port} exited: {self.log_tail()}")
+                raise RuntimeError(
+                    f"mariadbd on {self.address}:{self.port} exited: {self.log_tail()}"
+                )
             try:
                 self.connect().close()
                 return self
             except pymysql.err.OperationalError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"mariadbd on {self.address}:{self.port} not ready: {self.log_tail()}") from None
+                    raise RuntimeError(
+                        f"mariadbd on {self.address}:{self.port} not ready: {self.log_tail()}"
+                    ) from None
                 time.sleep(0.2)
 
     def connect(self) -> pymysql.Connection:
-        return pymysql.connect(host=self.address, port=self.port, user=MONITOR_USER, password=MONITOR_PASSWORD, connect_timeout=2)
+        return pymysql.connect(
+            host=self.address,
+            port=self.port,
+            user=MONITOR_USER,
+            password=MONITOR_PASSWORD,
+            connect_timeout=2,
+        )
 
     def status(self, name: str) -> int:
         connection = self.connect()
