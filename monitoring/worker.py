@@ -36,7 +36,8 @@ from virtualservers.lvsconf.parse import parse
 from virtualservers.models import Revision
 
 log = logging.getLogger("lvsadmin.worker")
-STATUS_EVERY = 2.0  # seconds between heartbeats / health writes
+STATUS_EVERY = 2.0  # seconds between heartbeats
+HEALTH_EVERY = 10.0  # seconds between full health writes (a transition is written at once)
 SAMPLE_EVERY = 60.0  # connection graph resolution
 SAMPLE_KEEP = timedelta(hours=1)
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
@@ -64,6 +65,8 @@ class Worker:
         self.need_apply = False
         self.dirty: set[RealServerRef] = set()
         self.last_status = 0.0
+        self.last_health = -HEALTH_EVERY
+        self.transitions = 0
         self.last_sample = 0.0
         self.last_driver_try = -DRIVER_RETRY
         self.stopping = False
@@ -179,7 +182,12 @@ class Worker:
                     "table_text": table_text,
                 },
             )
-            rows = [self._health_row(s, counters) for s in self.book.states()]
+            write_health = force or self.transitions or now - self.last_health >= HEALTH_EVERY
+            rows = (
+                [self._health_row(s, counters) for s in self.book.states()] if write_health else []
+            )
+            if write_health:
+                self.last_health, self.transitions = now, 0
             if rows:
                 RealServerHealth.objects.bulk_create(
                     rows,
@@ -198,13 +206,17 @@ class Worker:
                     batch_size=500,
                 )
             known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in self.book.states()}
-            stale = [
-                pk
-                for pk, v, a, p in RealServerHealth.objects.values_list(
-                    "pk", "virtual_name", "address", "port"
-                )
-                if (v, a, p) not in known
-            ]
+            stale = (
+                []
+                if not write_health
+                else [
+                    pk
+                    for pk, v, a, p in RealServerHealth.objects.values_list(
+                        "pk", "virtual_name", "address", "port"
+                    )
+                    if (v, a, p) not in known
+                ]
+            )
             if stale:
                 RealServerHealth.objects.filter(pk__in=stale).delete()
             if now - self.last_sample >= SAMPLE_EVERY:
@@ -293,6 +305,7 @@ class Worker:
             result = await probe(server.ref.address, server.ref.port, server.spec)
         transition = self.book.record(server.ref, result, started)
         if transition is not None:
+            self.transitions += 1
             log.info(transition.message())
 
     def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
