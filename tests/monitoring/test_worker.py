@@ -179,7 +179,11 @@ def test_the_worker_loop_notices_a_failure_within_timeout_plus_an_interval(memor
         seen = time.monotonic() - failed_at
         key = ServiceKey.for_address("tcp", "192.0.2.80", port)
         applied_by = time.monotonic() + 2
-        while memory.table.get(key) and memory.table[key].destinations and time.monotonic() < applied_by:
+        while (
+            memory.table.get(key)
+            and memory.table[key].destinations
+            and time.monotonic() < applied_by
+        ):
             await asyncio.sleep(0.05)
         worker.stop()
         await task
