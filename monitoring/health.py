@@ -9,6 +9,8 @@ set of down servers this exposes.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,6 +52,12 @@ class Transition:
 class HealthBook:
     clock: Callable[[], float]
     servers: dict[RealServerRef, ServerHealth] = field(default_factory=dict)
+    # (next_due, tie-breaker, ref): finding due checks costs O(due), not O(servers), per tick.
+    _queue: list[tuple[float, int, RealServerRef]] = field(default_factory=list)
+    _seq: itertools.count = field(default_factory=itertools.count)
+
+    def _schedule(self, server: ServerHealth) -> None:
+        heapq.heappush(self._queue, (server.next_due, next(self._seq), server.ref))
 
     def sync(self, config: LvsConfig, checks: dict | None = None) -> None:
         """Check every active real server of every active virtual; keep the state of servers
@@ -79,17 +87,33 @@ class HealthBook:
                 offset = (
                     (zlib.crc32(f"{ref.address}:{ref.port}".encode()) % 1000) / 1000 * spec.timeout
                 )
-                self.servers[ref] = ServerHealth(
-                    ref, spec, threshold, since=now, next_due=now + offset
-                )
+                server = ServerHealth(ref, spec, threshold, since=now, next_due=now + offset)
+                self.servers[ref] = server
+                self._schedule(server)
             else:
-                if current.spec != spec:
+                if current.spec != spec and not current.running:
                     current.next_due = min(current.next_due, now)
+                    self._schedule(current)
                 current.spec, current.threshold = spec, threshold
 
     def due(self, now: float | None = None) -> list[ServerHealth]:
+        """Servers whose check is due; each is returned once per scheduled check."""
         now = self.clock() if now is None else now
-        return [s for s in self.servers.values() if not s.running and s.next_due <= now]
+        result = []
+        queue = self._queue
+        while queue and queue[0][0] <= now:
+            when, _seq, ref = heapq.heappop(queue)
+            server = self.servers.get(ref)
+            # Stale entries (server removed, rescheduled, or already running) are skipped.
+            if server is None or server.running or server.next_due != when:
+                continue
+            result.append(server)
+        return result
+
+    def reschedule_all(self, when: float) -> None:
+        for server in self.servers.values():
+            server.next_due = when
+            self._schedule(server)
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> Transition | None:
         server = self.servers.get(ref)
@@ -101,6 +125,7 @@ class HealthBook:
         server.latency = result.latency
         # Keep the schedule anchored to when the check was due, not to when it finished.
         server.next_due = max(started + server.spec.timeout, now)
+        self._schedule(server)
         if result.ok:
             server.reason = ""
             if server.up:

@@ -339,8 +339,7 @@ class Worker:
             await step(self.open_driver)
             await step(self.load_config, True)
             if once:
-                for server in self.book.states():
-                    server.next_due = 0.0
+                self.book.reschedule_all(0.0)
                 self.start_due_checks(limit, tasks)
                 if tasks:
                     await asyncio.gather(*tasks)
@@ -359,8 +358,13 @@ class Worker:
                     await step(self.open_driver)
                     await step(self.load_config)
                 self.start_due_checks(limit, tasks)
-                await step(self.apply_if_needed)
-                await step(self.write_status)
+                # Only hop to the database/kernel thread when there is something to do there.
+                if self.config is not None and (
+                    self.need_apply or self.book.down() != self.applied_down
+                ):
+                    await step(self.apply_if_needed)
+                if now - self.last_status >= STATUS_EVERY:
+                    await step(self.write_status)
                 await asyncio.sleep(0.05)
             log.info("stopping; the IPVS table stays as it is")
         finally:
