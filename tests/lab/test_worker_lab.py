@@ -1,0 +1,169 @@
+"""The seed end to end with the worker running against the real kernel: a real server's MariaDB
+dies, it leaves the IPVS table (or drops to weight 0 with quiesce) within timeout plus one
+interval, new MySQL connections through the VIP land on the survivor; it starts again and
+returns after its re-entry time. Health is checked with the built-in MySQL check (a full login)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+from monitoring.models import RealServerHealth
+from monitoring.worker import Worker
+from tests.lab import ipvsadm, lvscf
+from tests.lab.topology import (
+    BRIDGE,
+    MYSQL_PASSWORD,
+    MYSQL_USER,
+    VIP,
+    Topology,
+    addresses,
+    mysql_connect,
+    which_server,
+)
+from virtualservers.models import Revision
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TIMEOUT, REENTRY = 2, 4  # short, to keep the lab fast under emulation; 2 successes to come back
+SERVICE = f"TCP {VIP}:3306"
+RS1 = "192.0.2.241:3306"
+
+
+def seed(quiesce: int = 0) -> str:
+    text = lvscf.config(
+        lvscf.virtual(
+            "mysql", address=VIP, port=3306, scheduler="lc", servers=lvscf.mysql_servers()
+        ),
+        network="direct",
+    )
+    return (
+        text.replace("     timeout = 6\n", f"     timeout = {TIMEOUT}\n")
+        .replace("     reentry = 15\n", f"     reentry = {REENTRY}\n")
+        .replace("     quiesce_server = 0\n", f"     quiesce_server = {quiesce}\n")
+    )
+
+
+@pytest.fixture
+def worker(settings, tmp_path) -> Iterator[Worker]:
+    settings.LVSADMIN_APPLY_STATE = tmp_path / "apply-state.json"
+    instance = Worker("netlink", arp_count=1)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(instance.run()), name="lvsworker", daemon=True
+    )
+    yield instance, thread
+    instance.stop()
+    thread.join(timeout=30)
+
+
+def publish(text: str) -> None:
+    checks = {"mysql": {"kind": "mysql", "user": MYSQL_USER, "password": MYSQL_PASSWORD}}
+    Revision.objects.create(serial_no=Revision.objects.count() + 1, text=text, checks=checks)
+
+
+def wait_for(condition, limit: float, what: str) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > limit:
+            raise AssertionError(
+                f"{what} did not happen within {limit} s; table:\n{ipvsadm.ipvsadm_ln()}"
+            )
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def destinations() -> dict[str, int]:
+    service = ipvsadm.table().get(SERVICE)
+    return {} if service is None else {d.address: d.weight for d in service.destinations}
+
+
+def vip_up() -> bool:
+    return any(address == VIP for address, _prefix, _label in addresses(BRIDGE))
+
+
+def seed_running() -> None:
+    """The seed table and its VIP are up, and the client reaches MySQL through the VIP."""
+    wait_for(
+        lambda: set(destinations()) == {RS1, "192.0.2.242:3306"} and vip_up(), 90, "the seed table"
+    )
+    deadline = time.monotonic() + 30
+    while True:  # the client's first ARP for the VIP may have failed before the VIP was up
+        try:
+            mysql_connect(VIP, timeout=3).close()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def servers_answering(count: int = 6) -> set[str]:
+    answered = set()
+    for _ in range(count):
+        connection = mysql_connect(VIP)
+        try:
+            answered.add(which_server(connection))
+        finally:
+            connection.close()
+    return answered
+
+
+def panel() -> str:
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="piranha")
+    client = Client()
+    client.force_login(user)
+    return client.get("/live/").content.decode()
+
+
+def test_a_dead_real_server_leaves_the_table_and_returns_after_reentry(
+    topology: Topology, worker
+) -> None:
+    instance, thread = worker
+    publish(seed())
+    thread.start()
+    seed_running()
+    assert servers_answering() == {"rs1", "rs2"} or servers_answering(10) == {"rs1", "rs2"}
+
+    topology.mariadb["rs1"].kill()
+    gone = wait_for(lambda: RS1 not in destinations(), 30, "rs1 leaving the table")
+    print(
+        f"failure seen and applied {gone:.1f} s after the kill (timeout {TIMEOUT} s + interval {TIMEOUT} s)"
+    )
+    assert gone <= TIMEOUT + TIMEOUT + 2  # timeout + one interval, and slack for emulation
+    assert servers_answering() == {"rs2"}
+    health = RealServerHealth.objects.get(address="192.0.2.241")
+    html = panel()
+    assert health.state == "down" or "192.0.2.241:3306</td>" in html
+    assert "connection refused" in html or "Can't connect" in html or "refused" in health.last_error
+
+    topology.mariadb["rs1"].start()
+    back = wait_for(lambda: RS1 in destinations(), 60, "rs1 coming back")
+    print(f"rs1 back in the table {back:.1f} s after MariaDB answered again (re-entry {REENTRY} s)")
+    assert back >= TIMEOUT  # two consecutive successes, one interval apart
+    assert "rs1" in servers_answering(10)
+    wait_for(
+        lambda: RealServerHealth.objects.get(address="192.0.2.241").state == "up",
+        10,
+        "health row up",
+    )
+    assert '<span class="badge text-bg-success">up</span>' in panel()
+
+
+def test_with_quiesce_a_dead_real_server_stays_at_weight_zero(topology: Topology, worker) -> None:
+    instance, thread = worker
+    publish(seed(quiesce=1))
+    thread.start()
+    seed_running()
+    assert destinations() == {RS1: 1, "192.0.2.242:3306": 1}
+    topology.mariadb["rs1"].kill()
+    wait_for(lambda: destinations().get(RS1) == 0, TIMEOUT + TIMEOUT + 2, "rs1 quiesced")
+    assert destinations() == {RS1: 0, "192.0.2.242:3306": 1}
+    assert servers_answering() == {"rs2"}
+    topology.mariadb["rs1"].start()
+    wait_for(lambda: destinations().get(RS1) == 1, 60, "rs1 back at weight 1")
