@@ -34,7 +34,9 @@ def table(services: int = SERVICES) -> dict:
         key = ServiceKey.for_address("tcp", f"198.51.100.{i % 250 + 1}", 10000 + i)
         entry = ServiceEntry(Service(key, "wlc"))
         for j in range(DESTS):
-            dest = Destination(f"203.0.113.{j + 1}", 80, "route", 1)
+            # Direct routing cannot change ports, and ipvsadm stores a DR destination with the
+            # service's port; using it here keeps ipvsadm-restore's table identical to ours.
+            dest = Destination(f"203.0.113.{j + 1}", key.port, "route", 1)
             entry.destinations[dest.key] = dest
         result[key] = entry
     return result
