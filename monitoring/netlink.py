@@ -98,9 +98,10 @@ def _in6(address: str) -> bytes:
 
 
 def _addr_from(raw: bytes, family: int) -> str:
+    # inet_ntop is several times faster than ipaddress here, which matters for large dumps.
     if family == socket.AF_INET6:
-        return str(ipaddress.IPv6Address(raw[:16]))
-    return str(ipaddress.IPv4Address(raw[:4]))
+        return socket.inet_ntop(socket.AF_INET6, raw[:16])
+    return socket.inet_ntop(socket.AF_INET, raw[:4])
 
 
 class _ServiceCodec:
@@ -362,24 +363,33 @@ class IPVSNetlink:
 
     @staticmethod
     def _parse_dest(data: bytes, start: int, end: int, service_family: int) -> Destination:
+        # A tight loop rather than _walk(): this runs for every destination of a dump.
         af = FAMILY[service_family]
         addr = b""
         port = fwd = weight = active = inact = 0
-        for kind, s, e in _walk(data, start, end):
+        unpack_hdr, unpack_u32 = _NLA.unpack_from, _U32.unpack_from
+        pos = start
+        while pos + 4 <= end:
+            length, kind = unpack_hdr(data, pos)
+            if length < 4:
+                break
+            kind &= 0x3FFF
+            body = pos + 4
             if kind == DEST_ADDR:
-                addr = data[s:e]
+                addr = data[body : pos + length]
             elif kind == DEST_PORT:
-                port = _BE16.unpack_from(data, s)[0]
+                port = _BE16.unpack_from(data, body)[0]
             elif kind == DEST_FWD:
-                fwd = _U32.unpack_from(data, s)[0] & 0x7
+                fwd = unpack_u32(data, body)[0] & 0x7
             elif kind == DEST_WEIGHT:
-                weight = _U32.unpack_from(data, s)[0]
+                weight = unpack_u32(data, body)[0]
             elif kind == DEST_ACTIVE:
-                active = _U32.unpack_from(data, s)[0]
+                active = unpack_u32(data, body)[0]
             elif kind == DEST_INACT:
-                inact = _U32.unpack_from(data, s)[0]
+                inact = unpack_u32(data, body)[0]
             elif kind == DEST_AF:
-                af = _U16.unpack_from(data, s)[0]
+                af = _U16.unpack_from(data, body)[0]
+            pos += (length + 3) & ~3
         return Destination(
             _addr_from(addr, af), port, FWD_NAME.get(fwd, "route"), weight, active, inact
         )
