@@ -3,12 +3,16 @@ pytest-django's live server. No browser download: Playwright's own builds cannot
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+# Playwright's sync API keeps an event loop running in the main thread; Django would refuse
+# database access there (its async guard) although the calls are plain synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 # Without the background-networking flags Chromium keeps dialling out of this closed network.

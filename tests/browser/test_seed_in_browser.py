@@ -3,7 +3,6 @@ one virtual server "mysql" on 192.0.2.240:3306, least-connection, direct routing
 servers and the guide's monitoring script."""
 
 import io
-import os
 import sys
 
 import pytest
@@ -11,8 +10,6 @@ from django.core.management import call_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "seed-Browser-pass-1"
-# Playwright's sync API runs its own event loop; Django must allow DB use from this thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
