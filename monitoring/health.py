@@ -55,6 +55,8 @@ class HealthBook:
     # (next_due, tie-breaker, ref): finding due checks costs O(due), not O(servers), per tick.
     _queue: list[tuple[float, int, RealServerRef]] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=itertools.count)
+    # Kept up to date on transitions: the worker asks for it many times a second.
+    _down: set[RealServerRef] = field(default_factory=set)
 
     def _schedule(self, server: ServerHealth) -> None:
         heapq.heappush(self._queue, (server.next_due, next(self._seq), server.ref))
@@ -80,6 +82,7 @@ class HealthBook:
         for ref in list(self.servers):
             if ref not in wanted:
                 del self.servers[ref]
+                self._down.discard(ref)
         for ref, (spec, threshold) in wanted.items():
             current = self.servers.get(ref)
             if current is None:
@@ -133,17 +136,19 @@ class HealthBook:
             server.successes += 1
             if server.successes >= server.threshold:
                 server.up, server.since, server.successes = True, now, 0
+                self._down.discard(ref)
                 return Transition(ref, True, "")
             return None
         server.reason = result.reason
         server.successes = 0
         if server.up:
             server.up, server.since = False, now
+            self._down.add(ref)
             return Transition(ref, False, result.reason)
         return None
 
     def down(self) -> frozenset[RealServerRef]:
-        return frozenset(ref for ref, s in self.servers.items() if not s.up)
+        return frozenset(self._down)
 
     def states(self) -> Iterable[ServerHealth]:
         return self.servers.values()

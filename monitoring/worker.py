@@ -29,7 +29,8 @@ from monitoring.drivers import Driver, DriverError, get_driver
 from monitoring.engine import ApplyBusy, apply
 from monitoring.health import HealthBook, ServerHealth
 from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
-from monitoring.probes import probe
+from monitoring.probes import CheckSpec, probe
+from monitoring.scanner import ConnectScanner
 from monitoring.table import RealServerRef, desired_state, format_table, service_key
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -47,6 +48,13 @@ MAX_CONCURRENT_CHECKS = 2000
 
 def _aware(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def is_plain_connect(spec: CheckSpec) -> bool:
+    """A check that is only a TCP connect (the scanner's job)."""
+    if spec.protocol != "tcp" or spec.kind == "mysql":
+        return False
+    return spec.kind == "tcp" or not (spec.send_program or spec.send or spec.expect)
 
 
 class Worker:
@@ -71,6 +79,7 @@ class Worker:
         self.last_driver_try = -DRIVER_RETRY
         self.stopping = False
         self.reload_requested = False
+        self.scanner: ConnectScanner | None = None
         self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
 
     # --- steps (each returns whether it did something) -------------------------------------
@@ -308,10 +317,27 @@ class Worker:
             self.transitions += 1
             log.info(transition.message())
 
+    def scan_results(self, batch) -> None:
+        """Results from the connect scanner's thread, delivered on the event loop."""
+        for (server, started), result in batch:
+            transition = self.book.record(server.ref, result, started)
+            if transition is not None:
+                self.transitions += 1
+                log.info(transition.message())
+
     def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
         due = self.book.due()
+        scanner = self.scanner
         for server in due:
             server.running = True
+            if scanner is not None and is_plain_connect(server.spec):
+                scanner.submit(
+                    (server, server.next_due),
+                    server.ref.address,
+                    server.ref.port,
+                    server.spec.timeout,
+                )
+                continue
             task = asyncio.get_running_loop().create_task(self.run_check(server, limit))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -331,6 +357,10 @@ class Worker:
 
             return await loop.run_in_executor(db, call)
 
+        if not once:
+            self.scanner = ConnectScanner(
+                lambda batch: loop.call_soon_threadsafe(self.scan_results, batch)
+            )
         if not once and threading.current_thread() is threading.main_thread():
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
@@ -370,6 +400,9 @@ class Worker:
         finally:
             for task in tasks:
                 task.cancel()
+            if self.scanner is not None:
+                self.scanner.close()
+                self.scanner = None
             db.shutdown(wait=True)
 
     def stop(self) -> None:

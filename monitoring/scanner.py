@@ -1,0 +1,117 @@
+"""A batch TCP-connect prober: one epoll in one thread for every plain connect check.
+
+An asyncio task per check costs about 0.3 ms of CPU, too much for 10,000 servers every 2 s on a
+quarter of a core. Here a check is a non-blocking connect, an epoll event and getsockopt: tens of
+microseconds. Results go back to the worker's event loop in batches.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitoring.probes import ProbeResult
+
+
+@dataclass
+class _Pending:
+    sock: socket.socket
+    token: object
+    started: float
+    deadline: float
+    timeout: float
+
+
+class ConnectScanner:
+    """submit(token, address, port, timeout); `deliver(list[(token, ProbeResult)])` is called
+    from the scanner thread (wrap it with loop.call_soon_threadsafe)."""
+
+    def __init__(self, deliver: Callable[[list[tuple[object, ProbeResult]]], None]) -> None:
+        self.deliver = deliver
+        self.queue: deque[tuple[object, str, int, float]] = deque()
+        self.pending: dict[int, _Pending] = {}
+        self.epoll = select.epoll()
+        self.running = True
+        self.thread = threading.Thread(
+            target=self._run, name="lvsadmin-connect-scanner", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, token: object, address: str, port: int, timeout: float) -> None:
+        self.queue.append((token, address, port, timeout))
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=5)
+        for item in self.pending.values():
+            item.sock.close()
+        self.epoll.close()
+
+    def _start(self, results: list, token: object, address: str, port: int, timeout: float) -> None:
+        now = time.monotonic()
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        code = sock.connect_ex((address, port))
+        if code == 0:
+            sock.close()
+            results.append((token, ProbeResult(True, time.monotonic() - now)))
+        elif code == errno.EINPROGRESS:
+            self.pending[sock.fileno()] = _Pending(sock, token, now, now + timeout, timeout)
+            self.epoll.register(sock.fileno(), select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP)
+        else:
+            sock.close()
+            results.append((token, ProbeResult(False, time.monotonic() - now, _reason(code))))
+
+    def _run(self) -> None:
+        next_expiry = time.monotonic() + 0.05
+        while self.running:
+            results: list[tuple[object, ProbeResult]] = []
+            queue = self.queue
+            while queue:
+                self._start(results, *queue.popleft())
+            for fd, _events in self.epoll.poll(0.01):
+                item = self.pending.pop(fd, None)
+                if item is None:
+                    continue
+                self.epoll.unregister(fd)
+                code = item.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                item.sock.close()
+                latency = time.monotonic() - item.started
+                results.append(
+                    (
+                        item.token,
+                        ProbeResult(code == 0, latency, "" if code == 0 else _reason(code)),
+                    )
+                )
+            now = time.monotonic()
+            if now >= next_expiry:
+                next_expiry = now + 0.05
+                for fd in [fd for fd, item in self.pending.items() if item.deadline <= now]:
+                    item = self.pending.pop(fd)
+                    self.epoll.unregister(fd)
+                    item.sock.close()
+                    results.append(
+                        (
+                            item.token,
+                            ProbeResult(
+                                False,
+                                now - item.started,
+                                f"connect timed out after {item.timeout:g} s",
+                            ),
+                        )
+                    )
+            if results:
+                self.deliver(results)
+
+
+def _reason(code: int) -> str:
+    if code == errno.ECONNREFUSED:
+        return "connection refused"
+    return os.strerror(code)
