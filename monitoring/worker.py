@@ -377,6 +377,7 @@ class Worker:
                 await step(self.write_status, True)
                 return
             next_poll = 0.0
+            writing: asyncio.Future | None = None
             while not self.stopping:
                 now = self.clock()
                 if self.reload_requested:
@@ -393,9 +394,13 @@ class Worker:
                     self.need_apply or self.book.down() != self.applied_down
                 ):
                     await step(self.apply_if_needed)
-                if now - self.last_status >= STATUS_EVERY:
-                    await step(self.write_status)
+                # Writing 10,000 health rows takes a while: do it beside the checks, not
+                # between them, and never two at once.
+                if now - self.last_status >= STATUS_EVERY and (writing is None or writing.done()):
+                    writing = asyncio.ensure_future(step(self.write_status))
                 await asyncio.sleep(0.05)
+            if writing is not None:
+                await writing
             log.info("stopping; the IPVS table stays as it is")
         finally:
             for task in tasks:
