@@ -186,9 +186,10 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-def _check(obj, label: str) -> None:
+def _check(obj, label: str, exclude: list[str] | tuple[str, ...] = ()) -> None:
+    """full_clean(), with the error naming what it is about: "virtual web server db1: port: ..."."""
     try:
-        obj.full_clean(validate_unique=False, validate_constraints=False)
+        obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         raise ValidationError(f"{label}: {details}") from None
@@ -297,17 +298,13 @@ def _write(config: lvs.LvsConfig) -> None:
             client_monitor=_blank(v.client_monitor),
         )
         exclude = [n for n in ("device", "protocol", "scheduler") if not getattr(row, n)]
-        try:
-            row.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
-        except ValidationError as exc:
-            details = "; ".join(f"{k}: {' '.join(m)}" for k, m in exc.message_dict.items())
-            raise ValidationError(f"virtual {v.name}: {details}") from None
+        _check(row, f"virtual {v.name}", exclude)
         virtual_rows.append(row)
         script = MonitoringScript(
             send=v.send, expect=v.expect, use_regex=v.use_regex, send_program=v.send_program or ""
         )
         # The stock files carry programs such as "/bin/testlink %h": validated like the form does.
-        _check_script(script, v.name)
+        _check(script, f"virtual {v.name} monitoring script", ["virtual_server"])
         script_rows.append(script)
         for j, s in enumerate(v.servers):
             server = RealServer(
@@ -325,23 +322,7 @@ def _write(config: lvs.LvsConfig) -> None:
     MonitoringScript.objects.bulk_create(script_rows)
     for index, server in server_rows:
         server.virtual_server = virtual_rows[index]
-        try:
-            server.full_clean(
-                exclude=["virtual_server"], validate_unique=False, validate_constraints=False
-            )
-        except ValidationError as exc:
-            details = "; ".join(f"{k}: {' '.join(m)}" for k, m in exc.message_dict.items())
-            raise ValidationError(
-                f"virtual {virtual_rows[index].name} server {server.name}: {details}"
-            ) from None
-    RealServer.objects.bulk_create([server for _i, server in server_rows])
-
-
-def _check_script(script: MonitoringScript, virtual: str) -> None:
-    try:
-        script.full_clean(
-            exclude=["virtual_server"], validate_unique=False, validate_constraints=False
+        _check(
+            server, f"virtual {virtual_rows[index].name} server {server.name}", ["virtual_server"]
         )
-    except ValidationError as exc:
-        details = "; ".join(f"{k}: {' '.join(m)}" for k, m in exc.message_dict.items())
-        raise ValidationError(f"virtual {virtual} monitoring script: {details}") from None
+    RealServer.objects.bulk_create([server for _i, server in server_rows])

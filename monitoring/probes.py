@@ -324,6 +324,6 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
 def _os_reason(exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if exc.errno in (socket.EAI_NONAME if hasattr(socket, "EAI_NONAME") else -2,):
+    if isinstance(exc, socket.gaierror):
         return "unknown host"
     return exc.strerror or str(exc)

@@ -214,35 +214,33 @@ class Worker:
                     ],
                     batch_size=500,
                 )
-            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in self.book.states()}
-            stale = (
-                []
-                if not write_health
-                else [
-                    pk
-                    for pk, v, a, p in RealServerHealth.objects.values_list(
-                        "pk", "virtual_name", "address", "port"
-                    )
-                    if (v, a, p) not in known
-                ]
-            )
-            if stale:
-                RealServerHealth.objects.filter(pk__in=stale).delete()
-            if now - self.last_sample >= SAMPLE_EVERY:
-                self.last_sample = now
-                ids = {
+            sample = now - self.last_sample >= SAMPLE_EVERY
+            existing: dict[tuple[str, str, int], int] = {}
+            if write_health or sample:
+                # One read of the rows' keys serves both the stale-row cleanup and the samples.
+                existing = {
                     (v, a, p): pk
                     for pk, v, a, p in RealServerHealth.objects.values_list(
                         "pk", "virtual_name", "address", "port"
                     )
                 }
+            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in self.book.states()}
+            if write_health:
+                stale = [pk for key, pk in existing.items() if key not in known]
+                if stale:
+                    RealServerHealth.objects.filter(pk__in=stale).delete()
+            if sample:
+                self.last_sample = now
                 ConnectionSample.objects.bulk_create(
                     [
                         ConnectionSample(
-                            health_id=ids[key], at=_aware(now), active_conn=c[0], inact_conn=c[1]
+                            health_id=existing[key],
+                            at=_aware(now),
+                            active_conn=c[0],
+                            inact_conn=c[1],
                         )
                         for key, c in ((k, counters.get(k, (0, 0, 0))) for k in known)
-                        if key in ids
+                        if key in existing
                     ],
                     batch_size=500,
                 )

@@ -112,6 +112,34 @@ def servers_answering(count: int = 6) -> set[str]:
     return answered
 
 
+def rs1_checks(instance: Worker) -> list[tuple[float, bool, bool]]:
+    """Record (start time, ok, made it available) of every check the worker makes of rs1."""
+    seen: list[tuple[float, bool, bool]] = []
+    record = instance.book.record
+
+    def recording(ref, result, started):
+        transition = record(ref, result, started)
+        if f"{ref.address}:{ref.port}" == RS1:
+            seen.append((started, result.ok, transition is not None and transition.up))
+        return transition
+
+    instance.book.record = recording
+    return seen
+
+
+def successes_until_return(checks: list[tuple[float, bool, bool]]) -> list[float]:
+    """Start times of the successful checks from rs1's last failure up to the one that made it
+    available again."""
+    failures = [i for i, (_started, ok, _up) in enumerate(checks) if not ok]
+    assert failures, "the worker never saw rs1 fail"
+    streak = []
+    for started, _ok, made_available in checks[failures[-1] + 1 :]:
+        streak.append(started)
+        if made_available:
+            return streak
+    raise AssertionError(f"no check made rs1 available: {checks}")
+
+
 def panel() -> str:
     from django.contrib.auth import get_user_model
 
@@ -125,6 +153,7 @@ def test_a_dead_real_server_leaves_the_table_and_returns_after_reentry(
     topology: Topology, worker
 ) -> None:
     instance, thread = worker
+    checks = rs1_checks(instance)
     publish(seed())
     thread.start()
     seed_running()
@@ -144,8 +173,14 @@ def test_a_dead_real_server_leaves_the_table_and_returns_after_reentry(
 
     topology.mariadb["rs1"].start()
     back = wait_for(lambda: RS1 in destinations(), 60, "rs1 coming back")
+    # The worker may see MariaDB answer before wait_ready() does, so time the re-entry on the
+    # worker's own checks: it returned only after reentry / timeout consecutive successes, one
+    # interval apart, and not on the first one.
+    streak = successes_until_return(checks)
     print(f"rs1 back in the table {back:.1f} s after MariaDB answered again (re-entry {REENTRY} s)")
-    assert back >= TIMEOUT  # two consecutive successes, one interval apart
+    print(f"successful checks of rs1 until it returned (start times): {streak}")
+    assert len(streak) == REENTRY // TIMEOUT
+    assert streak[-1] - streak[0] >= (REENTRY // TIMEOUT - 1) * TIMEOUT - 0.05
     assert "rs1" in servers_answering(10)
     wait_for(
         lambda: RealServerHealth.objects.get(address="192.0.2.241").state == "up",
