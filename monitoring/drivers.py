@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from monitoring.table import Op, ServiceEntry, Table, apply_ops
+from monitoring.table import Op, ServiceEntry, Table, apply_op
 
 
 class DriverError(Exception):
@@ -76,7 +76,7 @@ class MemoryDriver:
                     f"the kernel refused `ipvsadm {op.to_ipvsadm()}`: Invalid argument", 22, op
                 )
             try:
-                self.table = apply_ops(self.table, [op])
+                apply_op(self.table, op)
             except KeyError as exc:
                 raise DriverError(
                     f"the kernel refused `ipvsadm {op.to_ipvsadm()}`: {exc}", 17, op

@@ -3,6 +3,11 @@
 An asyncio task per check costs about 0.3 ms of CPU, too much for 10,000 servers every 2 s on a
 quarter of a core. Here a check is a non-blocking connect, an epoll event and getsockopt: tens of
 microseconds. Results go back to the worker's event loop in batches.
+
+A check that connected is closed with a reset (SO_LINGER 0), as HAProxy closes its health
+checks: an orderly close would leave the director one TIME_WAIT socket per check for a minute,
+and at thousands of checks a second that fills the kernel's TIME_WAIT table and the ephemeral
+ports towards each real server.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import errno
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -18,6 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitoring.probes import ProbeResult
+
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}
+_FAILED = select.EPOLLERR | select.EPOLLHUP
+
+
+def _close_with_reset(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+    sock.close()
 
 
 @dataclass
@@ -60,7 +74,7 @@ class ConnectScanner:
         sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         code = sock.connect_ex((address, port))
         if code == 0:
-            sock.close()
+            _close_with_reset(sock)
             results.append((token, ProbeResult(True, time.monotonic() - now)))
         elif code == errno.EINPROGRESS:
             self.pending[sock.fileno()] = _Pending(sock, token, now, now + timeout, timeout)
@@ -76,26 +90,25 @@ class ConnectScanner:
             queue = self.queue
             while queue:
                 self._start(results, *queue.popleft())
-            for fd, _events in self.epoll.poll(0.01):
+            for fd, events in self.epoll.poll(0.01):
                 item = self.pending.pop(fd, None)
                 if item is None:
                     continue
-                self.epoll.unregister(fd)
-                code = item.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                item.sock.close()
+                # Closing the socket takes it out of the epoll set: no unregister call needed.
                 latency = time.monotonic() - item.started
-                results.append(
-                    (
-                        item.token,
-                        ProbeResult(code == 0, latency, "" if code == 0 else _reason(code)),
-                    )
-                )
+                if events & _FAILED:
+                    code = item.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    item.sock.close()
+                    reason = _reason(code) if code else "connection closed"
+                    results.append((item.token, ProbeResult(False, latency, reason)))
+                else:  # writable without an error: connected
+                    _close_with_reset(item.sock)
+                    results.append((item.token, ProbeResult(True, latency)))
             now = time.monotonic()
             if now >= next_expiry:
                 next_expiry = now + 0.05
                 for fd in [fd for fd, item in self.pending.items() if item.deadline <= now]:
                     item = self.pending.pop(fd)
-                    self.epoll.unregister(fd)
                     item.sock.close()
                     results.append(
                         (

@@ -19,11 +19,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 
 from monitoring.drivers import Driver, DriverError, get_driver
 from monitoring.engine import ApplyBusy, apply
@@ -50,11 +51,64 @@ def _aware(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+HEALTH_FIELDS = (
+    "state",
+    "since",
+    "last_check",
+    "latency_ms",
+    "last_error",
+    "weight",
+    "active_conn",
+    "inact_conn",
+)
+
+
+def _upsert_health(rows: list[tuple]) -> None:
+    """Insert or update health rows, keyed by (virtual_name, address, port), with one prepared
+    statement: the ORM's bulk_create spent most of the status thread's time on building 10,000
+    model instances and their SQL every ten seconds."""
+    quote = connection.ops.quote_name
+    columns = ("virtual_name", "address", "port", *HEALTH_FIELDS)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    table = quote(RealServerHealth._meta.db_table)
+    if connection.vendor == "mysql":
+        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in HEALTH_FIELDS)
+        conflict = f"ON DUPLICATE KEY UPDATE {update}"
+    else:  # SQLite and PostgreSQL
+        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in HEALTH_FIELDS)
+        key = ", ".join(quote(c) for c in columns[:3])
+        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
 def is_plain_connect(spec: CheckSpec) -> bool:
     """A check that is only a TCP connect (the scanner's job)."""
     if spec.protocol != "tcp" or spec.kind == "mysql":
         return False
     return spec.kind == "tcp" or not (spec.send_program or spec.send or spec.expect)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A configuration read by read_config(); config None: nothing is published any more."""
+
+    stamp: object
+    config: LvsConfig | None
+    checks: dict
+    serial: int | None
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """What the status writer needs from the health book, taken on the event loop's thread."""
+
+    states: list[ServerHealth]
+    down: frozenset[RealServerRef]
+    transitions: int
 
 
 class Worker:
@@ -80,16 +134,23 @@ class Worker:
         self.stopping = False
         self.reload_requested = False
         self.scanner: ConnectScanner | None = None
+        # The control thread applies while the status thread dumps: one netlink socket, one user.
+        self.kernel_lock = threading.Lock()
         self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
 
     # --- steps (each returns whether it did something) -------------------------------------
     def load_config(self, force: bool = False) -> bool:
         """Pick up a newly published revision (or a changed lvs.cf when nothing was published)."""
+        return self.use_config(self.read_config(force))
+
+    def read_config(self, force: bool = False) -> Loaded | None:
+        """The newest configuration if it changed (database and file reads only: safe on the
+        control thread while the event loop runs checks)."""
         latest = Revision.objects.order_by("-serial_no").values("serial_no").first()
         if latest is not None:
             stamp: object = ("revision", latest["serial_no"])
             if stamp == self.source_stamp and not force:
-                return False
+                return None
             revision = Revision.objects.get(serial_no=latest["serial_no"])
             text, checks, serial = revision.text, revision.checks or {}, revision.serial_no
         else:
@@ -98,25 +159,36 @@ class Worker:
                 info = path.stat()
             except FileNotFoundError:
                 if self.source_stamp is not None or force:
-                    self.source_stamp, self.config = None, None
-                    self.book.sync(LvsConfig())
-                    return True
-                return False
+                    return Loaded(None, None, {}, None)
+                return None
             stamp = ("file", info.st_mtime_ns, info.st_size)
             if stamp == self.source_stamp and not force:
-                return False
+                return None
             text, checks, serial = path.read_bytes().decode(), {}, None
         try:
             config, _warnings = parse(text)
         except LvsConfError as exc:
             log.error("cannot use the published configuration: %s", exc)
             self.source_stamp = stamp
+            return None
+        return Loaded(stamp, config, checks, serial)
+
+    def use_config(self, loaded: Loaded | None) -> bool:
+        """Start enforcing what read_config() found (on the event loop's thread: it changes the
+        health book that the loop schedules checks from)."""
+        if loaded is None:
             return False
-        self.config, self.checks, self.serial, self.source_stamp = config, checks, serial, stamp
-        self.book.sync(config, checks)
+        if loaded.config is None:
+            self.source_stamp, self.config = None, None
+            self.book.sync(LvsConfig())
+            return True
+        self.config, self.checks = loaded.config, loaded.checks
+        self.serial, self.source_stamp = loaded.serial, loaded.stamp
+        self.book.sync(loaded.config, loaded.checks)
         self.need_apply = True
         log.info(
-            "enforcing %s", f"revision {serial}" if serial is not None else settings.LVSADMIN_LVS_CF
+            "enforcing %s",
+            f"revision {loaded.serial}" if loaded.serial is not None else settings.LVSADMIN_LVS_CF,
         )
         return True
 
@@ -135,10 +207,10 @@ class Worker:
             self.kernel_message = str(exc)
             return False
 
-    def apply_if_needed(self) -> bool:
+    def apply_if_needed(self, down: frozenset[RealServerRef] | None = None) -> bool:
         if self.config is None:
             return False
-        down = self.book.down()
+        down = self.book.down() if down is None else down
         if not self.need_apply and down == self.applied_down:
             return False
         self.need_apply = False
@@ -146,14 +218,15 @@ class Worker:
             self.applied_down = down
             return False
         try:
-            result = apply(
-                self.config,
-                self.driver,
-                self.state_path,
-                down=down,
-                arp_count=self.arp_count,
-                lock_wait=5,
-            )
+            with self.kernel_lock:
+                result = apply(
+                    self.config,
+                    self.driver,
+                    self.state_path,
+                    down=down,
+                    arp_count=self.arp_count,
+                    lock_wait=5,
+                )
         except ApplyBusy as exc:
             log.info("%s; retrying", exc)
             self.need_apply = True
@@ -173,12 +246,18 @@ class Worker:
         self.applied_down = down
         return True
 
-    def write_status(self, force: bool = False) -> bool:
+    def health_snapshot(self) -> HealthSnapshot:
+        snapshot = HealthSnapshot(list(self.book.states()), self.book.down(), self.transitions)
+        self.transitions = 0
+        return snapshot
+
+    def write_status(self, force: bool = False, health: HealthSnapshot | None = None) -> bool:
         now = self.clock()
         if not force and now - self.last_status < STATUS_EVERY:
             return False
         self.last_status = now
-        table_text, counters = self._table()
+        health = self.health_snapshot() if health is None else health
+        table_text, counters = self._table(health.down)
         with transaction.atomic():
             WorkerStatus.objects.update_or_create(
                 pk=1,
@@ -191,29 +270,17 @@ class Worker:
                     "table_text": table_text,
                 },
             )
-            write_health = force or self.transitions or now - self.last_health >= HEALTH_EVERY
+            write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
+            adapt = connection.ops.adapt_datetimefield_value
             rows = (
-                [self._health_row(s, counters) for s in self.book.states()] if write_health else []
+                [self._health_row(s, counters, adapt) for s in health.states]
+                if write_health
+                else []
             )
             if write_health:
-                self.last_health, self.transitions = now, 0
+                self.last_health = now
             if rows:
-                RealServerHealth.objects.bulk_create(
-                    rows,
-                    update_conflicts=True,
-                    unique_fields=["virtual_name", "address", "port"],
-                    update_fields=[
-                        "state",
-                        "since",
-                        "last_check",
-                        "latency_ms",
-                        "last_error",
-                        "weight",
-                        "active_conn",
-                        "inact_conn",
-                    ],
-                    batch_size=500,
-                )
+                _upsert_health(rows)
             sample = now - self.last_sample >= SAMPLE_EVERY
             existing: dict[tuple[str, str, int], int] = {}
             if write_health or sample:
@@ -224,7 +291,7 @@ class Worker:
                         "pk", "virtual_name", "address", "port"
                     )
                 }
-            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in self.book.states()}
+            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
             if write_health:
                 stale = [pk for key, pk in existing.items() if key not in known]
                 if stale:
@@ -247,18 +314,22 @@ class Worker:
                 ConnectionSample.objects.filter(at__lt=_aware(now) - SAMPLE_KEEP).delete()
         return True
 
-    def _table(self) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]]]:
+    def _table(
+        self, down: frozenset[RealServerRef]
+    ) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]]]:
         """The live table (or the one it would apply) and counters per real server."""
         counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
         if self.config is None:
             return "", counters
-        desired = desired_state(self.config, self.book.down())
-        table = desired.table
+        table = None
         if self.driver is not None:
             try:
-                table = self.driver.dump()
+                with self.kernel_lock:
+                    table = self.driver.dump()
             except DriverError as exc:
                 self.kernel_message = str(exc)
+        if table is None:  # no kernel to read: show what would be applied
+            table = desired_state(self.config, down).table
         by_key = {}
         for virtual in self.config.virtuals:
             if virtual.effective_active:
@@ -281,7 +352,9 @@ class Worker:
             )
         return text, counters
 
-    def _health_row(self, server: ServerHealth, counters) -> RealServerHealth:
+    @staticmethod
+    def _health_row(server: ServerHealth, counters, adapt) -> tuple:
+        """One row for _upsert_health: the key, then HEALTH_FIELDS in order."""
         ref = server.ref
         active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
         state = (
@@ -291,18 +364,18 @@ class Worker:
             if server.up
             else HealthState.DOWN
         )
-        return RealServerHealth(
-            virtual_name=ref.virtual,
-            address=ref.address,
-            port=ref.port,
-            state=state,
-            since=_aware(server.since),
-            last_check=_aware(server.last_check),
-            latency_ms=None if server.latency is None else round(server.latency * 1000, 2),
-            last_error=server.reason[:255],
-            weight=weight,
-            active_conn=active,
-            inact_conn=inact,
+        return (
+            ref.virtual,
+            ref.address,
+            ref.port,
+            state.value,
+            adapt(_aware(server.since)),
+            adapt(_aware(server.last_check)),
+            None if server.latency is None else round(server.latency * 1000, 2),
+            server.reason[:255],
+            weight,
+            active,
+            inact,
         )
 
     # --- checks ----------------------------------------------------------------------------
@@ -343,17 +416,21 @@ class Worker:
 
     # --- the loop --------------------------------------------------------------------------
     async def run(self, once: bool = False) -> None:
+        """Checks are scheduled and recorded on this event loop, which never waits for the
+        database or the kernel: configuration, driver and applies run on a control thread,
+        status writes on a status thread, each one step at a time."""
         loop = asyncio.get_running_loop()
-        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-db")
+        control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-control")
+        status = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-status")
         limit = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
         tasks: set[asyncio.Task] = set()
 
-        async def step(func, *args):
+        def on(executor, func, *args) -> asyncio.Future:
             def call():
                 close_old_connections()
                 return func(*args)
 
-            return await loop.run_in_executor(db, call)
+            return loop.run_in_executor(executor, call)
 
         if not once:
             self.scanner = ConnectScanner(
@@ -363,50 +440,63 @@ class Worker:
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        writing: asyncio.Future | None = None
+        controlling: asyncio.Future | None = None
         try:
-            await step(self.open_driver)
-            await step(self.load_config, True)
+            await on(control, self.open_driver)
+            self.use_config(await on(control, self.read_config, True))
             if once:
                 self.book.reschedule_all(0.0)
                 self.start_due_checks(limit, tasks)
                 if tasks:
                     await asyncio.gather(*tasks)
-                await step(self.apply_if_needed)
-                await step(self.write_status, True)
+                await on(control, self.apply_if_needed, self.book.down())
+                await on(status, self.write_status, True, self.health_snapshot())
                 return
             next_poll = 0.0
-            writing: asyncio.Future | None = None
+            reading = False
             while not self.stopping:
                 now = self.clock()
-                if self.reload_requested:
-                    self.reload_requested = False
-                    log.info("SIGHUP: re-reading the configuration")
-                    await step(self.load_config, True)
-                elif now >= next_poll:
-                    next_poll = now + CONFIG_POLL
-                    await step(self.open_driver)
-                    await step(self.load_config)
+                if controlling is not None and controlling.done():
+                    result = controlling.result()  # a step that raised stops the worker
+                    if reading:
+                        self.use_config(result)
+                    controlling, reading = None, False
+                if controlling is None:
+                    if self.reload_requested:
+                        self.reload_requested = False
+                        log.info("SIGHUP: re-reading the configuration")
+                        controlling, reading = on(control, self.read_config, True), True
+                    elif now >= next_poll:
+                        next_poll = now + CONFIG_POLL
+                        controlling, reading = on(control, self.poll), True
+                    elif self.config is not None and (
+                        self.need_apply or self.book.down() != self.applied_down
+                    ):
+                        controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
-                # Only hop to the database/kernel thread when there is something to do there.
-                if self.config is not None and (
-                    self.need_apply or self.book.down() != self.applied_down
-                ):
-                    await step(self.apply_if_needed)
-                # Writing 10,000 health rows takes a while: do it beside the checks, not
-                # between them, and never two at once.
                 if now - self.last_status >= STATUS_EVERY and (writing is None or writing.done()):
-                    writing = asyncio.ensure_future(step(self.write_status))
+                    if writing is not None:
+                        writing.result()
+                    writing = on(status, self.write_status, False, self.health_snapshot())
                 await asyncio.sleep(0.05)
-            if writing is not None:
-                await writing
             log.info("stopping; the IPVS table stays as it is")
         finally:
+            for future in (controlling, writing):
+                if future is not None:
+                    await asyncio.wait([future])
             for task in tasks:
                 task.cancel()
             if self.scanner is not None:
                 self.scanner.close()
                 self.scanner = None
-            db.shutdown(wait=True)
+            control.shutdown(wait=True)
+            status.shutdown(wait=True)
+
+    def poll(self) -> Loaded | None:
+        """The control thread's regular pass: retry the driver, look for a new revision."""
+        self.open_driver()
+        return self.read_config()
 
     def stop(self) -> None:
         self.stopping = True

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from monitoring import drivers
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
@@ -84,9 +85,18 @@ def test_it_takes_a_failed_server_out_of_the_table_and_reports_why(memory, liste
     rows = {h.port: h for h in RealServerHealth.objects.all()}
     assert rows[listener].state == "up" and rows[listener].weight == 1
     assert rows[dead].state == "down" and rows[dead].last_error == "connection refused"
+    now = timezone.now()
+    for row in rows.values():  # times read back as real moments, latency in milliseconds
+        assert abs((now - row.last_check).total_seconds()) < 60
+        assert abs((now - row.since).total_seconds()) < 60
+        assert row.latency_ms is not None and 0 <= row.latency_ms < 5000
     status = WorkerStatus.objects.get()
     assert status.kernel_ok and f"TCP  192.0.2.80:{listener} wlc" in status.table_text
     assert ConnectionSample.objects.count() == 2
+    # A second pass updates the same rows rather than adding new ones.
+    call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
+    assert RealServerHealth.objects.count() == 2
+    assert RealServerHealth.objects.get(port=listener).last_check >= rows[listener].last_check
 
 
 def test_it_quiesces_a_failed_server_to_weight_zero(memory, listener):

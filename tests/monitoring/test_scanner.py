@@ -1,0 +1,111 @@
+"""The batch TCP-connect prober, against real sockets on loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from monitoring.probes import ProbeResult
+from monitoring.scanner import ConnectScanner
+
+
+class Results:
+    def __init__(self) -> None:
+        self.got: dict[object, ProbeResult] = {}
+        self.event = threading.Condition()
+
+    def deliver(self, batch: list[tuple[object, ProbeResult]]) -> None:
+        with self.event:
+            self.got.update(batch)
+            self.event.notify_all()
+
+    def wait(self, *tokens: object, timeout: float = 10) -> list[ProbeResult]:
+        with self.event:
+            assert self.event.wait_for(lambda: all(t in self.got for t in tokens), timeout)
+            return [self.got[t] for t in tokens]
+
+
+@pytest.fixture
+def scanner() -> Iterator[tuple[ConnectScanner, Results]]:
+    results = Results()
+    instance = ConnectScanner(results.deliver)
+    yield instance, results
+    instance.close()
+
+
+def listener(backlog: int = 16) -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock
+
+
+def time_wait_sockets_to(port: int) -> int:
+    """TIME_WAIT entries in the kernel's table whose remote port is `port` (state 06)."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == port and fields[3] == "06":
+                count += 1
+    return count
+
+
+def test_it_sees_a_listening_server_as_up(scanner) -> None:
+    instance, results = scanner
+    server = listener()
+    port = server.getsockname()[1]
+    instance.submit("a", "127.0.0.1", port, 2.0)
+    (result,) = results.wait("a")
+    assert result.ok and result.reason == ""
+    server.close()
+
+
+def test_it_leaves_no_time_wait_socket_behind_on_the_director(scanner) -> None:
+    instance, results = scanner
+    server = listener(backlog=128)
+    port = server.getsockname()[1]
+    tokens = list(range(50))
+    for token in tokens:
+        instance.submit(token, "127.0.0.1", port, 2.0)
+    assert all(r.ok for r in results.wait(*tokens))
+    # An orderly close would leave 50 TIME_WAIT sockets here for a minute; a reset leaves none.
+    assert time_wait_sockets_to(port) == 0
+    server.close()
+
+
+def test_it_reports_a_refused_connection(scanner) -> None:
+    instance, results = scanner
+    server = listener()
+    port = server.getsockname()[1]
+    server.close()
+    instance.submit("gone", "127.0.0.1", port, 2.0)
+    (result,) = results.wait("gone")
+    assert not result.ok
+    assert result.reason == "connection refused"
+
+
+def test_it_times_out_a_server_that_never_completes_the_handshake(scanner) -> None:
+    instance, results = scanner
+    server = listener(backlog=0)
+    port = server.getsockname()[1]
+    # Fill the accept queue: further SYNs are dropped, so the next connect never completes.
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    instance.submit("stuck", "127.0.0.1", port, 0.5)
+    (result,) = results.wait("stuck", timeout=10)
+    assert not result.ok
+    assert result.reason == "connect timed out after 0.5 s"
+    assert result.latency >= 0.5
+    for filler in fillers:
+        filler.close()
+    server.close()
