@@ -31,6 +31,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 # Runtime state (SQLite database, secret key, default lvs.cf, the worker's state) lives here.
 STATE_DIR = Path(env("STATE_DIR", str(BASE_DIR / "var")))
 
+# The database holds the MySQL checks' passwords and the sessions: nothing this process creates
+# (the SQLite file and its -wal/-shm, the state directory, lvs.cf) may be readable by other users
+# or writable by the group, whatever umask the shell or the unit that started it had.
+os.umask(os.umask(0o027) | 0o027)
+
 
 def _secret_key() -> str:
     """Take the key from the environment, else from a file made once with mode 0600.

@@ -79,6 +79,17 @@ def test_it_refreshes_the_panel_alone_with_htmx_and_the_page_without_js(admin_cl
     )
 
 
+@pytest.mark.parametrize("rate", ["0", "-3", "1", "abc", "5s, load"])
+def test_an_interval_below_two_seconds_or_not_a_number_is_never_used_as_is(admin_client, rate):
+    report()
+    html = admin_client.get(reverse("control"), {"auto_update": "1", "rate": rate}).content.decode()
+    expected = "2" if rate.lstrip("-").isdigit() else "10"
+    assert f'hx-trigger="every {expected}s"' in html
+    assert f'<meta http-equiv="refresh" content="{expected}">' in html
+    assert f'name="rate" id="rate" value="{expected}"' in html
+    assert "load" not in html.split('id="live-panel"')[1].split(">")[0]
+
+
 def test_the_panel_only_reads(admin_client):
     assert admin_client.post(reverse("live_panel")).status_code == 405
 
