@@ -39,6 +39,7 @@ class Driver(Protocol):
     def dump(self) -> Table: ...
     def apply(self, ops: list[Op]) -> int: ...
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None: ...
+    def timeouts(self) -> tuple[int, int, int]: ...
     def version(self) -> tuple[str, int]: ...
     def addresses(self) -> list[KernelAddress]: ...
     def add_address(self, address: str, prefixlen: int, device: str, label: str) -> None: ...
@@ -57,7 +58,7 @@ class MemoryDriver:
     on missing entries), counting operations so tests can assert minimality."""
 
     table: Table = field(default_factory=dict)
-    timeouts: tuple[int, int, int] = (900, 120, 300)
+    kernel_timeouts: tuple[int, int, int] = (900, 120, 300)
     address_list: list[KernelAddress] = field(default_factory=list)
     forwarding: bool = False
     arps: list[tuple[str, str, int]] = field(default_factory=list)
@@ -86,11 +87,15 @@ class MemoryDriver:
         return done
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
-        self.timeouts = (
-            tcp or self.timeouts[0],
-            tcpfin or self.timeouts[1],
-            udp or self.timeouts[2],
+        self.kernel_timeouts = (
+            tcp or self.kernel_timeouts[0],
+            tcpfin or self.kernel_timeouts[1],
+            udp or self.kernel_timeouts[2],
         )
+        self.messages_sent += 1
+
+    def timeouts(self) -> tuple[int, int, int]:
+        return self.kernel_timeouts
 
     def version(self) -> tuple[str, int]:
         return ("1.2.1", 4096)

@@ -105,6 +105,7 @@ class ApplyResult:
     error: str | None = None
     arp_threads: list[threading.Thread] = field(default_factory=list)
     desired: DesiredState | None = None
+    timeouts_set: tuple[int, int, int] | None = None  # (tcp, tcpfin, udp) when they changed
 
     @property
     def ok(self) -> bool:
@@ -128,6 +129,8 @@ class ApplyResult:
         for vips, verb in ((self.vips_added, "added"), (self.vips_removed, "removed")):
             if vips:
                 parts.append(f"{len(vips)} VIP{'s' if len(vips) > 1 else ''} {verb}")
+        if self.timeouts_set:
+            parts.append("timeouts set")
         if not parts:
             return "nothing to do: the kernel already matches the configuration"
         return f"{len(self.ops)} operation{'s' if len(self.ops) != 1 else ''}: " + ", ".join(parts)
@@ -152,6 +155,7 @@ def apply(
         result.ops = diff(current, desired.table, owned.services)
         if dry_run:
             result.vips_added, result.vips_removed = _vip_changes(driver, desired, owned)
+            _timeouts(config, driver, result, dry_run=True)
             return result
         try:
             result.executed = driver.apply(result.ops)
@@ -214,13 +218,24 @@ def _converge_vips(
             result.vips_removed.append(vip)
 
 
-def _timeouts(config: LvsConfig, driver: Driver, result: ApplyResult) -> None:
+def _timeouts(
+    config: LvsConfig, driver: Driver, result: ApplyResult, dry_run: bool = False
+) -> None:
     tcp, tcpfin, udp = config.tcp_timeout or 0, config.tcpfin_timeout or 0, config.udp_timeout or 0
-    if tcp or tcpfin or udp:  # 0 means "leave unchanged", as lvsd's `ipvsadm --set` did
-        try:
-            driver.set_timeouts(tcp, tcpfin, udp)
-        except DriverError as exc:
-            result.warnings.append(f"could not set the TCP/TCP FIN/UDP timeouts: {exc}")
+    if not (tcp or tcpfin or udp):  # 0 means "leave unchanged", as lvsd's `ipvsadm --set` did
+        return
+    try:
+        current = driver.timeouts()
+        wanted = (tcp or current[0], tcpfin or current[1], udp or current[2])
+        # Read first: the worker applies on every health change, and setting unchanged timeouts
+        # each time would make every change one more kernel operation.
+        if wanted == current:
+            return
+        if not dry_run:
+            driver.set_timeouts(*wanted)
+        result.timeouts_set = wanted
+    except DriverError as exc:
+        result.warnings.append(f"could not set the TCP/TCP FIN/UDP timeouts: {exc}")
 
 
 def _nat(config: LvsConfig, driver: Driver, result: ApplyResult) -> None:

@@ -13,6 +13,7 @@ ipvsadm. pyroute2 still does what it does well: rtnetlink addresses (IPRoute).
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -64,6 +65,7 @@ FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 _HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _GENL = struct.Struct("=BBH")  # genlmsghdr: cmd, version, reserved
+_HDR_GENL = struct.Struct("=IHHIIBBH")  # both, as every request starts
 _NLA = struct.Struct("=HH")
 _U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
@@ -93,8 +95,9 @@ def _walk(
 
 
 def _in6(address: str) -> bytes:
-    ip = ipaddress.ip_address(address)
-    return ip.packed + b"\0" * (16 - len(ip.packed))
+    """An address as IPVS carries it: 16 bytes, an IPv4 address padded with zeros."""
+    packed = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+    return packed + b"\0" * (16 - len(packed))
 
 
 def _addr_from(raw: bytes, family: int) -> str:
@@ -102,6 +105,20 @@ def _addr_from(raw: bytes, family: int) -> str:
     if family == socket.AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, raw[:16])
     return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+PROC_IPVS = "/proc/net/ip_vs"
+PROC_FORWARD = {"Masq": "masq", "Local": "local", "Tunnel": "tunnel", "Route": "route"}
+
+
+def _proc_endpoint(text: str) -> tuple[str, int]:
+    """An endpoint as /proc/net/ip_vs prints it ("C00002F0:0CEA", "[2001:0db8:...]:0CEA")."""
+    if text[0] == "[":
+        address, port = text[1:].split("]:")
+        packed = socket.inet_pton(socket.AF_INET6, address)
+        return socket.inet_ntop(socket.AF_INET6, packed), int(port, 16)
+    address, port = text.split(":")
+    return socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)), int(port, 16)
 
 
 class _ServiceCodec:
@@ -148,17 +165,37 @@ class _ServiceCodec:
         return _attr(IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED, self.key_attrs(key))
 
 
+# The fixed part of a destination's attributes after its address and port: forwarding method,
+# weight, upper and lower thresholds, each a 4-byte attribute (8 bytes with its header).
+_DEST_SETTINGS = struct.Struct("=HHIHHIHHIHHI")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _dest_address_attrs(address: str) -> tuple[bytes, bytes]:
+    """(address attribute, address-family attribute) of a destination; cached, since a full
+    load packs one per destination and the same few thousand addresses recur."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    packed = socket.inet_pton(family, address)
+    return (
+        _attr(DEST_ADDR, packed + b"\0" * (16 - len(packed))),
+        _attr(DEST_AF, _U16.pack(family)),
+    )
+
+
 def _dest_attrs(dest: Destination, family: int, full: bool) -> bytes:
-    body = _attr(DEST_ADDR, _in6(dest.address)) + _attr(DEST_PORT, _BE16.pack(dest.port))
-    if full:
-        body += (
-            _attr(DEST_FWD, _U32.pack(FWD_CODE[dest.forward]))
-            + _attr(DEST_WEIGHT, _U32.pack(dest.weight))
-            + _attr(DEST_UTHRESH, _U32.pack(0))
-            + _attr(DEST_LTHRESH, _U32.pack(0))
-        )
-    body += _attr(DEST_AF, _U16.pack(FAMILY[ipaddress.ip_address(dest.address).version]))
-    return _attr(IPVS_CMD_ATTR_DEST | NLA_F_NESTED, body)
+    address, address_family = _dest_address_attrs(dest.address)
+    port = _attr(DEST_PORT, _BE16.pack(dest.port))
+    if not full:
+        body = address + port + address_family
+    else:
+        settings = _DEST_SETTINGS.pack(
+            8, DEST_FWD, FWD_CODE[dest.forward],
+            8, DEST_WEIGHT, dest.weight,
+            8, DEST_UTHRESH, 0,
+            8, DEST_LTHRESH, 0,
+        )  # fmt: skip
+        body = address + port + settings + address_family
+    return _NLA.pack(4 + len(body), IPVS_CMD_ATTR_DEST | NLA_F_NESTED) + body
 
 
 def ensure_ipvs_module() -> None:
@@ -203,11 +240,11 @@ class IPVSNetlink:
         self.seq = (self.seq + 1) & 0xFFFFFFFF
         return self.seq
 
+    @staticmethod
     def _message(
-        self, msg_type: int, flags: int, cmd: int, payload: bytes, seq: int, version: int = 1
+        msg_type: int, flags: int, cmd: int, payload: bytes, seq: int, version: int = 1
     ) -> bytes:
-        body = _GENL.pack(cmd, version, 0) + payload
-        return _HDR.pack(16 + len(body), msg_type, flags, seq, 0) + body
+        return _HDR_GENL.pack(20 + len(payload), msg_type, flags, seq, 0, cmd, version, 0) + payload
 
     def _family_id(self, name: bytes) -> int:
         seq = self._next_seq()
@@ -291,7 +328,76 @@ class IPVSNetlink:
 
     # --- table -------------------------------------------------------------------------------
     def dump(self) -> Table:
+        """The kernel's table: from /proc/net/ip_vs when it says everything (one read, where
+        netlink needs a request per service), else over netlink."""
+        table = self.dump_proc()
+        return self.dump_netlink() if table is None else table
+
+    def dump_proc(self) -> Table | None:
+        """Parse /proc/net/ip_vs, the kernel's own text of the table (this process's network
+        namespace, like the netlink socket). None where it cannot say everything netlink would:
+        no such file, a protocol other than TCP, UDP or a firewall mark, or a firewall mark that
+        is both an IPv4 and an IPv6 service (the text does not name the family)."""
+        try:
+            with open(PROC_IPVS, "rb") as handle:
+                lines = handle.read().decode("ascii").split("\n")
+        except (OSError, UnicodeDecodeError):
+            return None
         table: Table = {}
+        entry: ServiceEntry | None = None
+        marks: dict[int, set[int]] | None = None
+        for line in lines[3:]:  # a version line and two heading lines
+            if not line:
+                continue
+            fields = line.split()
+            if line[0] == " ":  # "  -> C0000201:0CEA      Route   1      0          0"
+                if entry is None or len(fields) < 6:
+                    return None
+                address, port = _proc_endpoint(fields[1])
+                entry.destinations[(address, port)] = Destination(
+                    address,
+                    port,
+                    PROC_FORWARD.get(fields[2], "route"),
+                    int(fields[3]),
+                    int(fields[4]),
+                    int(fields[5]),
+                )
+                continue
+            protocol = fields[0]
+            if protocol == "FWM":  # "FWM  00000005 rr [ops ][persistent 300 FFFFFF00]"
+                mark = int(fields[1], 16)
+                if marks is None:
+                    marks = self._fwmark_families()
+                families = marks.get(mark, set())
+                if len(families) != 1:
+                    return None
+                key = ServiceKey.for_fwmark(mark, next(iter(families)))
+            elif protocol in ("TCP", "UDP"):  # "TCP  C00002F0:0CEA lc [ops ][persistent ...]"
+                address, port = _proc_endpoint(fields[1])
+                key = ServiceKey(protocol.lower(), address, port, 0, 6 if ":" in address else 4)
+            else:
+                return None
+            rest = fields[2:]
+            persistent, mask = 0, ""
+            if "persistent" in rest:
+                at = rest.index("persistent")
+                persistent = int(rest[at + 1])
+                raw = rest[at + 2] if len(rest) > at + 2 else "FFFFFFFF"
+                if key.family == 4 and raw.upper() != "FFFFFFFF":
+                    mask = socket.inet_ntop(socket.AF_INET, bytes.fromhex(raw))
+            entry = ServiceEntry(Service(key, rest[0], persistent, mask))
+            table[key] = entry
+        return table
+
+    def _fwmark_families(self) -> dict[int, set[int]]:
+        """Firewall mark -> the address families it is a service for (one netlink dump)."""
+        result: dict[int, set[int]] = {}
+        for service in self._services():
+            if service.key.protocol == "fwm":
+                result.setdefault(service.key.fwmark, set()).add(service.key.family)
+        return result
+
+    def _services(self) -> list[Service]:
         seq = self._next_seq()
         self.sock.send(
             self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b"", seq)
@@ -301,7 +407,12 @@ class IPVSNetlink:
             for kind, start, end in _walk(payload, 4):
                 if kind == IPVS_CMD_ATTR_SERVICE:
                     services.append(self._parse_service(payload, start, end))
-        for service in services:
+        return services
+
+    def dump_netlink(self) -> Table:
+        """The table over netlink: one dump of the services, then one per service."""
+        table: Table = {}
+        for service in self._services():
             entry = ServiceEntry(service)
             seq = self._next_seq()
             self.sock.send(
@@ -431,6 +542,22 @@ class IPVSNetlink:
         )
         self.request(IPVS_CMD_SET_CONFIG, payload)
 
+    def timeouts(self) -> tuple[int, int, int]:
+        """The kernel's TCP, TCP FIN and UDP timeouts (`ipvsadm -L --timeout`)."""
+        seq = self._next_seq()
+        self.sock.send(self._message(self.family, NLM_F_REQUEST, IPVS_CMD_GET_CONFIG, b"", seq))
+        values = {IPVS_CMD_ATTR_TIMEOUT_TCP: 0, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN: 0}
+        values[IPVS_CMD_ATTR_TIMEOUT_UDP] = 0
+        for _type, payload in self._replies(seq):
+            for kind, s, _e in _walk(payload, 4):
+                if kind in values:
+                    values[kind] = _U32.unpack_from(payload, s)[0]
+        return (
+            values[IPVS_CMD_ATTR_TIMEOUT_TCP],
+            values[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN],
+            values[IPVS_CMD_ATTR_TIMEOUT_UDP],
+        )
+
     def version(self) -> tuple[str, int]:
         seq = self._next_seq()
         self.sock.send(self._message(self.family, NLM_F_REQUEST, IPVS_CMD_GET_INFO, b"", seq))
@@ -471,6 +598,9 @@ class NetlinkDriver:
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
         self.ipvs.set_timeouts(tcp, tcpfin, udp)
+
+    def timeouts(self) -> tuple[int, int, int]:
+        return self.ipvs.timeouts()
 
     def version(self) -> tuple[str, int]:
         return self.ipvs.version()

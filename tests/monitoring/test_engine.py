@@ -108,8 +108,26 @@ def test_it_turns_on_ip_forward_and_the_nat_router_in_nat_mode(state):
 
 def test_it_sets_the_connection_timeouts_when_configured(state):
     driver = MemoryDriver()
+    result = apply(seed(tcp_timeout=3600, udp_timeout=60), driver, state)
+    assert driver.timeouts() == (3600, 120, 60)
+    assert result.timeouts_set == (3600, 120, 60) and "timeouts set" in result.summary()
+
+
+def test_unchanged_timeouts_cost_no_kernel_operation(state):
+    driver = MemoryDriver()
     apply(seed(tcp_timeout=3600, udp_timeout=60), driver, state)
-    assert driver.timeouts == (3600, 120, 60)
+    sent = driver.messages_sent
+    result = apply(seed(tcp_timeout=3600, udp_timeout=60), driver, state)
+    assert driver.messages_sent == sent
+    assert result.timeouts_set is None
+    assert result.summary() == "nothing to do: the kernel already matches the configuration"
+
+
+def test_a_dry_run_shows_the_timeouts_it_would_set_without_setting_them(state):
+    driver = MemoryDriver()
+    result = apply(seed(tcp_timeout=3600), driver, state, dry_run=True)
+    assert result.timeouts_set == (3600, 120, 300)
+    assert driver.timeouts() == (900, 120, 300)
 
 
 def test_it_changes_nothing_in_a_dry_run(state):

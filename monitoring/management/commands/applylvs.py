@@ -91,6 +91,8 @@ class Command(BaseCommand):
                 )
             for vip in result.vips_removed:
                 self.stdout.write(f"ip addr del {vip.address}/{vip.prefixlen} dev {vip.device}")
+            if result.timeouts_set:
+                self.stdout.write("ipvsadm --set {} {} {}".format(*result.timeouts_set))
             self.stdout.write(f"dry run: {result.summary()}")
             return
         # Announcements of new VIPs are in flight; let them finish before the process exits.

@@ -1,0 +1,70 @@
+"""The netlink driver's reading of /proc/net/ip_vs, on the kernel's own text (the lab checks it
+against a netlink dump of a real table). The host kernel has no IPVS, so the socket side is not
+opened here."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitoring import netlink
+from monitoring.table import Destination, Service, ServiceKey
+
+# As the kernel prints it (ip_vs_info_seq_show), for a DR MySQL service, a persistent UDP
+# service with a netmask, a firewall mark, and an IPv6 NAT service.
+PROC = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  C00002F0:0CEA lc \n  -> C00002F2:0CEA      Route   1      3          0         \n  -> C00002F1:0CEA      Route   0      0          12        \nUDP  C00002F0:0035 rr persistent 300 FFFFFF00
+  -> CB007101:0035      Tunnel  5      0          0         \nFWM  00000005 wlc \n  -> C6336401:0050      Masq    2      1          1         \nTCP  [2001:0db8:0000:0000:0000:0000:0000:0080]:0050 sh ops \n  -> [2001:0db8:0000:0000:0000:0000:0000:0001]:1F90      Masq    1      0          0         \n"""
+
+
+def proc_driver(tmp_path, monkeypatch, text: str, marks: dict[int, set[int]]):
+    path = tmp_path / "ip_vs"
+    path.write_text(text)
+    monkeypatch.setattr(netlink, "PROC_IPVS", str(path))
+    driver = object.__new__(netlink.IPVSNetlink)  # no socket: the host has no IPVS
+    monkeypatch.setattr(driver, "_fwmark_families", lambda: marks, raising=False)
+    return driver
+
+
+def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_path, monkeypatch):
+    table = proc_driver(tmp_path, monkeypatch, PROC, {5: {4}}).dump_proc()
+    mysql = table[ServiceKey.for_address("tcp", "192.0.2.240", 3306)]
+    assert mysql.service == Service(mysql.service.key, "lc", 0, "")
+    assert mysql.destinations == {
+        ("192.0.2.242", 3306): Destination("192.0.2.242", 3306, "route", 1, 3, 0),
+        ("192.0.2.241", 3306): Destination("192.0.2.241", 3306, "route", 0, 0, 12),
+    }
+    dns = table[ServiceKey.for_address("udp", "192.0.2.240", 53)]
+    assert (dns.service.scheduler, dns.service.persistent, dns.service.netmask) == (
+        "rr",
+        300,
+        "255.255.255.0",
+    )
+    assert list(dns.destinations.values()) == [Destination("203.0.113.1", 53, "tunnel", 5)]
+    marked = table[ServiceKey.for_fwmark(5, 4)]
+    assert list(marked.destinations.values()) == [Destination("198.51.100.1", 80, "masq", 2, 1, 1)]
+    v6 = table[ServiceKey.for_address("tcp", "2001:db8::80", 80)]
+    assert v6.service.scheduler == "sh"
+    assert list(v6.destinations) == [("2001:db8::1", 8080)]
+    assert len(table) == 4
+
+
+def test_an_empty_table_is_empty(tmp_path, monkeypatch):
+    header = "\n".join(PROC.split("\n")[:3]) + "\n"
+    assert proc_driver(tmp_path, monkeypatch, header, {}).dump_proc() == {}
+
+
+@pytest.mark.parametrize(
+    "text, marks",
+    [
+        (PROC, {5: {4, 6}}),  # mark 5 is an IPv4 and an IPv6 service: the text cannot tell
+        (PROC.replace("UDP  C00002F0:0035", "SCTP  C00002F0:0035"), {5: {4}}),
+        (None, {}),  # no /proc/net/ip_vs at all
+    ],
+)
+def test_it_leaves_to_netlink_what_the_text_cannot_say(tmp_path, monkeypatch, text, marks):
+    driver = proc_driver(tmp_path, monkeypatch, text or "", marks)
+    if text is None:
+        monkeypatch.setattr(netlink, "PROC_IPVS", str(tmp_path / "missing"))
+    assert driver.dump_proc() is None
