@@ -1,12 +1,16 @@
-"""The live part of CONTROL/MONITORING: daemon status, the kernel table with each real server's
-health beside it, and a connection graph per real server. Read-only (GET), a constant number of
-queries, and refreshable on its own (htmx) or with the whole page (meta refresh, without JS)."""
+"""The live part of CONTROL/MONITORING: daemon status, the kernel table in `ipvsadm -Ln`'s columns
+with each real server's health, last check and reason beside its line, and a connection graph
+per real server. Read-only (GET), a constant number of queries whatever the table's size (the
+table is shown a page of services at a time), and refreshable on its own (htmx) or with the whole
+page (meta refresh, without JS)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
 
+from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,6 +21,9 @@ from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
 FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is stopped
 MIN_RATE, DEFAULT_RATE = 2, 10
 GRAPH_W, GRAPH_H = 120, 24
+GRAPH_SPAN = timedelta(hours=1)
+SERVICES_PER_PAGE = 50
+DOWN_LISTED = 100  # the "down now" list is a summary, not a second table
 
 
 def refresh_settings(request: HttpRequest) -> tuple[bool, int]:
@@ -28,39 +35,88 @@ def refresh_settings(request: HttpRequest) -> tuple[bool, int]:
     return auto, max(MIN_RATE, rate)
 
 
-def sparkline(points: list[int]) -> str:
-    """An SVG polyline's points for the last hour of connection counts."""
+def sparkline(points: list[tuple[float, int]]) -> str:
+    """An SVG polyline's points for (seconds ago, connections) over the last hour: x is time, so
+    a gap in the samples (the worker was stopped) shows as a gap in time."""
     if len(points) < 2:
         return ""
-    top = max(points) or 1
-    step = GRAPH_W / (len(points) - 1)
+    span = GRAPH_SPAN.total_seconds()
+    top = max(value for _ago, value in points) or 1
     return " ".join(
-        f"{i * step:.1f},{GRAPH_H - 1 - (v / top) * (GRAPH_H - 2):.1f}"
-        for i, v in enumerate(points)
+        f"{(1 - ago / span) * GRAPH_W:.1f},{GRAPH_H - 1 - (value / top) * (GRAPH_H - 2):.1f}"
+        for ago, value in points
     )
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        return 1
 
 
 def live_context(request: HttpRequest) -> dict:
     status = WorkerStatus.objects.filter(pk=1).first()
     now = timezone.now()
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    health = list(RealServerHealth.objects.order_by("virtual_name", "address", "port"))
-    since = now - timedelta(hours=1)
-    series: dict[int, list[int]] = defaultdict(list)
-    for health_id, active, inact in (
-        ConnectionSample.objects.filter(at__gte=since)
+    services = list(status.table) if status and isinstance(status.table, list) else []
+    paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
+    page = paginator.get_page(_page_number(request))
+    virtuals = {service["virtual"] for service in page.object_list if service["virtual"]}
+
+    # Health of the real servers of this page's virtual servers, down ones included (a failed
+    # real server is not in the kernel table unless quiesced, but it is shown under its service).
+    health = {
+        (h.virtual_name, h.address, h.port): h
+        for h in RealServerHealth.objects.filter(virtual_name__in=virtuals)
+    }
+    series: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for health_id, at, active, inact in (
+        ConnectionSample.objects.filter(
+            health_id__in=[h.pk for h in health.values()], at__gte=now - GRAPH_SPAN
+        )
         .order_by("at")
-        .values_list("health_id", "active_conn", "inact_conn")
+        .values_list("health_id", "at", "active_conn", "inact_conn")
     ):
-        series[health_id].append(active + inact)
-    for row in health:
-        row.graph = sparkline(series.get(row.pk, []))
-        row.graph_max = max(series.get(row.pk, [0]) or [0])
+        series[health_id].append(((now - at).total_seconds(), active + inact))
+
+    rows = []
+    for service in page.object_list:
+        name = service["virtual"]
+        lines = []
+        shown = set()
+        for dest in service["destinations"]:
+            key = (name, dest["address"], dest["port"])
+            shown.add(key)
+            lines.append({**dest, "health": health.get(key), "in_table": True})
+        for key, h in sorted(health.items()):
+            if key[0] == name and key not in shown:
+                endpoint = (
+                    f"[{h.address}]:{h.port}" if ":" in h.address else f"{h.address}:{h.port}"
+                )
+                lines.append({"endpoint": endpoint, "health": h, "in_table": False})
+        for line in lines:
+            h = line["health"]
+            points = series.get(h.pk, []) if h is not None else []
+            line["graph"] = sparkline(points)
+            line["graph_max"] = max((value for _ago, value in points), default=0)
+        rows.append({**service, "lines": lines})
+
+    counts = dict(RealServerHealth.objects.values_list("state").annotate(n=Count("id")).order_by())
+    down = list(
+        RealServerHealth.objects.filter(state="down").order_by("virtual_name", "address", "port")[
+            :DOWN_LISTED
+        ]
+    )
     auto, rate = refresh_settings(request)
     return {
         "worker": status,
         "running": running,
-        "health": health,
+        "rows": rows,
+        "page": page,
+        "counts": counts,
+        "checked": sum(counts.values()),
+        "down": down,
         "auto_update": auto,
         "rate": rate,
         "graph_w": GRAPH_W,
@@ -71,3 +127,11 @@ def live_context(request: HttpRequest) -> dict:
 @require_GET
 def live_panel(request: HttpRequest) -> HttpResponse:
     return render(request, "monitoring/_live_panel.html", live_context(request))
+
+
+@require_GET
+def live_table_text(request: HttpRequest) -> HttpResponse:
+    """The whole table exactly as `ipvsadm -Ln` prints it, as plain text (to copy or compare)."""
+    status = WorkerStatus.objects.filter(pk=1).first()
+    text = status.table_text if status else ""
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")

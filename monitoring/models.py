@@ -140,6 +140,11 @@ class WorkerStatus(models.Model):
     table_text = models.TextField(
         blank=True, help_text="the live (or would-be) table in ipvsadm -Ln form"
     )
+    table = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the same table as rows, each service with its virtual server's name",
+    )
 
     class Meta:
         verbose_name = _("worker status")

@@ -342,12 +342,7 @@ def format_table(table: Table, version: str = "1.2.1", size: int = 4096) -> str:
     for key in sorted(table):
         entry = table[key]
         svc = entry.service
-        line = f"{key.label()} {svc.scheduler}"
-        if svc.persistent:
-            line += f" persistent {svc.persistent}"
-            if svc.netmask:
-                line += f" mask {svc.netmask}"
-        lines.append(line)
+        lines.append(f"{key.label()} {svc.scheduler}{service_flags(svc, ' ')}")
         for _dkey, dest in sorted(entry.destinations.items()):
             lines.append(
                 # ipvsadm's own printf: "  -> %-28s %-7s %-6d %-10u %-10u"
@@ -355,3 +350,40 @@ def format_table(table: Table, version: str = "1.2.1", size: int = 4096) -> str:
                 f"{dest.weight:<6} {dest.active_conn:<10} {dest.inact_conn:<10}"
             )
     return "\n".join(lines) + "\n"
+
+
+def service_flags(service: Service, lead: str = "") -> str:
+    """ipvsadm's Flags column: "persistent 300 mask 255.255.255.0", or nothing."""
+    if not service.persistent:
+        return ""
+    text = f"{lead}persistent {service.persistent}"
+    return f"{text} mask {service.netmask}" if service.netmask else text
+
+
+def table_rows(table: Table, virtual_names: dict[ServiceKey, str]) -> list[dict]:
+    """The table as plain data for CONTROL/MONITORING (ipvsadm -Ln's columns, in its order), each
+    service with the name of the virtual server it belongs to ("" for one made by hand)."""
+    rows = []
+    for key in sorted(table):
+        entry = table[key]
+        rows.append(
+            {
+                "service": key.label(),
+                "scheduler": entry.service.scheduler,
+                "flags": service_flags(entry.service),
+                "virtual": virtual_names.get(key, ""),
+                "destinations": [
+                    {
+                        "endpoint": endpoint(dest.address, dest.port),
+                        "address": dest.address,
+                        "port": dest.port,
+                        "forward": FORWARD_LABEL[dest.forward],
+                        "weight": dest.weight,
+                        "active": dest.active_conn,
+                        "inact": dest.inact_conn,
+                    }
+                    for _dkey, dest in sorted(entry.destinations.items())
+                ],
+            }
+        )
+    return rows

@@ -16,4 +16,5 @@ urlpatterns = [
         name="monitoring_blank",
     ),
     path("live/", live.live_panel, name="live_panel"),
+    path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
 ]

@@ -32,7 +32,13 @@ from monitoring.health import HealthBook, ServerHealth
 from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
 from monitoring.probes import CheckSpec, probe
 from monitoring.scanner import ConnectScanner
-from monitoring.table import RealServerRef, desired_state, format_table, service_key
+from monitoring.table import (
+    RealServerRef,
+    desired_state,
+    format_table,
+    service_key,
+    table_rows,
+)
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 from virtualservers.models import Revision
@@ -257,7 +263,7 @@ class Worker:
             return False
         self.last_status = now
         health = self.health_snapshot() if health is None else health
-        table_text, counters = self._table(health.down)
+        table_text, counters, table = self._table(health.down)
         with transaction.atomic():
             WorkerStatus.objects.update_or_create(
                 pk=1,
@@ -268,6 +274,7 @@ class Worker:
                     "kernel_ok": self.driver is not None and not self.kernel_message,
                     "kernel_message": (self.kernel_message or "")[:255],
                     "table_text": table_text,
+                    "table": table,
                 },
             )
             write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
@@ -316,11 +323,12 @@ class Worker:
 
     def _table(
         self, down: frozenset[RealServerRef]
-    ) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]]]:
-        """The live table (or the one it would apply) and counters per real server."""
+    ) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]], list[dict]]:
+        """The live table (or the one it would apply) as ipvsadm -Ln text and as rows, and the
+        counters per real server."""
         counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
         if self.config is None:
-            return "", counters
+            return "", counters, []
         table = None
         if self.driver is not None:
             try:
@@ -350,7 +358,7 @@ class Worker:
                 f"# the table lvsadmin would apply ({self.kernel_message or 'no kernel access'})\n"
                 + text
             )
-        return text, counters
+        return text, counters, table_rows(table, by_key)
 
     @staticmethod
     def _health_row(server: ServerHealth, counters, adapt) -> tuple:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.fields import IPAddressField
 from virtualservers.models import PORT_VALIDATORS, VirtualServer
 from virtualservers.validators import validate_ip, validate_name
 
@@ -20,9 +23,7 @@ class RealServer(models.Model):
     )
     name = models.CharField(_("Name"), max_length=64, validators=[validate_name])
     position = models.PositiveIntegerField(_("position"), default=0)
-    address = models.CharField(
-        _("Address"), max_length=45, default="0.0.0.0", validators=[validate_ip]
-    )
+    address = IPAddressField(_("Address"), default="0.0.0.0", validators=[validate_ip])
     port = models.PositiveIntegerField(
         _("Port"),
         null=True,
@@ -54,6 +55,7 @@ class RealServer(models.Model):
     def clean(self) -> None:
         if self.virtual_server_id is None:
             return
+        self._check_family()
         siblings = RealServer.objects.filter(virtual_server_id=self.virtual_server_id).exclude(
             pk=self.pk
         )
@@ -72,3 +74,28 @@ class RealServer(models.Model):
                         % {"ip": self.address, "port": port}
                     }
                 )
+
+    def _check_family(self) -> None:
+        """IPVS forwards an IPv4 virtual service to IPv4 real servers only (and IPv6 to IPv6)."""
+        vip = self.virtual_server.address
+        if not self.address or self.address == "0.0.0.0" or not vip or vip == "0.0.0.0":
+            return
+        try:
+            mine, theirs = ipaddress.ip_address(self.address), ipaddress.ip_address(vip)
+        except ValueError:
+            return  # the address validators say what is wrong
+        if mine.version != theirs.version:
+            raise ValidationError(
+                {
+                    "address": _(
+                        "%(ip)s is an IPv%(mine)s address but the virtual server's address "
+                        "%(vip)s is IPv%(theirs)s: IPVS cannot forward between the two."
+                    )
+                    % {
+                        "ip": self.address,
+                        "mine": mine.version,
+                        "vip": vip,
+                        "theirs": theirs.version,
+                    }
+                }
+            )

@@ -13,10 +13,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.fields import IPAddressField
 from virtualservers.lvsconf.model import LOAD_MONITORS, PIRANHA_SCHEDULERS, SCHEDULERS
 from virtualservers.validators import (
     validate_device,
     validate_ip,
+    validate_ipv4,
     validate_name,
     validate_netmask,
 )
@@ -86,11 +88,9 @@ class GlobalSettings(SingletonModel):
     serial_no = models.PositiveIntegerField(
         _("serial number"), default=0, help_text=_("Serial of the last published revision.")
     )
-    primary = models.CharField(
-        _("Primary server public IP"), max_length=45, blank=True, validators=[validate_ip]
-    )
-    primary_private = models.CharField(
-        _("Primary server private IP"), max_length=45, blank=True, validators=[validate_ip]
+    primary = IPAddressField(_("Primary server public IP"), blank=True, validators=[validate_ipv4])
+    primary_private = IPAddressField(
+        _("Primary server private IP"), blank=True, validators=[validate_ipv4]
     )
     primary_shared = models.CharField(_("primary shared device (FOS)"), max_length=255, blank=True)
     service = models.CharField(
@@ -107,9 +107,7 @@ class GlobalSettings(SingletonModel):
         choices=NetworkType.choices,
         default=NetworkType.DIRECT,
     )
-    nat_router_ip = models.CharField(
-        _("NAT Router IP"), max_length=45, blank=True, validators=[validate_ip]
-    )
+    nat_router_ip = IPAddressField(_("NAT Router IP"), blank=True, validators=[validate_ipv4])
     nat_router_device = models.CharField(
         _("NAT Router device"), max_length=15, blank=True, validators=[validate_device]
     )
@@ -157,11 +155,9 @@ class Redundancy(SingletonModel):
     """REDUNDANCY tab: the backup director and the heartbeat between the two."""
 
     backup_active = models.BooleanField(_("Backup active"), default=False)
-    backup = models.CharField(
-        _("Redundant server public IP"), max_length=45, blank=True, validators=[validate_ip]
-    )
-    backup_private = models.CharField(
-        _("Redundant server private IP"), max_length=45, blank=True, validators=[validate_ip]
+    backup = IPAddressField(_("Redundant server public IP"), blank=True, validators=[validate_ipv4])
+    backup_private = IPAddressField(
+        _("Redundant server private IP"), blank=True, validators=[validate_ipv4]
     )
     backup_shared = models.CharField(_("backup shared device (FOS)"), max_length=255, blank=True)
     heartbeat = models.BooleanField(_("heartbeat"), null=True, blank=True)
@@ -209,9 +205,7 @@ class VirtualServer(models.Model):
         _("position"), default=0, help_text=_("Order in lvs.cf.")
     )
     active = models.BooleanField(_("active"), default=False)
-    address = models.CharField(
-        _("Virtual IP Address"), max_length=45, default="0.0.0.0", validators=[validate_ip]
-    )
+    address = IPAddressField(_("Virtual IP Address"), default="0.0.0.0", validators=[validate_ip])
     device = models.CharField(
         _("Device"), max_length=15, default="eth0:1", validators=[validate_device]
     )
@@ -257,9 +251,7 @@ class VirtualServer(models.Model):
         choices=LOAD_MONITOR_CHOICES,
         default="none",
     )
-    sorry_server = models.CharField(
-        _("Sorry Server"), max_length=45, blank=True, validators=[validate_ip]
-    )
+    sorry_server = IPAddressField(_("Sorry Server"), blank=True, validators=[validate_ip])
     client_monitor = models.CharField(_("client monitor (legacy)"), max_length=255, blank=True)
     # Import fidelity: whether the file had an `address` line at all (a virtual without one is legal).
     has_address = models.BooleanField(default=True, editable=False)

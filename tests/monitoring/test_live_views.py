@@ -20,17 +20,33 @@ TCP  192.0.2.240:3306 lc
 """
 
 
-def report(age_seconds: float = 1, message: str = "") -> None:
+def destination(address: str, weight: int = 1, active: int = 3) -> dict:
+    return {"endpoint": f"{address}:3306", "address": address, "port": 3306, "forward": "Route",
+            "weight": weight, "active": active, "inact": 0}  # fmt: skip
+
+
+def service(label: str, virtual: str, *destinations: dict) -> dict:
+    return {"service": label, "scheduler": "lc", "flags": "", "virtual": virtual,
+            "destinations": list(destinations)}  # fmt: skip
+
+
+SEED_ROWS = [service("TCP  192.0.2.240:3306", "mysql", destination("192.0.2.242"))]
+
+
+def report(age_seconds: float = 1, message: str = "", rows: list | None = None) -> None:
     WorkerStatus.objects.update_or_create(
         pk=1,
         defaults={"heartbeat": timezone.now() - timedelta(seconds=age_seconds), "serial_no": 4, "table_text": TABLE,
+                  "table": SEED_ROWS if rows is None else rows,
                   "kernel_ok": not message, "kernel_message": message},
     )  # fmt: skip
 
 
-def health(address: str, state: str, error: str = "", samples=()) -> RealServerHealth:
+def health(
+    address: str, state: str, error: str = "", samples=(), virtual: str = "mysql"
+) -> RealServerHealth:
     row = RealServerHealth.objects.create(
-        virtual_name="mysql", address=address, port=3306, state=state, last_error=error,
+        virtual_name=virtual, address=address, port=3306, state=state, last_error=error,
         last_check=timezone.now(), since=timezone.now(), latency_ms=1.5, weight=1 if state == "up" else None,
     )  # fmt: skip
     for minutes, count in samples:
@@ -52,6 +68,70 @@ def test_it_says_the_daemon_is_running_and_shows_the_table_with_health(admin_cli
     assert "TCP  192.0.2.240:3306 lc" in html
     assert "192.0.2.241:3306</td>" in html and "connection refused" in html
     assert html.count("<polyline") == 1  # a graph for the server with samples
+    assert "Real servers checked: 2" in html and "1 down" in html
+
+
+def line_of(html: str, endpoint: str) -> str:
+    """The table row of one real server."""
+    start = html.index(f"{endpoint}</td>")
+    return html[html.rindex("<tr", 0, start) : html.index("</tr>", start)]
+
+
+def test_each_real_server_line_shows_its_kernel_columns_and_health_side_by_side(admin_client):
+    report()
+    health("192.0.2.242", "up")
+    health("192.0.2.241", "down", "connection refused")
+    html = admin_client.get(reverse("live_panel")).content.decode()
+    up = line_of(html, "192.0.2.242:3306")
+    assert "<td>Route</td><td>1</td><td>3</td><td>0</td>" in up
+    assert '<span class="badge text-bg-success">up</span>' in up and "1.5 ms" in up
+    # A failed real server has left the kernel table; it still shows, under its service, and why.
+    down = line_of(html, "192.0.2.241:3306")
+    assert "not in the table" in down and "connection refused" in down
+    assert '<span class="badge text-bg-danger">down</span>' in down
+    assert html.index("TCP  192.0.2.240:3306") < html.index("192.0.2.241:3306</td>")
+
+
+def test_a_service_made_by_hand_is_shown_as_not_managed(admin_client):
+    report(rows=[*SEED_ROWS, service("UDP  198.51.100.9:53", "", destination("203.0.113.5"))])
+    html = admin_client.get(reverse("live_panel")).content.decode()
+    assert (
+        'UDP  198.51.100.9:53 lc</code> <small class="text-muted">not managed by lvsadmin' in html
+    )
+    assert "not checked" in line_of(html, "203.0.113.5:3306")
+
+
+def test_a_large_table_is_shown_a_page_of_services_at_a_time(admin_client):
+    rows = [
+        service(f"TCP  198.51.100.{i % 250 + 1}:{1000 + i}", f"vs{i}", destination("203.0.113.1"))
+        for i in range(120)
+    ]
+    report(rows=rows)
+    first = admin_client.get(reverse("live_panel")).content.decode()
+    assert "vs0</small>" in first and "vs49</small>" in first and "vs50</small>" not in first
+    assert "Services 1&ndash;50 of 120" in first and '?page=2"' in first
+    third = admin_client.get(reverse("live_panel"), {"page": "3"}).content.decode()
+    assert "vs119</small>" in third and "vs99</small>" not in third
+    assert "Services 101&ndash;120 of 120" in third
+    assert admin_client.get(reverse("live_panel"), {"page": "x"}).status_code == 200
+
+
+def test_the_whole_table_is_there_as_ipvsadm_prints_it(admin_client):
+    report()
+    response = admin_client.get(reverse("live_table_text"))
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content.decode() == TABLE
+
+
+def test_the_graph_spaces_samples_by_time():
+    from monitoring.live import GRAPH_W, sparkline
+
+    points = sparkline([(3600, 1), (1800, 1), (0, 1)])
+    xs = [float(point.split(",")[0]) for point in points.split()]
+    assert xs == [0.0, GRAPH_W / 2, GRAPH_W]
+    # Two samples five minutes apart, the last one 55 minutes ago: a gap, not a full-width line.
+    late = sparkline([(3600, 2), (3300, 1)])
+    assert max(float(point.split(",")[0]) for point in late.split()) < GRAPH_W / 2
 
 
 def test_it_says_the_daemon_is_stopped_when_the_heartbeat_is_old(admin_client):
@@ -99,8 +179,13 @@ def test_it_uses_a_constant_number_of_queries(admin_client):
     health("192.0.2.241", "up", samples=[(5, 1), (1, 2)])
     with CaptureQueriesContext(connection) as few:
         admin_client.get(reverse("live_panel"))
+    rows = list(SEED_ROWS)
     for i in range(30):
-        health(f"198.51.100.{i + 1}", "up", samples=[(5, 1), (1, 2)])
+        health(f"198.51.100.{i + 1}", "up", samples=[(5, 1), (1, 2)], virtual=f"vs{i}")
+        rows.append(
+            service(f"TCP  192.0.2.{i + 1}:80", f"vs{i}", destination(f"198.51.100.{i + 1}"))
+        )
+    report(rows=rows)
     with CaptureQueriesContext(connection) as many:
         admin_client.get(reverse("live_panel"))
     assert len(many) == len(few)

@@ -159,3 +159,27 @@ def test_it_requires_a_login(client, virtual):
     client.post(reverse("real_delete", args=[virtual.pk, server.pk]))
     server.refresh_from_db()
     assert server.active is False
+
+
+def test_it_keeps_one_spelling_of_an_ipv6_address_so_duplicates_are_caught(admin_client):
+    v6 = VirtualServer.objects.create(name="v6", address="2001:db8::80", port=80)
+    url = reverse("real_add", args=[v6.pk])
+    response = admin_client.post(url, data(address="2001:0DB8:0:0::0001"))
+    assert response.status_code == 302
+    assert RealServer.objects.get().address == "2001:db8::1"
+    again = admin_client.post(url, data(name="same", address="2001:db8::1"))
+    assert again.context["form"].errors["address"] == [
+        "This virtual server already has a real server at 2001:db8::1 port 80."
+    ]
+    assert RealServer.objects.count() == 1
+
+
+def test_it_refuses_a_real_server_of_the_other_address_family(admin_client):
+    v6 = VirtualServer.objects.create(name="v6", address="2001:db8::80", port=80)
+    response = admin_client.post(reverse("real_add", args=[v6.pk]), data(address="192.0.2.7"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["address"] == [
+        "192.0.2.7 is an IPv4 address but the virtual server's address 2001:db8::80 is IPv6: "
+        "IPVS cannot forward between the two."
+    ]
+    assert not RealServer.objects.exists()

@@ -108,10 +108,8 @@ def test_it_shows_an_invalid_address_on_its_field_and_changes_nothing(admin_clie
     GlobalSettings.objects.create(pk=1, primary="192.0.2.10")
     response = post(admin_client, primary="not-an-ip", network="nat")
     assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "primary": ["“not-an-ip” is not an IPv4 or IPv6 address."]
-    }
-    assert "is not an IPv4 or IPv6 address" in response.content.decode()
+    assert response.context["form"].errors == {"primary": ["“not-an-ip” is not an IPv4 address."]}
+    assert "is not an IPv4 address" in response.content.decode()
     row = GlobalSettings.load()
     assert (row.primary, row.network) == ("192.0.2.10", "direct")
 
@@ -152,3 +150,12 @@ def test_it_requires_a_login(client):
     response = client.post(URL, {"primary": "192.0.2.99"})
     assert response.status_code == 302
     assert not GlobalSettings.objects.filter(primary="192.0.2.99").exists()
+
+
+def test_the_heartbeat_address_is_ipv4_as_pulse_needs(admin_client):
+    GlobalSettings.objects.create(pk=1, primary="192.0.2.10")
+    response = post(admin_client, primary="2001:db8::10", network="direct")
+    assert response.context["form"].errors == {
+        "primary": ["“2001:db8::10” is not an IPv4 address."]
+    }
+    assert GlobalSettings.load().primary == "192.0.2.10"
