@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +35,15 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from lvsadmin.publish import publish  # noqa: E402
-from monitoring.models import MonitoringScript  # noqa: E402
+from monitoring.models import (  # noqa: E402
+    ConnectionSample,
+    MonitoringScript,
+    RealServerHealth,
+    WorkerStatus,
+)
 from realservers.models import RealServer  # noqa: E402
 from virtualservers.models import VirtualServer  # noqa: E402
 
@@ -52,10 +59,10 @@ def add_virtuals(start: int, stop: int) -> None:
             name=f"vs{index:05d}",
             position=index,
             active=index % 3 != 0,
-            address=f"10.{index // 250}.{index % 250}.1",
+            address=f"198.51.100.{index % 250 + 1}",
             device="eth0:1",
             vip_nmask="255.255.255.0",
-            port=80,
+            port=1000 + index,
         )
         for index in range(start, stop)
     )
@@ -65,13 +72,63 @@ def add_virtuals(start: int, stop: int) -> None:
             virtual_server=virtual,
             name=f"rs{number}",
             position=number,
-            address=f"192.168.{number}.{index % 250 + 1}",
-            port=8080,
+            address=f"203.0.113.{index % 250 + 1}",
+            port=8000 + number,
             weight=number,
             active=True,
         )
         for index, virtual in enumerate(virtuals)
         for number in range(REALS_PER_VIRTUAL)
+    )
+
+
+SAMPLES_PER_SERVER = 60  # an hour of the worker's one-a-minute connection samples
+
+
+def report_worker(start: int, stop: int) -> None:
+    """What a running worker would have written for virtual servers start..stop-1: the table as
+    rows, every real server's health (one in ten down) and an hour of connection samples."""
+    now = timezone.now()
+    rows = WorkerStatus.objects.filter(pk=1).values_list("table", flat=True).first() or []
+    healths = []
+    for virtual in VirtualServer.objects.filter(position__gte=start, position__lt=stop):
+        destinations = []
+        for server in virtual.real_servers.all():
+            down = server.position == 3
+            healths.append(
+                RealServerHealth(
+                    virtual_name=virtual.name, address=server.address, port=server.port,
+                    state="down" if down else "up", since=now, last_check=now, latency_ms=0.4,
+                    last_error="connection refused" if down else "", weight=server.weight,
+                )
+            )  # fmt: skip
+            if not down:
+                destinations.append(
+                    {
+                        "endpoint": f"{server.address}:{server.port}",
+                        "address": server.address,
+                        "port": server.port,
+                        "forward": "Route",
+                        "weight": server.weight,
+                        "active": 3,
+                        "inact": 7,
+                    }  # fmt: skip
+                )
+        rows.append({"service": f"TCP  {virtual.address}:{virtual.port}", "scheduler": "wlc",
+                     "flags": "", "virtual": virtual.name, "destinations": destinations})  # fmt: skip
+    healths = RealServerHealth.objects.bulk_create(healths, batch_size=1000)
+    ConnectionSample.objects.bulk_create(
+        (
+            ConnectionSample(
+                health=h, at=now - timedelta(minutes=m), active_conn=m % 7, inact_conn=1
+            )
+            for h in healths
+            for m in range(SAMPLES_PER_SERVER)
+        ),
+        batch_size=5000,
+    )
+    WorkerStatus.objects.update_or_create(
+        pk=1, defaults={"heartbeat": now, "serial_no": 1, "kernel_ok": True, "table": rows}
     )
 
 
@@ -112,6 +169,13 @@ def main() -> int:
             f"{total} virtual servers x {REALS_PER_VIRTUAL} real servers "
             f"(Apply took {publish_ms:.0f} ms)"
         )
+        started = time.perf_counter()
+        report_worker(already, total)
+        print(
+            f"  (worker's report: {RealServerHealth.objects.count()} health rows,"
+            f" {ConnectionSample.objects.count()} connection samples,"
+            f" written in {time.perf_counter() - started:.1f} s)"
+        )
         results[total] = {}
         report("VIRTUAL SERVERS list (/virtual/)", "/virtual/", client, results[total])
         report(
@@ -123,7 +187,11 @@ def main() -> int:
         report("CONTROL/MONITORING, nothing pending (/)", "/", client, results[total])
         VirtualServer.objects.filter(name="vs00007").update(port=8081)
         report("CONTROL/MONITORING, one change pending (/)", "/", client, results[total])
-        VirtualServer.objects.filter(name="vs00007").update(port=80)
+        VirtualServer.objects.filter(name="vs00007").update(port=1007)
+        report("CONTROL/MONITORING live panel (/live/)", "/live/", client, results[total])
+        report(
+            "CONTROL/MONITORING live panel, last page", "/live/?page=999", client, results[total]
+        )
 
     failed = False
     for label in results[1000]:

@@ -6,15 +6,19 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('realservers', '0001_initial'),
+        ("realservers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='realserver',
-            name='address',
-            field=virtualservers.fields.IPAddressField(default='0.0.0.0', max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Address'),
+            model_name="realserver",
+            name="address",
+            field=virtualservers.fields.IPAddressField(
+                default="0.0.0.0",
+                max_length=45,
+                validators=[virtualservers.validators.validate_ip],
+                verbose_name="Address",
+            ),
         ),
     ]

@@ -107,3 +107,16 @@ def test_it_applies_any_piranha_sample_with_the_memory_driver(tmp_path):
     assert (
         result.stdout.strip() == "3 operations: 1 service added, 2 real servers added, 1 VIP added"
     )
+
+
+def test_it_says_in_one_line_that_it_needs_root(seed_file, tmp_path, monkeypatch, settings):
+    # As an ordinary user (the interpreter here lives under /root, so the user is simulated).
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    settings.LVSADMIN_APPLY_STATE = tmp_path / "state.json"
+    with pytest.raises(CommandError) as raised:
+        call_command("applylvs", "--config", str(seed_file), "--driver", "netlink")
+    assert str(raised.value) == "changing the IPVS table needs root (CAP_NET_ADMIN)"
+    assert raised.value.returncode != 0

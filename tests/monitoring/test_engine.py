@@ -106,6 +106,22 @@ def test_it_turns_on_ip_forward_and_the_nat_router_in_nat_mode(state):
     assert {d.forward for d in driver.table[KEY].destinations.values()} == {"masq"}
 
 
+def test_it_warns_clearly_when_nat_cannot_turn_on_ip_forward(state):
+    class ReadOnlyProc(MemoryDriver):
+        def set_ip_forward(self, on: bool) -> None:
+            raise PermissionError(13, "Permission denied", "/proc/sys/net/ipv4/ip_forward")
+
+    driver = ReadOnlyProc()
+    config = seed()
+    config.network = "nat"
+    result = apply(config, driver, state)
+    assert result.ok and driver.table  # the table is applied all the same
+    assert result.warnings == [
+        "NAT needs net.ipv4.ip_forward=1 and it could not be set: "
+        "[Errno 13] Permission denied: '/proc/sys/net/ipv4/ip_forward'"
+    ]
+
+
 def test_it_sets_the_connection_timeouts_when_configured(state):
     driver = MemoryDriver()
     result = apply(seed(tcp_timeout=3600, udp_timeout=60), driver, state)

@@ -2,7 +2,9 @@
 
 import asyncio
 import os
+import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -232,3 +234,36 @@ def test_it_never_uses_a_shell(programs, tmp_path):
 def test_the_program_checks_run_as_root():
     assert os.geteuid() == 0, "ownership checks are meaningful as root, as the worker runs"
     assert stat.S_IMODE(os.stat("/bin/sh").st_mode) & 0o022 == 0
+
+
+def test_a_udp_server_that_never_answers_is_down_after_the_timeout():
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # bound, so no ICMP error: the datagram is simply never answered
+    port = silent.getsockname()[1]
+    try:
+        started = time.monotonic()
+        result = run(
+            probe(
+                "127.0.0.1", port, CheckSpec(protocol="udp", timeout=0.5, send="ping", expect="x")
+            )
+        )
+        waited = time.monotonic() - started
+    finally:
+        silent.close()
+    assert not result.ok
+    assert result.reason == "no UDP reply: timed out after 0.5 s"
+    assert 0.5 <= waited < 3
+
+
+def test_a_closed_udp_port_is_down_at_once_with_the_reason():
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens: the kernel answers with ICMP port unreachable
+    started = time.monotonic()
+    result = run(
+        probe("127.0.0.1", port, CheckSpec(protocol="udp", timeout=5, send="ping", expect="x"))
+    )
+    assert not result.ok
+    assert result.reason == "connection refused"
+    assert time.monotonic() - started < 2  # the ICMP error ends the check, not the timeout

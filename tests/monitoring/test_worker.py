@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -130,43 +131,82 @@ def test_it_says_why_it_cannot_touch_the_kernel_and_shows_the_table_it_would_app
     assert RealServerHealth.objects.filter(state="up").count() == 1
 
 
+class WorkerProcess:
+    """`manage.py lvsworker` as a real process on a published file (no revision), with the
+    memory driver, whose log can be waited on."""
+
+    def __init__(self, tmp_path, text: str) -> None:
+        cf = tmp_path / "lvs.cf"
+        cf.write_text(text)
+        env = {
+            **os.environ,
+            "LVSADMIN_STATE_DIR": str(tmp_path),
+            "LVSADMIN_LVS_CF": str(cf),
+            "LVSADMIN_IPVS_DRIVER": "memory",
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "lvsworker", "--no-arp"],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.log = ""
+
+    def wait_for(self, text: str, count: int = 1, limit: float = 30) -> str:
+        deadline = time.time() + limit
+        stream = self.process.stderr.fileno()
+        while self.log.count(text) < count and time.time() < deadline:
+            ready, _, _ = select.select([stream], [], [], 0.5)
+            if ready:
+                chunk = os.read(stream, 65536).decode()
+                if not chunk:
+                    break
+                self.log += chunk
+        assert self.log.count(text) >= count, f"no {text!r} (x{count}) in:\n{self.log}"
+        return self.log
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.communicate(timeout=20)[1]
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
 def test_sigterm_stops_the_worker_and_leaves_the_table_alone(tmp_path, listener):
-    # A real process: publish to a file (no revision), run, SIGTERM, and check it exits cleanly
-    # without removing what it applied (the memory table lives in that process, so we check
-    # that it exits 0, logs that the table stays, and never logs a removal).
-    cf = tmp_path / "lvs.cf"
-    cf.write_text(lvs_cf(listener, free_port()))
-    env = {
-        **os.environ,
-        "LVSADMIN_STATE_DIR": str(tmp_path),
-        "LVSADMIN_LVS_CF": str(cf),
-        "LVSADMIN_IPVS_DRIVER": "memory",
-    }
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "lvsworker", "--no-arp"],
-        cwd=REPO,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # SIGTERM must not remove what was applied (the memory table lives in that process, so we
+    # check that it exits 0, logs that the table stays, and never logs a removal).
+    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()))
     try:
-        deadline = time.time() + 30
-        log = ""
-        while "applied:" not in log and time.time() < deadline:
-            time.sleep(0.5)
-            log += (
-                os.read(process.stderr.fileno(), 65536).decode() if process.poll() is None else ""
-            )
-        assert "applied: 3 operations" in log
-        process.send_signal(signal.SIGTERM)
-        rest = process.communicate(timeout=20)[1]
+        assert "applied: 3 operations" in worker.wait_for("applied:")
+        rest = worker.stop()
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0
+        worker.kill()
+    assert worker.process.returncode == 0
     assert "stopping; the IPVS table stays as it is" in rest
     assert "removed" not in rest
+
+
+def test_sighup_rereads_the_configuration_without_a_restart(tmp_path, listener):
+    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()))
+    try:
+        worker.wait_for("applied:")
+        pid = worker.process.pid
+        worker.process.send_signal(signal.SIGHUP)
+        log = worker.wait_for("enforcing", count=2)
+        assert "SIGHUP: re-reading the configuration" in log
+        assert log.index("SIGHUP") < log.rindex("enforcing")
+        assert worker.process.poll() is None and worker.process.pid == pid  # still running
+        worker.stop()
+    finally:
+        worker.kill()
+    assert worker.process.returncode == 0
 
 
 def test_the_worker_loop_notices_a_failure_within_timeout_plus_an_interval(memory, tmp_path):

@@ -6,45 +6,79 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('virtualservers', '0002_alter_globalsettings_network_and_more'),
+        ("virtualservers", "0002_alter_globalsettings_network_and_more"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='globalsettings',
-            name='nat_router_ip',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ipv4], verbose_name='NAT Router IP'),
+            model_name="globalsettings",
+            name="nat_router_ip",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ipv4],
+                verbose_name="NAT Router IP",
+            ),
         ),
         migrations.AlterField(
-            model_name='globalsettings',
-            name='primary',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ipv4], verbose_name='Primary server public IP'),
+            model_name="globalsettings",
+            name="primary",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ipv4],
+                verbose_name="Primary server public IP",
+            ),
         ),
         migrations.AlterField(
-            model_name='globalsettings',
-            name='primary_private',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ipv4], verbose_name='Primary server private IP'),
+            model_name="globalsettings",
+            name="primary_private",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ipv4],
+                verbose_name="Primary server private IP",
+            ),
         ),
         migrations.AlterField(
-            model_name='redundancy',
-            name='backup',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ipv4], verbose_name='Redundant server public IP'),
+            model_name="redundancy",
+            name="backup",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ipv4],
+                verbose_name="Redundant server public IP",
+            ),
         ),
         migrations.AlterField(
-            model_name='redundancy',
-            name='backup_private',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ipv4], verbose_name='Redundant server private IP'),
+            model_name="redundancy",
+            name="backup_private",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ipv4],
+                verbose_name="Redundant server private IP",
+            ),
         ),
         migrations.AlterField(
-            model_name='virtualserver',
-            name='address',
-            field=virtualservers.fields.IPAddressField(default='0.0.0.0', max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Virtual IP Address'),
+            model_name="virtualserver",
+            name="address",
+            field=virtualservers.fields.IPAddressField(
+                default="0.0.0.0",
+                max_length=45,
+                validators=[virtualservers.validators.validate_ip],
+                verbose_name="Virtual IP Address",
+            ),
         ),
         migrations.AlterField(
-            model_name='virtualserver',
-            name='sorry_server',
-            field=virtualservers.fields.IPAddressField(blank=True, max_length=45, validators=[virtualservers.validators.validate_ip], verbose_name='Sorry Server'),
+            model_name="virtualserver",
+            name="sorry_server",
+            field=virtualservers.fields.IPAddressField(
+                blank=True,
+                max_length=45,
+                validators=[virtualservers.validators.validate_ip],
+                verbose_name="Sorry Server",
+            ),
         ),
     ]
