@@ -111,6 +111,17 @@ PROC_IPVS = "/proc/net/ip_vs"
 PROC_FORWARD = {"Masq": "masq", "Local": "local", "Tunnel": "tunnel", "Route": "route"}
 
 
+class _ServiceIndex:
+    """The services of one netlink dump, by key, and each firewall mark's address families."""
+
+    def __init__(self, services: list[Service]) -> None:
+        self.by_key = {service.key: service for service in services}
+        self.marks: dict[int, set[int]] = {}
+        for key in self.by_key:
+            if key.protocol == "fwm":
+                self.marks.setdefault(key.fwmark, set()).add(key.family)
+
+
 def _proc_endpoint(text: str) -> tuple[str, int]:
     """An endpoint as /proc/net/ip_vs prints it ("C00002F0:0CEA", "[2001:0db8:...]:0CEA")."""
     if text[0] == "[":
@@ -337,7 +348,12 @@ class IPVSNetlink:
         """Parse /proc/net/ip_vs, the kernel's own text of the table (this process's network
         namespace, like the netlink socket). None where it cannot say everything netlink would:
         no such file, a protocol other than TCP, UDP or a firewall mark, or a firewall mark that
-        is both an IPv4 and an IPv6 service (the text does not name the family)."""
+        is both an IPv4 and an IPv6 service (the text does not name the family).
+
+        Two things the text gets from one netlink dump of the services (no per-service
+        request), only when the table has them: a firewall mark's address family, and the
+        persistence timeout, which the text prints in kernel jiffies (its HZ is not knowable
+        from user space)."""
         try:
             with open(PROC_IPVS, "rb") as handle:
                 lines = handle.read().decode("ascii").split("\n")
@@ -345,7 +361,7 @@ class IPVSNetlink:
             return None
         table: Table = {}
         entry: ServiceEntry | None = None
-        marks: dict[int, set[int]] | None = None
+        services: _ServiceIndex | None = None
         for line in lines[3:]:  # a version line and two heading lines
             if not line:
                 continue
@@ -366,9 +382,8 @@ class IPVSNetlink:
             protocol = fields[0]
             if protocol == "FWM":  # "FWM  00000005 rr [ops ][persistent 300 FFFFFF00]"
                 mark = int(fields[1], 16)
-                if marks is None:
-                    marks = self._fwmark_families()
-                families = marks.get(mark, set())
+                services = services or _ServiceIndex(self._services())
+                families = services.marks.get(mark, set())
                 if len(families) != 1:
                     return None
                 key = ServiceKey.for_fwmark(mark, next(iter(families)))
@@ -381,21 +396,17 @@ class IPVSNetlink:
             persistent, mask = 0, ""
             if "persistent" in rest:
                 at = rest.index("persistent")
-                persistent = int(rest[at + 1])
+                services = services or _ServiceIndex(self._services())
+                known = services.by_key.get(key)
+                if known is None:  # made between the two reads: take it all from netlink
+                    return None
+                persistent = known.persistent
                 raw = rest[at + 2] if len(rest) > at + 2 else "FFFFFFFF"
                 if key.family == 4 and raw.upper() != "FFFFFFFF":
                     mask = socket.inet_ntop(socket.AF_INET, bytes.fromhex(raw))
             entry = ServiceEntry(Service(key, rest[0], persistent, mask))
             table[key] = entry
         return table
-
-    def _fwmark_families(self) -> dict[int, set[int]]:
-        """Firewall mark -> the address families it is a service for (one netlink dump)."""
-        result: dict[int, set[int]] = {}
-        for service in self._services():
-            if service.key.protocol == "fwm":
-                result.setdefault(service.key.fwmark, set()).add(service.key.family)
-        return result
 
     def _services(self) -> list[Service]:
         seq = self._next_seq()

@@ -40,6 +40,15 @@ def mixed_table() -> dict:
     return {e.service.key: e for e in wanted}
 
 
+def settings(table: dict) -> dict:
+    """A table without its connection counters: services, and each destination's forwarding
+    method and weight."""
+    return {
+        key: (entry.service, {d: x.attributes() for d, x in entry.destinations.items()})
+        for key, entry in table.items()
+    }
+
+
 @pytest.fixture
 def driver():
     instance = NetlinkDriver()
@@ -59,19 +68,12 @@ def test_proc_and_netlink_read_the_same_table(driver) -> None:
     finally:
         connection.close()
     assert from_proc is not None
-    assert from_proc == from_netlink
-    assert {
-        k: {d: x.attributes() for d, x in e.destinations.items()} for k, e in from_proc.items()
-    } == {k: {d: x.attributes() for d, x in e.destinations.items()} for k, e in wanted.items()}
-    assert {k: e.service for k, e in from_proc.items()} == {k: e.service for k, e in wanted.items()}
-    assert (
-        sum(
-            d.active_conn
-            for d in from_proc[ServiceKey.for_address("tcp", VIP, 3306)].destinations.values()
-        )
-        == 1
-    )
-    assert driver.dump() == from_proc
+    # Counters move between two reads (old connections of an earlier test expire), so the two
+    # reads are compared on everything else, and each is compared with what was applied.
+    assert settings(from_proc) == settings(from_netlink) == settings(wanted)
+    held = from_proc[ServiceKey.for_address("tcp", VIP, 3306)].destinations.values()
+    assert sum(d.active_conn for d in held) >= 1  # the held connection, in the ActiveConn column
+    assert settings(driver.dump()) == settings(from_proc)
     # And what the GUI shows is what ipvsadm prints.
     assert sorted(ipvsadm.shape(format_table(driver.dump()))) == sorted(ipvsadm.shape())
 

@@ -31,15 +31,15 @@ def with_timeouts(tcp: int, udp: int) -> str:
 
 def test_it_sets_the_timeouts_and_leaves_them_alone_when_they_are_right(applier: Applier) -> None:
     subprocess.run(["ipvsadm", "--set", "900", "120", "300"], check=True)
-    first = applier.apply(with_timeouts(3600, 60))
+    first = applier.apply(with_timeouts(3600, 60), in_process=True)
     assert kernel_timeouts() == "Timeout (tcp tcpfin udp): 3600 120 60"
     assert "timeouts set" in first.stdout
 
-    again = applier.dry_run()
+    again = applier.dry_run(in_process=True)
     assert "ipvsadm --set" not in again.stdout
     assert "nothing to do" in again.stdout
 
-    changed = applier.dry_run(with_timeouts(7200, 60))
+    changed = applier.dry_run(with_timeouts(7200, 60), in_process=True)
     assert "ipvsadm --set 7200 120 60" in changed.stdout
     assert kernel_timeouts() == "Timeout (tcp tcpfin udp): 3600 120 60"  # a dry run changes nothing
     subprocess.run(["ipvsadm", "--set", "900", "120", "300"], check=True)

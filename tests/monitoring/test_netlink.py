@@ -10,20 +10,31 @@ from monitoring import netlink
 from monitoring.table import Destination, Service, ServiceKey
 
 # As the kernel prints it (ip_vs_info_seq_show), for a DR MySQL service, a persistent UDP
-# service with a netmask, a firewall mark, and an IPv6 NAT service.
+# service with a netmask (its 300 s printed in jiffies of a HZ=250 kernel), a firewall mark, and
+# an IPv6 NAT service.
 PROC = """IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port Forward Weight ActiveConn InActConn
-TCP  C00002F0:0CEA lc \n  -> C00002F2:0CEA      Route   1      3          0         \n  -> C00002F1:0CEA      Route   0      0          12        \nUDP  C00002F0:0035 rr persistent 300 FFFFFF00
+TCP  C00002F0:0CEA lc \n  -> C00002F2:0CEA      Route   1      3          0         \n  -> C00002F1:0CEA      Route   0      0          12        \nUDP  C00002F0:0035 rr persistent 75000 FFFFFF00
   -> CB007101:0035      Tunnel  5      0          0         \nFWM  00000005 wlc \n  -> C6336401:0050      Masq    2      1          1         \nTCP  [2001:0db8:0000:0000:0000:0000:0000:0080]:0050 sh ops \n  -> [2001:0db8:0000:0000:0000:0000:0000:0001]:1F90      Masq    1      0          0         \n"""
 
 
+DNS = ServiceKey.for_address("udp", "192.0.2.240", 53)
+
+
 def proc_driver(tmp_path, monkeypatch, text: str, marks: dict[int, set[int]]):
+    """A driver reading `text` as /proc/net/ip_vs; its one netlink dump of the services (the
+    host has no IPVS) answers with the persistent DNS service and these firewall marks."""
     path = tmp_path / "ip_vs"
     path.write_text(text)
     monkeypatch.setattr(netlink, "PROC_IPVS", str(path))
-    driver = object.__new__(netlink.IPVSNetlink)  # no socket: the host has no IPVS
-    monkeypatch.setattr(driver, "_fwmark_families", lambda: marks, raising=False)
+    driver = object.__new__(netlink.IPVSNetlink)
+    services = [Service(DNS, "rr", 300, "255.255.255.0")] + [
+        Service(ServiceKey.for_fwmark(mark, family), "wlc")
+        for mark, families in marks.items()
+        for family in families
+    ]
+    monkeypatch.setattr(driver, "_services", lambda: services, raising=False)
     return driver
 
 
@@ -35,7 +46,7 @@ def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_p
         ("192.0.2.242", 3306): Destination("192.0.2.242", 3306, "route", 1, 3, 0),
         ("192.0.2.241", 3306): Destination("192.0.2.241", 3306, "route", 0, 0, 12),
     }
-    dns = table[ServiceKey.for_address("udp", "192.0.2.240", 53)]
+    dns = table[DNS]
     assert (dns.service.scheduler, dns.service.persistent, dns.service.netmask) == (
         "rr",
         300,
