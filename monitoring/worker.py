@@ -34,6 +34,8 @@ from monitoring.probes import CheckSpec, probe
 from monitoring.scanner import ConnectScanner
 from monitoring.table import (
     RealServerRef,
+    ServiceKey,
+    Table,
     desired_state,
     format_table,
     service_key,
@@ -133,6 +135,7 @@ class Worker:
         self.need_apply = False
         self.dirty: set[RealServerRef] = set()
         self.last_status = 0.0
+        self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
         self.last_health = -HEALTH_EVERY
         self.transitions = 0
         self.last_sample = 0.0
@@ -263,20 +266,25 @@ class Worker:
             return False
         self.last_status = now
         health = self.health_snapshot() if health is None else health
-        table_text, counters, table = self._table(health.down)
+        table, note = self._read_table(health.down)
+        status = {
+            "heartbeat": _aware(now),
+            "pid": os.getpid(),
+            "serial_no": self.serial,
+            "kernel_ok": self.driver is not None and not self.kernel_message,
+            "kernel_message": (self.kernel_message or "")[:255],
+        }
+        # The table (10,000 lines at scale) is formatted and written only when it changed:
+        # a new revision, a health change or moving connection counters.
+        if (table, note) != self.last_table:
+            status["table_text"] = note + format_table(table) if table is not None else ""
+            status["table"] = table_rows(table, self._service_names()) if table is not None else []
         with transaction.atomic():
-            WorkerStatus.objects.update_or_create(
-                pk=1,
-                defaults={
-                    "heartbeat": _aware(now),
-                    "pid": os.getpid(),
-                    "serial_no": self.serial,
-                    "kernel_ok": self.driver is not None and not self.kernel_message,
-                    "kernel_message": (self.kernel_message or "")[:255],
-                    "table_text": table_text,
-                    "table": table,
-                },
-            )
+            _row, created = WorkerStatus.objects.update_or_create(pk=1, defaults=status)
+            self.last_table = (table, note) if "table" in status or not created else None
+            write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
+            sample = now - self.last_sample >= SAMPLE_EVERY
+            counters = self._counters(table) if write_health or sample else {}
             write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
             adapt = connection.ops.adapt_datetimefield_value
             rows = (
@@ -288,7 +296,6 @@ class Worker:
                 self.last_health = now
             if rows:
                 _upsert_health(rows)
-            sample = now - self.last_sample >= SAMPLE_EVERY
             existing: dict[tuple[str, str, int], int] = {}
             if write_health or sample:
                 # One read of the rows' keys serves both the stale-row cleanup and the samples.
@@ -321,14 +328,11 @@ class Worker:
                 ConnectionSample.objects.filter(at__lt=_aware(now) - SAMPLE_KEEP).delete()
         return True
 
-    def _table(
-        self, down: frozenset[RealServerRef]
-    ) -> tuple[str, dict[tuple[str, str, int], tuple[int, int, int]], list[dict]]:
-        """The live table (or the one it would apply) as ipvsadm -Ln text and as rows, and the
-        counters per real server."""
-        counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+    def _read_table(self, down: frozenset[RealServerRef]) -> tuple[Table | None, str]:
+        """The live table, or the one it would apply with a note saying why (None: nothing
+        published yet)."""
         if self.config is None:
-            return "", counters, []
+            return None, ""
         table = None
         if self.driver is not None:
             try:
@@ -336,14 +340,30 @@ class Worker:
                     table = self.driver.dump()
             except DriverError as exc:
                 self.kernel_message = str(exc)
+        note = ""
+        if self.driver is None or self.kernel_message:
+            note = (
+                f"# the table lvsadmin would apply ({self.kernel_message or 'no kernel access'})\n"
+            )
         if table is None:  # no kernel to read: show what would be applied
             table = desired_state(self.config, down).table
-        by_key = {}
-        for virtual in self.config.virtuals:
+        return table, note
+
+    def _service_names(self) -> dict[ServiceKey, str]:
+        """Which virtual server each service of the configuration belongs to (the first one
+        for a shared firewall mark, as Piranha resolved it)."""
+        names: dict[ServiceKey, str] = {}
+        for virtual in self.config.virtuals if self.config is not None else ():
             if virtual.effective_active:
-                by_key.setdefault(service_key(virtual), virtual.name)
-        for key, entry in table.items():
-            name = by_key.get(key)
+                names.setdefault(service_key(virtual), virtual.name)
+        return names
+
+    def _counters(self, table: Table | None) -> dict[tuple[str, str, int], tuple[int, int, int]]:
+        """(ActiveConn, InActConn, weight) per real server, keyed as the health rows are."""
+        counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+        names = self._service_names()
+        for key, entry in (table or {}).items():
+            name = names.get(key)
             if name is None:
                 continue
             for dest in entry.destinations.values():
@@ -352,13 +372,7 @@ class Worker:
                     dest.inact_conn,
                     dest.weight,
                 )
-        text = format_table(table)
-        if self.driver is None or self.kernel_message:
-            text = (
-                f"# the table lvsadmin would apply ({self.kernel_message or 'no kernel access'})\n"
-                + text
-            )
-        return text, counters, table_rows(table, by_key)
+        return counters
 
     @staticmethod
     def _health_row(server: ServerHealth, counters, adapt) -> tuple:

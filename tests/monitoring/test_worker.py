@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,31 @@ def test_it_takes_a_failed_server_out_of_the_table_and_reports_why(memory, liste
     call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
     assert RealServerHealth.objects.count() == 2
     assert RealServerHealth.objects.get(port=listener).last_check >= rows[listener].last_check
+
+
+def test_it_rewrites_the_shown_table_only_when_the_kernel_table_changed(memory, listener):
+    publish(lvs_cf(listener, free_port()))
+    worker = Worker("memory", arp_count=0)
+    worker.open_driver()
+    worker.load_config()
+    worker.apply_if_needed()
+    worker.write_status(force=True)
+    status = WorkerStatus.objects.get()
+    assert f"TCP  192.0.2.80:{listener} wlc" in status.table_text
+    assert status.table[0]["virtual"] == "web"
+    WorkerStatus.objects.update(table_text="as written before")
+    heartbeat = status.heartbeat
+    worker.write_status(force=True)  # same table: only the heartbeat moves
+    status = WorkerStatus.objects.get()
+    assert status.table_text == "as written before" and status.heartbeat > heartbeat
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    dest = memory.table[key].destinations[("127.0.0.1", listener)]
+    memory.table[key].destinations[dest.key] = replace(dest, active_conn=5)  # traffic
+    worker.write_status(force=True)
+    status = WorkerStatus.objects.get()
+    assert status.table_text != "as written before"
+    (shown,) = [d for d in status.table[0]["destinations"] if d["port"] == listener]
+    assert shown["active"] == 5
 
 
 def test_it_quiesces_a_failed_server_to_weight_zero(memory, listener):
