@@ -52,8 +52,8 @@ class ServiceKey:
         return f"{flag} {endpoint(self.address, self.port)}"
 
     def label(self) -> str:
-        if self.protocol == "fwm":
-            return f"FWM  {self.fwmark}"
+        if self.protocol == "fwm":  # as ipvsadm -Ln names it, family included
+            return f"FWM  {self.fwmark}" + (" IPv6" if self.family == 6 else "")
         return f"{self.protocol.upper()}  {endpoint(self.address, self.port)}"
 
 

@@ -229,3 +229,11 @@ def test_applying_the_diff_yields_the_desired_table_and_spares_foreign_services(
 @given(tables())
 def test_a_converged_table_needs_no_operation(table):
     assert diff(table, table, set(table)) == []
+
+
+def test_it_names_an_ipv6_firewall_mark_service_as_ipvsadm_does():
+    key = ServiceKey.for_fwmark(8, 6)
+    text = format_table({key: ServiceEntry(Service(key, "sh"))})
+    assert "\nFWM  8 IPv6 sh\n" in text
+    v4 = ServiceKey.for_fwmark(8)
+    assert "\nFWM  8 sh\n" in format_table({v4: ServiceEntry(Service(v4, "sh"))})
