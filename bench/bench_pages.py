@@ -120,7 +120,11 @@ def report_worker(start: int, stop: int) -> None:
     ConnectionSample.objects.bulk_create(
         (
             ConnectionSample(
-                health=h, at=now - timedelta(minutes=m), active_conn=m % 7, inact_conn=1
+                health=h,
+                at=now - timedelta(minutes=m),
+                minute=int((now - timedelta(minutes=m)).timestamp() // 60),
+                active_conn=m % 7,
+                inact_conn=1,
             )
             for h in healths
             for m in range(SAMPLES_PER_SERVER)

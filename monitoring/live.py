@@ -22,7 +22,7 @@ FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is
 MIN_RATE, DEFAULT_RATE = 2, 10
 GRAPH_W, GRAPH_H = 120, 24
 GRAPH_SPAN = timedelta(hours=1)
-SERVICES_PER_PAGE = 50
+SERVICES_PER_PAGE = 20  # 200 real-server lines with their graphs at 10 a service
 DOWN_LISTED = 100  # the "down now" list is a summary, not a second table
 
 
@@ -48,6 +48,10 @@ def sparkline(points: list[tuple[float, int]]) -> str:
     )
 
 
+def _clock(moment) -> str:
+    return "" if moment is None else timezone.localtime(moment).strftime("%H:%M:%S")
+
+
 def _page_number(request: HttpRequest) -> int:
     try:
         return max(1, int(request.GET.get("page", 1)))
@@ -70,15 +74,20 @@ def live_context(request: HttpRequest) -> dict:
         (h.virtual_name, h.address, h.port): h
         for h in RealServerHealth.objects.filter(virtual_name__in=virtuals)
     }
+    # Samples are a minute apart: their whole minutes since the epoch place them on the last
+    # hour's axis without building a datetime for each of tens of thousands of rows.
     series: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for health_id, at, active, inact in (
+    now_seconds = now.timestamp()
+    for health_id, minute, active, inact in (
         ConnectionSample.objects.filter(
-            health_id__in=[h.pk for h in health.values()], at__gte=now - GRAPH_SPAN
+            health_id__in=[h.pk for h in health.values()],
+            minute__gte=int((now_seconds - GRAPH_SPAN.total_seconds()) // 60),
         )
-        .order_by("at")
-        .values_list("health_id", "at", "active_conn", "inact_conn")
+        .order_by("minute")
+        .values_list("health_id", "minute", "active_conn", "inact_conn")
     ):
-        series[health_id].append(((now - at).total_seconds(), active + inact))
+        ago = min(max(now_seconds - minute * 60, 0), GRAPH_SPAN.total_seconds())
+        series[health_id].append((ago, active + inact))
 
     rows = []
     for service in page.object_list:
@@ -100,6 +109,10 @@ def live_context(request: HttpRequest) -> dict:
             points = series.get(h.pk, []) if h is not None else []
             line["graph"] = sparkline(points)
             line["graph_max"] = max((value for _ago, value in points), default=0)
+            if h is not None:  # formatted here: the template's filters cost more at 200 lines
+                line["since"] = _clock(h.since)
+                line["last_check"] = _clock(h.last_check)
+                line["latency"] = "" if h.latency_ms is None else f"{h.latency_ms:g} ms"
         rows.append({**service, "lines": lines})
 
     counts = dict(RealServerHealth.objects.values_list("state").annotate(n=Count("id")).order_by())

@@ -120,6 +120,9 @@ class ConnectionSample(models.Model):
 
     health = models.ForeignKey(RealServerHealth, on_delete=models.CASCADE, related_name="samples")
     at = models.DateTimeField(db_index=True)
+    # The same moment in whole minutes since the epoch: the graph places an hour of samples of
+    # hundreds of real servers by it, without building a datetime for each row.
+    minute = models.BigIntegerField(default=0, db_index=True)
     active_conn = models.PositiveIntegerField()
     inact_conn = models.PositiveIntegerField()
 

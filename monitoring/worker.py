@@ -317,6 +317,7 @@ class Worker:
                         ConnectionSample(
                             health_id=existing[key],
                             at=_aware(now),
+                            minute=int(now // 60),
                             active_conn=c[0],
                             inact_conn=c[1],
                         )
