@@ -79,5 +79,10 @@ class ClientIPAllowlistMiddleware:
                 status=403,
                 content_type="text/plain; charset=utf-8",
             )
+        peer = parse_address(request.META.get("REMOTE_ADDR", ""))
+        if peer is None or not within(peer, self.trusted):
+            # Only a trusted proxy may say the client came over HTTPS (SECURE_PROXY_SSL_HEADER):
+            # from anyone else the header would make Django treat plain HTTP as secure.
+            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
         request.client_ip = str(client)  # type: ignore[attr-defined]
         return self.get_response(request)

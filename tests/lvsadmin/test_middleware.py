@@ -88,3 +88,19 @@ def test_it_names_a_bad_network_setting():
 
     with pytest.raises(ImproperlyConfigured, match="LVSADMIN_ALLOWED_NETWORKS: 'not-a-network'"):
         client_from("127.0.0.1").get(LOGIN)
+
+
+@override_settings(
+    LVSADMIN_TRUSTED_PROXIES=["127.0.0.2/32"],
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+)
+@pytest.mark.parametrize("peer, secure", [("127.0.0.1", False), ("127.0.0.2", True)])
+def test_only_a_trusted_proxy_can_say_the_request_came_over_https(peer, secure):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from lvsadmin.middleware import ClientIPAllowlistMiddleware
+
+    gate = ClientIPAllowlistMiddleware(lambda request: HttpResponse(str(request.is_secure())))
+    request = RequestFactory().get(LOGIN, REMOTE_ADDR=peer, HTTP_X_FORWARDED_PROTO="https")
+    assert gate(request).content.decode() == str(secure)
