@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
+from monitoring.table import endpoint
 
 FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is stopped
 MIN_RATE, DEFAULT_RATE = 2, 10
@@ -89,6 +90,9 @@ def live_context(request: HttpRequest) -> dict:
         ago = min(max(now_seconds - minute * 60, 0), GRAPH_SPAN.total_seconds())
         series[health_id].append((ago, active + inact))
 
+    by_virtual: dict[str, list] = defaultdict(list)
+    for key, h in sorted(health.items()):
+        by_virtual[key[0]].append((key, h))
     rows = []
     for service in page.object_list:
         name = service["virtual"]
@@ -98,12 +102,11 @@ def live_context(request: HttpRequest) -> dict:
             key = (name, dest["address"], dest["port"])
             shown.add(key)
             lines.append({**dest, "health": health.get(key), "in_table": True})
-        for key, h in sorted(health.items()):
-            if key[0] == name and key not in shown:
-                endpoint = (
-                    f"[{h.address}]:{h.port}" if ":" in h.address else f"{h.address}:{h.port}"
+        for key, h in by_virtual.get(name, []):
+            if key not in shown:
+                lines.append(
+                    {"endpoint": endpoint(h.address, h.port), "health": h, "in_table": False}
                 )
-                lines.append({"endpoint": endpoint, "health": h, "in_table": False})
         for line in lines:
             h = line["health"]
             points = series.get(h.pk, []) if h is not None else []
