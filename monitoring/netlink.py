@@ -186,11 +186,7 @@ def _dest_address_attrs(address: str) -> tuple[bytes, bytes]:
     """(address attribute, address-family attribute) of a destination; cached, since a full
     load packs one per destination and the same few thousand addresses recur."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    packed = socket.inet_pton(family, address)
-    return (
-        _attr(DEST_ADDR, packed + b"\0" * (16 - len(packed))),
-        _attr(DEST_AF, _U16.pack(family)),
-    )
+    return _attr(DEST_ADDR, _in6(address)), _attr(DEST_AF, _U16.pack(family))
 
 
 def _dest_attrs(dest: Destination, family: int, full: bool) -> bytes:

@@ -276,16 +276,16 @@ class Worker:
         }
         # The table (10,000 lines at scale) is formatted and written only when it changed:
         # a new revision, a health change or moving connection counters.
+        names = self._service_names()
         if (table, note) != self.last_table:
             status["table_text"] = note + format_table(table) if table is not None else ""
-            status["table"] = table_rows(table, self._service_names()) if table is not None else []
+            status["table"] = table_rows(table, names) if table is not None else []
         with transaction.atomic():
             _row, created = WorkerStatus.objects.update_or_create(pk=1, defaults=status)
             self.last_table = (table, note) if "table" in status or not created else None
             write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
             sample = now - self.last_sample >= SAMPLE_EVERY
-            counters = self._counters(table) if write_health or sample else {}
-            write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
+            counters = self._counters(table, names) if write_health or sample else {}
             adapt = connection.ops.adapt_datetimefield_value
             rows = (
                 [self._health_row(s, counters, adapt) for s in health.states]
@@ -359,10 +359,12 @@ class Worker:
                 names.setdefault(service_key(virtual), virtual.name)
         return names
 
-    def _counters(self, table: Table | None) -> dict[tuple[str, str, int], tuple[int, int, int]]:
+    @staticmethod
+    def _counters(
+        table: Table | None, names: dict[ServiceKey, str]
+    ) -> dict[tuple[str, str, int], tuple[int, int, int]]:
         """(ActiveConn, InActConn, weight) per real server, keyed as the health rows are."""
         counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
-        names = self._service_names()
         for key, entry in (table or {}).items():
             name = names.get(key)
             if name is None:

@@ -2,44 +2,11 @@
 one virtual server "mysql" on 192.0.2.240:3306, least-connection, direct routing, two real
 servers and the guide's monitoring script."""
 
-import io
-import sys
-
 import pytest
-from django.core.management import call_command
+
+from tests.browser.conftest import log_in, tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "seed-Browser-pass-1"
-
-
-@pytest.fixture
-def lvs_cf(settings, tmp_path):
-    settings.LVSADMIN_LVS_CF = tmp_path / "ha" / "lvs.cf"
-    return settings.LVSADMIN_LVS_CF
-
-
-@pytest.fixture
-def piranha(monkeypatch):
-    # As a new installation: the password set with lvspasswd, nothing else.
-    class Stdin(io.StringIO):
-        def isatty(self) -> bool:
-            return False
-
-    monkeypatch.setattr(sys, "stdin", Stdin(PASSWORD + "\n"))
-    call_command("lvspasswd", stdout=io.StringIO())
-
-
-def log_in(page, url: str) -> None:
-    page.goto(url + "/")
-    assert "/accounts/login/" in page.url
-    page.get_by_label("Username").fill("piranha")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("link", name="CONTROL/MONITORING").wait_for()
-
-
-def tab(page, name: str) -> None:
-    page.get_by_role("link", name=name, exact=True).click()
 
 
 def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(

@@ -2,33 +2,18 @@
 have none): add, confirm a delete, activate and Apply are plain forms, and auto update falls back
 to a page refresh."""
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, FLAGS
-from tests.browser.test_seed_in_browser import log_in, lvs_cf, piranha, tab  # noqa: F401
+from tests.browser.conftest import chromium, log_in, tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def browser_without_js() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            java_script_enabled=False,
-        )
-        yield context
-        context.close()
+    yield from chromium(java_script_enabled=False)
 
 
 @pytest.fixture
@@ -39,7 +24,7 @@ def plain_page(browser_without_js):
     page.close()
 
 
-def test_every_state_change_works_without_javascript(live_server, plain_page, lvs_cf, piranha):  # noqa: F811
+def test_every_state_change_works_without_javascript(live_server, plain_page, lvs_cf, piranha):
     page = plain_page
     log_in(page, live_server.url)
 
