@@ -37,13 +37,13 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from lvsadmin.publish import publish  # noqa: E402
 from monitoring.models import (  # noqa: E402
     ConnectionSample,
     MonitoringScript,
     RealServerHealth,
     WorkerStatus,
 )
+from monitoring.publish import publish  # noqa: E402
 from realservers.models import RealServer  # noqa: E402
 from virtualservers.models import VirtualServer  # noqa: E402
 

@@ -126,7 +126,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from monitoring.worker import Worker
+    from monitoring.worker.loop import Worker
     from virtualservers.models import Revision
 
     call_command("migrate", verbosity=0)

@@ -16,8 +16,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from monitoring.ipvs.table import endpoint
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
-from monitoring.table import endpoint
 
 FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is stopped
 MIN_RATE, DEFAULT_RATE = 2, 10

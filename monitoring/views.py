@@ -10,12 +10,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from lvsadmin import publish
+from monitoring import publish
 from monitoring.forms import ApplyForm, MonitoringScriptForm
 from monitoring.models import MonitoringScript
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.models import Revision, VirtualServer
-from virtualservers.views import render_tab, saved
+from virtualservers.tabs import render_tab, saved
 
 REVISIONS_PER_PAGE = 20
 

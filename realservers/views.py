@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.models import VirtualServer
-from virtualservers.views import back_to, render_tab, saved
+from virtualservers.tabs import back_to, render_tab, saved
 
 
 def next_real_name(virtual: VirtualServer) -> str:

@@ -1,52 +1,28 @@
 """GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages.
 
 Views are thin: they edit the draft models and redirect. Nothing here touches lvs.cf; that is
-Apply's job (lvsadmin.publish), on the CONTROL/MONITORING page. Every state change is a POST
+Apply's job (monitoring.publish), on the CONTROL/MONITORING page. Every state change is a POST
 (Piranha's GETs made every button CSRF-able).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from monitoring.models import MonitoringScript
 from virtualservers.forms import GlobalSettingsForm, RedundancyForm, VirtualServerForm
 from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
+from virtualservers.tabs import back_to, render_tab, saved
 
 VIRTUALS_PER_PAGE = 100
 NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
-PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
-
-
-def render_tab(
-    request: HttpRequest, template: str, tab: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    """Render a page of one of the four main tabs (base.html highlights `tab`)."""
-    return render(request, template, {"tab": tab, **context}, status=status)
-
-
-def saved(request: HttpRequest, what: str) -> None:
-    messages.success(request, f"{what} {PENDING_HINT}")
-
-
-def back_to(request: HttpRequest, default: str, *args: Any) -> HttpResponse:
-    """Redirect to the posted `next` (the list page the button was on) if it is a local URL."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(default, *args)
 
 
 # --- GLOBAL SETTINGS ----------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import threading
 import pytest
 from django.core.management import call_command
 
-from monitoring import drivers
-from monitoring.worker import Worker
+from monitoring.ipvs import drivers
+from monitoring.worker.loop import Worker
 from virtualservers.models import Revision
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring.netlink import NetlinkDriver
-from monitoring.table import Destination, Service, ServiceEntry, ServiceKey, diff, format_table
+from monitoring.ipvs.netlink import NetlinkDriver
+from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, diff, format_table
 from tests.lab import ipvsadm
 from tests.lab.topology import BRIDGE, VIP, mysql_connect, run
 

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from monitoring.models import RealServerHealth
-from monitoring.worker import Worker
+from monitoring.worker.loop import Worker
 from tests.lab import ipvsadm, lvscf
 from tests.lab.topology import (
     BRIDGE,

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from lvsadmin import publish
+from monitoring import publish
 from monitoring.models import MonitoringScript
 from realservers.models import RealServer
 from virtualservers.models import GlobalSettings, Revision, VirtualServer
@@ -392,7 +392,7 @@ def accept_data(form) -> dict:
 
 
 def test_it_changes_nothing_when_every_page_of_an_imported_file_is_accepted(admin_client):
-    from lvsadmin.draft import replace_draft
+    from monitoring.draft import replace_draft
 
     replace_draft(publish.parse_text(IMPORTED))
     admin_client.post(APPLY)

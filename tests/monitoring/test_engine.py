@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.drivers import MemoryDriver
-from monitoring.engine import ApplyBusy, OwnedState, apply, apply_lock
-from monitoring.table import Destination, Service, ServiceEntry, ServiceKey
+from monitoring.ipvs.drivers import MemoryDriver
+from monitoring.ipvs.engine import ApplyBusy, OwnedState, apply, apply_lock
+from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
 
 VIP = "192.0.2.240"

@@ -1,9 +1,9 @@
 """nanny's state machine on a controlled clock: down at the first failure, back after
 reentry/timeout consecutive successes; quiesce and the sorry server through desired_state."""
 
-from monitoring.health import HealthBook
-from monitoring.probes import ProbeResult
-from monitoring.table import RealServerRef, desired_state, service_key
+from monitoring.checks.health import HealthBook
+from monitoring.checks.probes import ProbeResult
+from monitoring.ipvs.table import RealServerRef, desired_state, service_key
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
 
 OK, FAIL = ProbeResult(True, 0.01), ProbeResult(False, 0.01, "connection refused")

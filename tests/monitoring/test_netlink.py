@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring import netlink
-from monitoring.table import Destination, Service, ServiceKey
+from monitoring.ipvs import netlink
+from monitoring.ipvs.table import Destination, Service, ServiceKey
 
 # As the kernel prints it (ip_vs_info_seq_show), for a DR MySQL service, a persistent UDP
 # service with a netmask (its 300 s printed in jiffies of a HZ=250 kernel), a firewall mark, and

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.probes import CheckSpec, probe, program_argv, spec_for, unescape
+from monitoring.checks.probes import CheckSpec, probe, program_argv, spec_for, unescape
 from virtualservers.lvsconf.model import VirtualServer
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.probes import CheckSpec, probe
+from monitoring.checks.probes import CheckSpec, probe
 from tests.support.mariadb import MONITOR_PASSWORD, MONITOR_USER, MariaDBServer, install_template
 
 pytestmark = pytest.mark.mariadb

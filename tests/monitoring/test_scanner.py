@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitoring.probes import ProbeResult
-from monitoring.scanner import ConnectScanner
+from monitoring.checks.probes import ProbeResult
+from monitoring.checks.scanner import ConnectScanner
 
 
 class Results:

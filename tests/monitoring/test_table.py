@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitoring.table import (
+from monitoring.ipvs.table import (
     Destination,
     RealServerRef,
     Service,

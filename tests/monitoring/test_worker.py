@@ -15,10 +15,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from monitoring import drivers
+from monitoring.ipvs import drivers
+from monitoring.ipvs.table import ServiceKey
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
-from monitoring.table import ServiceKey
-from monitoring.worker import Worker
+from monitoring.worker.loop import Worker
 from virtualservers.models import Revision
 
 pytestmark = pytest.mark.django_db(transaction=True)

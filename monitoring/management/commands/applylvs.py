@@ -12,8 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.drivers import DriverError, MemoryDriver, get_driver
-from monitoring.engine import ApplyBusy, apply
+from monitoring.ipvs.drivers import DriverError, MemoryDriver, get_driver
+from monitoring.ipvs.engine import ApplyBusy, apply
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
 

@@ -7,7 +7,7 @@ import logging
 
 from django.core.management.base import BaseCommand
 
-from monitoring.worker import Worker
+from monitoring.worker.loop import Worker
 
 
 class Command(BaseCommand):

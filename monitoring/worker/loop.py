@@ -26,13 +26,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from monitoring.drivers import Driver, DriverError, get_driver
-from monitoring.engine import ApplyBusy, apply
-from monitoring.health import HealthBook, ServerHealth
-from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
-from monitoring.probes import CheckSpec, probe
-from monitoring.scanner import ConnectScanner
-from monitoring.table import (
+from monitoring.checks.health import HealthBook, ServerHealth
+from monitoring.checks.probes import CheckSpec, probe
+from monitoring.checks.scanner import ConnectScanner
+from monitoring.ipvs.drivers import Driver, DriverError, get_driver
+from monitoring.ipvs.engine import ApplyBusy, apply
+from monitoring.ipvs.table import (
     RealServerRef,
     ServiceKey,
     Table,
@@ -41,6 +40,7 @@ from monitoring.table import (
     service_key,
     table_rows,
 )
+from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 from virtualservers.models import Revision

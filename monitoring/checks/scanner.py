@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitoring.probes import ProbeResult
+from monitoring.checks.probes import ProbeResult
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}
 _FAILED = select.EPOLLERR | select.EPOLLHUP

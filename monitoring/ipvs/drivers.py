@@ -1,5 +1,5 @@
 """IPVS drivers, chosen by a setting like Django's EMAIL_BACKEND: "netlink" for the real kernel
-(monitoring.netlink, imported only when asked for, so the web process never loads pyroute2) and
+(monitoring.ipvs.netlink, imported only when asked for, so the web process never loads pyroute2) and
 "memory", an in-process table for fast unit tests of the diff and apply logic.
 """
 
@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from monitoring.table import Op, ServiceEntry, Table, apply_op
+from monitoring.ipvs.table import Op, ServiceEntry, Table, apply_op
 
 
 class DriverError(Exception):
@@ -143,7 +143,7 @@ def get_driver(name: str | None = None) -> Driver:
             _MEMORY_SINGLETON = MemoryDriver()
         return _MEMORY_SINGLETON
     if name == "netlink":
-        from monitoring.netlink import NetlinkDriver
+        from monitoring.ipvs.netlink import NetlinkDriver
 
         return NetlinkDriver()
     raise ValueError(f"unknown IPVS driver {name!r} (netlink or memory)")

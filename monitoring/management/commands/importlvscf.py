@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from lvsadmin.draft import replace_draft
+from monitoring.draft import replace_draft
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
 

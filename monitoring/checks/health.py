@@ -15,8 +15,8 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from monitoring.probes import CheckSpec, ProbeResult, spec_for
-from monitoring.table import RealServerRef
+from monitoring.checks.probes import CheckSpec, ProbeResult, spec_for
+from monitoring.ipvs.table import RealServerRef
 from virtualservers.lvsconf.model import LvsConfig
 
 

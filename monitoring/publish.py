@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
-from lvsadmin.draft import draft_config, replace_draft
+from monitoring.draft import draft_config, replace_draft
 from monitoring.models import CheckKind, MonitoringScript
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse

@@ -23,8 +23,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from monitoring.drivers import DriverError, KernelAddress, NoIPVSError
-from monitoring.table import Destination, Op, Service, ServiceEntry, ServiceKey, Table
+from monitoring.ipvs.drivers import DriverError, KernelAddress, NoIPVSError
+from monitoring.ipvs.table import Destination, Op, Service, ServiceEntry, ServiceKey, Table
 
 NETLINK_GENERIC = 16
 GENL_ID_CTRL = 0x10
@@ -580,7 +580,7 @@ class IPVSNetlink:
 
 
 class NetlinkDriver:
-    """The Driver for the real kernel (see monitoring.drivers.Driver)."""
+    """The Driver for the real kernel (see monitoring.ipvs.drivers.Driver)."""
 
     name = "netlink"
 

@@ -21,8 +21,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from monitoring.drivers import Driver, DriverError
-from monitoring.table import DesiredState, Op, RealServerRef, ServiceKey, Vip, desired_state, diff
+from monitoring.ipvs.drivers import Driver, DriverError
+from monitoring.ipvs.table import (
+    DesiredState,
+    Op,
+    RealServerRef,
+    ServiceKey,
+    Vip,
+    desired_state,
+    diff,
+)
 from virtualservers.lvsconf.model import LvsConfig
 
 LOCK_WAIT_SECONDS = 10.0

@@ -5,7 +5,7 @@ import os
 import pytest
 from django.contrib.auth.models import User
 
-from lvsadmin import publish
+from monitoring import publish
 from monitoring.models import MonitoringScript
 from realservers.models import RealServer
 from virtualservers.models import GlobalSettings, Revision, VirtualServer
