@@ -128,7 +128,15 @@ def _database() -> dict[str, object]:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env("DB_PATH", str(STATE_DIR / "lvsadmin.sqlite3")),
         # The worker writes health while gunicorn reads: wait for the lock instead of failing.
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # WAL: readers never wait for the writer. IMMEDIATE: a write transaction takes the write
+        # lock at BEGIN; a deferred one that read first and then wrote got "database is locked" at
+        # once when another connection had written in between (SQLite cannot upgrade it), which
+        # killed the worker. With the lock taken up front, writers queue for up to `timeout` s.
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
     }
 
 
@@ -193,6 +201,9 @@ LVSADMIN_LVS_CF = Path(env("LVS_CF", str(STATE_DIR / "lvs.cf")))
 LVSADMIN_APPLY_STATE = Path(env("APPLY_STATE", str(STATE_DIR / "apply-state.json")))
 # "netlink" (the real kernel, through pyroute2) or "memory" (an in-process table, for tests).
 LVSADMIN_IPVS_DRIVER = env("IPVS_DRIVER", "netlink")
+# How often the worker reads the whole kernel table and repairs drift (someone's ipvsadm -C, a
+# reboot, an entry deleted by hand). Health changes never wait for it: they are applied at once.
+LVSADMIN_DRIFT_REPAIR_SECONDS = float(env("DRIFT_REPAIR_SECONDS", "5"))
 
 LOGGING = {
     "version": 1,

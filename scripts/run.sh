@@ -26,7 +26,19 @@ cleanup() {
 trap cleanup INT TERM EXIT
 LVSADMIN_SERVE_STATIC=1 .venv/bin/gunicorn -c lvsadmin/gunicorn.conf.py lvsadmin.wsgi:application &
 pids+=($!)
-$PY manage.py lvsworker &
+# The worker is restarted whenever it exits (as systemd's Restart=always does in production), and
+# its exit never takes the GUI down: CONTROL/MONITORING shows the gap and the restart.
+(
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+  while true; do
+    $PY manage.py lvsworker &
+    child=$!
+    wait "$child" && code=0 || code=$?
+    echo "lvsadmin: the worker exited with status $code; restarting it in 2 s" >&2
+    sleep 2
+  done
+) &
 pids+=($!)
 echo "lvsadmin: GUI on http://0.0.0.0:3636/ (allowed clients: ${LVSADMIN_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}); worker running."
-wait -n
+# Only gunicorn's exit ends `make run`: the worker has its own restart loop above.
+wait "${pids[0]}"

@@ -14,83 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections
 
-from monitoring.checks.health import HealthBook, ServerHealth
-from monitoring.checks.probes import CheckSpec, probe
+from monitoring.checks.health import HealthBook
+from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
-from monitoring.ipvs.drivers import Driver, DriverError, get_driver
-from monitoring.ipvs.engine import ApplyBusy, apply
-from monitoring.ipvs.table import (
-    RealServerRef,
-    ServiceKey,
-    Table,
-    desired_state,
-    format_table,
-    service_key,
-    table_rows,
-)
-from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.ipvs.table import RealServerRef
+from monitoring.ipvs.writer import WorkerPresence
+from monitoring.worker.kernel import KernelSide
+from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 from virtualservers.models import Revision
 
 log = logging.getLogger("lvsadmin.worker")
-STATUS_EVERY = 2.0  # seconds between heartbeats
-HEALTH_EVERY = 10.0  # seconds between full health writes (a transition is written at once)
-SAMPLE_EVERY = 60.0  # connection graph resolution
-SAMPLE_KEEP = timedelta(hours=1)
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
-DRIVER_RETRY = 30.0
 MAX_CONCURRENT_CHECKS = 2000
-
-
-def _aware(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
-
-HEALTH_FIELDS = (
-    "state",
-    "since",
-    "last_check",
-    "latency_ms",
-    "last_error",
-    "weight",
-    "active_conn",
-    "inact_conn",
-)
-
-
-def _upsert_health(rows: list[tuple]) -> None:
-    """Insert or update health rows, keyed by (virtual_name, address, port), with one prepared
-    statement: the ORM's bulk_create spent most of the status thread's time on building 10,000
-    model instances and their SQL every ten seconds."""
-    quote = connection.ops.quote_name
-    columns = ("virtual_name", "address", "port", *HEALTH_FIELDS)
-    names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    table = quote(RealServerHealth._meta.db_table)
-    if connection.vendor == "mysql":
-        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in HEALTH_FIELDS)
-        conflict = f"ON DUPLICATE KEY UPDATE {update}"
-    else:  # SQLite and PostgreSQL
-        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in HEALTH_FIELDS)
-        key = ", ".join(quote(c) for c in columns[:3])
-        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
+BACKOFF_MAX = 30.0  # seconds between retries of a step that keeps failing
 
 
 def is_plain_connect(spec: CheckSpec) -> bool:
@@ -110,42 +58,58 @@ class Loaded:
     serial: int | None
 
 
-@dataclass(frozen=True)
-class HealthSnapshot:
-    """What the status writer needs from the health book, taken on the event loop's thread."""
+class Backoff:
+    """A step that raised is retried after 1, 2, 4... seconds (at most BACKOFF_MAX), logged once
+    per new reason: a locked or vanished database must not stop the checks."""
 
-    states: list[ServerHealth]
-    down: frozenset[RealServerRef]
-    transitions: int
+    def __init__(self, what: str, clock) -> None:
+        self.what, self.clock = what, clock
+        self.failures = 0
+        self.until = 0.0
+        self.last_reason = ""
+
+    def ready(self) -> bool:
+        return self.clock() >= self.until
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        delay = min(BACKOFF_MAX, 2.0 ** (self.failures - 1))
+        self.until = self.clock() + delay
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason != self.last_reason:
+            log.error("%s failed (%s); retrying in %.0f s", self.what, reason, delay)
+            self.last_reason = reason
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info("%s works again", self.what)
+        self.failures, self.until, self.last_reason = 0, 0.0, ""
 
 
 class Worker:
+    """The loop and its steps. The health book (checks.health) decides up and down, the kernel
+    side (worker.kernel) writes the table, the status writer (worker.status) reports."""
+
     def __init__(self, driver_name: str | None = None, clock=time.time, arp_count: int = 5) -> None:
-        self.driver_name = driver_name or settings.LVSADMIN_IPVS_DRIVER
         self.clock = clock
-        self.arp_count = arp_count
         self.book = HealthBook(clock)
         self.config: LvsConfig | None = None
         self.checks: dict = {}
         self.serial: int | None = None
         self.source_stamp: object = None
-        self.driver: Driver | None = None
-        self.kernel_message = ""
-        self.applied_down: frozenset[RealServerRef] | None = None
-        self.need_apply = False
-        self.dirty: set[RealServerRef] = set()
-        self.last_status = 0.0
-        self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
-        self.last_health = -HEALTH_EVERY
+        self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
+        self.kernel = KernelSide(
+            driver_name or settings.LVSADMIN_IPVS_DRIVER,
+            self.state_path,
+            clock,
+            arp_count,
+            drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
+        )
+        self.status = StatusWriter(self.kernel, clock)
         self.transitions = 0
-        self.last_sample = 0.0
-        self.last_driver_try = -DRIVER_RETRY
         self.stopping = False
         self.reload_requested = False
         self.scanner: ConnectScanner | None = None
-        # The control thread applies while the status thread dumps: one netlink socket, one user.
-        self.kernel_lock = threading.Lock()
-        self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
 
     # --- steps (each returns whether it did something) -------------------------------------
     def load_config(self, force: bool = False) -> bool:
@@ -194,7 +158,7 @@ class Worker:
         self.config, self.checks = loaded.config, loaded.checks
         self.serial, self.source_stamp = loaded.serial, loaded.stamp
         self.book.sync(loaded.config, loaded.checks)
-        self.need_apply = True
+        self.kernel.need_converge = True
         log.info(
             "enforcing %s",
             f"revision {loaded.serial}" if loaded.serial is not None else settings.LVSADMIN_LVS_CF,
@@ -202,58 +166,11 @@ class Worker:
         return True
 
     def open_driver(self) -> bool:
-        if self.driver is not None or self.clock() - self.last_driver_try < DRIVER_RETRY:
-            return False
-        self.last_driver_try = self.clock()
-        try:
-            self.driver = get_driver(self.driver_name)
-            self.kernel_message = ""
-            self.need_apply = True
-            return True
-        except DriverError as exc:
-            if str(exc) != self.kernel_message:
-                log.warning("cannot change the IPVS table: %s (health checks go on)", exc)
-            self.kernel_message = str(exc)
-            return False
+        return self.kernel.open_driver()
 
     def apply_if_needed(self, down: frozenset[RealServerRef] | None = None) -> bool:
-        if self.config is None:
-            return False
         down = self.book.down() if down is None else down
-        if not self.need_apply and down == self.applied_down:
-            return False
-        self.need_apply = False
-        if self.driver is None:
-            self.applied_down = down
-            return False
-        try:
-            with self.kernel_lock:
-                result = apply(
-                    self.config,
-                    self.driver,
-                    self.state_path,
-                    down=down,
-                    arp_count=self.arp_count,
-                    lock_wait=5,
-                )
-        except ApplyBusy as exc:
-            log.info("%s; retrying", exc)
-            self.need_apply = True
-            return False
-        except DriverError as exc:
-            self.kernel_message = str(exc)
-            self.need_apply = True
-            return False
-        if result.error:
-            log.error("apply stopped: %s", result.error)
-            self.kernel_message = f"apply stopped: {result.error}"
-            self.need_apply = True
-        else:
-            self.kernel_message = ""
-            if result.ops or result.vips_added or result.vips_removed:
-                log.info("applied: %s", result.summary())
-        self.applied_down = down
-        return True
+        return self.kernel.apply(self.config, down, self.serial)
 
     def health_snapshot(self) -> HealthSnapshot:
         snapshot = HealthSnapshot(list(self.book.states()), self.book.down(), self.transitions)
@@ -261,154 +178,34 @@ class Worker:
         return snapshot
 
     def write_status(self, force: bool = False, health: HealthSnapshot | None = None) -> bool:
-        now = self.clock()
-        if not force and now - self.last_status < STATUS_EVERY:
-            return False
-        self.last_status = now
         health = self.health_snapshot() if health is None else health
-        table, note = self._read_table(health.down)
-        status = {
-            "heartbeat": _aware(now),
-            "pid": os.getpid(),
-            "serial_no": self.serial,
-            "kernel_ok": self.driver is not None and not self.kernel_message,
-            "kernel_message": (self.kernel_message or "")[:255],
-        }
-        # The table (10,000 lines at scale) is formatted and written only when it changed:
-        # a new revision, a health change or moving connection counters.
-        names = self._service_names()
-        if (table, note) != self.last_table:
-            status["table_text"] = note + format_table(table) if table is not None else ""
-            status["table"] = table_rows(table, names) if table is not None else []
-        with transaction.atomic():
-            _row, created = WorkerStatus.objects.update_or_create(pk=1, defaults=status)
-            self.last_table = (table, note) if "table" in status or not created else None
-            write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
-            sample = now - self.last_sample >= SAMPLE_EVERY
-            counters = self._counters(table, names) if write_health or sample else {}
-            adapt = connection.ops.adapt_datetimefield_value
-            rows = (
-                [self._health_row(s, counters, adapt) for s in health.states]
-                if write_health
-                else []
-            )
-            if write_health:
-                self.last_health = now
-            if rows:
-                _upsert_health(rows)
-            existing: dict[tuple[str, str, int], int] = {}
-            if write_health or sample:
-                # One read of the rows' keys serves both the stale-row cleanup and the samples.
-                existing = {
-                    (v, a, p): pk
-                    for pk, v, a, p in RealServerHealth.objects.values_list(
-                        "pk", "virtual_name", "address", "port"
-                    )
-                }
-            known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
-            if write_health:
-                stale = [pk for key, pk in existing.items() if key not in known]
-                if stale:
-                    RealServerHealth.objects.filter(pk__in=stale).delete()
-            if sample:
-                self.last_sample = now
-                ConnectionSample.objects.bulk_create(
-                    [
-                        ConnectionSample(
-                            health_id=existing[key],
-                            at=_aware(now),
-                            minute=int(now // 60),
-                            active_conn=c[0],
-                            inact_conn=c[1],
-                        )
-                        for key, c in ((k, counters.get(k, (0, 0, 0))) for k in known)
-                        if key in existing
-                    ],
-                    batch_size=500,
-                )
-                ConnectionSample.objects.filter(at__lt=_aware(now) - SAMPLE_KEEP).delete()
-        return True
+        return self.status.write(Enforced(self.config, self.serial), health, force)
 
-    def _read_table(self, down: frozenset[RealServerRef]) -> tuple[Table | None, str]:
-        """The live table, or the one it would apply with a note saying why (None: nothing
-        published yet)."""
-        if self.config is None:
-            return None, ""
-        table = None
-        if self.driver is not None:
-            try:
-                with self.kernel_lock:
-                    table = self.driver.dump()
-            except DriverError as exc:
-                self.kernel_message = str(exc)
-        note = ""
-        if self.driver is None or self.kernel_message:
-            note = (
-                f"# the table lvsadmin would apply ({self.kernel_message or 'no kernel access'})\n"
-            )
-        if table is None:  # no kernel to read: show what would be applied
-            table = desired_state(self.config, down).table
-        return table, note
+    def poll(self) -> Loaded | None:
+        """The control thread's regular pass: retry the driver, look for a new revision."""
+        self.open_driver()
+        return self.read_config()
 
-    def _service_names(self) -> dict[ServiceKey, str]:
-        """Which virtual server each service of the configuration belongs to (the first one
-        for a shared firewall mark, as Piranha resolved it)."""
-        names: dict[ServiceKey, str] = {}
-        for virtual in self.config.virtuals if self.config is not None else ():
-            if virtual.effective_active:
-                names.setdefault(service_key(virtual), virtual.name)
-        return names
+    def stop(self) -> None:
+        self.stopping = True
 
-    @staticmethod
-    def _counters(
-        table: Table | None, names: dict[ServiceKey, str]
-    ) -> dict[tuple[str, str, int], tuple[int, int, int]]:
-        """(ActiveConn, InActConn, weight) per real server, keyed as the health rows are."""
-        counters: dict[tuple[str, str, int], tuple[int, int, int]] = {}
-        for key, entry in (table or {}).items():
-            name = names.get(key)
-            if name is None:
-                continue
-            for dest in entry.destinations.values():
-                counters[(name, dest.address, dest.port)] = (
-                    dest.active_conn,
-                    dest.inact_conn,
-                    dest.weight,
-                )
-        return counters
-
-    @staticmethod
-    def _health_row(server: ServerHealth, counters, adapt) -> tuple:
-        """One row for _upsert_health: the key, then HEALTH_FIELDS in order."""
-        ref = server.ref
-        active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
-        state = (
-            HealthState.UNKNOWN
-            if server.last_check is None
-            else HealthState.UP
-            if server.up
-            else HealthState.DOWN
-        )
-        return (
-            ref.virtual,
-            ref.address,
-            ref.port,
-            state.value,
-            adapt(_aware(server.since)),
-            adapt(_aware(server.last_check)),
-            None if server.latency is None else round(server.latency * 1000, 2),
-            server.reason[:255],
-            weight,
-            active,
-            inact,
-        )
+    def request_reload(self) -> None:
+        log.info("SIGHUP: re-reading the configuration")
+        self.reload_requested = True
 
     # --- checks ----------------------------------------------------------------------------
-    async def run_check(self, server: ServerHealth, limit: asyncio.Semaphore) -> None:
+    async def run_check(self, server, limit: asyncio.Semaphore) -> None:
         started = server.next_due
         async with limit:
-            result = await probe(server.ref.address, server.ref.port, server.spec)
-        transition = self.book.record(server.ref, result, started)
+            try:
+                result = await probe(server.ref.address, server.ref.port, server.spec)
+            except Exception as exc:  # a bug in one probe must not stop the others
+                log.exception("check of %s:%s raised", server.ref.address, server.ref.port)
+                result = ProbeResult(False, 0.0, f"check error: {type(exc).__name__}: {exc}")
+        self.record(server.ref, result, started)
+
+    def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
+        transition = self.book.record(ref, result, started)
         if transition is not None:
             self.transitions += 1
             log.info(transition.message())
@@ -416,10 +213,7 @@ class Worker:
     def scan_results(self, batch) -> None:
         """Results from the connect scanner's thread, delivered on the event loop."""
         for (server, started), result in batch:
-            transition = self.book.record(server.ref, result, started)
-            if transition is not None:
-                self.transitions += 1
-                log.info(transition.message())
+            self.record(server.ref, result, started)
 
     def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
         due = self.book.due()
@@ -443,7 +237,13 @@ class Worker:
     async def run(self, once: bool = False) -> None:
         """Checks are scheduled and recorded on this event loop, which never waits for the
         database or the kernel: configuration, driver and applies run on a control thread,
-        status writes on a status thread, each one step at a time."""
+        status writes on a status thread, one step at a time. A step that raises is logged and
+        retried with a back-off; the checks go on."""
+        presence = WorkerPresence(self.state_path)
+        if not presence.claim():
+            raise RuntimeError(
+                f"another worker is running (it holds {presence.path}): one writer per kernel"
+            )
         loop = asyncio.get_running_loop()
         control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-control")
         status = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvsadmin-status")
@@ -467,10 +267,12 @@ class Worker:
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         writing: asyncio.Future | None = None
         controlling: asyncio.Future | None = None
+        control_backoff = Backoff("the control step (configuration, kernel)", self.clock)
+        status_backoff = Backoff("the status write", self.clock)
         try:
             await on(control, self.open_driver)
-            self.use_config(await on(control, self.read_config, True))
             if once:
+                self.use_config(await on(control, self.read_config, True))
                 self.book.reschedule_all(0.0)
                 self.start_due_checks(limit, tasks)
                 if tasks:
@@ -478,31 +280,41 @@ class Worker:
                 await on(control, self.apply_if_needed, self.book.down())
                 await on(status, self.write_status, True, self.health_snapshot())
                 return
+            self.reload_requested = True  # the first read, retried like any other step
             next_poll = 0.0
             reading = False
             while not self.stopping:
                 now = self.clock()
                 if controlling is not None and controlling.done():
-                    result = controlling.result()  # a step that raised stops the worker
-                    if reading:
-                        self.use_config(result)
+                    try:
+                        result = controlling.result()
+                    except Exception as exc:
+                        control_backoff.failed(exc)
+                        if reading:
+                            self.reload_requested = True
+                    else:
+                        control_backoff.succeeded()
+                        if reading:
+                            self.use_config(result)
                     controlling, reading = None, False
-                if controlling is None:
+                if controlling is None and control_backoff.ready():
                     if self.reload_requested:
                         self.reload_requested = False
-                        log.info("SIGHUP: re-reading the configuration")
                         controlling, reading = on(control, self.read_config, True), True
                     elif now >= next_poll:
                         next_poll = now + CONFIG_POLL
                         controlling, reading = on(control, self.poll), True
-                    elif self.config is not None and (
-                        self.need_apply or self.book.down() != self.applied_down
-                    ):
+                    elif self.config is not None and self.kernel.wants_apply(self.book.down()):
                         controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
-                if now - self.last_status >= STATUS_EVERY and (writing is None or writing.done()):
-                    if writing is not None:
+                if writing is not None and writing.done():
+                    try:
                         writing.result()
+                        status_backoff.succeeded()
+                    except Exception as exc:
+                        status_backoff.failed(exc)
+                    writing = None
+                if writing is None and self.status.due() and status_backoff.ready():
                     writing = on(status, self.write_status, False, self.health_snapshot())
                 await asyncio.sleep(0.05)
             log.info("stopping; the IPVS table stays as it is")
@@ -517,14 +329,4 @@ class Worker:
                 self.scanner = None
             control.shutdown(wait=True)
             status.shutdown(wait=True)
-
-    def poll(self) -> Loaded | None:
-        """The control thread's regular pass: retry the driver, look for a new revision."""
-        self.open_driver()
-        return self.read_config()
-
-    def stop(self) -> None:
-        self.stopping = True
-
-    def request_reload(self) -> None:
-        self.reload_requested = True
+            presence.release()

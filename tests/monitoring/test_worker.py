@@ -270,3 +270,180 @@ def test_the_worker_loop_notices_a_failure_within_timeout_plus_an_interval(memor
     assert seen <= 2 + 2 + 0.5  # timeout + one interval
     key = ServiceKey.for_address("tcp", "192.0.2.80", port)
     assert memory.table[key].destinations == {}
+
+
+# --- one writer ---------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_applylvs_without_a_worker_re_adds_and_the_worker_takes_it_out_again(
+    memory, listener, settings
+):
+    # The reproduction: the worker applies with a server down; cron's applylvs (no
+    # live worker: this worker runs step by step and holds no presence lock) puts it back; the
+    # worker's next drift repair takes it out again, although its down set did not change.
+    settings.LVSADMIN_DRIFT_REPAIR_SECONDS = 5
+    dead = free_port()
+    publish(lvs_cf(listener, dead))
+    settings.LVSADMIN_LVS_CF.write_text(lvs_cf(listener, dead))
+    clock = Clock()
+    worker = Worker("memory", clock=clock, arp_count=0)
+    worker.open_driver()
+    worker.load_config()
+    down = frozenset(r for r in worker.book.servers if r.port == dead)
+    assert worker.apply_if_needed(down)
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    assert set(memory.table[key].destinations) == {("127.0.0.1", listener)}
+    call_command("applylvs", "--driver", "memory", "--no-arp")
+    assert ("127.0.0.1", dead) in memory.table[key].destinations
+    assert not worker.apply_if_needed(down)  # nothing changed, and repair is not due yet
+    clock.now += 5
+    assert worker.apply_if_needed(down)
+    assert set(memory.table[key].destinations) == {("127.0.0.1", listener)}
+
+
+def test_the_worker_repairs_a_flushed_table_and_a_quiet_repair_sends_nothing(
+    memory, listener, settings
+):
+    settings.LVSADMIN_DRIFT_REPAIR_SECONDS = 5
+    publish(lvs_cf(listener, listener))
+    clock = Clock()
+    worker = Worker("memory", clock=clock, arp_count=0)
+    worker.open_driver()
+    worker.load_config()
+    assert worker.apply_if_needed(frozenset())
+    expected = memory.dump()
+    sent = memory.messages_sent
+    clock.now += 5
+    assert worker.apply_if_needed(frozenset())  # repair ran: one read, no operation
+    assert memory.messages_sent == sent
+    memory.table.clear()  # someone's ipvsadm -C
+    clock.now += 5
+    assert worker.apply_if_needed(frozenset())
+    assert memory.table.keys() == expected.keys()
+
+
+def run_in_thread(worker: Worker):
+    import threading
+
+    thread = threading.Thread(target=lambda: asyncio.run(worker.run()), daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until(condition, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_applylvs_with_a_live_worker_asks_it_and_never_re_adds_a_dead_server(
+    memory, listener, settings, capsys
+):
+    dead = free_port()
+    publish(lvs_cf(listener, dead))
+    settings.LVSADMIN_LVS_CF.write_text(lvs_cf(listener, dead))
+    worker = Worker("memory", arp_count=0)
+    thread = run_in_thread(worker)
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    try:
+        wait_until(
+            lambda: (
+                key in memory.table
+                and set(memory.table[key].destinations) == {("127.0.0.1", listener)}
+            )
+        )
+        call_command("applylvs", "--driver", "memory", "--no-arp")
+        out = capsys.readouterr().out
+        assert "the running worker converged (health included)" in out
+        assert set(memory.table[key].destinations) == {("127.0.0.1", listener)}
+        call_command("applylvs", "--driver", "memory", "--dry-run")
+        out = capsys.readouterr().out
+        assert "a worker is running" in out and "nothing to do" in out
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+
+
+def test_a_second_worker_refuses_to_start(memory, listener):
+    publish(lvs_cf(listener, listener))
+    first = Worker("memory", arp_count=0)
+    thread = run_in_thread(first)
+    try:
+        wait_until(lambda: bool(memory.table))
+        with pytest.raises(RuntimeError, match="another worker is running"):
+            asyncio.run(Worker("memory", arp_count=0).run())
+    finally:
+        first.stop()
+        thread.join(timeout=20)
+
+
+# --- a worker that never dies -------------------------------------------------------------------
+
+
+def test_a_locked_database_does_not_stop_the_worker(memory, listener, monkeypatch):
+    from django.db import OperationalError
+
+    from monitoring.worker import status
+
+    publish(lvs_cf(listener, listener))
+    real_write = status.StatusWriter.write
+    failures = {"status": 0, "config": 0}
+
+    def locked_write(self, *args, **kwargs):
+        if failures["status"] < 2:
+            failures["status"] += 1
+            raise OperationalError("database is locked")
+        return real_write(self, *args, **kwargs)
+
+    real_read = Worker.read_config
+
+    def locked_read(self, force=False):
+        if failures["config"] < 1:
+            failures["config"] += 1
+            raise OperationalError("database is locked")
+        return real_read(self, force)
+
+    monkeypatch.setattr(status.StatusWriter, "write", locked_write)
+    monkeypatch.setattr(Worker, "read_config", locked_read)
+    worker = Worker("memory", arp_count=0)
+    thread = run_in_thread(worker)
+    try:
+        wait_until(lambda: WorkerStatus.objects.filter(heartbeat__isnull=False).exists(), 20)
+        assert thread.is_alive()
+        assert memory.table  # the configuration was read on the retry and applied
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+    assert failures == {"status": 2, "config": 1}
+
+
+def test_a_probe_that_raises_marks_its_server_down_and_the_checks_go_on(
+    memory, listener, monkeypatch
+):
+    from monitoring.worker import loop
+
+    async def broken_probe(address, port, spec):
+        raise ValueError("a bug in one probe")
+
+    publish(lvs_cf(listener, listener))
+    monkeypatch.setattr(loop, "probe", broken_probe)
+    monkeypatch.setattr(loop, "is_plain_connect", lambda spec: False)
+    worker = Worker("memory", arp_count=0)
+    thread = run_in_thread(worker)
+    try:
+        wait_until(lambda: bool(worker.book.down()))
+        (server,) = {s.reason for s in worker.book.states()}
+        assert "check error: ValueError: a bug in one probe" in server
+        assert thread.is_alive()
+    finally:
+        worker.stop()
+        thread.join(timeout=20)

@@ -1,7 +1,15 @@
-"""`manage.py applylvs`: one apply of the published lvs.cf (or any Piranha file) to the kernel.
+"""`manage.py applylvs`: one converge of the kernel to the published lvs.cf (or any Piranha file).
 
-Safe from cron next to the worker (they share a lock). Needs no database: with --config it reads
-only the file, so a Piranha user can swap the daemons and keep the file.
+There is one writer of the kernel table. While a worker runs, applylvs never writes: it asks the
+worker to converge now (health included, so a real server health took out stays out) and prints
+the worker's answer; `--dry-run` shows what the worker would change. Without a live worker it
+applies the file itself, and says that health was not consulted. It needs no database: with
+--config it reads only the file, so a Piranha user can swap the daemons and keep the file.
+
+Exit codes (documented in the README): 0 converged; 2 usage; 3 the file is bad (the line is
+named); 4 no IPVS in this kernel, or not root; 5 the kernel refused an operation (named); 6 busy:
+another apply holds the lock, or the live worker did not answer in time, or --config names
+another file while a worker enforces the published one.
 """
 
 from __future__ import annotations
@@ -13,9 +21,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.ipvs.drivers import DriverError, MemoryDriver, get_driver
-from monitoring.ipvs.engine import ApplyBusy, apply
-from virtualservers.lvsconf.model import LvsConfError
+from monitoring.ipvs.engine import ApplyBusy, ApplyResult, apply
+from monitoring.ipvs.writer import WorkerPresence, read_view_down, request_converge
+from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
+
+EXIT_BAD_FILE = 3
+EXIT_NO_KERNEL = 4
+EXIT_REFUSED = 5
+EXIT_BUSY = 6
+WORKER_ANSWER_SECONDS = 30.0
 
 
 class Command(BaseCommand):
@@ -41,66 +56,125 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-arp", action="store_true", help="do not send gratuitous ARPs for VIPs added"
         )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=WORKER_ANSWER_SECONDS,
+            help="seconds to wait for a running worker's answer (default %(default)s)",
+        )
 
     def handle(self, *args, **options) -> None:
-        path = Path(options["config"] or settings.LVSADMIN_LVS_CF)
+        published = Path(settings.LVSADMIN_LVS_CF)
+        path = Path(options["config"] or published)
         state = Path(options["state"] or settings.LVSADMIN_APPLY_STATE)
-        try:
-            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(
-                f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        try:
-            config, warnings = parse(text)
-        except LvsConfError as exc:
-            raise CommandError(f"{path}: {exc}") from None
-        for warning in warnings:
-            self.stderr.write(f"{path}: {warning}")
-
+        config = self._read(path)
         dry_run = options["dry_run"]
-        note = ""
-        try:
-            driver = get_driver(options["driver"] or settings.LVSADMIN_IPVS_DRIVER)
-        except DriverError as exc:
-            if not dry_run:
-                raise CommandError(self._why(exc)) from None
-            # A dry run still shows what it would do, from an empty table.
-            driver, note = (
-                MemoryDriver(),
-                f"(the kernel table cannot be read: {self._why(exc)}; operations are shown from an empty table)",
-            )
+        worker = WorkerPresence.alive(state)
+        if worker and not dry_run:
+            if options["config"] and path.resolve() != published.resolve():
+                raise CommandError(
+                    f"a worker is running and enforces the published configuration, not {path}: "
+                    "import and apply the file from the GUI, or stop the worker first",
+                    returncode=EXIT_BUSY,
+                )
+            self._ask_worker(state, options["wait"])
+            return
+        down = read_view_down(state) if worker else frozenset()
+        driver, note = self._driver(options["driver"], dry_run)
         try:
             result = apply(
-                config, driver, state, dry_run=dry_run, arp_count=0 if options["no_arp"] else 5
+                config,
+                driver,
+                state,
+                down=down,
+                dry_run=dry_run,
+                arp_count=0 if options["no_arp"] else 5,
             )
         except ApplyBusy as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=EXIT_BUSY) from None
         except DriverError as exc:
-            raise CommandError(self._why(exc)) from None
+            raise CommandError(self._why(exc), returncode=EXIT_NO_KERNEL) from None
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         if dry_run:
-            if note:
-                self.stdout.write(note)
-            for op in result.ops:
-                self.stdout.write(f"ipvsadm {op.to_ipvsadm()}")
-            for vip in result.vips_added:
-                self.stdout.write(
-                    f"ip addr add {vip.address}/{vip.prefixlen} dev {vip.device} label {vip.label}"
-                )
-            for vip in result.vips_removed:
-                self.stdout.write(f"ip addr del {vip.address}/{vip.prefixlen} dev {vip.device}")
-            if result.timeouts_set:
-                self.stdout.write("ipvsadm --set {} {} {}".format(*result.timeouts_set))
-            self.stdout.write(f"dry run: {result.summary()}")
+            self._print_dry_run(result, note, config, down, worker)
             return
         # Announcements of new VIPs are in flight; let them finish before the process exits.
         for thread in result.arp_threads:
             thread.join(timeout=10)
         if result.error:
-            raise CommandError(f"apply stopped: {result.error}; nothing after it was changed")
+            raise CommandError(
+                f"apply stopped: {result.error}; nothing after it was changed",
+                returncode=EXIT_REFUSED,
+            )
         self.stdout.write(result.summary())
+        self.stderr.write(
+            "note: no worker is running, so health was not consulted: every active real server "
+            "of the file is in the table until a worker checks them"
+        )
+
+    def _read(self, path: Path) -> LvsConfig:
+        try:
+            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(
+                f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}",
+                returncode=EXIT_BAD_FILE,
+            ) from None
+        try:
+            config, warnings = parse(text)
+        except LvsConfError as exc:
+            raise CommandError(f"{path}: {exc}", returncode=EXIT_BAD_FILE) from None
+        for warning in warnings:
+            self.stderr.write(f"{path}: {warning}")
+        return config
+
+    def _driver(self, name: str | None, dry_run: bool):
+        try:
+            return get_driver(name or settings.LVSADMIN_IPVS_DRIVER), ""
+        except DriverError as exc:
+            if not dry_run:
+                raise CommandError(self._why(exc), returncode=EXIT_NO_KERNEL) from None
+            # A dry run still shows what it would do, from an empty table.
+            return MemoryDriver(), (
+                f"(the kernel table cannot be read: {self._why(exc)}; operations are shown from an empty table)"
+            )
+
+    def _ask_worker(self, state: Path, wait: float) -> None:
+        answer = request_converge(state, wait)
+        if answer is None:
+            raise CommandError(
+                f"the running worker did not answer within {wait:.0f} s; it converges on its own "
+                "schedule (LVSADMIN_DRIFT_REPAIR_SECONDS)",
+                returncode=EXIT_BUSY,
+            )
+        if not answer.ok:
+            raise CommandError(
+                f"the worker could not converge: {answer.error}", returncode=EXIT_REFUSED
+            )
+        self.stdout.write(f"the running worker converged (health included): {answer.summary}")
+
+    def _print_dry_run(
+        self, result: ApplyResult, note: str, config: LvsConfig, down, worker: bool
+    ) -> None:
+        if note:
+            self.stdout.write(note)
+        if worker:
+            self.stdout.write(
+                f"(a worker is running: operations are computed with the {len(down)} real "
+                "server(s) its health checks took out)"
+            )
+        for op in result.ops:
+            self.stdout.write(f"ipvsadm {op.to_ipvsadm()}")
+        for vip in result.vips_added:
+            self.stdout.write(
+                f"ip addr add {vip.address}/{vip.prefixlen} dev {vip.device} label {vip.label}"
+            )
+        for vip in result.vips_removed:
+            self.stdout.write(f"ip addr del {vip.address}/{vip.prefixlen} dev {vip.device}")
+        if result.timeouts_set:
+            self.stdout.write("ipvsadm --set {} {} {}".format(*result.timeouts_set))
+        self.stdout.write(f"dry run: {result.summary()}")
 
     @staticmethod
     def _why(exc: DriverError) -> str:

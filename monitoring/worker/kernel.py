@@ -1,0 +1,151 @@
+"""The worker's kernel side: the driver, the writer that remembers what it wrote, drift repair
+and the converge requests of `applylvs`. All of it runs on the worker's control thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from monitoring.ipvs.drivers import DriverError, get_driver
+from monitoring.ipvs.engine import ApplyBusy, ApplyResult
+from monitoring.ipvs.table import RealServerRef, Table
+from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
+from virtualservers.lvsconf.model import LvsConfig
+
+log = logging.getLogger("lvsadmin.worker")
+DRIVER_RETRY = 30.0
+
+
+class KernelSide:
+    def __init__(
+        self,
+        driver_name: str,
+        state_path: Path,
+        clock: Callable[[], float] = time.time,
+        arp_count: int = 5,
+        drift_every: float = 5.0,
+    ) -> None:
+        self.driver_name = driver_name
+        self.state_path = state_path
+        self.clock = clock
+        self.arp_count = arp_count
+        self.drift_every = drift_every
+        self.writer: TableWriter | None = None
+        self.message = ""  # why the kernel cannot be changed, or the last apply's failure
+        self.applied_down: frozenset[RealServerRef] | None = None
+        self.need_converge = False
+        self.last_converge = 0.0
+        self.last_driver_try = -DRIVER_RETRY
+        self.requests = ConvergeRequests(state_path)
+        # The control thread applies while the status thread dumps: one netlink socket, one user.
+        self.lock = threading.Lock()
+
+    @property
+    def driver(self):
+        return None if self.writer is None else self.writer.driver
+
+    @property
+    def ok(self) -> bool:
+        return self.writer is not None and not self.message
+
+    def open_driver(self) -> bool:
+        if self.writer is not None or self.clock() - self.last_driver_try < DRIVER_RETRY:
+            return False
+        self.last_driver_try = self.clock()
+        try:
+            driver = get_driver(self.driver_name)
+        except DriverError as exc:
+            if str(exc) != self.message:
+                log.warning("cannot change the IPVS table: %s (health checks go on)", exc)
+            self.message = str(exc)
+            return False
+        self.writer = TableWriter(driver, self.state_path, self.arp_count, lock_wait=5)
+        self.message = ""
+        self.need_converge = True
+        return True
+
+    def wants_apply(self, down: frozenset[RealServerRef]) -> bool:
+        return (
+            self.need_converge
+            or down != self.applied_down
+            or self.requests.pending() is not None
+            or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
+        )
+
+    def apply(
+        self,
+        config: LvsConfig | None,
+        down: frozenset[RealServerRef],
+        serial: int | None = None,
+    ) -> bool:
+        """One step: converge when the configuration changed, something failed, applylvs asked
+        or drift repair is due; otherwise apply only the health change. True when it applied."""
+        token = self.requests.pending()
+        if config is None:
+            if token is not None:
+                self.requests.answer(token, None)
+            return False
+        if not self.wants_apply(down):
+            return False
+        drift_due = self.clock() - self.last_converge >= self.drift_every
+        if self.writer is None:
+            self.applied_down = down
+            if token is not None:
+                self.requests.answer(token, None, self.message or "no kernel access")
+            return False
+        full = self.need_converge or token is not None or drift_due
+        drift_repair = drift_due and not (self.need_converge or token)
+        self.need_converge = False
+        try:
+            with self.lock:
+                result = (
+                    self.writer.converge(config, down) if full else self.writer.update(config, down)
+                )
+        except ApplyBusy as exc:
+            log.info("%s; retrying", exc)
+            self.need_converge = True
+            return False
+        except (DriverError, OSError) as exc:
+            # OSError: an address the kernel cannot take; retried on the next converge.
+            self.message = str(exc)
+            self.writer.forget()
+            self.need_converge = True
+            if token is not None:
+                self.requests.answer(token, None, self.message)
+            return False
+        if full:
+            self.last_converge = self.clock()
+        self._report(result, drift_repair)
+        self.applied_down = down
+        if token is not None:
+            self.requests.answer(token, result)
+        try:
+            write_view(self.state_path, serial, down)
+        except OSError as exc:
+            log.warning("cannot write the worker's view beside %s: %s", self.state_path, exc)
+        return True
+
+    def _report(self, result: ApplyResult, drift_repair: bool) -> None:
+        if result.error:
+            log.error("apply stopped: %s", result.error)
+            self.message = f"apply stopped: {result.error}"
+            self.need_converge = True
+            return
+        self.message = ""
+        if result.ops or result.vips_added or result.vips_removed:
+            what = "repaired drift" if drift_repair else "applied"
+            log.info("%s: %s", what, result.summary())
+
+    def dump(self) -> Table | None:
+        """The live table for the status page (None: no kernel to read)."""
+        if self.writer is None:
+            return None
+        try:
+            with self.lock:
+                return self.writer.driver.dump()
+        except DriverError as exc:
+            self.message = str(exc)
+            return None

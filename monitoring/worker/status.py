@@ -1,0 +1,244 @@
+"""The worker's status writer: heartbeat, the shown table, health rows and connection samples,
+written on the worker's status thread for CONTROL/MONITORING."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+from monitoring.checks.health import ServerHealth
+from monitoring.ipvs.table import (
+    RealServerRef,
+    ServiceKey,
+    Table,
+    desired_state,
+    format_table,
+    service_key,
+    table_rows,
+)
+from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.worker.kernel import KernelSide
+from virtualservers.lvsconf.model import LvsConfig
+
+STATUS_EVERY = 2.0  # seconds between heartbeats
+HEALTH_EVERY = 10.0  # seconds between full health writes (a transition is written at once)
+SAMPLE_EVERY = 60.0  # connection graph resolution
+SAMPLE_KEEP = timedelta(hours=1)
+
+HEALTH_FIELDS = (
+    "state",
+    "since",
+    "last_check",
+    "latency_ms",
+    "last_error",
+    "weight",
+    "active_conn",
+    "inact_conn",
+)
+Counters = dict[tuple[str, str, int], tuple[int, int, int]]
+
+
+def _aware(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """What the status writer needs from the health book, taken on the event loop's thread."""
+
+    states: list[ServerHealth]
+    down: frozenset[RealServerRef]
+    transitions: int
+
+
+@dataclass(frozen=True)
+class Enforced:
+    """What the worker enforces, as the status writer shows it."""
+
+    config: LvsConfig | None
+    serial: int | None
+
+
+def upsert_health(rows: list[tuple]) -> None:
+    """Insert or update health rows, keyed by (virtual_name, address, port), with one prepared
+    statement: the ORM's bulk_create spent most of the status thread's time on building 10,000
+    model instances and their SQL every ten seconds."""
+    quote = connection.ops.quote_name
+    columns = ("virtual_name", "address", "port", *HEALTH_FIELDS)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    table = quote(RealServerHealth._meta.db_table)
+    if connection.vendor == "mysql":
+        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in HEALTH_FIELDS)
+        conflict = f"ON DUPLICATE KEY UPDATE {update}"
+    else:  # SQLite and PostgreSQL
+        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in HEALTH_FIELDS)
+        key = ", ".join(quote(c) for c in columns[:3])
+        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
+class StatusWriter:
+    def __init__(self, kernel: KernelSide, clock: Callable[[], float]) -> None:
+        self.kernel = kernel
+        self.clock = clock
+        self.last_status = 0.0
+        self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
+        self.last_health = -HEALTH_EVERY
+        self.last_sample = 0.0
+
+    def due(self) -> bool:
+        return self.clock() - self.last_status >= STATUS_EVERY
+
+    def write(self, enforced: Enforced, health: HealthSnapshot, force: bool = False) -> bool:
+        now = self.clock()
+        if not force and now - self.last_status < STATUS_EVERY:
+            return False
+        self.last_status = now
+        config = enforced.config
+        table, note = self._read_table(config, health.down)
+        status = {
+            "heartbeat": _aware(now),
+            "pid": os.getpid(),
+            "serial_no": enforced.serial,
+            "kernel_ok": self.kernel.ok,
+            "kernel_message": (self.kernel.message or "")[:255],
+        }
+        # The table (10,000 lines at scale) is formatted and written only when it changed:
+        # a new revision, a health change or moving connection counters.
+        names = _service_names(config)
+        if (table, note) != self.last_table:
+            status["table_text"] = note + format_table(table) if table is not None else ""
+            status["table"] = table_rows(table, names) if table is not None else []
+        write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
+        sample = now - self.last_sample >= SAMPLE_EVERY
+        counters = _counters(table, names) if write_health or sample else {}
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+        # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
+        # beforehand so that gunicorn's writers wait as little as possible.
+        with transaction.atomic():
+            _row, created = WorkerStatus.objects.update_or_create(pk=1, defaults=status)
+            self.last_table = (table, note) if "table" in status or not created else None
+            if rows:
+                upsert_health(rows)
+            if write_health or sample:
+                self._rows_and_samples(health, counters, now, write_health, sample)
+        if write_health:
+            self.last_health = now
+        if sample:
+            self.last_sample = now
+        return True
+
+    def _rows_and_samples(
+        self,
+        health: HealthSnapshot,
+        counters: Counters,
+        now: float,
+        write_health: bool,
+        sample: bool,
+    ) -> None:
+        # One read of the rows' keys serves both the stale-row cleanup and the samples.
+        existing = {
+            (v, a, p): pk
+            for pk, v, a, p in RealServerHealth.objects.values_list(
+                "pk", "virtual_name", "address", "port"
+            )
+        }
+        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
+        if write_health:
+            stale = [pk for key, pk in existing.items() if key not in known]
+            if stale:
+                RealServerHealth.objects.filter(pk__in=stale).delete()
+        if sample:
+            ConnectionSample.objects.bulk_create(
+                [
+                    ConnectionSample(
+                        health_id=existing[key],
+                        at=_aware(now),
+                        minute=int(now // 60),
+                        active_conn=c[0],
+                        inact_conn=c[1],
+                    )
+                    for key, c in ((k, counters.get(k, (0, 0, 0))) for k in known)
+                    if key in existing
+                ],
+                batch_size=500,
+            )
+            ConnectionSample.objects.filter(at__lt=_aware(now) - SAMPLE_KEEP).delete()
+
+    def _read_table(
+        self, config: LvsConfig | None, down: frozenset[RealServerRef]
+    ) -> tuple[Table | None, str]:
+        """The live table, or the one it would apply with a note saying why (None: nothing
+        published yet)."""
+        if config is None:
+            return None, ""
+        table = self.kernel.dump()
+        note = ""
+        if self.kernel.driver is None or self.kernel.message:
+            note = (
+                f"# the table lvsadmin would apply ({self.kernel.message or 'no kernel access'})\n"
+            )
+        if table is None:  # no kernel to read: show what would be applied
+            table = desired_state(config, down).table
+        return table, note
+
+
+def _service_names(config: LvsConfig | None) -> dict[ServiceKey, str]:
+    """Which virtual server each service of the configuration belongs to (the first one for a
+    shared firewall mark, as Piranha resolved it)."""
+    names: dict[ServiceKey, str] = {}
+    for virtual in config.virtuals if config is not None else ():
+        if virtual.effective_active:
+            names.setdefault(service_key(virtual), virtual.name)
+    return names
+
+
+def _counters(table: Table | None, names: dict[ServiceKey, str]) -> Counters:
+    """(ActiveConn, InActConn, weight) per real server, keyed as the health rows are."""
+    counters: Counters = {}
+    for key, entry in (table or {}).items():
+        name = names.get(key)
+        if name is None:
+            continue
+        for dest in entry.destinations.values():
+            counters[(name, dest.address, dest.port)] = (
+                dest.active_conn,
+                dest.inact_conn,
+                dest.weight,
+            )
+    return counters
+
+
+def _health_row(server: ServerHealth, counters: Counters, adapt) -> tuple:
+    """One row for upsert_health: the key, then HEALTH_FIELDS in order."""
+    ref = server.ref
+    active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
+    state = (
+        HealthState.UNKNOWN
+        if server.last_check is None
+        else HealthState.UP
+        if server.up
+        else HealthState.DOWN
+    )
+    return (
+        ref.virtual,
+        ref.address,
+        ref.port,
+        state.value,
+        adapt(_aware(server.since)),
+        adapt(_aware(server.last_check)),
+        None if server.latency is None else round(server.latency * 1000, 2),
+        server.reason[:255],
+        weight,
+        active,
+        inact,
+    )
