@@ -6,9 +6,13 @@ returns after its re-entry time. Health is checked with the built-in MySQL check
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -29,6 +33,7 @@ from tests.lab.topology import (
 from virtualservers.models import Revision
 
 pytestmark = pytest.mark.django_db(transaction=True)
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT, REENTRY = 2, 4  # short, to keep the lab fast under emulation; 2 successes to come back
 SERVICE = f"TCP {VIP}:3306"
 RS1 = "192.0.2.241:3306"
@@ -202,3 +207,50 @@ def test_with_quiesce_a_dead_real_server_stays_at_weight_zero(topology: Topology
     assert servers_answering() == {"rs2"}
     topology.mariadb["rs1"].start()
     wait_for(lambda: destinations().get(RS1) == 1, 60, "rs1 back at weight 1")
+
+
+def cron_applylvs(settings, published) -> subprocess.CompletedProcess:
+    """`manage.py applylvs` exactly as the old cron line ran it: its own process, no arguments."""
+    env = {
+        **os.environ,
+        "LVSADMIN_LVS_CF": str(published),
+        "LVSADMIN_APPLY_STATE": str(settings.LVSADMIN_APPLY_STATE),
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "applylvs"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_dead_real_server_stays_out_while_applylvs_runs_as_cron_would(
+    topology: Topology, worker, settings, tmp_path
+) -> None:
+    instance, thread = worker
+    text = seed()
+    publish(text)
+    published = tmp_path / "lvs.cf"
+    published.write_text(text)
+    thread.start()
+    seed_running()
+    topology.mariadb["rs1"].kill()
+    try:
+        wait_for(lambda: RS1 not in destinations(), 30, "rs1 leaving the table")
+        for _ in range(2):
+            result = cron_applylvs(settings, published)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "the running worker converged (health included)" in result.stdout
+            assert destinations() == {"192.0.2.242:3306": 1}
+        # Drift: someone flushes the table; the worker restores it, still without rs1.
+        subprocess.run(["ipvsadm", "-C"], check=True)
+        restored = wait_for(
+            lambda: destinations() == {"192.0.2.242:3306": 1},
+            settings.LVSADMIN_DRIFT_REPAIR_SECONDS + 10,
+            "the worker repairing the flushed table",
+        )
+        print(f"flushed table restored by the worker in {restored:.1f} s")
+    finally:
+        topology.mariadb["rs1"].start()
