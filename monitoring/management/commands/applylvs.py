@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.ipvs.drivers import DriverError, MemoryDriver, get_driver
 from monitoring.ipvs.engine import ApplyBusy, apply
+from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
 
@@ -46,11 +47,9 @@ class Command(BaseCommand):
         path = Path(options["config"] or settings.LVSADMIN_LVS_CF)
         state = Path(options["state"] or settings.LVSADMIN_APPLY_STATE)
         try:
-            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(
-                f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
+            text = read_lvs_cf(path)
+        except LvsConfFileError as exc:
+            raise CommandError(f"{path}: {exc}") from None
         try:
             config, warnings = parse(text)
         except LvsConfError as exc:
