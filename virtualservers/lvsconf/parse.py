@@ -51,9 +51,17 @@ _FALLBACK_SERVICES = {
 }
 
 
+# A key, its converter, the number of words on its line, and the bounds within which a value is
+# fine without asking the schema.
+_Entry = tuple[Key, Callable[[str], object], int, int | None, int | None]
+# White space other than blank, tab and line feed.
+_OTHER_SPACE = re.compile(r"[^\S \t\n]")
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
+        self.crlf_warned = False
         self.warnings: list[ParseWarning] = []
         self.line_no = 0
         self.config = LvsConfig()
@@ -214,22 +222,23 @@ class _Parser:
         lines = self.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        crlf_warned = False
+        # str.split() splits on blanks and on other white space (vertical tab, form feed, CR,
+        # Unicode spaces) that the stock parser keeps inside a word: usable only when the file
+        # has none of those, which one scan of the whole text tells.
+        plain = _OTHER_SPACE.search(self.text) is None
         saw_anything = False
+        line = self.line
         for self.line_no, raw in enumerate(lines, start=1):
-            line = raw
-            if line.endswith("\r"):
-                line = line[:-1]
-                if not crlf_warned:
-                    self.warn(
-                        "CRLF line ends: piranha 0.8.6 silently skips lines in such a file; lvsadmin writes LF only"
-                    )
-                    crlf_warned = True
-            stripped = line.lstrip(" \t")
-            if not stripped or stripped.startswith("#"):
-                continue
+            if plain and '"' not in raw and "'" not in raw:  # the common case, at C speed
+                tokens = raw.split()
+                if not tokens or tokens[0][0] == "#":
+                    continue
+            else:
+                tokens = self.slow_tokens(raw)
+                if not tokens:
+                    continue
             saw_anything = True
-            self.line(self.tokenize(stripped))
+            line(tokens)
         if not saw_anything:
             self.line_no = max(1, len(lines))
             raise self.fail("Empty configuration")
@@ -241,7 +250,57 @@ class _Parser:
         self.failover = None
         return self.config, self.warnings
 
+    def slow_tokens(self, raw: str) -> list[str]:
+        """The words of a line with quotes, CR or unusual white space; [] for blank or comment."""
+        line = raw
+        if line.endswith("\r"):
+            line = line[:-1]
+            if not self.crlf_warned:
+                self.warn(
+                    "CRLF line ends: piranha 0.8.6 silently skips lines in such a file; lvsadmin writes LF only"
+                )
+                self.crlf_warned = True
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            return []
+        return self.tokenize(stripped)
+
     def line(self, tokens: list[str]) -> None:
+        head = tokens[0]
+        if self.failover is None:
+            # The common case first: `key = value` with the right number of values.
+            if self.server is not None:
+                target: object = self.server
+                entry = self.server_keys.get(head)
+            elif self.virtual is not None:
+                target = self.virtual
+                entry = self.virtual_keys.get(head)
+            else:
+                target = self.config
+                entry = self.global_keys.get(head)
+            if entry is not None and len(tokens) == entry[2] and tokens[1] == "=":
+                key, convert, _count, low, high = entry
+                if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
+                    setattr(target, key.attr, self.address(tokens[2]))
+                    setattr(target, key.second, tokens[3])
+                    return
+                value = convert(tokens[2])
+                if low is not None and not low <= value <= high:  # type: ignore[operator]
+                    self.out_of_range(key, value)  # type: ignore[arg-type]
+                setattr(target, key.attr, value)
+                return
+        self.other_line(tokens)
+
+    def out_of_range(self, key: Key, value: int) -> None:
+        problem = key.check(value)
+        if problem is not None:
+            fatal, reason = problem
+            if fatal:
+                raise self.fail(reason)
+            self.warn(reason)
+
+    def other_line(self, tokens: list[str]) -> None:
+        """Block lines, failover keys and every error."""
         head = tokens[0]
         if head == "}":
             # Trailing junk after a closing brace is ignored by the stock parser.
@@ -256,16 +315,15 @@ class _Parser:
                 raise self.fail(f"unexpected arguments: a block opens as `{head} NAME {{`")
             self.open_block(head, tokens[1])
             return
-        target: object
         if self.server is not None:
-            section, target = SERVER, self.server
+            section = SERVER
         elif self.virtual is not None:
-            section, target = VIRTUAL, self.virtual
+            section = VIRTUAL
         elif self.failover is not None:
             self.failover_line(tokens)
             return
         else:
-            section, target = GLOBAL, self.config
+            section = GLOBAL
         entry = self.tables[section].get(head)
         if entry is None:
             where = {SERVER: "a server block", VIRTUAL: "a virtual block"}.get(
@@ -274,23 +332,7 @@ class _Parser:
             raise self.fail(f"unknown command: {head!r} is not a key of {where}")
         if len(tokens) < 2 or tokens[1] != "=":
             raise self.fail("equal (=) expected after command")
-        key, convert = entry
-        count = key.values
-        if len(tokens) - 2 != count:
-            self.wrong_count(key, tokens[2:])
-        if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
-            setattr(target, key.attr, self.address(tokens[2]))
-            setattr(target, key.second, tokens[3])
-            return
-        value = convert(tokens[2])
-        if key.limits is not None or key.gui is not None:
-            problem = key.check(value)
-            if problem is not None:
-                fatal, reason = problem
-                if fatal:
-                    raise self.fail(reason)
-                self.warn(reason)
-        setattr(target, key.attr, value)
+        self.wrong_count(entry[0], tokens[2:])
 
     def wrong_count(self, key: Key, values: list[str]) -> None:
         count = key.values
@@ -304,7 +346,19 @@ class _Parser:
         raise self.fail(f"unexpected arguments after {key.name} = {values[0]}{hint}")
 
     @cached_property
-    def tables(self) -> dict[str, dict[str, tuple[Key, Callable[[str], object]]]]:
+    def global_keys(self) -> dict[str, _Entry]:
+        return self.tables[GLOBAL]
+
+    @cached_property
+    def virtual_keys(self) -> dict[str, _Entry]:
+        return self.tables[VIRTUAL]
+
+    @cached_property
+    def server_keys(self) -> dict[str, _Entry]:
+        return self.tables[SERVER]
+
+    @cached_property
+    def tables(self) -> dict[str, dict[str, _Entry]]:
         """Per section, each key of the schema with the converter of its kind, bound once: this
         runs for every line of a large file."""
         converters: dict[str, Callable[[str], object]] = {
@@ -322,13 +376,17 @@ class _Parser:
             "word": self.word,
             "scheduler": self.scheduler,
         }
-        return {
-            section: {
-                k.name: (k, self.choice(k.choices) if k.kind == "choice" else converters[k.kind])
-                for k in keys
-            }
-            for section, keys in SECTIONS.items()
-        }
+        tables: dict[str, dict[str, _Entry]] = {}
+        for section, keys in SECTIONS.items():
+            tables[section] = {}
+            for k in keys:
+                convert = self.choice(k.choices) if k.kind == "choice" else converters[k.kind]
+                # Values inside these bounds need no look at the schema's ranges (the GUI's range
+                # lies within the kernel's wherever both exist).
+                bounds = k.gui or k.limits
+                low, high = (bounds.low, bounds.high) if bounds else (None, None)
+                tables[section][k.name] = (k, convert, k.values + 2, low, high)
+        return tables
 
     def int_boolean(self, word: str) -> bool:
         value = self.integer(word)
