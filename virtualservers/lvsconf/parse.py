@@ -56,6 +56,14 @@ _FALLBACK_SERVICES = {
 _Entry = tuple[Key, Callable[[str], object], int, int | None, int | None]
 # White space other than blank, tab and line feed.
 _OTHER_SPACE = re.compile(r"[^\S \t\n]")
+_OTHER_ASCII_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _plain_spacing(text: str) -> bool:
+    """Whether blanks, tabs and line feeds are the only white space in `text`."""
+    if text.isascii():  # a few substring scans are much faster than the regular expression
+        return not any(ch in text for ch in _OTHER_ASCII_SPACE)
+    return _OTHER_SPACE.search(text) is None
 
 
 class _Parser:
@@ -225,7 +233,7 @@ class _Parser:
         # str.split() splits on blanks and on other white space (vertical tab, form feed, CR,
         # Unicode spaces) that the stock parser keeps inside a word: usable only when the file
         # has none of those, which one scan of the whole text tells.
-        plain = _OTHER_SPACE.search(self.text) is None
+        plain = _plain_spacing(self.text)
         saw_anything = False
         line = self.line
         for self.line_no, raw in enumerate(lines, start=1):
