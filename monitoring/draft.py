@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
 
@@ -89,6 +89,10 @@ def _read(obj: object, mapping) -> dict[str, object]:
     return {name: convert(getattr(obj, name)) for name, convert in mapping}
 
 
+def _values(source: object, mapping) -> dict[str, object]:
+    return {name: convert(getattr(source, name)) for name, convert in mapping}
+
+
 def _write_fields(obj: object, source: object, mapping) -> None:
     for name, convert in mapping:
         setattr(obj, name, convert(getattr(source, name)))
@@ -103,10 +107,6 @@ def _columns(model: type[models.Model]) -> tuple[str, ...]:
     plain = (models.CharField, models.IntegerField, models.BooleanField)
     assert all(isinstance(model._meta.get_field(n), plain) for n in names), model
     return names
-
-
-def _row(obj: models.Model, names: tuple[str, ...]) -> tuple:
-    return tuple(getattr(obj, name) for name in names)
 
 
 def _insert(model: type[models.Model], names: tuple[str, ...], rows: list[tuple]) -> None:
@@ -314,7 +314,10 @@ class _RowCheck:
             try:
                 clean()
             except ValidationError as exc:
-                errors.update(exc.message_dict)
+                if hasattr(exc, "error_dict"):
+                    errors.update(exc.message_dict)
+                else:
+                    errors.setdefault(NON_FIELD_ERRORS, []).extend(exc.messages)
         if errors:
             details = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
             raise ValidationError(f"{label}: {details}")
@@ -386,14 +389,20 @@ def _write(config: lvs.LvsConfig) -> None:
                 f"virtual {v.name}: two virtual blocks have this name; names must be unique"
             )
         seen.add(v.name)
-    virtual_rows: list[VirtualServer] = []
-    script_rows: list[MonitoringScript] = []
+    virtual_rows: list[tuple] = []
+    script_rows: list[tuple] = []
     server_rows: list[tuple] = []
     server_of: list[int] = []
-    # VirtualServer.clean() is not run: its duplicate checks look at the rows in the database,
-    # which an import replaces wholesale (and pulse runs two virtuals on one firewall mark).
+    script_defaults = {
+        f.name: f.get_default() for f in MonitoringScript._meta.concrete_fields if not f.is_relation
+    }
+    # Plain dicts, not model instances: at 10,000 virtual servers building instances was a
+    # large part of an import. VirtualServer.clean() is not run: its duplicate checks look at the
+    # rows in the database, which an import replaces wholesale (and pulse runs two virtuals on one
+    # firewall mark).
     for i, v in enumerate(config.virtuals):
-        row = VirtualServer(
+        row = _values(v, _WRITE_VIRTUAL)
+        row.update(
             name=v.name,
             position=i,
             address=v.address or lvs.DEFAULT_ADDRESS,
@@ -401,25 +410,28 @@ def _write(config: lvs.LvsConfig) -> None:
             has_address=v.address is not None,
             fwmark=v.fwmark or None,
         )
-        _write_fields(row, v, _WRITE_VIRTUAL)
-        _CHECK_VIRTUAL(vars(row), f"virtual {v.name}")
-        virtual_rows.append(row)
-        script = MonitoringScript()
-        _write_fields(script, v, _WRITE_SCRIPT)
+        _CHECK_VIRTUAL(row, f"virtual {v.name}")
+        virtual_rows.append(tuple(row[name] for name in _VIRTUAL_COLUMNS))
+        script = {**script_defaults, **_values(v, _WRITE_SCRIPT)}
         # The stock files carry programs such as "/bin/testlink %h": validated like the form does.
-        _CHECK_SCRIPT(vars(script), f"virtual {v.name} monitoring script", script.clean)
-        script_rows.append(script)
+        # The model's clean() checks the expect string as a regular expression, only when
+        # use_regex is on.
+        regex = MonitoringScript(**script).clean if script["use_regex"] else None
+        _CHECK_SCRIPT(script, f"virtual {v.name} monitoring script", regex)
+        script_rows.append(tuple(script[name] for name in _SCRIPT_COLUMNS))
+        vip_is_v6 = ":" in row["address"]
         for j, s in enumerate(v.servers):
-            server = {"name": s.name, "position": j}
-            server.update((name, convert(getattr(s, name))) for name, convert in _WRITE_SERVER)
+            server = _values(s, _WRITE_SERVER)
+            server.update(name=s.name, position=j)
             if not server["address"]:
                 server["address"] = lvs.DEFAULT_ADDRESS
             # Canonical addresses: IPv6 ones, and only they, have a colon. The model's family check
             # runs only where it can fail; its sibling check would run a query per server against
             # rows this import is replacing.
             family = None
-            if (":" in str(server["address"])) != (":" in row.address):
-                family = RealServer(virtual_server=row, **server)._check_family
+            if (":" in server["address"]) != vip_is_v6:
+                parent = VirtualServer(address=row["address"])
+                family = RealServer(virtual_server=parent, **server)._check_family
             _CHECK_SERVER(server, f"virtual {v.name} server {s.name}", family)
             server_rows.append(tuple(server[name] for name in _SERVER_COLUMNS))
             server_of.append(i)
@@ -432,22 +444,16 @@ def _write(config: lvs.LvsConfig) -> None:
         FailoverService(name=f.name, position=i, items=[list(item) for item in f.items])
         for i, f in enumerate(config.failovers)
     )
-    _insert(VirtualServer, _VIRTUAL_COLUMNS, [_row(v, _VIRTUAL_COLUMNS) for v in virtual_rows])
-    # Names are unique: one query gives every new row its id.
-    ids = dict(VirtualServer.objects.values_list("name", "id"))
+    _insert(VirtualServer, _VIRTUAL_COLUMNS, virtual_rows)
+    # Positions are this import's 0, 1, 2...: one query gives every new row its id.
+    ids = list(VirtualServer.objects.order_by("position").values_list("id", flat=True))
     _insert(
         MonitoringScript,
         ("virtual_server", *_SCRIPT_COLUMNS),
-        [
-            (ids[v.name], *_row(script, _SCRIPT_COLUMNS))
-            for v, script in zip(virtual_rows, script_rows, strict=True)
-        ],
+        [(ids[i], *values) for i, values in enumerate(script_rows)],
     )
     _insert(
         RealServer,
         ("virtual_server", *_SERVER_COLUMNS),
-        [
-            (ids[virtual_rows[index].name], *values)
-            for values, index in zip(server_rows, server_of, strict=True)
-        ],
+        [(ids[index], *values) for values, index in zip(server_rows, server_of, strict=True)],
     )

@@ -165,3 +165,11 @@ def test_it_keeps_every_column_a_round_trip_through_the_draft_needs():
     assert virtual.monitoring_script.send_program == "/bin/testlink %h"
     assert virtual.real_servers.count() >= 1
     assert all(rs.virtual_server_id == virtual.pk for rs in virtual.real_servers.all())
+
+
+def test_it_names_the_virtual_server_and_field_a_column_cannot_hold(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text("virtual web {\n     address = 192.0.2.80 eth0:averyveryverylongalias\n}\n")
+    with pytest.raises(CommandError, match="virtual web: device: "):
+        call_command("importlvscf", str(bad))
+    assert not VirtualServer.objects.exists()
