@@ -86,11 +86,8 @@ def _mapping(
 
 
 def _read(obj: object, mapping) -> dict[str, object]:
+    """`obj`'s values of the mapping's attributes, converted."""
     return {name: convert(getattr(obj, name)) for name, convert in mapping}
-
-
-def _values(source: object, mapping) -> dict[str, object]:
-    return {name: convert(getattr(source, name)) for name, convert in mapping}
 
 
 def _write_fields(obj: object, source: object, mapping) -> None:
@@ -272,9 +269,10 @@ class _RowCheck:
             ]
             if f.choices:
                 validators.append(self._choices(f))
-            # An lvs.cf key may be absent (blank) even where the form requires a value.
-            # Values that passed, per field: files repeat the same addresses and devices.
+            # Values that passed, per field (one checker per import): files repeat the same
+            # addresses and devices many times.
             valid: set[object] = set()
+            # An lvs.cf key may be absent (blank) even where the form requires a value.
             self.fields.append((f, validators, f.blank or name in schema_attrs, valid))
 
     @staticmethod
@@ -353,8 +351,8 @@ def _delete_all(model: type[models.Model]) -> None:
         pointing = {f"{rel.field.name}__isnull": False}
         if rel.on_delete is models.SET_NULL:
             rel.related_model._base_manager.filter(**pointing).update(**{rel.field.name: None})
-        elif rel.on_delete is models.CASCADE:
-            _delete_all(rel.related_model)
+        elif rel.on_delete is models.CASCADE and not rel.field.null:
+            _delete_all(rel.related_model)  # every child row has a parent, and every parent goes
         else:
             model._base_manager.all().delete()  # anything else: let Django decide
             return
@@ -362,23 +360,21 @@ def _delete_all(model: type[models.Model]) -> None:
     manager.all()._raw_delete(manager.db)
 
 
-_CHECK_SETTINGS = _RowCheck(GlobalSettings, _SETTINGS_FIELDS)
-_CHECK_REDUNDANCY = _RowCheck(Redundancy, _REDUNDANCY_FIELDS)
-_CHECK_VIRTUAL = _RowCheck(VirtualServer, ("name", "address", "device", "fwmark", *_VIRTUAL_FIELDS))
-_CHECK_SCRIPT = _RowCheck(MonitoringScript, _SCRIPT_FIELDS)
 _VIRTUAL_COLUMNS = _columns(VirtualServer)
 _SCRIPT_COLUMNS = _columns(MonitoringScript)
 _SERVER_COLUMNS = ("name", "position", *_SERVER_FIELDS)
-_CHECK_SERVER = _RowCheck(RealServer, _SERVER_COLUMNS)
 
 
 def _write(config: lvs.LvsConfig) -> None:
+    check_virtual = _RowCheck(VirtualServer, _VIRTUAL_COLUMNS)
+    check_script = _RowCheck(MonitoringScript, _SCRIPT_FIELDS)
+    check_server = _RowCheck(RealServer, _SERVER_COLUMNS)
     gs = GlobalSettings.load()
     rd = Redundancy.load()
     _write_fields(gs, config, _WRITE_SETTINGS)
     _write_fields(rd, config, _WRITE_REDUNDANCY)
-    _CHECK_SETTINGS(vars(gs), "global settings", gs.clean)
-    _CHECK_REDUNDANCY(vars(rd), "redundancy", rd.clean)
+    _RowCheck(GlobalSettings, _SETTINGS_FIELDS)(vars(gs), "global settings", gs.clean)
+    _RowCheck(Redundancy, _REDUNDANCY_FIELDS)(vars(rd), "redundancy", rd.clean)
     gs.save()
     rd.save()
 
@@ -401,7 +397,7 @@ def _write(config: lvs.LvsConfig) -> None:
     # rows in the database, which an import replaces wholesale (and pulse runs two virtuals on one
     # firewall mark).
     for i, v in enumerate(config.virtuals):
-        row = _values(v, _WRITE_VIRTUAL)
+        row = _read(v, _WRITE_VIRTUAL)
         row.update(
             name=v.name,
             position=i,
@@ -410,18 +406,18 @@ def _write(config: lvs.LvsConfig) -> None:
             has_address=v.address is not None,
             fwmark=v.fwmark or None,
         )
-        _CHECK_VIRTUAL(row, f"virtual {v.name}")
+        check_virtual(row, f"virtual {v.name}")
         virtual_rows.append(tuple(row[name] for name in _VIRTUAL_COLUMNS))
-        script = {**script_defaults, **_values(v, _WRITE_SCRIPT)}
+        script = {**script_defaults, **_read(v, _WRITE_SCRIPT)}
         # The stock files carry programs such as "/bin/testlink %h": validated like the form does.
         # The model's clean() checks the expect string as a regular expression, only when
         # use_regex is on.
         regex = MonitoringScript(**script).clean if script["use_regex"] else None
-        _CHECK_SCRIPT(script, f"virtual {v.name} monitoring script", regex)
+        check_script(script, f"virtual {v.name} monitoring script", regex)
         script_rows.append(tuple(script[name] for name in _SCRIPT_COLUMNS))
         vip_is_v6 = ":" in row["address"]
         for j, s in enumerate(v.servers):
-            server = _values(s, _WRITE_SERVER)
+            server = _read(s, _WRITE_SERVER)
             server.update(name=s.name, position=j)
             if not server["address"]:
                 server["address"] = lvs.DEFAULT_ADDRESS
@@ -432,7 +428,7 @@ def _write(config: lvs.LvsConfig) -> None:
             if (":" in server["address"]) != vip_is_v6:
                 parent = VirtualServer(address=row["address"])
                 family = RealServer(virtual_server=parent, **server)._check_family
-            _CHECK_SERVER(server, f"virtual {v.name} server {s.name}", family)
+            check_server(server, f"virtual {v.name} server {s.name}", family)
             server_rows.append(tuple(server[name] for name in _SERVER_COLUMNS))
             server_of.append(i)
 
