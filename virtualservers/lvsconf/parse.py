@@ -293,8 +293,8 @@ class _Parser:
                     setattr(target, key.second, tokens[3])
                     return
                 value = convert(tokens[2])
-                if low is not None and not low <= value <= high:  # type: ignore[operator]
-                    self.out_of_range(key, value)  # type: ignore[arg-type]
+                if low is not None and not low <= value <= high:
+                    self.out_of_range(key, value)
                 setattr(target, key.attr, value)
                 return
         self.other_line(tokens)
