@@ -235,7 +235,7 @@ class _Parser:
         # has none of those, which one scan of the whole text tells.
         plain = _plain_spacing(self.text)
         saw_anything = False
-        line = self.line
+        keys, target = self.scope()
         for self.line_no, raw in enumerate(lines, start=1):
             if plain and '"' not in raw and "'" not in raw:  # the common case, at C speed
                 tokens = raw.split()
@@ -246,7 +246,21 @@ class _Parser:
                 if not tokens:
                     continue
             saw_anything = True
-            line(tokens)
+            # The common case inline: `key = value` with the right number of values.
+            entry = keys.get(tokens[0])
+            if entry is not None and len(tokens) == entry[2] and tokens[1] == "=":
+                key, convert, _count, low, high = entry
+                if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
+                    setattr(target, key.attr, self.address(tokens[2]))
+                    setattr(target, key.second, tokens[3])
+                    continue
+                value = convert(tokens[2])
+                if low is not None and not low <= value <= high:
+                    self.out_of_range(key, value)
+                setattr(target, key.attr, value)
+            else:
+                self.other_line(tokens)
+                keys, target = self.scope()
         if not saw_anything:
             self.line_no = max(1, len(lines))
             raise self.fail("Empty configuration")
@@ -273,31 +287,16 @@ class _Parser:
             return []
         return self.tokenize(stripped)
 
-    def line(self, tokens: list[str]) -> None:
-        head = tokens[0]
-        if self.failover is None:
-            # The common case first: `key = value` with the right number of values.
-            if self.server is not None:
-                target: object = self.server
-                entry = self.server_keys.get(head)
-            elif self.virtual is not None:
-                target = self.virtual
-                entry = self.virtual_keys.get(head)
-            else:
-                target = self.config
-                entry = self.global_keys.get(head)
-            if entry is not None and len(tokens) == entry[2] and tokens[1] == "=":
-                key, convert, _count, low, high = entry
-                if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
-                    setattr(target, key.attr, self.address(tokens[2]))
-                    setattr(target, key.second, tokens[3])
-                    return
-                value = convert(tokens[2])
-                if low is not None and not low <= value <= high:
-                    self.out_of_range(key, value)
-                setattr(target, key.attr, value)
-                return
-        self.other_line(tokens)
+    def scope(self) -> tuple[dict[str, _Entry], object]:
+        """The keys of the block being read and the object they set (none in a failover block,
+        whose lines other_line keeps verbatim)."""
+        if self.failover is not None:
+            return {}, None
+        if self.server is not None:
+            return self.tables[SERVER], self.server
+        if self.virtual is not None:
+            return self.tables[VIRTUAL], self.virtual
+        return self.tables[GLOBAL], self.config
 
     def out_of_range(self, key: Key, value: int) -> None:
         problem = key.check(value)
@@ -308,7 +307,7 @@ class _Parser:
             self.warn(reason)
 
     def other_line(self, tokens: list[str]) -> None:
-        """Block lines, failover keys and every error."""
+        """Block lines, failover keys and every error (parse() reads the common lines)."""
         head = tokens[0]
         if head == "}":
             # Trailing junk after a closing brace is ignored by the stock parser.
@@ -352,18 +351,6 @@ class _Parser:
             " (inline comments are not allowed)" if any(v.startswith("#") for v in values) else ""
         )
         raise self.fail(f"unexpected arguments after {key.name} = {values[0]}{hint}")
-
-    @cached_property
-    def global_keys(self) -> dict[str, _Entry]:
-        return self.tables[GLOBAL]
-
-    @cached_property
-    def virtual_keys(self) -> dict[str, _Entry]:
-        return self.tables[VIRTUAL]
-
-    @cached_property
-    def server_keys(self) -> dict[str, _Entry]:
-        return self.tables[SERVER]
 
     @cached_property
     def tables(self) -> dict[str, dict[str, _Entry]]:
