@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/bench_lvsconf.py
 
-Targets: render and parse under 200 ms each. Runs on a throw-away SQLite database.
+    .venv/bin/python bench/bench_lvsconf.py --virtuals 10000
+
+Targets at 1,000 x 10: render and parse under 200 ms each, import (replace_draft) under 1 s.
+Runs on a throw-away SQLite database.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from virtualservers.lvsconf.render import render  # noqa: E402
 
 VIRTUALS, REALS = 1000, 10
 TARGET_MS = 200.0
+IMPORT_TARGET_MS = 1000.0
+if "--virtuals" in sys.argv:
+    VIRTUALS = int(sys.argv[sys.argv.index("--virtuals") + 1])
 
 
 def big_config() -> LvsConfig:
@@ -78,14 +84,25 @@ def main() -> int:
         start = time.perf_counter()
         draft_config()
         draft_ms = (time.perf_counter() - start) * 1000
-    ok = render_ms < TARGET_MS and parse_ms < TARGET_MS
+    # The targets are for 1,000 virtual servers; other sizes only print their figures.
+    ok = VIRTUALS != 1000 or (
+        render_ms < TARGET_MS and parse_ms < TARGET_MS and import_ms < IMPORT_TARGET_MS
+    )
     lines = text.count("\n")
     print(
         f"lvs.cf with {VIRTUALS} virtual servers x {REALS} real servers: {lines} lines, {len(text) // 1024} KiB"
     )
-    print(f"render {VIRTUALS}x{REALS}: {render_ms:.1f} ms (target < {TARGET_MS:.0f} ms)")
-    print(f"parse  {VIRTUALS}x{REALS}: {parse_ms:.1f} ms (target < {TARGET_MS:.0f} ms)")
-    print(f"import {VIRTUALS}x{REALS} (replace_draft, one transaction): {import_ms:.1f} ms")
+    target, import_target = (
+        (f" (target < {TARGET_MS:.0f} ms)", f" (target < {IMPORT_TARGET_MS:.0f} ms)")
+        if VIRTUALS == 1000
+        else ("", "")
+    )
+    print(f"render {VIRTUALS}x{REALS}: {render_ms:.1f} ms{target}")
+    print(f"parse  {VIRTUALS}x{REALS}: {parse_ms:.1f} ms{target}")
+    print(
+        f"import {VIRTUALS}x{REALS} (replace_draft, one transaction): {import_ms:.1f} ms"
+        f"{import_target}"
+    )
     print(f"draft_config {VIRTUALS}x{REALS}: {draft_ms:.1f} ms, {len(queries)} SQL queries")
     print(f"parse(render(x)) == x: {parse(text)[0] == config}")
     shutil.rmtree(STATE, ignore_errors=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from virtualservers.fields import IPAddressField
-from virtualservers.models import PORT_VALIDATORS, VirtualServer
+from virtualservers.lvsconf.schema import SERVER
+from virtualservers.models import PORT_VALIDATORS, VirtualServer, range_validators
 from virtualservers.validators import validate_ip, validate_name
 
 
@@ -36,7 +36,7 @@ class RealServer(models.Model):
         null=True,
         blank=True,
         default=1,
-        validators=[MinValueValidator(0), MaxValueValidator(65535)],
+        validators=range_validators(SERVER, "weight"),
     )
     active = models.BooleanField(_("active"), default=False)
 

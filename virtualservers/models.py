@@ -14,7 +14,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from virtualservers.fields import IPAddressField
-from virtualservers.lvsconf.model import LOAD_MONITORS, PIRANHA_SCHEDULERS, SCHEDULERS
+from virtualservers.lvsconf.model import (
+    DEFAULT_SCHEDULER,
+    LOAD_MONITORS,
+    PIRANHA_SCHEDULERS,
+    SCHEDULERS,
+)
+from virtualservers.lvsconf.schema import GLOBAL, VIRTUAL, gui_range
 from virtualservers.validators import (
     validate_device,
     validate_ip,
@@ -23,8 +29,20 @@ from virtualservers.validators import (
     validate_netmask,
 )
 
-PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
-SECONDS_VALIDATORS = [MinValueValidator(0), MaxValueValidator(2**31 - 1)]
+
+def range_validators(section: str, key: str, low: bool = True, high: bool = True) -> list:
+    """The form's bounds of an lvs.cf key, from the schema (the parser reads the same numbers)."""
+    bounds = gui_range(section, key)
+    validators: list = []
+    if low:
+        validators.append(MinValueValidator(bounds.low))
+    if high:
+        validators.append(MaxValueValidator(bounds.high))
+    return validators
+
+
+PORT_VALIDATORS = range_validators(VIRTUAL, "port")
+SECONDS_VALIDATORS = range_validators(GLOBAL, "tcp_timeout")
 
 
 class NetworkType(models.TextChoices):
@@ -166,17 +184,21 @@ class Redundancy(SingletonModel):
         null=True,
         blank=True,
         default=6,
-        validators=[MinValueValidator(1)],
+        validators=range_validators(GLOBAL, "keepalive", high=False),
     )
     deadtime = models.PositiveIntegerField(
         _("Assume dead after (seconds)"),
         null=True,
         blank=True,
         default=18,
-        validators=[MinValueValidator(1)],
+        validators=range_validators(GLOBAL, "deadtime", high=False),
     )
     heartbeat_port = models.PositiveIntegerField(
-        _("Heartbeat runs on port"), null=True, blank=True, default=539, validators=PORT_VALIDATORS
+        _("Heartbeat runs on port"),
+        null=True,
+        blank=True,
+        default=539,
+        validators=range_validators(GLOBAL, "heartbeat_port"),
     )
     monitor_links = models.BooleanField(
         _("Monitor NIC links for failures"), null=True, blank=True, default=False
@@ -186,7 +208,10 @@ class Redundancy(SingletonModel):
         _("Sync daemon interface"), max_length=15, blank=True, validators=[validate_device]
     )
     syncd_id = models.PositiveSmallIntegerField(
-        _("Sync daemon ID"), null=True, blank=True, validators=[MaxValueValidator(255)]
+        _("Sync daemon ID"),
+        null=True,
+        blank=True,
+        validators=range_validators(GLOBAL, "syncd_id", low=False),
     )
 
     class Meta:
@@ -222,26 +247,33 @@ class VirtualServer(models.Model):
         _("Firewall Mark"),
         null=True,
         blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(2**32 - 1)],
+        validators=range_validators(VIRTUAL, "fwmark"),
     )
     persistent = models.PositiveIntegerField(
-        _("Persistence"), null=True, blank=True, validators=SECONDS_VALIDATORS
+        _("Persistence"),
+        null=True,
+        blank=True,
+        validators=range_validators(VIRTUAL, "persistent"),
     )
     pmask = models.CharField(
         _("Persistence Network Mask"), max_length=15, blank=True, validators=[validate_netmask]
     )
     scheduler = models.CharField(
-        _("Scheduling"), max_length=5, choices=SCHEDULER_CHOICES, default="wlc"
+        _("Scheduling"), max_length=5, choices=SCHEDULER_CHOICES, default=DEFAULT_SCHEDULER
     )
     timeout = models.PositiveIntegerField(
         _("Service timeout"),
         null=True,
         blank=True,
         default=6,
-        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        validators=range_validators(VIRTUAL, "timeout"),
     )
     reentry = models.PositiveIntegerField(
-        _("Re-entry Time"), null=True, blank=True, default=15, validators=[MaxValueValidator(86400)]
+        _("Re-entry Time"),
+        null=True,
+        blank=True,
+        default=15,
+        validators=range_validators(VIRTUAL, "reentry", low=False),
     )
     quiesce_server = models.BooleanField(_("Quiesce server"), null=True, blank=True, default=False)
     load_monitor = models.CharField(

@@ -1,6 +1,7 @@
 """importlvscf and exportlvscf: real files in, the same configuration out; bad files change nothing."""
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,80 @@ def test_it_exports_lf_only_in_piranhas_layout():
     assert (
         "     server sql1.example.com {\n         address = 10.0.0.4\n         active = 1\n" in text
     )
+
+
+def test_it_refuses_a_fifo_at_once_and_changes_nothing(tmp_path: Path):
+    fifo = tmp_path / "lvs.cf"
+    os.mkfifo(fifo)
+    with pytest.raises(CommandError, match="not a regular file; nothing was imported"):
+        call_command("importlvscf", str(fifo))
+    assert not VirtualServer.objects.exists()
+
+
+def test_it_refuses_a_weight_the_kernel_cannot_take_naming_the_line(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text("virtual web {\n     server a {\n         weight = -5\n     }\n}\n")
+    with pytest.raises(
+        CommandError, match=r"line 3: invalid argument: weight -5 is outside 0-65535"
+    ):
+        call_command("importlvscf", str(bad))
+    assert not VirtualServer.objects.exists()
+
+
+def test_it_keeps_a_value_pulse_runs_but_the_gui_refuses_and_warns_naming_the_line(
+    tmp_path: Path,
+):
+    path = tmp_path / "lvs.cf"
+    path.write_text(
+        "keepalive = 0\nvirtual web {\n     timeout = 100000\n     pmask = 255.255.255.0\n"
+        "     server a {\n         address = 192.0.2.1\n     }\n}\n"
+    )
+    err = io.StringIO()
+    call_command("importlvscf", str(path), stdout=io.StringIO(), stderr=err)
+    assert "lvs.cf: line 1: keepalive 0 is outside" in err.getvalue()
+    assert "lvs.cf: line 3: timeout 100000 is outside" in err.getvalue()
+    virtual = VirtualServer.objects.get()
+    assert (virtual.timeout, virtual.pmask) == (100000, "255.255.255.0")
+    assert "keepalive = 0\n" in export() and "     timeout = 100000\n" in export()
+
+
+def test_it_keeps_the_quotes_of_a_command_through_export_and_import(tmp_path: Path):
+    path = tmp_path / "lvs.cf"
+    path.write_text('serial_no = 1\nactive_cmd = "/bin/x"\ninactive_cmd = /bin/y\n')
+    call_command("importlvscf", str(path), stdout=io.StringIO())
+    text = export()
+    assert 'active_cmd = "/bin/x"\n' in text and "inactive_cmd = /bin/y\n" in text
+    path.write_text(text)
+    call_command("importlvscf", str(path), stdout=io.StringIO())
+    assert export() == text
+
+
+def test_it_names_the_real_server_and_field_a_model_refuses(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(
+        "virtual web {\n     address = 192.0.2.80 eth0:1\n"
+        "     server a {\n         address = 2001:db8::1\n     }\n}\n"
+    )
+    with pytest.raises(CommandError, match="virtual web server a: address: 2001:db8::1 is an IPv6"):
+        call_command("importlvscf", str(bad))
+    assert not VirtualServer.objects.exists()
+
+
+def test_it_keeps_every_column_a_round_trip_through_the_draft_needs():
+    call_command(
+        "importlvscf",
+        str(sample_path("07-xiemx-dr-two-vs-same-fwmark-send_program.cf")),
+        stdout=io.StringIO(),
+    )
+    virtual = VirtualServer.objects.select_related("monitoring_script").get(name="http")
+    assert virtual.monitoring_script.send_program == "/bin/testlink %h"
+    assert virtual.real_servers.count() >= 1
+    assert all(rs.virtual_server_id == virtual.pk for rs in virtual.real_servers.all())
+
+
+def test_it_names_the_virtual_server_and_field_a_column_cannot_hold(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text("virtual web {\n     address = 192.0.2.80 eth0:averyveryverylongalias\n}\n")
+    with pytest.raises(CommandError, match="virtual web: device: "):
+        call_command("importlvscf", str(bad))
+    assert not VirtualServer.objects.exists()

@@ -13,25 +13,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Parser defaults of piranha 0.8.6's lvsconfig.c, used when a key is absent.
-DEFAULT_PORT = 80
-DEFAULT_TIMEOUT = 10
-DEFAULT_REENTRY = 180
-DEFAULT_SCHEDULER = "wlc"
-DEFAULT_PROTOCOL = "tcp"
-DEFAULT_NETWORK = "nat"  # the daemons' default; the GUI's default for a new file is "direct"
-DEFAULT_WEIGHT = 1
-DEFAULT_HEARTBEAT_PORT = 539
-DEFAULT_KEEPALIVE = 2
-DEFAULT_DEADTIME = 5
+from virtualservers.lvsconf.schema import (
+    GLOBAL,
+    LOAD_MONITORS,
+    NETWORK_TYPES,
+    PIRANHA_SCHEDULERS,
+    PROTOCOLS,
+    SCHEDULERS,
+    SERVER,
+    VIRTUAL,
+    default,
+)
 
-NETWORK_TYPES = ("direct", "nat", "tunnel")
-PROTOCOLS = ("tcp", "udp")
-# Every scheduler the Linux IPVS code offers, in the order the form shows them.
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh")
-# The eight a stock piranha 0.8.6 parser accepts; the others break compatibility with real pulse.
-PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
-LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
+# What the daemons (piranha 0.8.6's lvsconfig.c) use when a key is absent; spelled once, in the
+# schema.
+DEFAULT_PORT: int = default(VIRTUAL, "port")
+DEFAULT_TIMEOUT: int = default(VIRTUAL, "timeout")
+DEFAULT_REENTRY: int = default(VIRTUAL, "reentry")
+DEFAULT_SCHEDULER: str = default(VIRTUAL, "scheduler")
+DEFAULT_PROTOCOL: str = default(VIRTUAL, "protocol")
+DEFAULT_ADDRESS: str = default(VIRTUAL, "address")
+# The daemons' default; the GUI's default for a new file is "direct".
+DEFAULT_NETWORK: str = default(GLOBAL, "network")
+DEFAULT_WEIGHT: int = default(SERVER, "weight")
+DEFAULT_HEARTBEAT_PORT: int = default(GLOBAL, "heartbeat_port")
+DEFAULT_KEEPALIVE: int = default(GLOBAL, "keepalive")
+DEFAULT_DEADTIME: int = default(GLOBAL, "deadtime")
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_DEADTIME",
+    "DEFAULT_HEARTBEAT_PORT",
+    "DEFAULT_KEEPALIVE",
+    "DEFAULT_NETWORK",
+    "DEFAULT_PORT",
+    "DEFAULT_PROTOCOL",
+    "DEFAULT_REENTRY",
+    "DEFAULT_SCHEDULER",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_WEIGHT",
+    "LOAD_MONITORS",
+    "NETWORK_TYPES",
+    "PIRANHA_SCHEDULERS",
+    "PROTOCOLS",
+    "SCHEDULERS",
+    "FailoverService",
+    "LvsConfError",
+    "LvsConfig",
+    "ParseWarning",
+    "RealServer",
+    "VirtualServer",
+]
 
 
 @dataclass
@@ -115,7 +147,7 @@ class VirtualServer:
 
     @property
     def effective_address(self) -> str:
-        return self.address or "0.0.0.0"
+        return self.address or DEFAULT_ADDRESS
 
 
 @dataclass

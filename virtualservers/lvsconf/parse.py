@@ -3,7 +3,8 @@
 What the stock parser refuses raises LvsConfError with the line number and its reason (in the
 stock parser's words, plus a hint). What it accepts but probably does not mean what the author
 thinks (CRLF line ends, single quotes, octal-looking numbers, schedulers pulse cannot load) comes
-back as ParseWarnings. The grammar and every edge case are in shared/reference/piranha.md §1.
+back as ParseWarnings. Which keys exist, their kinds and ranges come from schema.py; a value outside
+what the kernel can take is an error, one only outside the GUI's range a warning.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
+from functools import cached_property
 
 from virtualservers.lvsconf.model import (
     DEFAULT_PORT,
-    NETWORK_TYPES,
     PIRANHA_SCHEDULERS,
-    PROTOCOLS,
     SCHEDULERS,
     FailoverService,
     LvsConfError,
@@ -26,9 +26,13 @@ from virtualservers.lvsconf.model import (
     RealServer,
     VirtualServer,
 )
+from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key
 
 # strtol(..., 0): hex, octal (leading zero) or decimal, with an optional sign.
 _INT_RE = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$")
+# Longer than any value a key can take (2**64 has 20 digits); also keeps int() far from Python's
+# limit on very long digit strings.
+_MAX_DIGITS = 24
 _HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -47,17 +51,36 @@ _FALLBACK_SERVICES = {
 }
 
 
+# A key, its converter, the number of words on its line, and the bounds within which a value is
+# fine without asking the schema.
+_Entry = tuple[Key, Callable[[str], object], int, int | None, int | None]
+# White space other than blank, tab and line feed.
+_OTHER_SPACE = re.compile(r"[^\S \t\n]")
+_OTHER_ASCII_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _plain_spacing(text: str) -> bool:
+    """Whether blanks, tabs and line feeds are the only white space in `text`."""
+    if text.isascii():  # a few substring scans are much faster than the regular expression
+        return not any(ch in text for ch in _OTHER_ASCII_SPACE)
+    return _OTHER_SPACE.search(text) is None
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
+        self.crlf_warned = False
         self.warnings: list[ParseWarning] = []
         self.line_no = 0
         self.config = LvsConfig()
         self.virtual: VirtualServer | None = None
         self.failover: FailoverService | None = None
         self.server: RealServer | None = None
-        # The virtual's port as known when each server line was read (piranha.md §1.1 "Order").
+        # The virtual's port as known when each server line was read: the stock parser gives a
+        # server without `port` the virtual's port at that moment, not the final one.
         self.server_port_at_read: dict[int, int] = {}
+        # Addresses already read, canonical: real files repeat the same few many times.
+        self.addresses: dict[str, str] = {}
 
     # --- errors and warnings -------------------------------------------------------------------
     def fail(self, reason: str) -> LvsConfError:
@@ -96,8 +119,14 @@ class _Parser:
 
     # --- values --------------------------------------------------------------------------------
     def integer(self, word: str) -> int:
+        if word.isdigit() and word.isascii() and (word[0] != "0" or len(word) == 1):
+            if len(word) > _MAX_DIGITS:
+                raise self.fail(f"integer out of range: {word}")
+            return int(word)  # the common case, without the regular expression
         if not _INT_RE.match(word):
             raise self.fail(f"integer expected, got {word!r}")
+        if len(word) > _MAX_DIGITS:
+            raise self.fail(f"integer out of range: {word}")
         sign = -1 if word.startswith("-") else 1
         body = word.lstrip("+-")
         if body[:2] in ("0x", "0X"):
@@ -114,10 +143,17 @@ class _Parser:
         return word == "1"
 
     def address(self, word: str) -> str:
+        known = self.addresses.get(word)
+        if known is not None:
+            return known
+        self.no_zone_id(word)
         try:
-            return str(ipaddress.ip_address(word))
+            canonical = str(ipaddress.ip_address(word))
         except ValueError:
             pass
+        else:
+            self.addresses[word] = canonical
+            return canonical
         if _HOSTNAME_RE.match(word) and not word.replace(".", "").isdigit():
             self.warn(
                 f"{word} is a host name: it is resolved when the daemons start; prefer an address"
@@ -126,12 +162,20 @@ class _Parser:
         raise self.fail(f"invalid host name or ip address: {word!r}")
 
     def dotted_ip(self, word: str) -> str:
+        self.no_zone_id(word)
         try:
             return str(ipaddress.ip_address(word))
         except ValueError:
             raise self.fail(
                 f"invalid host name or ip address: {word!r} (an address is required here)"
             ) from None
+
+    def no_zone_id(self, word: str) -> None:
+        # Python reads fe80::1%eth0, but neither the kernel's IPVS table nor the forms take a zone.
+        if "%" in word:
+            raise self.fail(
+                f"invalid host name or ip address: {word!r} (an IPv6 zone id such as %eth0 is not allowed)"
+            )
 
     def netmask(self, word: str) -> str:
         try:
@@ -144,19 +188,15 @@ class _Parser:
 
     def port(self, word: str) -> int:
         if _INT_RE.match(word):
-            value = self.integer(word)
-        else:
-            try:
-                value = socket.getservbyname(word, "tcp")
-            except OSError:
-                if word not in _FALLBACK_SERVICES:
-                    raise self.fail(
-                        f"invalid argument: {word!r} is not a port number or service name"
-                    ) from None
-                value = _FALLBACK_SERVICES[word]
-        if not 0 < value < 65536:
-            raise self.fail(f"invalid argument: port {value} is outside 1-65535")
-        return value
+            return self.integer(word)
+        try:
+            return socket.getservbyname(word, "tcp")
+        except (OSError, UnicodeError):
+            if word not in _FALLBACK_SERVICES:
+                raise self.fail(
+                    f"invalid argument: {word!r} is not a port number or service name"
+                ) from None
+            return _FALLBACK_SERVICES[word]
 
     def choice(self, options: tuple[str, ...]) -> Callable[[str], str]:
         def check(word: str) -> str:
@@ -183,25 +223,44 @@ class _Parser:
 
     # --- lines ---------------------------------------------------------------------------------
     def parse(self) -> tuple[LvsConfig, list[ParseWarning]]:
+        nul = self.text.find("\0")
+        if nul >= 0:
+            self.line_no = self.text.count("\n", 0, nul) + 1
+            raise self.fail("a NUL byte: lvs.cf is text, and the GUI refuses NUL as well")
         lines = self.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        crlf_warned = False
+        # str.split() splits on blanks and on other white space (vertical tab, form feed, CR,
+        # Unicode spaces) that the stock parser keeps inside a word: usable only when the file
+        # has none of those, which one scan of the whole text tells.
+        plain = _plain_spacing(self.text)
         saw_anything = False
+        keys, target = self.scope()
         for self.line_no, raw in enumerate(lines, start=1):
-            line = raw
-            if line.endswith("\r"):
-                line = line[:-1]
-                if not crlf_warned:
-                    self.warn(
-                        "CRLF line ends: piranha 0.8.6 silently skips lines in such a file; lvsadmin writes LF only"
-                    )
-                    crlf_warned = True
-            stripped = line.lstrip(" \t")
-            if not stripped or stripped.startswith("#"):
-                continue
+            if plain and '"' not in raw and "'" not in raw:  # the common case, at C speed
+                tokens = raw.split()
+                if not tokens or tokens[0][0] == "#":
+                    continue
+            else:
+                tokens = self.slow_tokens(raw)
+                if not tokens:
+                    continue
             saw_anything = True
-            self.line(self.tokenize(stripped))
+            # The common case inline: `key = value` with the right number of values.
+            entry = keys.get(tokens[0])
+            if entry is not None and len(tokens) == entry[2] and tokens[1] == "=":
+                key, convert, _count, low, high = entry
+                if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
+                    setattr(target, key.attr, self.address(tokens[2]))
+                    setattr(target, key.second, tokens[3])
+                    continue
+                value = convert(tokens[2])
+                if low is not None and not low <= value <= high:
+                    self.out_of_range(key, value)
+                setattr(target, key.attr, value)
+            else:
+                self.other_line(tokens)
+                keys, target = self.scope()
         if not saw_anything:
             self.line_no = max(1, len(lines))
             raise self.fail("Empty configuration")
@@ -213,7 +272,42 @@ class _Parser:
         self.failover = None
         return self.config, self.warnings
 
-    def line(self, tokens: list[str]) -> None:
+    def slow_tokens(self, raw: str) -> list[str]:
+        """The words of a line with quotes, CR or unusual white space; [] for blank or comment."""
+        line = raw
+        if line.endswith("\r"):
+            line = line[:-1]
+            if not self.crlf_warned:
+                self.warn(
+                    "CRLF line ends: piranha 0.8.6 silently skips lines in such a file; lvsadmin writes LF only"
+                )
+                self.crlf_warned = True
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            return []
+        return self.tokenize(stripped)
+
+    def scope(self) -> tuple[dict[str, _Entry], object]:
+        """The keys of the block being read and the object they set (none in a failover block,
+        whose lines other_line keeps verbatim)."""
+        if self.failover is not None:
+            return {}, None
+        if self.server is not None:
+            return self.tables[SERVER], self.server
+        if self.virtual is not None:
+            return self.tables[VIRTUAL], self.virtual
+        return self.tables[GLOBAL], self.config
+
+    def out_of_range(self, key: Key, value: int) -> None:
+        problem = key.check(value)
+        if problem is not None:
+            fatal, reason = problem
+            if fatal:
+                raise self.fail(reason)
+            self.warn(reason)
+
+    def other_line(self, tokens: list[str]) -> None:
+        """Block lines, failover keys and every error (parse() reads the common lines)."""
         head = tokens[0]
         if head == "}":
             # Trailing junk after a closing brace is ignored by the stock parser.
@@ -229,86 +323,71 @@ class _Parser:
             self.open_block(head, tokens[1])
             return
         if self.server is not None:
-            table, target = _SERVER_KEYS, self.server
+            section = SERVER
         elif self.virtual is not None:
-            table, target = _VIRTUAL_KEYS, self.virtual
+            section = VIRTUAL
         elif self.failover is not None:
             self.failover_line(tokens)
             return
         else:
-            table, target = _GLOBAL_KEYS, self.config
-        spec = table.get(head)
-        if spec is None:
-            where = (
-                "a server block"
-                if self.server
-                else "a virtual block"
-                if self.virtual
-                else "the global section"
+            section = GLOBAL
+        entry = self.tables[section].get(head)
+        if entry is None:
+            where = {SERVER: "a server block", VIRTUAL: "a virtual block"}.get(
+                section, "the global section"
             )
             raise self.fail(f"unknown command: {head!r} is not a key of {where}")
         if len(tokens) < 2 or tokens[1] != "=":
             raise self.fail("equal (=) expected after command")
-        values = tokens[2:]
-        attr, count, kind = spec
+        self.wrong_count(entry[0], tokens[2:])
+
+    def wrong_count(self, key: Key, values: list[str]) -> None:
+        count = key.values
         if len(values) < count:
             raise self.fail(
-                f"missing arguments: {head} takes {count} value{'s' if count > 1 else ''}"
+                f"missing arguments: {key.name} takes {count} value{'s' if count > 1 else ''}"
             )
-        if len(values) > count:
-            hint = (
-                " (inline comments are not allowed)"
-                if any(v.startswith("#") for v in values)
-                else ""
-            )
-            raise self.fail(f"unexpected arguments after {head} = {values[0]}{hint}")
-        self.assign(target, attr, kind, values)
+        hint = (
+            " (inline comments are not allowed)" if any(v.startswith("#") for v in values) else ""
+        )
+        raise self.fail(f"unexpected arguments after {key.name} = {values[0]}{hint}")
 
-    def assign(self, target: object, attr: str, kind: str, values: list[str]) -> None:
-        if kind == "pair":  # address = IP DEVICE, nat_router = IP DEVICE
-            ip_attr, device_attr = attr.split("|")
-            setattr(target, ip_attr, self.address(values[0]))
-            setattr(target, device_attr, values[1])
-            return
-        value = self.converters[kind](values[0])
-        setattr(target, attr, value)
-
-    @property
-    def converters(self) -> dict[str, Callable[[str], object]]:
-        # Built once per parser: assign() runs for every line of a large file.
-        cached = self.__dict__.get("_converters")
-        if cached is not None:
-            return cached
+    @cached_property
+    def tables(self) -> dict[str, dict[str, _Entry]]:
+        """Per section, each key of the schema with the converter of its kind, bound once: this
+        runs for every line of a large file."""
         converters: dict[str, Callable[[str], object]] = {
             "int": self.integer,
             "bool": self.boolean,
             "intbool": self.int_boolean,
             "ip": self.address,
+            "pair": self.address,
             "dotted": self.dotted_ip,
             "mask": self.netmask,
             "port": self.port,
-            "rport": self.real_port,
+            "rport": self.integer,  # real-server ports take no service names
             "quoted": self.quoted,
+            "raw": self.word,
             "word": self.word,
-            "protocol": self.choice(PROTOCOLS),
-            "network": self.choice(NETWORK_TYPES),
-            "service": self.choice(("lvs", "fos")),
             "scheduler": self.scheduler,
         }
-        self.__dict__["_converters"] = converters
-        return converters
+        tables: dict[str, dict[str, _Entry]] = {}
+        for section, keys in SECTIONS.items():
+            tables[section] = {}
+            for k in keys:
+                convert = self.choice(k.choices) if k.kind == "choice" else converters[k.kind]
+                # Values inside these bounds need no look at the schema's ranges (the GUI's range
+                # lies within the kernel's wherever both exist).
+                bounds = k.gui or k.limits
+                low, high = (bounds.low, bounds.high) if bounds else (None, None)
+                tables[section][k.name] = (k, convert, k.values + 2, low, high)
+        return tables
 
     def int_boolean(self, word: str) -> bool:
         value = self.integer(word)
         if value not in (0, 1):
             self.warn(f"{word} read as {'on' if value else 'off'}: expected 0 or 1")
         return bool(value)
-
-    def real_port(self, word: str) -> int:
-        value = self.integer(word)  # real-server ports take no service names
-        if not 0 < value < 65536:
-            raise self.fail(f"invalid argument: port {value} is outside 1-65535")
-        return value
 
     def scheduler(self, word: str) -> str:
         if word not in SCHEDULERS:
@@ -362,6 +441,10 @@ class _Parser:
 
     def close_virtual(self) -> None:
         assert self.virtual is not None
+        if self.virtual.pmask and not self.virtual.persistent:
+            self.warn(
+                f"virtual {self.virtual.name}: pmask without persistent is ignored by pulse (kept)"
+            )
         # A server without `port` took the virtual's port as known when its block began. If the
         # virtual's port line came later and differs, make the port the daemons use explicit.
         final = self.virtual.effective_port
@@ -375,71 +458,6 @@ class _Parser:
                 )
         self.config.virtuals.append(self.virtual)
         self.virtual = None
-
-
-# key -> (attribute, number of values, kind)
-_GLOBAL_KEYS: dict[str, tuple[str, int, str]] = {
-    "serial_no": ("serial_no", 1, "int"),
-    "primary": ("primary", 1, "ip"),
-    "primary_private": ("primary_private", 1, "ip"),
-    "primary_shared": ("primary_shared", 1, "word"),
-    "service": ("service", 1, "service"),
-    "rsh_command": ("rsh_command", 1, "word"),
-    "backup_active": ("backup_active", 1, "bool"),
-    "backup": ("backup", 1, "ip"),
-    "backup_private": ("backup_private", 1, "ip"),
-    "backup_shared": ("backup_shared", 1, "word"),
-    "heartbeat": ("heartbeat", 1, "bool"),
-    "heartbeat_port": ("heartbeat_port", 1, "port"),
-    "keepalive": ("keepalive", 1, "int"),
-    "deadtime": ("deadtime", 1, "int"),
-    "network": ("network", 1, "network"),
-    "nat_router": ("nat_router_ip|nat_router_device", 2, "pair"),
-    "nat_nmask": ("nat_nmask", 1, "mask"),
-    "reservation_conflict_action": ("reservation_conflict_action", 1, "word"),
-    "debug_level": ("debug_level", 1, "word"),
-    "monitor_links": ("monitor_links", 1, "intbool"),
-    "syncdaemon": ("syncdaemon", 1, "bool"),
-    "syncd_iface": ("syncd_iface", 1, "word"),
-    "syncd_id": ("syncd_id", 1, "int"),
-    "tcp_timeout": ("tcp_timeout", 1, "int"),
-    "tcpfin_timeout": ("tcpfin_timeout", 1, "int"),
-    "udp_timeout": ("udp_timeout", 1, "int"),
-    "hard_shutdown": ("hard_shutdown", 1, "bool"),
-    "active_cmd": ("active_cmd", 1, "quoted"),
-    "inactive_cmd": ("inactive_cmd", 1, "quoted"),
-    "ipvsadm": ("ipvsadm", 1, "word"),
-    "sync": ("sync", 1, "bool"),
-}
-
-_VIRTUAL_KEYS: dict[str, tuple[str, int, str]] = {
-    "active": ("active", 1, "bool"),
-    "address": ("address|device", 2, "pair"),
-    "sorry_server": ("sorry_server", 1, "dotted"),
-    "vip_nmask": ("vip_nmask", 1, "mask"),
-    "fwmark": ("fwmark", 1, "int"),
-    "port": ("port", 1, "port"),
-    "persistent": ("persistent", 1, "int"),
-    "pmask": ("pmask", 1, "mask"),
-    "send": ("send", 1, "quoted"),
-    "expect": ("expect", 1, "quoted"),
-    "use_regex": ("use_regex", 1, "bool"),
-    "send_program": ("send_program", 1, "quoted"),
-    "load_monitor": ("load_monitor", 1, "word"),
-    "scheduler": ("scheduler", 1, "scheduler"),
-    "protocol": ("protocol", 1, "protocol"),
-    "timeout": ("timeout", 1, "int"),
-    "reentry": ("reentry", 1, "int"),
-    "quiesce_server": ("quiesce_server", 1, "bool"),
-    "client_monitor": ("client_monitor", 1, "word"),
-}
-
-_SERVER_KEYS: dict[str, tuple[str, int, str]] = {
-    "address": ("address", 1, "ip"),
-    "active": ("active", 1, "bool"),
-    "port": ("port", 1, "rport"),
-    "weight": ("weight", 1, "int"),
-}
 
 
 def parse(text: str) -> tuple[LvsConfig, list[ParseWarning]]:

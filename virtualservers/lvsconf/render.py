@@ -1,77 +1,17 @@
 """Render an LvsConfig in piranha-gui's exact layout.
 
-Key order, 5- and 9-space indents, double-quoted strings and LF line ends are those of the stock
-GUI (piranha.md §1.7), so that a diff against a file piranha-gui wrote shows only real changes.
+Key order (the schema's), 5- and 9-space indents, double-quoted strings and LF line ends are those
+of the stock GUI, so that a diff against a file piranha-gui wrote shows only real changes.
 Absent (None) fields are not written; booleans are 0/1.
 """
 
 from __future__ import annotations
 
 from virtualservers.lvsconf.model import FailoverService, LvsConfig, RealServer, VirtualServer
+from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key
 
-# (key, attribute, kind) in the order piranha-gui writes them; kinds: int, bool, word, quoted.
-_GLOBAL_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("serial_no", "serial_no", "int"),
-    ("primary", "primary", "word"),
-    ("primary_private", "primary_private", "word"),
-    ("primary_shared", "primary_shared", "word"),
-    ("service", "service", "word"),
-    ("rsh_command", "rsh_command", "word"),
-    ("backup_active", "backup_active", "bool"),
-    ("backup", "backup", "word"),
-    ("backup_private", "backup_private", "word"),
-    ("backup_shared", "backup_shared", "word"),
-    ("heartbeat", "heartbeat", "bool"),
-    ("heartbeat_port", "heartbeat_port", "int"),
-    ("keepalive", "keepalive", "int"),
-    ("deadtime", "deadtime", "int"),
-    ("network", "network", "word"),
-    ("nat_router", "nat_router_ip", "nat_router"),
-    ("nat_nmask", "nat_nmask", "word"),
-    ("reservation_conflict_action", "reservation_conflict_action", "word"),
-    ("debug_level", "debug_level", "word"),
-    ("monitor_links", "monitor_links", "bool"),
-    ("syncdaemon", "syncdaemon", "bool"),
-    ("syncd_iface", "syncd_iface", "word"),
-    ("syncd_id", "syncd_id", "int"),
-    ("tcp_timeout", "tcp_timeout", "int"),
-    ("tcpfin_timeout", "tcpfin_timeout", "int"),
-    ("udp_timeout", "udp_timeout", "int"),
-    ("hard_shutdown", "hard_shutdown", "bool"),
-    ("active_cmd", "active_cmd", "command"),
-    ("inactive_cmd", "inactive_cmd", "command"),
-    ("ipvsadm", "ipvsadm", "word"),
-    ("sync", "sync", "bool"),
-)
-
-_VIRTUAL_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("active", "active", "bool"),
-    ("address", "address", "address"),
-    ("sorry_server", "sorry_server", "word"),
-    ("vip_nmask", "vip_nmask", "word"),
-    ("fwmark", "fwmark", "int"),
-    ("port", "port", "int"),
-    ("persistent", "persistent", "int"),
-    ("pmask", "pmask", "word"),
-    ("send", "send", "quoted"),
-    ("expect", "expect", "quoted"),
-    ("use_regex", "use_regex", "bool"),
-    ("send_program", "send_program", "quoted"),
-    ("load_monitor", "load_monitor", "word"),
-    ("scheduler", "scheduler", "word"),
-    ("protocol", "protocol", "word"),
-    ("timeout", "timeout", "int"),
-    ("reentry", "reentry", "int"),
-    ("quiesce_server", "quiesce_server", "bool"),
-    ("client_monitor", "client_monitor", "word"),
-)
-
-_SERVER_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("address", "address", "word"),
-    ("active", "active", "bool"),
-    ("port", "port", "int"),
-    ("weight", "weight", "int"),
-)
+_NUMBERS = frozenset({"int", "port", "rport"})
+_FLAGS = frozenset({"bool", "intbool"})
 
 VIRTUAL_INDENT = " " * 5
 SERVER_INDENT = " " * 9
@@ -90,41 +30,47 @@ def _word(value: str, where: str) -> str:
     return value
 
 
-def _lines(
-    obj: object, keys: tuple[tuple[str, str, str], ...], indent: str, where: str
-) -> list[str]:
+def _raw(value: str, where: str) -> str:
+    """A command pulse splits on blanks itself: written as it was read (quotes and all) when it is
+    one token already, quoted when it has blanks."""
+    if len(value) >= 2 and value[0] == value[-1] == '"' and '"' not in value[1:-1]:
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"{where}: a line break cannot be written to lvs.cf")
+        return value
+    if " " in value or "\t" in value:
+        return _quote(value, where)
+    return _word(value, where)
+
+
+def _lines(obj: object, keys: tuple[Key, ...], indent: str, where: str) -> list[str]:
     out: list[str] = []
-    for key, attr, kind in keys:
-        value = getattr(obj, attr)
+    for key in keys:
+        value = getattr(obj, key.attr)
         if value is None:
             continue
-        here = f"{where} {key}"
-        if kind == "bool":
+        kind = key.kind
+        if kind in _FLAGS:
             text = "1" if value else "0"
-        elif kind == "int":
+        elif kind in _NUMBERS:
             text = str(int(value))
         elif kind == "quoted":
-            text = _quote(value, here)
-        elif kind == "command":
-            # active_cmd / inactive_cmd: pulse splits them on blanks itself; quoting a command
-            # with arguments keeps it one token for the parser.
-            text = value if " " not in value and "\t" not in value else _quote(value, here)
-        elif kind == "address":
-            device = getattr(obj, "device", None)
-            text = _word(value, here) + (f" {_word(device, here)}" if device else "")
-        elif kind == "nat_router":
-            device = getattr(obj, "nat_router_device", None)
+            text = _quote(value, f"{where} {key.name}")
+        elif kind == "raw":
+            text = _raw(value, f"{where} {key.name}")
+        elif kind == "pair":
+            here = f"{where} {key.name}"
+            device = getattr(obj, key.second or "")
             text = _word(value, here) + (f" {_word(device, here)}" if device else "")
         else:
-            text = _word(str(value), here)
-        out.append(f"{indent}{key} = {text}")
+            text = _word(str(value), f"{where} {key.name}")
+        out.append(f"{indent}{key.name} = {text}")
     return out
 
 
 def _render_server(server: RealServer, virtual: str) -> list[str]:
     where = f"virtual {virtual} server {server.name}"
     lines = [f"{VIRTUAL_INDENT}server {_word(server.name, where)} {{"]
-    lines += _lines(server, _SERVER_KEYS, SERVER_INDENT, where)
+    lines += _lines(server, SECTIONS[SERVER], SERVER_INDENT, where)
     lines.append(f"{VIRTUAL_INDENT}}}")
     return lines
 
@@ -132,7 +78,7 @@ def _render_server(server: RealServer, virtual: str) -> list[str]:
 def _render_virtual(virtual: VirtualServer) -> list[str]:
     where = f"virtual {virtual.name}"
     lines = [f"virtual {_word(virtual.name, where)} {{"]
-    lines += _lines(virtual, _VIRTUAL_KEYS, VIRTUAL_INDENT, where)
+    lines += _lines(virtual, SECTIONS[VIRTUAL], VIRTUAL_INDENT, where)
     for server in virtual.servers:
         lines += _render_server(server, virtual.name)
     lines.append("}")
@@ -148,7 +94,7 @@ def _render_failover(failover: FailoverService) -> list[str]:
 
 def render(config: LvsConfig) -> str:
     """The whole file, LF line ends, ending with a newline."""
-    lines = _lines(config, _GLOBAL_KEYS, "", "global")
+    lines = _lines(config, SECTIONS[GLOBAL], "", "global")
     for failover in config.failovers:
         lines += _render_failover(failover)
     for virtual in config.virtuals:

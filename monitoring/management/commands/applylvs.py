@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from monitoring.ipvs.drivers import DriverError, MemoryDriver, get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult, apply
 from monitoring.ipvs.writer import WorkerPresence, read_view_down, request_converge
+from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 
@@ -115,12 +116,9 @@ class Command(BaseCommand):
 
     def _read(self, path: Path) -> LvsConfig:
         try:
-            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(
-                f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}",
-                returncode=EXIT_BAD_FILE,
-            ) from None
+            text = read_lvs_cf(path)
+        except LvsConfFileError as exc:
+            raise CommandError(f"{path}: {exc}", returncode=EXIT_BAD_FILE) from None
         try:
             config, warnings = parse(text)
         except LvsConfError as exc:

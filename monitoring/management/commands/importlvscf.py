@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.draft import replace_draft
+from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
 
@@ -28,9 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         path = Path(options["file"])
         try:
-            text = path.read_bytes().decode()  # keep CR bytes: CRLF gets a warning
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: cannot read: {exc}") from None
+            text = read_lvs_cf(path)
+        except LvsConfFileError as exc:
+            raise CommandError(f"{path}: {exc}; nothing was imported") from None
         try:
             config, warnings = parse(text)
         except LvsConfError as exc:

@@ -1,0 +1,204 @@
+"""The lvs.cf schema: every key once, with its kind, range, daemon default, section and order.
+
+The parser, the renderer, the effective defaults of the model and the mapping to the Django draft
+all read this table; adding a key means adding a row here (and a field to the dataclass in
+model.py and, if the GUI edits it, to the Django model).
+
+Ranges come in two strengths, decided per key:
+
+* ``limits``: outside them the kernel or the netlink packer would break (a weight that does not fit
+  IPVS's 0-65535, a port outside 1-65535, a negative timeout, a firewall mark wider than 32 bits, a
+  sync id wider than a byte). The parser refuses such a value, naming the line.
+* ``gui``: the range the GUI's forms enforce (the Django models read their validators from it).
+  pulse runs happily outside it (a 0-second heartbeat interval, a check timeout of a day and more),
+  so a file carrying such a value is read, the value kept, and a warning names the line.
+
+Order inside each section is piranha-gui's layout, which is the order the renderer writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GLOBAL = "global"
+VIRTUAL = "virtual"
+SERVER = "server"
+
+NETWORK_TYPES = ("direct", "nat", "tunnel")
+PROTOCOLS = ("tcp", "udp")
+SERVICES = ("lvs", "fos")
+# Every scheduler the Linux IPVS code offers, in the order the form shows them.
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh")
+# The eight a stock piranha 0.8.6 parser accepts; the others break compatibility with real pulse.
+PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
+LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
+
+# Seconds the kernel and pulse keep in a signed 32-bit integer.
+MAX_SECONDS = 2**31 - 1
+# What the forms allow for a health-check interval or re-entry time: a day.
+MAX_CHECK_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class Range:
+    low: int
+    high: int
+
+    def __contains__(self, value: int) -> bool:
+        return self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+PORTS = Range(1, 65535)
+SECONDS = Range(0, MAX_SECONDS)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One `key = value` of lvs.cf.
+
+    kind says how the value is read and written:
+      int      strtol(..., 0) integer (hex, octal with a warning)
+      bool     0 or 1
+      intbool  an integer read as a flag (pulse's atoi); written 0/1
+      port     an integer or a TCP service name (/etc/services)
+      rport    an integer port (real servers take no service names)
+      ip       an address or a host name (host names are resolved by the daemons, with a warning)
+      dotted   an address only
+      mask     a dotted netmask
+      choice   one word of `choices`
+      word     one word, kept as written
+      quoted   a double-quoted string, stored without its quotes
+      raw      a token kept exactly as written, quotes included (commands pulse splits itself)
+      pair     `IP DEVICE`: the address in `attr`, the device in `second`
+    """
+
+    name: str
+    attr: str
+    kind: str
+    section: str
+    # What the daemons use when the key is absent (None: nothing, or nothing lvsadmin acts on).
+    default: object = None
+    limits: Range | None = None
+    gui: Range | None = None
+    choices: tuple[str, ...] = ()
+    second: str | None = None
+
+    @property
+    def values(self) -> int:
+        """How many words follow the `=`."""
+        return 2 if self.second else 1
+
+    def check(self, value: int) -> tuple[bool, str] | None:
+        """None when `value` is fine; else (fatal, reason): fatal when outside `limits`, a warning
+        (the value is kept) when only outside the GUI's range."""
+        if self.limits is not None and value not in self.limits:
+            return True, f"invalid argument: {self.name} {value} is outside {self.limits}"
+        if self.gui is not None and value not in self.gui:
+            return False, (
+                f"{self.name} {value} is outside {self.gui}: kept as pulse would run it, "
+                "but the GUI's form refuses it"
+            )
+        return None
+
+
+def _key(section: str, name: str, kind: str, **options) -> Key:
+    attr = options.pop("attr", name)
+    return Key(name=name, attr=attr, kind=kind, section=section, **options)
+
+
+KEYS: tuple[Key, ...] = (
+    # --- the global section, in piranha-gui's order; the hand-edit-only keys last -------------
+    _key(GLOBAL, "serial_no", "int", default=0),
+    _key(GLOBAL, "primary", "ip", default="0.0.0.0"),
+    _key(GLOBAL, "primary_private", "ip"),
+    _key(GLOBAL, "primary_shared", "word"),
+    _key(GLOBAL, "service", "choice", default="lvs", choices=SERVICES),
+    _key(GLOBAL, "rsh_command", "word", default="rsh"),
+    _key(GLOBAL, "backup_active", "bool", default=False),
+    _key(GLOBAL, "backup", "ip"),
+    _key(GLOBAL, "backup_private", "ip"),
+    _key(GLOBAL, "backup_shared", "word"),
+    _key(GLOBAL, "heartbeat", "bool", default=False),
+    _key(GLOBAL, "heartbeat_port", "port", default=539, limits=PORTS, gui=PORTS),
+    # pulse sleeps `keepalive` between heartbeats: 0 busy-loops but runs, so only a warning.
+    _key(GLOBAL, "keepalive", "int", default=2, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
+    _key(GLOBAL, "deadtime", "int", default=5, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
+    # The daemons default to nat; the GUI's default for a new file is direct.
+    _key(GLOBAL, "network", "choice", default="nat", choices=NETWORK_TYPES),
+    _key(GLOBAL, "nat_router", "pair", attr="nat_router_ip", second="nat_router_device"),
+    _key(GLOBAL, "nat_nmask", "mask"),
+    _key(GLOBAL, "reservation_conflict_action", "word"),
+    _key(GLOBAL, "debug_level", "word", default="NONE"),
+    _key(GLOBAL, "monitor_links", "intbool", default=False),
+    _key(GLOBAL, "syncdaemon", "bool", default=False),
+    _key(GLOBAL, "syncd_iface", "word", default="eth0"),
+    # The kernel's sync id is one byte (pulse masks it with 0xff; we refuse rather than wrap).
+    _key(GLOBAL, "syncd_id", "int", default=0, limits=Range(0, 255), gui=Range(0, 255)),
+    # 0 = leave the kernel's timeout unchanged; negative breaks `ipvsadm --set` and netlink.
+    _key(GLOBAL, "tcp_timeout", "int", default=0, limits=SECONDS, gui=SECONDS),
+    _key(GLOBAL, "tcpfin_timeout", "int", default=0, limits=SECONDS, gui=SECONDS),
+    _key(GLOBAL, "udp_timeout", "int", default=0, limits=SECONDS, gui=SECONDS),
+    _key(GLOBAL, "hard_shutdown", "bool", default=True),
+    _key(GLOBAL, "active_cmd", "raw"),
+    _key(GLOBAL, "inactive_cmd", "raw"),
+    _key(GLOBAL, "ipvsadm", "word", default="/sbin/ipvsadm"),
+    _key(GLOBAL, "sync", "bool", default=False),
+    # --- a virtual block ------------------------------------------------------------------------
+    _key(VIRTUAL, "active", "bool", default=False),
+    _key(VIRTUAL, "address", "pair", default="0.0.0.0", second="device"),
+    _key(VIRTUAL, "sorry_server", "dotted"),
+    _key(VIRTUAL, "vip_nmask", "mask"),
+    # 0 means "no mark" to pulse (and is stored as absent by the GUI); wider than 32 bits cannot
+    # be packed.
+    _key(VIRTUAL, "fwmark", "int", default=0, limits=Range(0, 2**32 - 1), gui=Range(1, 2**32 - 1)),
+    _key(VIRTUAL, "port", "port", default=80, limits=PORTS, gui=PORTS),
+    _key(VIRTUAL, "persistent", "int", default=0, limits=SECONDS, gui=SECONDS),
+    _key(VIRTUAL, "pmask", "mask"),
+    _key(VIRTUAL, "send", "quoted"),
+    _key(VIRTUAL, "expect", "quoted"),
+    _key(VIRTUAL, "use_regex", "bool", default=False),
+    _key(VIRTUAL, "send_program", "quoted"),
+    # The stock parser takes any word here (nanny ignores what it does not know).
+    _key(VIRTUAL, "load_monitor", "word", default="none"),
+    _key(VIRTUAL, "scheduler", "scheduler", default="wlc", choices=SCHEDULERS),
+    _key(VIRTUAL, "protocol", "choice", default="tcp", choices=PROTOCOLS),
+    # A 0-second or week-long check interval runs under pulse: kept with a warning.
+    _key(VIRTUAL, "timeout", "int", default=10, limits=SECONDS, gui=Range(1, MAX_CHECK_SECONDS)),
+    _key(VIRTUAL, "reentry", "int", default=180, limits=SECONDS, gui=Range(0, MAX_CHECK_SECONDS)),
+    _key(VIRTUAL, "quiesce_server", "bool", default=False),
+    _key(VIRTUAL, "client_monitor", "word"),
+    # --- a server block -------------------------------------------------------------------------
+    _key(SERVER, "address", "ip", default="0.0.0.0"),
+    _key(SERVER, "active", "bool", default=False),
+    _key(SERVER, "port", "rport", limits=PORTS, gui=PORTS),  # absent: the virtual's port
+    # IPVS weights are 0-65535; anything else the kernel refuses (or the packer cannot pack).
+    _key(SERVER, "weight", "int", default=1, limits=Range(0, 65535), gui=Range(0, 65535)),
+)
+
+SECTIONS: dict[str, tuple[Key, ...]] = {
+    section: tuple(k for k in KEYS if k.section == section) for section in (GLOBAL, VIRTUAL, SERVER)
+}
+BY_NAME: dict[str, dict[str, Key]] = {
+    section: {k.name: k for k in keys} for section, keys in SECTIONS.items()
+}
+
+
+def key(section: str, name: str) -> Key:
+    """The schema row of `name` in `section` (KeyError for a key lvs.cf does not have)."""
+    return BY_NAME[section][name]
+
+
+def default(section: str, name: str):
+    """What the daemons use when `name` is absent from `section`."""
+    return BY_NAME[section][name].default
+
+
+def gui_range(section: str, name: str) -> Range:
+    """The range the GUI's forms (and the Django models' validators) allow for `name`."""
+    found = BY_NAME[section][name].gui
+    if found is None:
+        raise KeyError(f"{section} {name} has no range")
+    return found
