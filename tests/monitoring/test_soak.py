@@ -134,7 +134,7 @@ def churn(client: Client, index: int, deadline: float, errors: list[str]) -> Non
         step = 0
         while time.monotonic() < deadline:
             status, page = client.request("GET", f"/virtual/?q=churn{index}")
-            found = re.search(rf'action="(/virtual/(\d+)/toggle/)"', page)
+            found = re.search(r'action="(/virtual/(\d+)/toggle/)"', page)
             if found:
                 client.request("POST", found.group(1), {})
                 pk = found.group(2)
