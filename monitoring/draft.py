@@ -13,10 +13,15 @@ from dataclasses import dataclass, field, fields
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from monitoring.models import MonitoringScript
 from realservers.models import RealServer
 from virtualservers.lvsconf import model as lvs
-from virtualservers.models import FailoverService, GlobalSettings, Redundancy, VirtualServer
+from virtualservers.models import (
+    FailoverService,
+    GlobalSettings,
+    MonitoringScript,
+    Redundancy,
+    VirtualServer,
+)
 
 
 def _none(value: str | None) -> str | None:

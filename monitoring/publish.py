@@ -20,11 +20,11 @@ from django.db import transaction
 from django.db.models import F, Max
 
 from monitoring.draft import draft_config, replace_draft
-from monitoring.models import CheckKind, MonitoringScript
+from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import render
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import CheckKind, GlobalSettings, MonitoringScript, VirtualServer
 
 LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
 

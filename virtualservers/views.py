@@ -1,4 +1,4 @@
-"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages.
+"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages (with the MONITORING SCRIPTS subtab).
 
 Views are thin: they edit the draft models and redirect. Nothing here touches lvs.cf; that is
 Apply's job (monitoring.publish), on the CONTROL/MONITORING page. Every state change is a POST
@@ -11,14 +11,24 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from monitoring.models import MonitoringScript
-from virtualservers.forms import GlobalSettingsForm, RedundancyForm, VirtualServerForm
-from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
+from virtualservers.forms import (
+    GlobalSettingsForm,
+    MonitoringScriptForm,
+    RedundancyForm,
+    VirtualServerForm,
+)
+from virtualservers.models import (
+    GlobalSettings,
+    MonitoringScript,
+    NetworkType,
+    Redundancy,
+    VirtualServer,
+)
 from virtualservers.tabs import back_to, render_tab, saved
 
 VIRTUALS_PER_PAGE = 100
@@ -251,3 +261,58 @@ def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     state = _("activated") if virtual.active else _("deactivated")
     saved(request, _("Virtual server %(name)s %(state)s.") % {"name": virtual, "state": state})
     return back_to(request, "virtual_list")
+
+
+# --- MONITORING SCRIPTS -------------------------------------------------------------------------
+
+
+def _script(virtual: VirtualServer) -> MonitoringScript:
+    """The virtual's script; an unsaved one (with nothing to send or expect, which is what
+    lvs.cf then says) when the virtual came from an import without one."""
+    try:
+        return virtual.monitoring_script
+    except MonitoringScript.DoesNotExist:
+        return MonitoringScript(virtual_server=virtual, send=None, expect=None)
+
+
+@require_http_methods(["GET", "POST"])
+def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    script = _script(virtual)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            return redirect("virtual_list")
+        form = MonitoringScriptForm(request.POST, instance=script)
+        if form.is_valid():
+            form.save()
+            saved(request, _("Monitoring script of %(name)s accepted.") % {"name": virtual})
+            return redirect("monitoring_script", virtual.pk)
+    else:
+        form = MonitoringScriptForm(instance=script)
+    return render_tab(
+        request,
+        "virtualservers/monitoring_script.html",
+        "virtual",
+        {"virtual": virtual, "subtab": "monitoring", "form": form, "script": script},
+    )
+
+
+# Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
+BLANKS = {
+    "send": ("send", None, "Send blanked."),
+    "expect": ("expect", None, "Expect blanked."),
+    "program": ("send_program", "", "Sending program removed."),
+}
+
+
+@require_POST
+def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpResponse:
+    if what not in BLANKS:
+        raise Http404("Nothing to blank.")
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    field, value, message = BLANKS[what]
+    script = _script(virtual)
+    setattr(script, field, value)
+    script.save()
+    saved(request, _(message))
+    return redirect("monitoring_script", virtual.pk)

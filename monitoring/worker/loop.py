@@ -40,10 +40,15 @@ from monitoring.ipvs.table import (
     service_key,
     table_rows,
 )
-from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.models import (
+    ConnectionSample,
+    HealthState,
+    RealServerHealth,
+    Revision,
+    WorkerStatus,
+)
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
-from virtualservers.models import Revision
 
 log = logging.getLogger("lvsadmin.worker")
 STATUS_EVERY = 2.0  # seconds between heartbeats

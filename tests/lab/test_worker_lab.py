@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from monitoring.models import RealServerHealth
+from monitoring.models import RealServerHealth, Revision
 from monitoring.worker.loop import Worker
 from tests.lab import ipvsadm, lvscf
 from tests.lab.topology import (
@@ -26,7 +26,6 @@ from tests.lab.topology import (
     mysql_connect,
     which_server,
 )
-from virtualservers.models import Revision
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT, REENTRY = 2, 4  # short, to keep the lab fast under emulation; 2 successes to come back

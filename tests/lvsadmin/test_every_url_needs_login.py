@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from monitoring.models import MonitoringScript
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import Revision, VirtualServer
+from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "static"}  # the login page itself and CSS/JS

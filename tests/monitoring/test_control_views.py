@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring import publish
-from monitoring.models import MonitoringScript
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 CONTROL = reverse("control")

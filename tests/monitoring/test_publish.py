@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from monitoring import publish
-from monitoring.models import MonitoringScript
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 

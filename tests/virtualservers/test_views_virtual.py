@@ -6,9 +6,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.models import MonitoringScript
 from realservers.models import RealServer
-from virtualservers.models import VirtualServer
+from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("virtual_list")
