@@ -4,6 +4,7 @@ from django.urls import path
 
 from monitoring import live, views
 
+app_name = "monitoring"
 urlpatterns = [
     path("", views.control, name="control"),
     path("apply/", views.apply, name="apply"),

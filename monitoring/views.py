@@ -85,7 +85,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Nothing was published: the comment is too long."))
-        return redirect("control")
+        return redirect("monitoring:control")
     try:
         revision = publish.publish(request.user, form.cleaned_data["comment"])
     except publish.PublishError as exc:
@@ -96,7 +96,7 @@ def apply(request: HttpRequest) -> HttpResponse:
             _("Published lvs.cf serial %(serial)s to %(path)s.")
             % {"serial": revision.serial_no, "path": publish.lvs_cf_path()},
         )
-    return redirect("control")
+    return redirect("monitoring:control")
 
 
 def _revision(serial: int) -> Revision:
@@ -153,7 +153,7 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
                 )
                 % {"serial": serial, "changes": "; ".join(changes)},
             )
-        return redirect("control")
+        return redirect("monitoring:control")
     return render_tab(
         request, "monitoring/revision_confirm_restore.html", "control", {"revision": revision}
     )

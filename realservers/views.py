@@ -45,7 +45,7 @@ def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
     if request.method == "POST":
         if "cancel" in request.POST:
-            return redirect("real_list", virtual.pk)
+            return redirect("realservers:real_list", virtual.pk)
         form = RealServerForm(request.POST, instance=RealServer(virtual_server=virtual))
         if form.is_valid():
             real = form.save(commit=False)
@@ -54,7 +54,7 @@ def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
             real.active = False  # as Piranha: a new real server is inactive until activated
             real.save()
             saved(request, _("Real server %(name)s added (inactive).") % {"name": real.name})
-            return redirect("real_list", virtual.pk)
+            return redirect("realservers:real_list", virtual.pk)
     else:
         form = RealServerForm(
             instance=RealServer(virtual_server=virtual),
@@ -74,12 +74,12 @@ def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     virtual = real.virtual_server
     if request.method == "POST":
         if "cancel" in request.POST:
-            return redirect("real_list", virtual.pk)
+            return redirect("realservers:real_list", virtual.pk)
         form = RealServerForm(request.POST, instance=real)
         if form.is_valid():
             form.save()
             saved(request, _("Real server %(name)s accepted.") % {"name": real.name})
-            return redirect("real_list", virtual.pk)
+            return redirect("realservers:real_list", virtual.pk)
     else:
         form = RealServerForm(instance=real)
     return render_tab(
@@ -97,7 +97,7 @@ def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     if request.method == "POST":
         real.delete()
         saved(request, _("Real server %(name)s deleted.") % {"name": real.name})
-        return redirect("real_list", virtual_pk)
+        return redirect("realservers:real_list", virtual_pk)
     return render_tab(
         request,
         "realservers/real_confirm_delete.html",
@@ -114,4 +114,4 @@ def real_toggle(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     real.save(update_fields=["active"])
     state = _("activated") if real.active else _("deactivated")
     saved(request, _("Real server %(name)s %(state)s.") % {"name": real.name, "state": state})
-    return back_to(request, "real_list", virtual_pk)
+    return back_to(request, "realservers:real_list", virtual_pk)

@@ -4,6 +4,7 @@ from django.urls import path
 
 from virtualservers import views
 
+app_name = "virtualservers"
 urlpatterns = [
     path("global/", views.global_settings, name="global_settings"),
     path("redundancy/", views.redundancy, name="redundancy"),

@@ -50,7 +50,7 @@ def global_settings(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             form.save()
             saved(request, _("Global settings accepted."))
-            return redirect("global_settings")
+            return redirect("virtualservers:global_settings")
     else:
         form = GlobalSettingsForm(instance=instance)
     return render_tab(
@@ -76,12 +76,12 @@ def redundancy(request: HttpRequest) -> HttpResponse:
             if form.is_valid():
                 form.save()
                 saved(request, _("Redundancy settings accepted."))
-                return redirect("redundancy")
+                return redirect("virtualservers:redundancy")
         else:
             form = RedundancyForm(instance=instance, show_private=show_private)
     elif request.method == "POST":
         messages.error(request, _("The backup is inactive: ENABLE it first."))
-        return redirect("redundancy")
+        return redirect("virtualservers:redundancy")
     return render_tab(
         request, "virtualservers/redundancy.html", "redundancy", {"form": form, "red": instance}
     )
@@ -103,7 +103,7 @@ def redundancy_enable(request: HttpRequest) -> HttpResponse:
     _apply_redundancy_defaults(instance)
     instance.save()
     saved(request, _("Backup enabled."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 @require_POST
@@ -112,7 +112,7 @@ def redundancy_disable(request: HttpRequest) -> HttpResponse:
     instance.backup_active = False
     instance.save()
     saved(request, _("Backup disabled."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 @require_POST
@@ -127,7 +127,7 @@ def redundancy_reset(request: HttpRequest) -> HttpResponse:
     instance.heartbeat = True
     instance.save()
     saved(request, _("Redundancy settings reset."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 # --- VIRTUAL SERVERS ----------------------------------------------------------------------------
@@ -198,12 +198,12 @@ def create_virtual(form: VirtualServerForm) -> VirtualServer:
 def virtual_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if "cancel" in request.POST:
-            return redirect("virtual_list")
+            return redirect("virtualservers:virtual_list")
         form = VirtualServerForm(request.POST)
         if form.is_valid():
             virtual = create_virtual(form)
             saved(request, _("Virtual server %(name)s added (inactive).") % {"name": virtual})
-            return redirect("virtual_edit", pk=virtual.pk)
+            return redirect("virtualservers:virtual_edit", pk=virtual.pk)
     else:
         # Piranha's defaults for a new virtual; the VIP is left for the user to type.
         form = VirtualServerForm(
@@ -219,12 +219,12 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=pk)
     if request.method == "POST":
         if "cancel" in request.POST:
-            return redirect("virtual_list")
+            return redirect("virtualservers:virtual_list")
         form = VirtualServerForm(request.POST, instance=virtual)
         if form.is_valid():
             form.save()
             saved(request, _("Virtual server %(name)s accepted.") % {"name": virtual})
-            return redirect("virtual_edit", pk=virtual.pk)
+            return redirect("virtualservers:virtual_edit", pk=virtual.pk)
     else:
         form = VirtualServerForm(instance=virtual)
     return render_tab(
@@ -243,7 +243,7 @@ def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
         name = virtual.name
         virtual.delete()
         saved(request, _("Virtual server %(name)s deleted.") % {"name": name})
-        return redirect("virtual_list")
+        return redirect("virtualservers:virtual_list")
     return render_tab(
         request,
         "virtualservers/virtual_confirm_delete.html",
@@ -260,7 +260,7 @@ def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     virtual.save(update_fields=["active"])
     state = _("activated") if virtual.active else _("deactivated")
     saved(request, _("Virtual server %(name)s %(state)s.") % {"name": virtual, "state": state})
-    return back_to(request, "virtual_list")
+    return back_to(request, "virtualservers:virtual_list")
 
 
 # --- MONITORING SCRIPTS -------------------------------------------------------------------------
@@ -281,12 +281,12 @@ def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     script = _script(virtual)
     if request.method == "POST":
         if "cancel" in request.POST:
-            return redirect("virtual_list")
+            return redirect("virtualservers:virtual_list")
         form = MonitoringScriptForm(request.POST, instance=script)
         if form.is_valid():
             form.save()
             saved(request, _("Monitoring script of %(name)s accepted.") % {"name": virtual})
-            return redirect("monitoring_script", virtual.pk)
+            return redirect("virtualservers:monitoring_script", virtual.pk)
     else:
         form = MonitoringScriptForm(instance=script)
     return render_tab(
@@ -315,4 +315,4 @@ def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpRe
     setattr(script, field, value)
     script.save()
     saved(request, _(message))
-    return redirect("monitoring_script", virtual.pk)
+    return redirect("virtualservers:monitoring_script", virtual.pk)
