@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -29,7 +30,7 @@ from virtualservers.models import (
     Redundancy,
     VirtualServer,
 )
-from virtualservers.tabs import back_to, render_tab, saved
+from virtualservers.tabs import back_to, edit_page, render_tab, saved
 
 VIRTUALS_PER_PAGE = 100
 NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
@@ -40,25 +41,19 @@ NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
 
 @require_http_methods(["GET", "POST"])
 def global_settings(request: HttpRequest) -> HttpResponse:
-    instance = GlobalSettings.load()
-    if request.method == "POST":
-        # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
-        network = request.POST.get("network")
-        if network not in NetworkType.values:
-            network = None
-        form = GlobalSettingsForm(request.POST, instance=instance, network=network)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Global settings accepted."))
-            return redirect("virtualservers:global_settings")
-    else:
-        form = GlobalSettingsForm(instance=instance)
-    return render_tab(
+    # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
+    network = request.POST.get("network")
+    return edit_page(
         request,
-        "virtualservers/global_settings.html",
-        "global",
+        GlobalSettingsForm,
+        instance=GlobalSettings.load(),
+        form_kwargs={"network": network if network in NetworkType.values else None},
+        template="virtualservers/global_settings.html",
+        tab="global",
         # Piranha's button order.
-        {"form": form, "network_types": [(t.value, t.label) for t in NETWORK_BUTTONS]},
+        context={"network_types": [(t.value, t.label) for t in NETWORK_BUTTONS]},
+        message=lambda _row: _("Global settings accepted."),
+        success_url="virtualservers:global_settings",
     )
 
 
@@ -68,22 +63,22 @@ def global_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def redundancy(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
-    show_private = bool(GlobalSettings.load().primary_private)
-    form = None
-    if instance.backup_active:
+    template, context = "virtualservers/redundancy.html", {"red": instance}
+    if not instance.backup_active:
         if request.method == "POST":
-            form = RedundancyForm(request.POST, instance=instance, show_private=show_private)
-            if form.is_valid():
-                form.save()
-                saved(request, _("Redundancy settings accepted."))
-                return redirect("virtualservers:redundancy")
-        else:
-            form = RedundancyForm(instance=instance, show_private=show_private)
-    elif request.method == "POST":
-        messages.error(request, _("The backup is inactive: ENABLE it first."))
-        return redirect("virtualservers:redundancy")
-    return render_tab(
-        request, "virtualservers/redundancy.html", "redundancy", {"form": form, "red": instance}
+            messages.error(request, _("The backup is inactive: ENABLE it first."))
+            return redirect("virtualservers:redundancy")
+        return render_tab(request, template, "redundancy", {**context, "form": None})
+    return edit_page(
+        request,
+        RedundancyForm,
+        instance=instance,
+        form_kwargs={"show_private": bool(GlobalSettings.load().primary_private)},
+        template=template,
+        tab="redundancy",
+        context=context,
+        message=lambda _row: _("Redundancy settings accepted."),
+        success_url="virtualservers:redundancy",
     )
 
 
@@ -194,44 +189,41 @@ def create_virtual(form: VirtualServerForm) -> VirtualServer:
     return virtual
 
 
+def _virtual_edit_url(virtual: VirtualServer) -> str:
+    return reverse("virtualservers:virtual_edit", args=[virtual.pk])
+
+
 @require_http_methods(["GET", "POST"])
 def virtual_add(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtualservers:virtual_list")
-        form = VirtualServerForm(request.POST)
-        if form.is_valid():
-            virtual = create_virtual(form)
-            saved(request, _("Virtual server %(name)s added (inactive).") % {"name": virtual})
-            return redirect("virtualservers:virtual_edit", pk=virtual.pk)
-    else:
+    return edit_page(
+        request,
+        VirtualServerForm,
+        instance=VirtualServer(),
         # Piranha's defaults for a new virtual; the VIP is left for the user to type.
-        form = VirtualServerForm(
-            instance=VirtualServer(), initial={"name": next_virtual_name(), "address": ""}
-        )
-    return render_tab(
-        request, "virtualservers/virtual_form.html", "virtual", {"form": form, "adding": True}
+        initial={"name": next_virtual_name(), "address": ""},
+        save=create_virtual,
+        template="virtualservers/virtual_form.html",
+        tab="virtual",
+        context={"adding": True},
+        message=lambda virtual: _("Virtual server %(name)s added (inactive).") % {"name": virtual},
+        success_url=_virtual_edit_url,
+        cancel_url="virtualservers:virtual_list",
     )
 
 
 @require_http_methods(["GET", "POST"])
 def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=pk)
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtualservers:virtual_list")
-        form = VirtualServerForm(request.POST, instance=virtual)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Virtual server %(name)s accepted.") % {"name": virtual})
-            return redirect("virtualservers:virtual_edit", pk=virtual.pk)
-    else:
-        form = VirtualServerForm(instance=virtual)
-    return render_tab(
+    return edit_page(
         request,
-        "virtualservers/virtual_form.html",
-        "virtual",
-        {"form": form, "virtual": virtual, "subtab": "virtual", "adding": False},
+        VirtualServerForm,
+        instance=virtual,
+        template="virtualservers/virtual_form.html",
+        tab="virtual",
+        context={"virtual": virtual, "subtab": "virtual", "adding": False},
+        message=lambda virtual: _("Virtual server %(name)s accepted.") % {"name": virtual},
+        success_url=_virtual_edit_url,
+        cancel_url="virtualservers:virtual_list",
     )
 
 
@@ -279,21 +271,16 @@ def _script(virtual: VirtualServer) -> MonitoringScript:
 def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
     script = _script(virtual)
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtualservers:virtual_list")
-        form = MonitoringScriptForm(request.POST, instance=script)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Monitoring script of %(name)s accepted.") % {"name": virtual})
-            return redirect("virtualservers:monitoring_script", virtual.pk)
-    else:
-        form = MonitoringScriptForm(instance=script)
-    return render_tab(
+    return edit_page(
         request,
-        "virtualservers/monitoring_script.html",
-        "virtual",
-        {"virtual": virtual, "subtab": "monitoring", "form": form, "script": script},
+        MonitoringScriptForm,
+        instance=script,
+        template="virtualservers/monitoring_script.html",
+        tab="virtual",
+        context={"virtual": virtual, "subtab": "monitoring", "script": script},
+        message=lambda _row: _("Monitoring script of %(name)s accepted.") % {"name": virtual},
+        success_url=reverse("virtualservers:monitoring_script", args=[virtual.pk]),
+        cancel_url="virtualservers:virtual_list",
     )
 
 
