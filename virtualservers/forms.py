@@ -50,24 +50,28 @@ def validate_one_line(value: str) -> None:
 class KeepAbsentMixin:
     """Opening a page and clicking ACCEPT must not change lvs.cf. A key an imported file did
     not have (stored as blank/None) shows the daemons' default; if that default comes back
-    unchanged, the key stays absent instead of being written out."""
+    unchanged, the key stays absent instead of being written out.
+
+    The model is validated with the default (an absent key is valid in lvs.cf even where the
+    model insists on a value, such as a scheduler); only saving puts the absent value back."""
 
     # field name -> the default the page shows for an absent key
     keep_absent: dict[str, object] = {}
 
     def clean(self) -> dict:
         data = super().clean()
-        self._kept_absent = set()
+        # name -> the stored absent value, to be written back by save()
+        self._kept_absent: dict[str, object] = {}
         for name, default in self.keep_absent.items():
             stored = getattr(self.instance, name, None)
             if self.instance.pk and stored in (None, "") and data.get(name) == default:
-                data[name] = stored
-                self._kept_absent.add(name)
+                self._kept_absent[name] = stored
         return data
 
-    def _get_validation_exclusions(self):
-        # An absent key is valid in lvs.cf even where the model insists on a value.
-        return super()._get_validation_exclusions() | getattr(self, "_kept_absent", set())
+    def save(self, commit: bool = True):
+        for name, stored in getattr(self, "_kept_absent", {}).items():
+            setattr(self.instance, name, stored)
+        return super().save(commit)
 
 
 class NetmaskField(forms.ChoiceField):

@@ -180,6 +180,31 @@ def test_it_edits_a_virtual_server(admin_client):
     assert (virtual.quiesce_server, virtual.sorry_server) == (True, "192.0.2.50")
 
 
+def test_accepting_an_imported_virtual_without_scheduler_or_protocol_keeps_them_absent(
+    admin_client,
+):
+    # lvs.cf may omit both (the daemons then use wlc and tcp); the model requires a value.
+    virtual = make(scheduler="", protocol="", load_monitor="", quiesce_server=None)
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(url, form_data())
+    assert response.status_code == 302
+    virtual.refresh_from_db()
+    assert (virtual.scheduler, virtual.protocol, virtual.load_monitor) == ("", "", "")
+    assert virtual.quiesce_server is None
+    admin_client.post(url, form_data(scheduler="rr", protocol="udp"))
+    virtual.refresh_from_db()
+    assert (virtual.scheduler, virtual.protocol) == ("rr", "udp")
+
+
+def test_an_absent_protocol_counts_as_tcp_when_looking_for_a_duplicate_vip(admin_client):
+    make(name="first", port=80, protocol="tcp")
+    virtual = make(name="second", port=81, scheduler="", protocol="")
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(url, form_data(name="second", port="80"))
+    assert response.status_code == 200
+    assert "address" in response.context["form"].errors
+
+
 def test_it_keeps_a_netmask_piranha_did_not_offer(admin_client):
     virtual = make(vip_nmask="255.0.0.0")
     html = admin_client.get(
