@@ -60,7 +60,9 @@ def worker(settings, tmp_path) -> Iterator[Worker]:
 
 
 def publish(text: str) -> None:
-    checks = {"mysql": {"kind": "mysql", "user": MYSQL_USER, "password": MYSQL_PASSWORD}}
+    checks = {
+        "mysql": {"kind": "mysql", "mysql_user": MYSQL_USER, "mysql_password": MYSQL_PASSWORD}
+    }
     Revision.objects.create(serial_no=Revision.objects.count() + 1, text=text, checks=checks)
 
 

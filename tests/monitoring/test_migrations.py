@@ -55,3 +55,30 @@ def test_a_monitoring_script_and_a_revision_survive_the_move():
 
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     assert get_user_model().objects.filter(username="piranha").exists()
+
+
+def test_published_checks_get_the_model_field_names():
+    apps = migrate([("monitoring", "0004_models_change_apps")])
+    old = {"kind": "mysql", "user": "mon", "password": "pw", "database": "app"}
+    old.update(query="SELECT 1", expect="1")
+    revision = apps.get_model("monitoring", "Revision").objects.create(
+        serial_no=3, text="serial_no = 3\n", checks={"db": old, "web": {"kind": "tcp"}}
+    )
+
+    apps = migrate([("monitoring", "0005_checks_use_model_field_names")])
+    checks = apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk).checks
+    assert checks == {
+        "db": {
+            "kind": "mysql",
+            "mysql_user": "mon",
+            "mysql_password": "pw",
+            "mysql_database": "app",
+            "mysql_query": "SELECT 1",
+            "mysql_expect": "1",
+        },
+        "web": {"kind": "tcp"},
+    }
+
+    apps = migrate([("monitoring", "0004_models_change_apps")])
+    assert apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk).checks["db"] == old
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
