@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from virtualservers.forms import (
@@ -285,10 +286,11 @@ def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
 
 
 # Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
+# The messages are marked here for makemessages and translated when shown.
 BLANKS = {
-    "send": ("send", None, "Send blanked."),
-    "expect": ("expect", None, "Expect blanked."),
-    "program": ("send_program", "", "Sending program removed."),
+    "send": ("send", None, gettext_noop("Send blanked.")),
+    "expect": ("expect", None, gettext_noop("Expect blanked.")),
+    "program": ("send_program", "", gettext_noop("Sending program removed.")),
 }
 
 
