@@ -39,13 +39,12 @@ from django.utils import timezone  # noqa: E402
 
 from monitoring.models import (  # noqa: E402
     ConnectionSample,
-    MonitoringScript,
     RealServerHealth,
     WorkerStatus,
 )
 from monitoring.publish import publish  # noqa: E402
 from realservers.models import RealServer  # noqa: E402
-from virtualservers.models import VirtualServer  # noqa: E402
+from virtualservers.models import MonitoringScript, VirtualServer  # noqa: E402
 
 REALS_PER_VIRTUAL = 10
 TARGET_MS = 300.0

@@ -126,8 +126,8 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from monitoring.models import Revision
     from monitoring.worker.loop import Worker
-    from virtualservers.models import Revision
 
     call_command("migrate", verbosity=0)
     Revision.objects.create(serial_no=1, text=config_text())

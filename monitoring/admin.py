@@ -1,34 +1,10 @@
-"""Django admin for monitoring scripts (password write-only) and read-only worker reports."""
+"""Django admin for published revisions and the worker's reports, all read-only."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 
-from monitoring.models import MonitoringScript, RealServerHealth, WorkerStatus
-
-
-class MonitoringScriptForm(forms.ModelForm):
-    # Never rendered back: blank keeps the stored password.
-    mysql_password = forms.CharField(
-        label="MySQL password", required=False, widget=forms.PasswordInput(render_value=False)
-    )
-
-    class Meta:
-        model = MonitoringScript
-        fields = "__all__"
-
-    def clean_mysql_password(self) -> str:
-        value = self.cleaned_data.get("mysql_password", "")
-        return value or (self.instance.mysql_password if self.instance.pk else "")
-
-
-@admin.register(MonitoringScript)
-class MonitoringScriptAdmin(admin.ModelAdmin):
-    form = MonitoringScriptForm
-    list_display = ("virtual_server", "kind", "send_program", "expect", "use_regex")
-    list_filter = ("kind", "use_regex")
-    search_fields = ("virtual_server__name", "send_program")
+from monitoring.models import RealServerHealth, Revision, WorkerStatus
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,6 +13,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Revision)
+class RevisionAdmin(ReadOnlyAdmin):
+    list_display = ("serial_no", "created_at", "created_by", "comment")
+    list_filter = ("created_by",)
+    search_fields = ("comment", "text")
+    exclude = ("checks",)  # it holds MySQL check passwords
 
 
 @admin.register(RealServerHealth)

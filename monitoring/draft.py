@@ -15,11 +15,16 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
 
-from monitoring.models import MonitoringScript
 from realservers.models import RealServer
 from virtualservers.lvsconf import model as lvs
 from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL
-from virtualservers.models import FailoverService, GlobalSettings, Redundancy, VirtualServer
+from virtualservers.models import (
+    FailoverService,
+    GlobalSettings,
+    MonitoringScript,
+    Redundancy,
+    VirtualServer,
+)
 
 
 def _attrs(section: str) -> tuple[str, ...]:

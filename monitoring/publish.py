@@ -19,12 +19,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
+from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.draft import draft_config, replace_draft
-from monitoring.models import CheckKind, MonitoringScript
+from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import render
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import CheckKind, GlobalSettings, MonitoringScript, VirtualServer
 
 LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
 
@@ -72,25 +73,9 @@ def write_atomically(path: Path, text: str, mode: int = LVS_CF_MODE) -> None:
 def builtin_checks() -> dict[str, dict[str, str]]:
     """Settings of the checks lvs.cf cannot express (TCP connect, MySQL), by virtual name."""
     rows = MonitoringScript.objects.filter(kind__in=[CheckKind.MYSQL, CheckKind.TCP]).values(
-        "virtual_server__name",
-        "kind",
-        "mysql_user",
-        "mysql_password",
-        "mysql_database",
-        "mysql_query",
-        "mysql_expect",
+        "virtual_server__name", "kind", *MYSQL_SETTINGS
     )
-    return {
-        row["virtual_server__name"]: {
-            "kind": row["kind"],
-            "user": row["mysql_user"],
-            "password": row["mysql_password"],
-            "database": row["mysql_database"],
-            "query": row["mysql_query"],
-            "expect": row["mysql_expect"],
-        }
-        for row in rows
-    }
+    return {row["virtual_server__name"]: builtin_check(row) for row in rows}
 
 
 def publish(user, comment: str = "") -> Revision:
@@ -153,15 +138,7 @@ def restore(revision: Revision) -> list[str]:
             if name not in names:
                 continue
             MonitoringScript.objects.update_or_create(
-                virtual_server_id=names[name],
-                defaults={
-                    "kind": check.get("kind", CheckKind.NANNY),
-                    "mysql_user": check.get("user", ""),
-                    "mysql_password": check.get("password", ""),
-                    "mysql_database": check.get("database", ""),
-                    "mysql_query": check.get("query", ""),
-                    "mysql_expect": check.get("expect", ""),
-                },
+                virtual_server_id=names[name], defaults=builtin_check(check)
             )
     return change.lines()
 

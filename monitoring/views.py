@@ -1,4 +1,4 @@
-"""CONTROL/MONITORING (the home page, Apply, published revisions) and MONITORING SCRIPTS."""
+"""CONTROL/MONITORING: the home page, Apply, published revisions."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from monitoring import publish
-from monitoring.forms import ApplyForm, MonitoringScriptForm
-from monitoring.models import MonitoringScript
+from monitoring.forms import ApplyForm
+from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError
-from virtualservers.models import Revision, VirtualServer
-from virtualservers.tabs import render_tab, saved
+from virtualservers.tabs import render_tab
 
 REVISIONS_PER_PAGE = 20
 
@@ -86,7 +85,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Nothing was published: the comment is too long."))
-        return redirect("control")
+        return redirect("monitoring:control")
     try:
         revision = publish.publish(request.user, form.cleaned_data["comment"])
     except publish.PublishError as exc:
@@ -97,7 +96,7 @@ def apply(request: HttpRequest) -> HttpResponse:
             _("Published lvs.cf serial %(serial)s to %(path)s.")
             % {"serial": revision.serial_no, "path": publish.lvs_cf_path()},
         )
-    return redirect("control")
+    return redirect("monitoring:control")
 
 
 def _revision(serial: int) -> Revision:
@@ -154,62 +153,7 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
                 )
                 % {"serial": serial, "changes": "; ".join(changes)},
             )
-        return redirect("control")
+        return redirect("monitoring:control")
     return render_tab(
         request, "monitoring/revision_confirm_restore.html", "control", {"revision": revision}
     )
-
-
-# --- MONITORING SCRIPTS -------------------------------------------------------------------------
-
-
-def _script(virtual: VirtualServer) -> MonitoringScript:
-    """The virtual's script; an unsaved one (with nothing to send or expect, which is what
-    lvs.cf then says) when the virtual came from an import without one."""
-    try:
-        return virtual.monitoring_script
-    except MonitoringScript.DoesNotExist:
-        return MonitoringScript(virtual_server=virtual, send=None, expect=None)
-
-
-@require_http_methods(["GET", "POST"])
-def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
-    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
-    script = _script(virtual)
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtual_list")
-        form = MonitoringScriptForm(request.POST, instance=script)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Monitoring script of %(name)s accepted.") % {"name": virtual})
-            return redirect("monitoring_script", virtual.pk)
-    else:
-        form = MonitoringScriptForm(instance=script)
-    return render_tab(
-        request,
-        "monitoring/monitoring_script.html",
-        "virtual",
-        {"virtual": virtual, "subtab": "monitoring", "form": form, "script": script},
-    )
-
-
-# Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
-BLANKS = {
-    "send": ("send", None, "Send blanked."),
-    "expect": ("expect", None, "Expect blanked."),
-    "program": ("send_program", "", "Sending program removed."),
-}
-
-
-@require_POST
-def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpResponse:
-    if what not in BLANKS:
-        raise Http404("Nothing to blank.")
-    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
-    field, value, message = BLANKS[what]
-    script = _script(virtual)
-    setattr(script, field, value)
-    script.save()
-    saved(request, _(message))
-    return redirect("monitoring_script", virtual.pk)

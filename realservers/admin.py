@@ -1,4 +1,5 @@
-"""Django admin for real servers: bulk (de)activate and a bulk weight change."""
+"""Django admin for real servers: bulk (de)activate, a bulk weight change, and the real servers
+shown inline on their virtual server's page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
 
 from realservers.models import RealServer
+from virtualservers import admin as virtual_admin
 from virtualservers.admin import activate, deactivate
+from virtualservers.models import VirtualServer
 
 
 class WeightForm(forms.Form):
@@ -49,3 +52,20 @@ class RealServerAdmin(admin.ModelAdmin):
     search_fields = ("name", "address", "virtual_server__name")
     list_select_related = ("virtual_server",)
     actions = [activate, deactivate, set_weight]
+
+
+class RealServerInline(admin.TabularInline):
+    model = RealServer
+    extra = 0
+    fields = ("name", "address", "port", "weight", "active", "position")
+
+
+# The virtual server's page lists its real servers; virtualservers cannot add the inline itself
+# without importing this app, so this app extends that admin and registers it again.
+admin.site.unregister(VirtualServer)
+
+
+@admin.register(VirtualServer)
+class VirtualServerAdmin(virtual_admin.VirtualServerAdmin):
+    search_fields = (*virtual_admin.VirtualServerAdmin.search_fields, "real_servers__address")
+    inlines = [RealServerInline, *virtual_admin.VirtualServerAdmin.inlines]

@@ -4,6 +4,7 @@ from django.urls import path
 
 from realservers import views
 
+app_name = "realservers"
 urlpatterns = [
     path("virtual/<int:virtual_pk>/real/", views.real_list, name="real_list"),
     path("virtual/<int:virtual_pk>/real/add/", views.real_add, name="real_add"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.models import VirtualServer
-from virtualservers.tabs import back_to, render_tab, saved
+from virtualservers.tabs import back_to, edit_page, render_tab, saved
 
 
 def next_real_name(virtual: VirtualServer) -> str:
@@ -40,53 +41,48 @@ def real_list(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     )
 
 
+def _add_last_inactive(form: RealServerForm) -> RealServer:
+    real = form.save(commit=False)
+    last = real.virtual_server.real_servers.aggregate(last=Max("position"))["last"]
+    real.position = 0 if last is None else last + 1
+    real.active = False  # as Piranha: a new real server is inactive until activated
+    real.save()
+    return real
+
+
 @require_http_methods(["GET", "POST"])
 def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("real_list", virtual.pk)
-        form = RealServerForm(request.POST, instance=RealServer(virtual_server=virtual))
-        if form.is_valid():
-            real = form.save(commit=False)
-            last = virtual.real_servers.aggregate(last=Max("position"))["last"]
-            real.position = 0 if last is None else last + 1
-            real.active = False  # as Piranha: a new real server is inactive until activated
-            real.save()
-            saved(request, _("Real server %(name)s added (inactive).") % {"name": real.name})
-            return redirect("real_list", virtual.pk)
-    else:
-        form = RealServerForm(
-            instance=RealServer(virtual_server=virtual),
-            initial={"name": next_real_name(virtual), "address": ""},
-        )
-    return render_tab(
+    back = reverse("realservers:real_list", args=[virtual.pk])
+    return edit_page(
         request,
-        "realservers/real_form.html",
-        "virtual",
-        {"virtual": virtual, "subtab": "real", "form": form, "adding": True},
+        RealServerForm,
+        instance=RealServer(virtual_server=virtual),
+        initial={"name": next_real_name(virtual), "address": ""},
+        save=_add_last_inactive,
+        template="realservers/real_form.html",
+        tab="virtual",
+        context={"virtual": virtual, "subtab": "real", "adding": True},
+        message=lambda real: _("Real server %(name)s added (inactive).") % {"name": real.name},
+        success_url=back,
+        cancel_url=back,
     )
 
 
 @require_http_methods(["GET", "POST"])
 def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     real = _real(virtual_pk, pk)
-    virtual = real.virtual_server
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("real_list", virtual.pk)
-        form = RealServerForm(request.POST, instance=real)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Real server %(name)s accepted.") % {"name": real.name})
-            return redirect("real_list", virtual.pk)
-    else:
-        form = RealServerForm(instance=real)
-    return render_tab(
+    back = reverse("realservers:real_list", args=[real.virtual_server.pk])
+    return edit_page(
         request,
-        "realservers/real_form.html",
-        "virtual",
-        {"virtual": virtual, "subtab": "real", "form": form, "real": real, "adding": False},
+        RealServerForm,
+        instance=real,
+        template="realservers/real_form.html",
+        tab="virtual",
+        context={"virtual": real.virtual_server, "subtab": "real", "real": real, "adding": False},
+        message=lambda real: _("Real server %(name)s accepted.") % {"name": real.name},
+        success_url=back,
+        cancel_url=back,
     )
 
 
@@ -97,7 +93,7 @@ def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     if request.method == "POST":
         real.delete()
         saved(request, _("Real server %(name)s deleted.") % {"name": real.name})
-        return redirect("real_list", virtual_pk)
+        return redirect("realservers:real_list", virtual_pk)
     return render_tab(
         request,
         "realservers/real_confirm_delete.html",
@@ -114,4 +110,4 @@ def real_toggle(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     real.save(update_fields=["active"])
     state = _("activated") if real.active else _("deactivated")
     saved(request, _("Real server %(name)s %(state)s.") % {"name": real.name, "state": state})
-    return back_to(request, "real_list", virtual_pk)
+    return back_to(request, "realservers:real_list", virtual_pk)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
-from monitoring.models import MonitoringScript
-from realservers.models import RealServer
 from virtualservers.models import (
     FailoverService,
     GlobalSettings,
+    MonitoringScript,
     Redundancy,
-    Revision,
     VirtualServer,
 )
 
@@ -25,12 +24,6 @@ def activate(modeladmin, request, queryset) -> None:
 def deactivate(modeladmin, request, queryset) -> None:
     count = queryset.update(active=False)
     modeladmin.message_user(request, f"{count} deactivated.", messages.SUCCESS)
-
-
-class RealServerInline(admin.TabularInline):
-    model = RealServer
-    extra = 0
-    fields = ("name", "address", "port", "weight", "active", "position")
 
 
 class MonitoringScriptInline(admin.StackedInline):
@@ -53,9 +46,10 @@ class VirtualServerAdmin(admin.ModelAdmin):
         "persistent",
     )
     list_filter = ("active", "protocol", "scheduler", "quiesce_server")
-    search_fields = ("name", "address", "real_servers__address")
+    search_fields = ("name", "address")
     actions = [activate, deactivate]
-    inlines = [RealServerInline, MonitoringScriptInline]
+    # realservers/admin.py adds the real servers (this app does not know that one).
+    inlines = [MonitoringScriptInline]
 
 
 @admin.register(GlobalSettings)
@@ -75,15 +69,24 @@ class FailoverServiceAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
-    list_display = ("serial_no", "created_at", "created_by", "comment")
-    list_filter = ("created_by",)
-    search_fields = ("comment", "text")
-    exclude = ("checks",)  # it holds MySQL check passwords
+class MonitoringScriptForm(forms.ModelForm):
+    # Never rendered back: blank keeps the stored password.
+    mysql_password = forms.CharField(
+        label="MySQL password", required=False, widget=forms.PasswordInput(render_value=False)
+    )
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    class Meta:
+        model = MonitoringScript
+        fields = "__all__"
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    def clean_mysql_password(self) -> str:
+        value = self.cleaned_data.get("mysql_password", "")
+        return value or (self.instance.mysql_password if self.instance.pk else "")
+
+
+@admin.register(MonitoringScript)
+class MonitoringScriptAdmin(admin.ModelAdmin):
+    form = MonitoringScriptForm
+    list_display = ("virtual_server", "kind", "send_program", "expect", "use_regex")
+    list_filter = ("kind", "use_regex")
+    search_fields = ("virtual_server__name", "send_program")

@@ -1,4 +1,5 @@
-"""Forms of the GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVER pages, with Piranha's labels.
+"""Forms of the GLOBAL SETTINGS, REDUNDANCY, VIRTUAL SERVER and MONITORING SCRIPTS pages, with
+Piranha's labels.
 
 Model fields carry the labels and validators; these forms add what a browser form needs on top:
 Piranha's drop-downs (netmasks, Yes/No radios), service names for ports, and "blank means absent
@@ -12,7 +13,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
-from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
+from virtualservers.models import (
+    SEND_EXPECT_MAX,
+    CheckKind,
+    GlobalSettings,
+    MonitoringScript,
+    NetworkType,
+    Redundancy,
+    VirtualServer,
+)
 from virtualservers.validators import parse_port
 
 # Piranha's netmask drop-downs: /32 down to /16 (17 entries; /23 was added in 0.8.5-9).
@@ -41,24 +50,28 @@ def validate_one_line(value: str) -> None:
 class KeepAbsentMixin:
     """Opening a page and clicking ACCEPT must not change lvs.cf. A key an imported file did
     not have (stored as blank/None) shows the daemons' default; if that default comes back
-    unchanged, the key stays absent instead of being written out."""
+    unchanged, the key stays absent instead of being written out.
+
+    The model is validated with the default (an absent key is valid in lvs.cf even where the
+    model insists on a value, such as a scheduler); only saving puts the absent value back."""
 
     # field name -> the default the page shows for an absent key
     keep_absent: dict[str, object] = {}
 
     def clean(self) -> dict:
         data = super().clean()
-        self._kept_absent = set()
+        # name -> the stored absent value, to be written back by save()
+        self._kept_absent: dict[str, object] = {}
         for name, default in self.keep_absent.items():
             stored = getattr(self.instance, name, None)
             if self.instance.pk and stored in (None, "") and data.get(name) == default:
-                data[name] = stored
-                self._kept_absent.add(name)
+                self._kept_absent[name] = stored
         return data
 
-    def _get_validation_exclusions(self):
-        # An absent key is valid in lvs.cf even where the model insists on a value.
-        return super()._get_validation_exclusions() | getattr(self, "_kept_absent", set())
+    def save(self, commit: bool = True):
+        for name, stored in getattr(self, "_kept_absent", {}).items():
+            setattr(self.instance, name, stored)
+        return super().save(commit)
 
 
 class NetmaskField(forms.ChoiceField):
@@ -313,3 +326,96 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
 
     def clean_quiesce_server(self) -> bool:
         return bool(self.cleaned_data.get("quiesce_server"))
+
+
+class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
+    """Piranha's Sending Program / Send / Expect / regex checkbox, plus the check kind and the
+    built-in MySQL check's settings. The password is never rendered back: blank keeps it."""
+
+    mysql_password = forms.CharField(
+        label=_("MySQL password"),
+        required=False,
+        max_length=255,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave blank to keep the stored password."),
+    )
+    clear_mysql_password = forms.BooleanField(
+        label=_("Forget the stored MySQL password"), required=False
+    )
+
+    class Meta:
+        model = MonitoringScript
+        fields = [
+            "kind",
+            "send_program",
+            "send",
+            "expect",
+            "use_regex",
+            "mysql_user",
+            "mysql_password",
+            "mysql_database",
+            "mysql_query",
+            "mysql_expect",
+        ]
+        help_texts = {
+            "send_program": _(
+                "An absolute path and its arguments; %h is replaced with the real server's "
+                "address and %p with its port. Takes priority over Send."
+            ),
+            "send": _(
+                r"Escapes such as \r\n are allowed. Leave blank to only test that the port "
+                "accepts connections."
+            ),
+            "expect": _(
+                "The reply must start with this (or match it as a regular expression); "
+                "* accepts any reply."
+            ),
+            "mysql_query": _("Optional, e.g. SELECT 1."),
+            "mysql_expect": _("Optional: the first column of the first row must equal this."),
+        }
+
+    keep_absent = {"use_regex": False}
+
+    NANNY_FIELDS = ("send_program", "send", "expect", "use_regex")
+    MYSQL_FIELDS = (
+        "mysql_user",
+        "mysql_password",
+        "clear_mysql_password",
+        "mysql_database",
+        "mysql_query",
+        "mysql_expect",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["use_regex"] = forms.BooleanField(
+            label=self.fields["use_regex"].label, required=False
+        )
+        for name in ("send_program", "send", "expect"):
+            self.fields[name].widget.attrs["maxlength"] = SEND_EXPECT_MAX
+        self.has_password = bool(self.instance.mysql_password)
+
+    def clean_send(self) -> str | None:
+        # Blank means "no send line" in lvs.cf (as BLANK SEND does).
+        return self.cleaned_data["send"] or None
+
+    def clean_expect(self) -> str | None:
+        return self.cleaned_data["expect"] or None
+
+    def clean_mysql_password(self) -> str:
+        return self.cleaned_data["mysql_password"] or self.instance.mysql_password
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("clear_mysql_password"):
+            data["mysql_password"] = ""
+        if data.get("kind") == CheckKind.MYSQL and not data.get("mysql_user"):
+            self.add_error("mysql_user", _("The built-in MySQL check needs a user to log in as."))
+        return data
+
+    def nanny_fields(self):
+        return [self[name] for name in self.NANNY_FIELDS]
+
+    def mysql_fields(self):
+        return [self[name] for name in self.MYSQL_FIELDS]

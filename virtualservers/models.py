@@ -1,4 +1,5 @@
-"""The configuration draft: global settings, redundancy, virtual servers; and published revisions.
+"""The configuration draft: global settings, redundancy, virtual servers and their monitoring
+scripts.
 
 Field names follow lvs.cf keys. Defaults are Piranha's GUI defaults for new objects (not the
 daemons' parser defaults, which lvsconf.model exposes for files that omit a key). Nullable fields
@@ -7,7 +8,6 @@ mean "absent from lvs.cf", so an imported file renders back without keys it neve
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -22,11 +22,14 @@ from virtualservers.lvsconf.model import (
 )
 from virtualservers.lvsconf.schema import GLOBAL, VIRTUAL, gui_range
 from virtualservers.validators import (
+    validate_absolute_program,
     validate_device,
     validate_ip,
     validate_ipv4,
     validate_name,
     validate_netmask,
+    validate_no_quote,
+    validate_regex,
 )
 
 
@@ -342,28 +345,72 @@ class FailoverService(models.Model):
         return self.name
 
 
-class Revision(models.Model):
-    """A published lvs.cf: what Apply wrote, by whom and when."""
+SEND_EXPECT_MAX = 255  # Piranha's MAXLENGTH, and nanny's buffer
 
-    serial_no = models.PositiveIntegerField(_("serial number"), unique=True)
-    created_at = models.DateTimeField(_("published at"), auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
+
+class CheckKind(models.TextChoices):
+    # "nanny" = what lvs.cf says (send/expect, or the sending program when one is set).
+    NANNY = "nanny", _("Send/expect or sending program (as nanny)")
+    TCP = "tcp", _("TCP connect only")
+    MYSQL = "mysql", _("Built-in MySQL check")
+
+
+class MonitoringScript(models.Model):
+    """MONITORING SCRIPTS subtab: how each real server of a virtual server is checked."""
+
+    virtual_server = models.OneToOneField(
+        VirtualServer,
+        on_delete=models.CASCADE,
+        related_name="monitoring_script",
+        verbose_name=_("virtual server"),
+    )
+    kind = models.CharField(
+        _("Check"), max_length=8, choices=CheckKind.choices, default=CheckKind.NANNY
+    )
+    send_program = models.CharField(
+        _("Sending Program"),
+        max_length=SEND_EXPECT_MAX,
+        blank=True,
+        validators=[validate_no_quote, validate_absolute_program],
+    )
+    send = models.CharField(
+        _("Send"),
+        max_length=SEND_EXPECT_MAX,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
-        verbose_name=_("published by"),
+        default="GET / HTTP/1.0\\r\\n\\r\\n",
+        validators=[validate_no_quote],
     )
-    text = models.TextField(_("lvs.cf"))
-    comment = models.CharField(_("comment"), max_length=255, blank=True)
-    # Settings of the built-in checks (MySQL credentials...) that lvs.cf cannot express,
-    # snapshotted at publish time so that the worker enforces exactly what was applied.
-    checks = models.JSONField(_("built-in checks"), default=dict, blank=True)
+    expect = models.CharField(
+        _("Expect"),
+        max_length=SEND_EXPECT_MAX,
+        null=True,
+        blank=True,
+        default="HTTP",
+        validators=[validate_no_quote],
+    )
+    use_regex = models.BooleanField(
+        _("Treat expect string as a regular expression"), null=True, blank=True, default=False
+    )
+    mysql_user = models.CharField(_("MySQL user"), max_length=80, blank=True)
+    # Never shown back in the GUI; lvs.cf never carries it (it is 0640, but still a file).
+    mysql_password = models.CharField(_("MySQL password"), max_length=255, blank=True)
+    mysql_database = models.CharField(_("MySQL database"), max_length=64, blank=True)
+    mysql_query = models.CharField(_("MySQL query"), max_length=SEND_EXPECT_MAX, blank=True)
+    mysql_expect = models.CharField(_("Expected result"), max_length=SEND_EXPECT_MAX, blank=True)
 
     class Meta:
-        ordering = ["-serial_no"]
-        verbose_name = _("revision")
-        verbose_name_plural = _("revisions")
+        # The model was born in the monitoring app; moving it kept its table.
+        db_table = "monitoring_monitoringscript"
+        verbose_name = _("monitoring script")
+        verbose_name_plural = _("monitoring scripts")
 
     def __str__(self) -> str:
-        return f"serial {self.serial_no}"
+        return f"monitoring for {self.virtual_server}"
+
+    def clean(self) -> None:
+        if self.use_regex and self.expect:
+            try:
+                validate_regex(self.expect)
+            except ValidationError as exc:
+                raise ValidationError({"expect": exc.messages}) from None

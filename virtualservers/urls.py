@@ -1,9 +1,10 @@
-"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS."""
+"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS (with MONITORING SCRIPTS)."""
 
 from django.urls import path
 
 from virtualservers import views
 
+app_name = "virtualservers"
 urlpatterns = [
     path("global/", views.global_settings, name="global_settings"),
     path("redundancy/", views.redundancy, name="redundancy"),
@@ -15,4 +16,10 @@ urlpatterns = [
     path("virtual/<int:pk>/", views.virtual_edit, name="virtual_edit"),
     path("virtual/<int:pk>/delete/", views.virtual_delete, name="virtual_delete"),
     path("virtual/<int:pk>/toggle/", views.virtual_toggle, name="virtual_toggle"),
+    path("virtual/<int:virtual_pk>/monitoring/", views.monitoring_script, name="monitoring_script"),
+    path(
+        "virtual/<int:virtual_pk>/monitoring/blank/<str:what>/",
+        views.monitoring_blank,
+        name="monitoring_blank",
+    ),
 ]

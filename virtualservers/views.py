@@ -1,4 +1,4 @@
-"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages.
+"""GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages (with the MONITORING SCRIPTS subtab).
 
 Views are thin: they edit the draft models and redirect. Nothing here touches lvs.cf; that is
 Apply's job (monitoring.publish), on the CONTROL/MONITORING page. Every state change is a POST
@@ -11,15 +11,27 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from monitoring.models import MonitoringScript
-from virtualservers.forms import GlobalSettingsForm, RedundancyForm, VirtualServerForm
-from virtualservers.models import GlobalSettings, NetworkType, Redundancy, VirtualServer
-from virtualservers.tabs import back_to, render_tab, saved
+from virtualservers.forms import (
+    GlobalSettingsForm,
+    MonitoringScriptForm,
+    RedundancyForm,
+    VirtualServerForm,
+)
+from virtualservers.models import (
+    GlobalSettings,
+    MonitoringScript,
+    NetworkType,
+    Redundancy,
+    VirtualServer,
+)
+from virtualservers.tabs import back_to, edit_page, render_tab, saved
 
 VIRTUALS_PER_PAGE = 100
 NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
@@ -30,25 +42,19 @@ NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
 
 @require_http_methods(["GET", "POST"])
 def global_settings(request: HttpRequest) -> HttpResponse:
-    instance = GlobalSettings.load()
-    if request.method == "POST":
-        # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
-        network = request.POST.get("network")
-        if network not in NetworkType.values:
-            network = None
-        form = GlobalSettingsForm(request.POST, instance=instance, network=network)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Global settings accepted."))
-            return redirect("global_settings")
-    else:
-        form = GlobalSettingsForm(instance=instance)
-    return render_tab(
+    # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
+    network = request.POST.get("network")
+    return edit_page(
         request,
-        "virtualservers/global_settings.html",
-        "global",
+        GlobalSettingsForm,
+        instance=GlobalSettings.load(),
+        form_kwargs={"network": network if network in NetworkType.values else None},
+        template="virtualservers/global_settings.html",
+        tab="global",
         # Piranha's button order.
-        {"form": form, "network_types": [(t.value, t.label) for t in NETWORK_BUTTONS]},
+        context={"network_types": [(t.value, t.label) for t in NETWORK_BUTTONS]},
+        message=lambda _row: _("Global settings accepted."),
+        success_url="virtualservers:global_settings",
     )
 
 
@@ -58,22 +64,22 @@ def global_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def redundancy(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
-    show_private = bool(GlobalSettings.load().primary_private)
-    form = None
-    if instance.backup_active:
+    template, context = "virtualservers/redundancy.html", {"red": instance}
+    if not instance.backup_active:
         if request.method == "POST":
-            form = RedundancyForm(request.POST, instance=instance, show_private=show_private)
-            if form.is_valid():
-                form.save()
-                saved(request, _("Redundancy settings accepted."))
-                return redirect("redundancy")
-        else:
-            form = RedundancyForm(instance=instance, show_private=show_private)
-    elif request.method == "POST":
-        messages.error(request, _("The backup is inactive: ENABLE it first."))
-        return redirect("redundancy")
-    return render_tab(
-        request, "virtualservers/redundancy.html", "redundancy", {"form": form, "red": instance}
+            messages.error(request, _("The backup is inactive: ENABLE it first."))
+            return redirect("virtualservers:redundancy")
+        return render_tab(request, template, "redundancy", {**context, "form": None})
+    return edit_page(
+        request,
+        RedundancyForm,
+        instance=instance,
+        form_kwargs={"show_private": bool(GlobalSettings.load().primary_private)},
+        template=template,
+        tab="redundancy",
+        context=context,
+        message=lambda _row: _("Redundancy settings accepted."),
+        success_url="virtualservers:redundancy",
     )
 
 
@@ -93,7 +99,7 @@ def redundancy_enable(request: HttpRequest) -> HttpResponse:
     _apply_redundancy_defaults(instance)
     instance.save()
     saved(request, _("Backup enabled."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 @require_POST
@@ -102,7 +108,7 @@ def redundancy_disable(request: HttpRequest) -> HttpResponse:
     instance.backup_active = False
     instance.save()
     saved(request, _("Backup disabled."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 @require_POST
@@ -117,7 +123,7 @@ def redundancy_reset(request: HttpRequest) -> HttpResponse:
     instance.heartbeat = True
     instance.save()
     saved(request, _("Redundancy settings reset."))
-    return redirect("redundancy")
+    return redirect("virtualservers:redundancy")
 
 
 # --- VIRTUAL SERVERS ----------------------------------------------------------------------------
@@ -184,44 +190,41 @@ def create_virtual(form: VirtualServerForm) -> VirtualServer:
     return virtual
 
 
+def _virtual_edit_url(virtual: VirtualServer) -> str:
+    return reverse("virtualservers:virtual_edit", args=[virtual.pk])
+
+
 @require_http_methods(["GET", "POST"])
 def virtual_add(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtual_list")
-        form = VirtualServerForm(request.POST)
-        if form.is_valid():
-            virtual = create_virtual(form)
-            saved(request, _("Virtual server %(name)s added (inactive).") % {"name": virtual})
-            return redirect("virtual_edit", pk=virtual.pk)
-    else:
+    return edit_page(
+        request,
+        VirtualServerForm,
+        instance=VirtualServer(),
         # Piranha's defaults for a new virtual; the VIP is left for the user to type.
-        form = VirtualServerForm(
-            instance=VirtualServer(), initial={"name": next_virtual_name(), "address": ""}
-        )
-    return render_tab(
-        request, "virtualservers/virtual_form.html", "virtual", {"form": form, "adding": True}
+        initial={"name": next_virtual_name(), "address": ""},
+        save=create_virtual,
+        template="virtualservers/virtual_form.html",
+        tab="virtual",
+        context={"adding": True},
+        message=lambda virtual: _("Virtual server %(name)s added (inactive).") % {"name": virtual},
+        success_url=_virtual_edit_url,
+        cancel_url="virtualservers:virtual_list",
     )
 
 
 @require_http_methods(["GET", "POST"])
 def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=pk)
-    if request.method == "POST":
-        if "cancel" in request.POST:
-            return redirect("virtual_list")
-        form = VirtualServerForm(request.POST, instance=virtual)
-        if form.is_valid():
-            form.save()
-            saved(request, _("Virtual server %(name)s accepted.") % {"name": virtual})
-            return redirect("virtual_edit", pk=virtual.pk)
-    else:
-        form = VirtualServerForm(instance=virtual)
-    return render_tab(
+    return edit_page(
         request,
-        "virtualservers/virtual_form.html",
-        "virtual",
-        {"form": form, "virtual": virtual, "subtab": "virtual", "adding": False},
+        VirtualServerForm,
+        instance=virtual,
+        template="virtualservers/virtual_form.html",
+        tab="virtual",
+        context={"virtual": virtual, "subtab": "virtual", "adding": False},
+        message=lambda virtual: _("Virtual server %(name)s accepted.") % {"name": virtual},
+        success_url=_virtual_edit_url,
+        cancel_url="virtualservers:virtual_list",
     )
 
 
@@ -233,7 +236,7 @@ def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
         name = virtual.name
         virtual.delete()
         saved(request, _("Virtual server %(name)s deleted.") % {"name": name})
-        return redirect("virtual_list")
+        return redirect("virtualservers:virtual_list")
     return render_tab(
         request,
         "virtualservers/virtual_confirm_delete.html",
@@ -250,4 +253,55 @@ def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     virtual.save(update_fields=["active"])
     state = _("activated") if virtual.active else _("deactivated")
     saved(request, _("Virtual server %(name)s %(state)s.") % {"name": virtual, "state": state})
-    return back_to(request, "virtual_list")
+    return back_to(request, "virtualservers:virtual_list")
+
+
+# --- MONITORING SCRIPTS -------------------------------------------------------------------------
+
+
+def _script(virtual: VirtualServer) -> MonitoringScript:
+    """The virtual's script; an unsaved one (with nothing to send or expect, which is what
+    lvs.cf then says) when the virtual came from an import without one."""
+    try:
+        return virtual.monitoring_script
+    except MonitoringScript.DoesNotExist:
+        return MonitoringScript(virtual_server=virtual, send=None, expect=None)
+
+
+@require_http_methods(["GET", "POST"])
+def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    script = _script(virtual)
+    return edit_page(
+        request,
+        MonitoringScriptForm,
+        instance=script,
+        template="virtualservers/monitoring_script.html",
+        tab="virtual",
+        context={"virtual": virtual, "subtab": "monitoring", "script": script},
+        message=lambda _row: _("Monitoring script of %(name)s accepted.") % {"name": virtual},
+        success_url=reverse("virtualservers:monitoring_script", args=[virtual.pk]),
+        cancel_url="virtualservers:virtual_list",
+    )
+
+
+# Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
+# The messages are marked here for makemessages and translated when shown.
+BLANKS = {
+    "send": ("send", None, gettext_noop("Send blanked.")),
+    "expect": ("expect", None, gettext_noop("Expect blanked.")),
+    "program": ("send_program", "", gettext_noop("Sending program removed.")),
+}
+
+
+@require_POST
+def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpResponse:
+    if what not in BLANKS:
+        raise Http404("Nothing to blank.")
+    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+    field, value, message = BLANKS[what]
+    script = _script(virtual)
+    setattr(script, field, value)
+    script.save()
+    saved(request, _(message))
+    return redirect("virtualservers:monitoring_script", virtual.pk)

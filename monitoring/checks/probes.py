@@ -18,6 +18,7 @@ import re
 import socket
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
@@ -51,6 +52,20 @@ class CheckSpec:
     mysql_expect: str = ""
 
 
+# The built-in MySQL check's settings. The same names are the MonitoringScript model's fields, the
+# keys of a published revision's checks (Revision.checks[virtual name]) and CheckSpec's fields.
+MYSQL_SETTINGS = ("mysql_user", "mysql_password", "mysql_database", "mysql_query", "mysql_expect")
+
+
+def builtin_check(values: Mapping[str, object]) -> dict[str, str]:
+    """A virtual server's built-in check settings (what Revision.checks holds for it) from any
+    mapping that spells them so: a model row's values(), or a stored revision's entry."""
+    return {
+        "kind": str(values.get("kind") or "nanny"),
+        **{name: str(values.get(name) or "") for name in MYSQL_SETTINGS},
+    }
+
+
 def unescape(text: str) -> str:
     """nanny's convert_str: \\n \\r \\t \\\\ \\' \\" are translated; unknown escapes keep the backslash."""
     return _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), text)
@@ -68,8 +83,8 @@ def matches(reply: bytes, expect: str, use_regex: bool) -> bool:
 def spec_for(virtual, check: dict | None = None) -> CheckSpec:
     """The check for a virtual server of an LvsConfig, plus its built-in check settings
     (Revision.checks[name]) when it has one."""
-    check = check or {}
-    kind = check.get("kind", "nanny")
+    settings = builtin_check(check or {})
+    kind = settings.pop("kind")
     send, expect = virtual.send, virtual.expect
     if (
         kind == "nanny"
@@ -87,11 +102,7 @@ def spec_for(virtual, check: dict | None = None) -> CheckSpec:
         expect=expect,
         use_regex=bool(virtual.use_regex),
         send_program=virtual.send_program,
-        mysql_user=check.get("user", ""),
-        mysql_password=check.get("password", ""),
-        mysql_database=check.get("database", ""),
-        mysql_query=check.get("query", ""),
-        mysql_expect=check.get("expect", ""),
+        **settings,
     )
 
 

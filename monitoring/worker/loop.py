@@ -29,11 +29,11 @@ from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.ipvs.table import RealServerRef
 from monitoring.ipvs.writer import WorkerPresence
+from monitoring.models import Revision
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
-from virtualservers.models import Revision
 
 log = logging.getLogger("lvsadmin.worker")
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from monitoring.ipvs import drivers
+from monitoring.models import Revision
 from monitoring.worker.loop import Worker
-from virtualservers.models import Revision
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "live-Browser-pass-1"

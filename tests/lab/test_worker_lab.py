@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from monitoring.models import RealServerHealth
+from monitoring.models import RealServerHealth, Revision
 from monitoring.worker.loop import Worker
 from tests.lab import ipvsadm, lvscf
 from tests.lab.topology import (
@@ -30,7 +30,6 @@ from tests.lab.topology import (
     mysql_connect,
     which_server,
 )
-from virtualservers.models import Revision
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +65,9 @@ def worker(settings, tmp_path) -> Iterator[Worker]:
 
 
 def publish(text: str) -> None:
-    checks = {"mysql": {"kind": "mysql", "user": MYSQL_USER, "password": MYSQL_PASSWORD}}
+    checks = {
+        "mysql": {"kind": "mysql", "mysql_user": MYSQL_USER, "mysql_password": MYSQL_PASSWORD}
+    }
     Revision.objects.create(serial_no=Revision.objects.count() + 1, text=text, checks=checks)
 
 

@@ -4,13 +4,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from monitoring.models import MonitoringScript, RealServerHealth, WorkerStatus
+from monitoring.models import RealServerHealth, Revision, WorkerStatus
 from realservers.models import RealServer
 from virtualservers.models import (
     FailoverService,
     GlobalSettings,
+    MonitoringScript,
     Redundancy,
-    Revision,
     VirtualServer,
 )
 
@@ -53,9 +53,9 @@ def servers():
         "/admin/virtualservers/globalsettings/",
         "/admin/virtualservers/redundancy/",
         "/admin/virtualservers/failoverservice/",
-        "/admin/virtualservers/revision/",
+        "/admin/monitoring/revision/",
         "/admin/realservers/realserver/",
-        "/admin/monitoring/monitoringscript/",
+        "/admin/virtualservers/monitoringscript/",
         "/admin/monitoring/realserverhealth/",
         "/admin/monitoring/workerstatus/",
     ],
@@ -68,6 +68,15 @@ def test_it_lists_every_model(admin_client_, servers, url):
 def test_it_searches_virtual_servers_by_real_server_address(admin_client_, servers):
     response = admin_client_.get("/admin/virtualservers/virtualserver/?q=192.0.2.242")
     assert b"mysql" in response.content
+
+
+def test_a_virtual_servers_page_shows_its_real_servers_and_monitoring_script(
+    admin_client_, servers
+):
+    vs, _rs = servers
+    page = admin_client_.get(f"/admin/virtualservers/virtualserver/{vs.pk}/change/")
+    assert b"192.0.2.241" in page.content and b"192.0.2.242" in page.content
+    assert b"monitoring_script-0-kind" in page.content
 
 
 def test_it_activates_and_deactivates_in_bulk(admin_client_, servers):
@@ -113,6 +122,6 @@ def test_it_refuses_a_weight_out_of_range(admin_client_, servers):
 
 def test_it_never_shows_the_mysql_password(admin_client_, servers):
     script = MonitoringScript.objects.get()
-    page = admin_client_.get(f"/admin/monitoring/monitoringscript/{script.pk}/change/")
+    page = admin_client_.get(f"/admin/virtualservers/monitoringscript/{script.pk}/change/")
     assert page.status_code == 200
     assert b"s3cret-pw" not in page.content

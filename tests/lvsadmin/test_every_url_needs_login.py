@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from monitoring.models import MonitoringScript
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import Revision, VirtualServer
+from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "static"}  # the login page itself and CSS/JS
@@ -76,16 +76,16 @@ def test_it_never_lets_an_anonymous_request_reach_a_view(objects, method):
 
 def test_it_refuses_anonymous_post_like_cve_2013_6492(objects):
     client = Client()
-    response = client.post(reverse("virtual_toggle", args=[objects["pk"]]))
+    response = client.post(reverse("virtualservers:virtual_toggle", args=[objects["pk"]]))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     response = client.post(
-        reverse("virtual_edit", args=[objects["pk"]]),
+        reverse("virtualservers:virtual_edit", args=[objects["pk"]]),
         {"name": "pwned", "address": "192.0.2.66", "port": "80"},
     )
     assert response.status_code == 302
     vs = VirtualServer.objects.get()
     assert (vs.name, vs.address, vs.active) == ("mysql", "192.0.2.240", False)
-    assert not client.post(reverse("apply")).status_code == 200
+    assert not client.post(reverse("monitoring:apply")).status_code == 200
     assert Revision.objects.count() == 1
 
 

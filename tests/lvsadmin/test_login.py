@@ -25,7 +25,7 @@ def attempt(client: Client, password: str):
 
 
 def test_it_sends_an_anonymous_visitor_to_the_login_page(piranha):
-    response = Client().get(reverse("control"))
+    response = Client().get(reverse("monitoring:control"))
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
 
@@ -34,7 +34,7 @@ def test_it_logs_in_with_the_right_password(piranha):
     client = Client()
     response = attempt(client, PASSWORD)
     assert response.status_code == 302
-    assert client.get(reverse("control")).status_code == 200
+    assert client.get(reverse("monitoring:control")).status_code == 200
 
 
 def test_it_says_the_password_is_wrong(piranha):
@@ -51,7 +51,7 @@ def test_it_locks_out_an_address_after_five_failures_even_with_the_right_passwor
     response = attempt(client, PASSWORD)
     assert response.status_code == 429
     assert b"Too many failed logins from your address" in response.content
-    assert client.get(reverse("control")).status_code == 302  # still not logged in
+    assert client.get(reverse("monitoring:control")).status_code == 302  # still not logged in
 
 
 @override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
@@ -82,9 +82,9 @@ def test_it_logs_out_only_by_post(piranha):
     client = Client()
     client.force_login(piranha)
     assert client.get(reverse("logout")).status_code == 405
-    assert client.get(reverse("control")).status_code == 200
+    assert client.get(reverse("monitoring:control")).status_code == 200
     client.post(reverse("logout"))
-    assert client.get(reverse("control")).status_code == 302
+    assert client.get(reverse("monitoring:control")).status_code == 302
 
 
 def test_it_marks_the_session_cookie_httponly_and_samesite(piranha):

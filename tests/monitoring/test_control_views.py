@@ -8,13 +8,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring import publish
-from monitoring.models import MonitoringScript
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
-CONTROL = reverse("control")
-APPLY = reverse("apply")
+CONTROL = reverse("monitoring:control")
+APPLY = reverse("monitoring:apply")
 
 
 @pytest.fixture(autouse=True)
@@ -160,20 +160,25 @@ def test_it_shows_a_revision_and_a_diff_between_two(admin_client, virtual):
     admin_client.post(APPLY)
     VirtualServer.objects.filter(pk=virtual.pk).update(scheduler="rr")
     admin_client.post(APPLY)
-    html = admin_client.get(reverse("revision", args=[1])).content.decode()
+    html = admin_client.get(reverse("monitoring:revision", args=[1])).content.decode()
     assert "lvs.cf serial 1" in html and "scheduler = wlc" in html
-    html = admin_client.get(reverse("revision", args=[2]), {"against": 1}).content.decode()
+    html = admin_client.get(
+        reverse("monitoring:revision", args=[2]), {"against": 1}
+    ).content.decode()
     assert "Changes from serial 1 to serial 2" in html
     assert '<span class="diff-del">-     scheduler = wlc</span>' in html
     assert '<span class="diff-add">+     scheduler = rr</span>' in html
-    assert admin_client.get(reverse("revision", args=[9])).status_code == 404
-    assert admin_client.get(reverse("revision", args=[2]), {"against": "x"}).status_code == 404
+    assert admin_client.get(reverse("monitoring:revision", args=[9])).status_code == 404
+    assert (
+        admin_client.get(reverse("monitoring:revision", args=[2]), {"against": "x"}).status_code
+        == 404
+    )
 
 
 def test_it_restores_a_revision_into_the_draft_after_confirmation(admin_client, virtual):
     admin_client.post(APPLY)
     VirtualServer.objects.filter(pk=virtual.pk).update(port=8080)
-    url = reverse("revision_restore", args=[1])
+    url = reverse("monitoring:revision_restore", args=[1])
     response = admin_client.get(url)
     assert ">RESTORE</button>" in response.content.decode()
     assert VirtualServer.objects.get().port == 8080
@@ -214,7 +219,7 @@ def script_data(**changes):
 
 
 def test_it_shows_the_monitoring_scripts_with_piranhas_labels(admin_client, virtual):
-    response = admin_client.get(reverse("monitoring_script", args=[virtual.pk]))
+    response = admin_client.get(reverse("virtualservers:monitoring_script", args=[virtual.pk]))
     html = response.content.decode()
     assert "<title>lvsadmin (Virtual Servers - MONITORING SCRIPTS)</title>" in html
     for label in [
@@ -234,7 +239,7 @@ def test_it_shows_the_monitoring_scripts_with_piranhas_labels(admin_client, virt
 
 
 def test_it_accepts_send_expect_and_a_regex(admin_client, virtual):
-    url = reverse("monitoring_script", args=[virtual.pk])
+    url = reverse("virtualservers:monitoring_script", args=[virtual.pk])
     response = admin_client.post(
         url,
         script_data(send="HEAD / HTTP/1.0\\r\\n\\r\\n", expect="HTTP/1.[01] 200", use_regex="on"),
@@ -262,7 +267,7 @@ def test_it_shows_each_error_on_its_field_and_changes_nothing(
     admin_client, virtual, changes, field
 ):
     response = admin_client.post(
-        reverse("monitoring_script", args=[virtual.pk]), script_data(**changes)
+        reverse("virtualservers:monitoring_script", args=[virtual.pk]), script_data(**changes)
     )
     assert response.status_code == 200
     assert field in response.context["form"].errors
@@ -271,7 +276,7 @@ def test_it_shows_each_error_on_its_field_and_changes_nothing(
 
 
 def test_it_keeps_the_mysql_password_when_left_blank_and_never_shows_it(admin_client, virtual):
-    url = reverse("monitoring_script", args=[virtual.pk])
+    url = reverse("virtualservers:monitoring_script", args=[virtual.pk])
     admin_client.post(
         url,
         script_data(
@@ -301,7 +306,7 @@ def test_it_keeps_the_mysql_password_when_left_blank_and_never_shows_it(admin_cl
 )
 def test_it_blanks_one_field_with_piranhas_buttons(admin_client, virtual, what, field, value):
     MonitoringScript.objects.update(send_program="/usr/local/bin/check %h")
-    url = reverse("monitoring_blank", args=[virtual.pk, what])
+    url = reverse("virtualservers:monitoring_blank", args=[virtual.pk, what])
     assert admin_client.get(url).status_code == 405
     assert getattr(MonitoringScript.objects.get(), field)
     admin_client.post(url)
@@ -310,7 +315,7 @@ def test_it_blanks_one_field_with_piranhas_buttons(admin_client, virtual, what, 
 
 def test_it_creates_the_script_of_a_virtual_imported_without_one(admin_client):
     virtual = VirtualServer.objects.create(name="bare", address="192.0.2.7")
-    url = reverse("monitoring_script", args=[virtual.pk])
+    url = reverse("virtualservers:monitoring_script", args=[virtual.pk])
     assert admin_client.get(url).status_code == 200
     assert not MonitoringScript.objects.exists()
     admin_client.post(url, script_data(kind="tcp", send="", expect=""))
@@ -319,8 +324,11 @@ def test_it_creates_the_script_of_a_virtual_imported_without_one(admin_client):
 
 
 def test_it_requires_a_login_for_monitoring_scripts(client, virtual):
-    assert client.get(reverse("monitoring_script", args=[virtual.pk])).status_code == 302
-    client.post(reverse("monitoring_blank", args=[virtual.pk, "send"]))
+    assert (
+        client.get(reverse("virtualservers:monitoring_script", args=[virtual.pk])).status_code
+        == 302
+    )
+    client.post(reverse("virtualservers:monitoring_blank", args=[virtual.pk, "send"]))
     assert MonitoringScript.objects.get().send
 
 
@@ -396,14 +404,15 @@ def test_it_changes_nothing_when_every_page_of_an_imported_file_is_accepted(admi
 
     replace_draft(publish.parse_text(IMPORTED))
     admin_client.post(APPLY)
-    urls = [reverse("global_settings"), reverse("redundancy")]
+    urls = [reverse("virtualservers:global_settings"), reverse("virtualservers:redundancy")]
     for virtual in VirtualServer.objects.all():
         urls += [
-            reverse("virtual_edit", args=[virtual.pk]),
-            reverse("monitoring_script", args=[virtual.pk]),
+            reverse("virtualservers:virtual_edit", args=[virtual.pk]),
+            reverse("virtualservers:monitoring_script", args=[virtual.pk]),
         ]
         urls += [
-            reverse("real_edit", args=[virtual.pk, real.pk]) for real in virtual.real_servers.all()
+            reverse("realservers:real_edit", args=[virtual.pk, real.pk])
+            for real in virtual.real_servers.all()
         ]
     for url in urls:
         form = admin_client.get(url).context["form"]

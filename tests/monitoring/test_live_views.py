@@ -64,7 +64,7 @@ def test_it_says_the_daemon_is_running_and_shows_the_table_with_health(admin_cli
     report()
     health("192.0.2.241", "down", "connection refused")
     health("192.0.2.242", "up", samples=[(30, 1), (20, 4), (10, 2)])
-    html = admin_client.get(reverse("control")).content.decode()
+    html = admin_client.get(reverse("monitoring:control")).content.decode()
     assert 'Daemon:\n    <strong class="text-success">running</strong>' in html
     assert "TCP  192.0.2.240:3306 lc" in html
     assert "192.0.2.241:3306</td>" in html and "connection refused" in html
@@ -82,7 +82,7 @@ def test_each_real_server_line_shows_its_kernel_columns_and_health_side_by_side(
     report()
     health("192.0.2.242", "up")
     health("192.0.2.241", "down", "connection refused")
-    html = admin_client.get(reverse("live_panel")).content.decode()
+    html = admin_client.get(reverse("monitoring:live_panel")).content.decode()
     up = line_of(html, "192.0.2.242:3306")
     assert "<td>Route</td><td>1</td><td>3</td><td>0</td>" in up
     assert '<span class="badge text-bg-success">up</span>' in up and "1.5 ms" in up
@@ -95,7 +95,7 @@ def test_each_real_server_line_shows_its_kernel_columns_and_health_side_by_side(
 
 def test_a_service_made_by_hand_is_shown_as_not_managed(admin_client):
     report(rows=[*SEED_ROWS, service("UDP  198.51.100.9:53", "", destination("203.0.113.5"))])
-    html = admin_client.get(reverse("live_panel")).content.decode()
+    html = admin_client.get(reverse("monitoring:live_panel")).content.decode()
     assert (
         'UDP  198.51.100.9:53 lc</code> <small class="text-muted">not managed by lvsadmin' in html
     )
@@ -108,18 +108,18 @@ def test_a_large_table_is_shown_a_page_of_services_at_a_time(admin_client):
         for i in range(120)
     ]
     report(rows=rows)
-    first = admin_client.get(reverse("live_panel")).content.decode()
+    first = admin_client.get(reverse("monitoring:live_panel")).content.decode()
     assert "vs0</small>" in first and "vs19</small>" in first and "vs20</small>" not in first
     assert "Services 1&ndash;20 of 120" in first and '?page=2"' in first
-    last = admin_client.get(reverse("live_panel"), {"page": "6"}).content.decode()
+    last = admin_client.get(reverse("monitoring:live_panel"), {"page": "6"}).content.decode()
     assert "vs119</small>" in last and "vs99</small>" not in last
     assert "Services 101&ndash;120 of 120" in last and "next</a>" not in last
-    assert admin_client.get(reverse("live_panel"), {"page": "x"}).status_code == 200
+    assert admin_client.get(reverse("monitoring:live_panel"), {"page": "x"}).status_code == 200
 
 
 def test_the_whole_table_is_there_as_ipvsadm_prints_it(admin_client):
     report()
-    response = admin_client.get(reverse("live_table_text"))
+    response = admin_client.get(reverse("monitoring:live_table_text"))
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == TABLE
 
@@ -137,22 +137,24 @@ def test_the_graph_spaces_samples_by_time():
 
 def test_it_says_the_daemon_is_stopped_when_the_heartbeat_is_old(admin_client):
     report(age_seconds=60)
-    html = admin_client.get(reverse("control")).content.decode()
+    html = admin_client.get(reverse("monitoring:control")).content.decode()
     assert '<strong class="text-danger">stopped</strong>' in html
 
 
 def test_it_says_why_the_kernel_cannot_be_changed(admin_client):
     report(message="this kernel has no IPVS support")
-    html = admin_client.get(reverse("control")).content.decode()
+    html = admin_client.get(reverse("monitoring:control")).content.decode()
     assert "Kernel: this kernel has no IPVS support" in html
 
 
 def test_it_refreshes_the_panel_alone_with_htmx_and_the_page_without_js(admin_client):
     report()
-    html = admin_client.get(reverse("control") + "?auto_update=1&rate=5").content.decode()
+    html = admin_client.get(
+        reverse("monitoring:control") + "?auto_update=1&rate=5"
+    ).content.decode()
     assert 'hx-trigger="every 5s"' in html
     assert '<meta http-equiv="refresh" content="5">' in html
-    panel = admin_client.get(reverse("live_panel") + "?auto_update=1&rate=5")
+    panel = admin_client.get(reverse("monitoring:live_panel") + "?auto_update=1&rate=5")
     assert (
         panel.status_code == 200
         and b"<html" not in panel.content
@@ -163,7 +165,9 @@ def test_it_refreshes_the_panel_alone_with_htmx_and_the_page_without_js(admin_cl
 @pytest.mark.parametrize("rate", ["0", "-3", "1", "abc", "5s, load"])
 def test_an_interval_below_two_seconds_or_not_a_number_is_never_used_as_is(admin_client, rate):
     report()
-    html = admin_client.get(reverse("control"), {"auto_update": "1", "rate": rate}).content.decode()
+    html = admin_client.get(
+        reverse("monitoring:control"), {"auto_update": "1", "rate": rate}
+    ).content.decode()
     expected = "2" if rate.lstrip("-").isdigit() else "10"
     assert f'hx-trigger="every {expected}s"' in html
     assert f'<meta http-equiv="refresh" content="{expected}">' in html
@@ -172,14 +176,14 @@ def test_an_interval_below_two_seconds_or_not_a_number_is_never_used_as_is(admin
 
 
 def test_the_panel_only_reads(admin_client):
-    assert admin_client.post(reverse("live_panel")).status_code == 405
+    assert admin_client.post(reverse("monitoring:live_panel")).status_code == 405
 
 
 def test_it_uses_a_constant_number_of_queries(admin_client):
     report()
     health("192.0.2.241", "up", samples=[(5, 1), (1, 2)])
     with CaptureQueriesContext(connection) as few:
-        admin_client.get(reverse("live_panel"))
+        admin_client.get(reverse("monitoring:live_panel"))
     rows = list(SEED_ROWS)
     for i in range(30):
         health(f"198.51.100.{i + 1}", "up", samples=[(5, 1), (1, 2)], virtual=f"vs{i}")
@@ -188,5 +192,5 @@ def test_it_uses_a_constant_number_of_queries(admin_client):
         )
     report(rows=rows)
     with CaptureQueriesContext(connection) as many:
-        admin_client.get(reverse("live_panel"))
+        admin_client.get(reverse("monitoring:live_panel"))
     assert len(many) == len(few)

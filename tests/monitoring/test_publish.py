@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth.models import User
 
 from monitoring import publish
-from monitoring.models import MonitoringScript
+from monitoring.checks.probes import spec_for
+from monitoring.models import Revision
 from realservers.models import RealServer
-from virtualservers.models import GlobalSettings, Revision, VirtualServer
+from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 
@@ -121,14 +122,25 @@ def test_it_snapshots_the_built_in_checks(user, virtual):
     assert revision.checks == {
         "www": {
             "kind": "mysql",
-            "user": "mon",
-            "password": "pw",
-            "database": "app",
-            "query": "SELECT 1",
-            "expect": "1",
+            "mysql_user": "mon",
+            "mysql_password": "pw",
+            "mysql_database": "app",
+            "mysql_query": "SELECT 1",
+            "mysql_expect": "1",
         }
     }
     assert "pw" not in revision.text
+
+
+def test_the_worker_checks_with_the_mysql_settings_a_revision_published(user, virtual):
+    MonitoringScript.objects.update(
+        kind="mysql", mysql_user="mon", mysql_password="pw", mysql_query="SELECT 1"
+    )
+    revision = publish.publish(user)
+    (www,) = publish.parse_text(revision.text).virtuals
+    spec = spec_for(www, revision.checks["www"])
+    assert (spec.kind, spec.mysql_user, spec.mysql_password) == ("mysql", "mon", "pw")
+    assert (spec.mysql_database, spec.mysql_query, spec.mysql_expect) == ("", "SELECT 1", "")
 
 
 def test_pending_diff_is_empty_right_after_publishing_and_ignores_the_serial(user, virtual):

@@ -17,9 +17,8 @@ from django.utils import timezone
 
 from monitoring.ipvs import drivers
 from monitoring.ipvs.table import ServiceKey
-from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
+from monitoring.models import ConnectionSample, RealServerHealth, Revision, WorkerStatus
 from monitoring.worker.loop import Worker
-from virtualservers.models import Revision
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]

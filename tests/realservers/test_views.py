@@ -30,7 +30,7 @@ def test_it_lists_the_real_servers_of_one_virtual(admin_client, virtual):
     real(virtual, "web2", address="10.0.0.2")
     other = VirtualServer.objects.create(name="other", address="192.0.2.200")
     real(other, "elsewhere", address="10.9.9.9")
-    response = admin_client.get(reverse("real_list", args=[virtual.pk]))
+    response = admin_client.get(reverse("realservers:real_list", args=[virtual.pk]))
     html = response.content.decode()
     assert "<title>lvsadmin (Virtual Servers - Editing real server)</title>" in html
     for column in ["STATUS", "NAME", "ADDRESS", "PORT", "WEIGHT"]:
@@ -44,7 +44,7 @@ def test_it_lists_the_real_servers_of_one_virtual(admin_client, virtual):
 
 
 def test_it_shows_the_edit_form_with_piranhas_labels(admin_client, virtual):
-    response = admin_client.get(reverse("real_add", args=[virtual.pk]))
+    response = admin_client.get(reverse("realservers:real_add", args=[virtual.pk]))
     html = response.content.decode()
     assert (
         "<title>lvsadmin (Virtual servers - Editing virtual server - Editing real server)</title>"
@@ -66,9 +66,9 @@ def test_it_shows_the_edit_form_with_piranhas_labels(admin_client, virtual):
 
 def test_it_adds_an_inactive_real_server(admin_client, virtual):
     response = admin_client.post(
-        reverse("real_add", args=[virtual.pk]), data(name="web one", weight="0")
+        reverse("realservers:real_add", args=[virtual.pk]), data(name="web one", weight="0")
     )
-    assert response["Location"] == reverse("real_list", args=[virtual.pk])
+    assert response["Location"] == reverse("realservers:real_list", args=[virtual.pk])
     server = RealServer.objects.get()
     assert (server.name, server.port, server.weight, server.active) == ("web_one", None, 0, False)
     assert server.virtual_server == virtual
@@ -76,7 +76,7 @@ def test_it_adds_an_inactive_real_server(admin_client, virtual):
 
 def test_it_edits_a_real_server(admin_client, virtual):
     server = real(virtual)
-    url = reverse("real_edit", args=[virtual.pk, server.pk])
+    url = reverse("realservers:real_edit", args=[virtual.pk, server.pk])
     assert admin_client.get(url).status_code == 200
     admin_client.post(url, data(address="10.0.0.9", port="8080", weight="65535"))
     server.refresh_from_db()
@@ -99,7 +99,7 @@ def test_it_shows_each_error_on_its_field_and_changes_nothing(
 ):
     server = real(virtual)
     response = admin_client.post(
-        reverse("real_edit", args=[virtual.pk, server.pk]), data(**changes)
+        reverse("realservers:real_edit", args=[virtual.pk, server.pk]), data(**changes)
     )
     assert response.status_code == 200
     assert field in response.context["form"].errors
@@ -114,7 +114,9 @@ def test_it_shows_each_error_on_its_field_and_changes_nothing(
 
 def test_it_refuses_two_real_servers_on_the_same_address_and_port(admin_client, virtual):
     real(virtual, "web1", address="10.0.0.1", port=80)
-    response = admin_client.post(reverse("real_add", args=[virtual.pk]), data(name="dup"))
+    response = admin_client.post(
+        reverse("realservers:real_add", args=[virtual.pk]), data(name="dup")
+    )
     assert response.context["form"].errors["address"] == [
         "This virtual server already has a real server at 10.0.0.1 port 80."
     ]
@@ -123,7 +125,7 @@ def test_it_refuses_two_real_servers_on_the_same_address_and_port(admin_client, 
 
 def test_it_toggles_on_post_only(admin_client, virtual):
     server = real(virtual)
-    url = reverse("real_toggle", args=[virtual.pk, server.pk])
+    url = reverse("realservers:real_toggle", args=[virtual.pk, server.pk])
     assert admin_client.get(url).status_code == 405
     server.refresh_from_db()
     assert server.active is False
@@ -134,36 +136,42 @@ def test_it_toggles_on_post_only(admin_client, virtual):
 
 def test_it_asks_before_deleting(admin_client, virtual):
     server = real(virtual)
-    url = reverse("real_delete", args=[virtual.pk, server.pk])
+    url = reverse("realservers:real_delete", args=[virtual.pk, server.pk])
     response = admin_client.get(url)
     assert "Delete real server <strong>web1</strong>" in response.content.decode()
     assert RealServer.objects.count() == 1
-    assert admin_client.post(url)["Location"] == reverse("real_list", args=[virtual.pk])
+    assert admin_client.post(url)["Location"] == reverse("realservers:real_list", args=[virtual.pk])
     assert RealServer.objects.count() == 0
 
 
 def test_it_does_not_reach_a_real_server_through_another_virtual(admin_client, virtual):
     other = VirtualServer.objects.create(name="other", address="192.0.2.200")
     server = real(other)
-    assert admin_client.get(reverse("real_edit", args=[virtual.pk, server.pk])).status_code == 404
     assert (
-        admin_client.post(reverse("real_delete", args=[virtual.pk, server.pk])).status_code == 404
+        admin_client.get(reverse("realservers:real_edit", args=[virtual.pk, server.pk])).status_code
+        == 404
+    )
+    assert (
+        admin_client.post(
+            reverse("realservers:real_delete", args=[virtual.pk, server.pk])
+        ).status_code
+        == 404
     )
     assert RealServer.objects.count() == 1
 
 
 def test_it_requires_a_login(client, virtual):
     server = real(virtual)
-    assert client.get(reverse("real_list", args=[virtual.pk])).status_code == 302
-    client.post(reverse("real_toggle", args=[virtual.pk, server.pk]))
-    client.post(reverse("real_delete", args=[virtual.pk, server.pk]))
+    assert client.get(reverse("realservers:real_list", args=[virtual.pk])).status_code == 302
+    client.post(reverse("realservers:real_toggle", args=[virtual.pk, server.pk]))
+    client.post(reverse("realservers:real_delete", args=[virtual.pk, server.pk]))
     server.refresh_from_db()
     assert server.active is False
 
 
 def test_it_keeps_one_spelling_of_an_ipv6_address_so_duplicates_are_caught(admin_client):
     v6 = VirtualServer.objects.create(name="v6", address="2001:db8::80", port=80)
-    url = reverse("real_add", args=[v6.pk])
+    url = reverse("realservers:real_add", args=[v6.pk])
     response = admin_client.post(url, data(address="2001:0DB8:0:0::0001"))
     assert response.status_code == 302
     assert RealServer.objects.get().address == "2001:db8::1"
@@ -176,7 +184,9 @@ def test_it_keeps_one_spelling_of_an_ipv6_address_so_duplicates_are_caught(admin
 
 def test_it_refuses_a_real_server_of_the_other_address_family(admin_client):
     v6 = VirtualServer.objects.create(name="v6", address="2001:db8::80", port=80)
-    response = admin_client.post(reverse("real_add", args=[v6.pk]), data(address="192.0.2.7"))
+    response = admin_client.post(
+        reverse("realservers:real_add", args=[v6.pk]), data(address="192.0.2.7")
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["address"] == [
         "192.0.2.7 is an IPv4 address but the virtual server's address 2001:db8::80 is IPv6: "

@@ -6,7 +6,7 @@ from django.urls import reverse
 from virtualservers.models import GlobalSettings
 
 pytestmark = pytest.mark.django_db
-URL = reverse("global_settings")
+URL = reverse("virtualservers:global_settings")
 
 
 def post(client, **fields):

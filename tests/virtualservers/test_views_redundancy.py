@@ -6,7 +6,7 @@ from django.urls import reverse
 from virtualservers.models import GlobalSettings, Redundancy
 
 pytestmark = pytest.mark.django_db
-URL = reverse("redundancy")
+URL = reverse("virtualservers:redundancy")
 
 
 def fields(**changes):
@@ -32,7 +32,7 @@ def test_it_shows_an_inactive_backup_with_only_enable(admin_client):
 
 
 def test_it_enables_the_backup_with_piranhas_defaults(admin_client):
-    response = admin_client.post(reverse("redundancy_enable"))
+    response = admin_client.post(reverse("virtualservers:redundancy_enable"))
     assert response.status_code == 302
     row = Redundancy.load()
     assert row.backup_active is True
@@ -82,7 +82,7 @@ def test_it_shows_errors_on_the_fields_and_changes_nothing(admin_client):
 
 def test_it_disables_the_backup(admin_client):
     Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
-    admin_client.post(reverse("redundancy_disable"))
+    admin_client.post(reverse("virtualservers:redundancy_disable"))
     assert Redundancy.load().backup_active is False
     assert Redundancy.load().backup == "192.0.2.11"
 
@@ -97,7 +97,7 @@ def test_it_resets_like_piranha(admin_client):
         deadtime=3,
         heartbeat_port=600,
     )
-    admin_client.post(reverse("redundancy_reset"))
+    admin_client.post(reverse("virtualservers:redundancy_reset"))
     row = Redundancy.load()
     assert (row.backup, row.backup_private, row.keepalive, row.deadtime, row.heartbeat_port) == (
         "0.0.0.0",
@@ -114,7 +114,14 @@ def test_it_ignores_field_posts_while_the_backup_is_inactive(admin_client):
     assert Redundancy.load().backup == ""
 
 
-@pytest.mark.parametrize("name", ["redundancy_enable", "redundancy_disable", "redundancy_reset"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "virtualservers:redundancy_enable",
+        "virtualservers:redundancy_disable",
+        "virtualservers:redundancy_reset",
+    ],
+)
 def test_it_never_changes_anything_on_get(admin_client, name):
     Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11", keepalive=2)
     response = admin_client.get(reverse(name))
@@ -124,6 +131,6 @@ def test_it_never_changes_anything_on_get(admin_client, name):
 
 
 def test_it_requires_a_login(client):
-    response = client.post(reverse("redundancy_enable"))
+    response = client.post(reverse("virtualservers:redundancy_enable"))
     assert response.status_code == 302
     assert not Redundancy.objects.filter(backup_active=True).exists()

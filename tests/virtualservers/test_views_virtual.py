@@ -6,13 +6,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.models import MonitoringScript
 from realservers.models import RealServer
-from virtualservers.models import VirtualServer
+from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
-LIST = reverse("virtual_list")
-ADD = reverse("virtual_add")
+LIST = reverse("virtualservers:virtual_list")
+ADD = reverse("virtualservers:virtual_add")
 
 
 def form_data(**changes):
@@ -136,7 +135,7 @@ def test_it_adds_an_inactive_virtual_with_its_monitoring_script(admin_client):
     response = admin_client.post(ADD, form_data(name="web site", port="https"))
     virtual = VirtualServer.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("virtual_edit", args=[virtual.pk])
+    assert response["Location"] == reverse("virtualservers:virtual_edit", args=[virtual.pk])
     assert (virtual.name, virtual.port, virtual.active) == ("web_site", 443, False)
     script = MonitoringScript.objects.get(virtual_server=virtual)
     assert (script.send, script.expect) == ("GET / HTTP/1.0\\r\\n\\r\\n", "HTTP")
@@ -155,7 +154,7 @@ def test_it_cancels_an_add(admin_client):
 
 def test_it_edits_a_virtual_server(admin_client):
     virtual = make()
-    url = reverse("virtual_edit", args=[virtual.pk])
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
     html = admin_client.get(url).content.decode()
     for subtab in ["VIRTUAL SERVER", "REAL SERVER", "MONITORING SCRIPTS"]:
         assert f">{subtab}</a>" in html
@@ -181,9 +180,36 @@ def test_it_edits_a_virtual_server(admin_client):
     assert (virtual.quiesce_server, virtual.sorry_server) == (True, "192.0.2.50")
 
 
+def test_accepting_an_imported_virtual_without_scheduler_or_protocol_keeps_them_absent(
+    admin_client,
+):
+    # lvs.cf may omit both (the daemons then use wlc and tcp); the model requires a value.
+    virtual = make(scheduler="", protocol="", load_monitor="", quiesce_server=None)
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(url, form_data())
+    assert response.status_code == 302
+    virtual.refresh_from_db()
+    assert (virtual.scheduler, virtual.protocol, virtual.load_monitor) == ("", "", "")
+    assert virtual.quiesce_server is None
+    admin_client.post(url, form_data(scheduler="rr", protocol="udp"))
+    virtual.refresh_from_db()
+    assert (virtual.scheduler, virtual.protocol) == ("rr", "udp")
+
+
+def test_an_absent_protocol_counts_as_tcp_when_looking_for_a_duplicate_vip(admin_client):
+    make(name="first", port=80, protocol="tcp")
+    virtual = make(name="second", port=81, scheduler="", protocol="")
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(url, form_data(name="second", port="80"))
+    assert response.status_code == 200
+    assert "address" in response.context["form"].errors
+
+
 def test_it_keeps_a_netmask_piranha_did_not_offer(admin_client):
     virtual = make(vip_nmask="255.0.0.0")
-    html = admin_client.get(reverse("virtual_edit", args=[virtual.pk])).content.decode()
+    html = admin_client.get(
+        reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    ).content.decode()
     assert '<option value="255.0.0.0" selected>' in html
 
 
@@ -203,7 +229,9 @@ def test_it_keeps_a_netmask_piranha_did_not_offer(admin_client):
 )
 def test_it_shows_each_error_on_its_field_and_changes_nothing(admin_client, changes, field):
     virtual = make()
-    response = admin_client.post(reverse("virtual_edit", args=[virtual.pk]), form_data(**changes))
+    response = admin_client.post(
+        reverse("virtualservers:virtual_edit", args=[virtual.pk]), form_data(**changes)
+    )
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert 'class="invalid-feedback"' in response.content.decode()
@@ -234,7 +262,7 @@ def test_it_refuses_a_duplicate_name_or_firewall_mark(admin_client):
 def test_it_escapes_what_users_typed(admin_client):
     virtual = make()
     response = admin_client.post(
-        reverse("virtual_edit", args=[virtual.pk]), form_data(device="<script>")
+        reverse("virtualservers:virtual_edit", args=[virtual.pk]), form_data(device="<script>")
     )
     html = response.content.decode()
     assert "<script>" not in html  # the page's own script tags all have a src attribute
@@ -243,7 +271,7 @@ def test_it_escapes_what_users_typed(admin_client):
 
 def test_it_toggles_active_on_post(admin_client):
     virtual = make()
-    url = reverse("virtual_toggle", args=[virtual.pk])
+    url = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
     assert admin_client.post(url).status_code == 302
     virtual.refresh_from_db()
     assert virtual.active is True
@@ -254,14 +282,14 @@ def test_it_toggles_active_on_post(admin_client):
 
 def test_it_returns_to_the_list_page_it_came_from_but_never_elsewhere(admin_client):
     virtual = make()
-    url = reverse("virtual_toggle", args=[virtual.pk])
+    url = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
     assert admin_client.post(url, {"next": "/virtual/?page=2"})["Location"] == "/virtual/?page=2"
     assert admin_client.post(url, {"next": "https://evil.example/"})["Location"] == LIST
 
 
 def test_it_never_toggles_on_get(admin_client):
     virtual = make()
-    response = admin_client.get(reverse("virtual_toggle", args=[virtual.pk]))
+    response = admin_client.get(reverse("virtualservers:virtual_toggle", args=[virtual.pk]))
     assert response.status_code == 405
     virtual.refresh_from_db()
     assert virtual.active is False
@@ -271,7 +299,7 @@ def test_it_asks_before_deleting_and_deletes_on_post(admin_client):
     virtual = make()
     RealServer.objects.create(virtual_server=virtual, name="web1", address="10.0.0.1")
     MonitoringScript.objects.create(virtual_server=virtual)
-    url = reverse("virtual_delete", args=[virtual.pk])
+    url = reverse("virtualservers:virtual_delete", args=[virtual.pk])
     response = admin_client.get(url)
     assert response.status_code == 200
     assert "Delete virtual server <strong>www</strong>" in response.content.decode()
@@ -284,16 +312,18 @@ def test_it_asks_before_deleting_and_deletes_on_post(admin_client):
 
 
 def test_it_answers_404_for_an_unknown_virtual(admin_client):
-    assert admin_client.get(reverse("virtual_edit", args=[999])).status_code == 404
-    assert admin_client.post(reverse("virtual_toggle", args=[999])).status_code == 404
+    assert admin_client.get(reverse("virtualservers:virtual_edit", args=[999])).status_code == 404
+    assert (
+        admin_client.post(reverse("virtualservers:virtual_toggle", args=[999])).status_code == 404
+    )
 
 
 def test_it_requires_a_login(client):
     virtual = make()
-    for url in [LIST, ADD, reverse("virtual_edit", args=[virtual.pk])]:
+    for url in [LIST, ADD, reverse("virtualservers:virtual_edit", args=[virtual.pk])]:
         assert client.get(url).status_code == 302
-    client.post(reverse("virtual_toggle", args=[virtual.pk]))
-    client.post(reverse("virtual_delete", args=[virtual.pk]))
+    client.post(reverse("virtualservers:virtual_toggle", args=[virtual.pk]))
+    client.post(reverse("virtualservers:virtual_delete", args=[virtual.pk]))
     virtual.refresh_from_db()
     assert virtual.active is False
 
@@ -302,7 +332,11 @@ def test_it_refuses_a_post_without_the_csrf_token(admin_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     virtual = make()
-    assert client.post(reverse("virtual_toggle", args=[virtual.pk])).status_code == 403
-    assert client.post(reverse("virtual_delete", args=[virtual.pk])).status_code == 403
+    assert (
+        client.post(reverse("virtualservers:virtual_toggle", args=[virtual.pk])).status_code == 403
+    )
+    assert (
+        client.post(reverse("virtualservers:virtual_delete", args=[virtual.pk])).status_code == 403
+    )
     virtual.refresh_from_db()
     assert virtual.active is False

@@ -1,0 +1,84 @@
+"""Upgrading a database written before MonitoringScript moved to virtualservers and Revision to
+monitoring: the rows stay in their tables and are found under the new apps."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BEFORE = [
+    ("monitoring", "0003_sample_minute"),
+    ("virtualservers", "0003_canonical_addresses"),
+    ("contenttypes", "0002_remove_content_type_name"),
+]
+AFTER = [("virtualservers", "0005_monitoringscript_moves_here")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_a_monitoring_script_and_a_revision_survive_the_move():
+    apps = migrate(BEFORE)
+    user = apps.get_model("auth", "User").objects.create(username="piranha")
+    virtual = apps.get_model("virtualservers", "VirtualServer").objects.create(
+        name="db", address="192.0.2.240", port=3306
+    )
+    script = apps.get_model("monitoring", "MonitoringScript").objects.create(
+        virtual_server=virtual, kind="mysql", mysql_user="monitor", mysql_password="s3cret"
+    )
+    revision = apps.get_model("virtualservers", "Revision").objects.create(
+        serial_no=7, text="serial_no = 7\n", created_by=user, checks={"db": {"kind": "mysql"}}
+    )
+    content_types = apps.get_model("contenttypes", "ContentType").objects
+    old_script_type, _new = content_types.get_or_create(
+        app_label="monitoring", model="monitoringscript"
+    )
+
+    apps = migrate(AFTER)
+    moved = apps.get_model("virtualservers", "MonitoringScript").objects.get(pk=script.pk)
+    assert (moved.virtual_server_id, moved.kind, moved.mysql_user, moved.mysql_password) == (
+        virtual.pk,
+        "mysql",
+        "monitor",
+        "s3cret",
+    )
+    kept = apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk)
+    assert (kept.serial_no, kept.text, kept.created_by_id) == (7, "serial_no = 7\n", user.pk)
+    assert kept.checks["db"]["kind"] == "mysql"
+    content_types = apps.get_model("contenttypes", "ContentType").objects
+    assert content_types.get(pk=old_script_type.pk).app_label == "virtualservers"
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert get_user_model().objects.filter(username="piranha").exists()
+
+
+def test_published_checks_get_the_model_field_names():
+    apps = migrate([("monitoring", "0004_models_change_apps")])
+    old = {"kind": "mysql", "user": "mon", "password": "pw", "database": "app"}
+    old.update(query="SELECT 1", expect="1")
+    revision = apps.get_model("monitoring", "Revision").objects.create(
+        serial_no=3, text="serial_no = 3\n", checks={"db": old, "web": {"kind": "tcp"}}
+    )
+
+    apps = migrate([("monitoring", "0005_checks_use_model_field_names")])
+    checks = apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk).checks
+    assert checks == {
+        "db": {
+            "kind": "mysql",
+            "mysql_user": "mon",
+            "mysql_password": "pw",
+            "mysql_database": "app",
+            "mysql_query": "SELECT 1",
+            "mysql_expect": "1",
+        },
+        "web": {"kind": "tcp"},
+    }
+
+    apps = migrate([("monitoring", "0004_models_change_apps")])
+    assert apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk).checks["db"] == old
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
