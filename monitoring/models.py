@@ -96,6 +96,14 @@ class WorkerStatus(models.Model):
     serial_no = models.IntegerField(
         null=True, blank=True, help_text="serial of the revision being enforced"
     )
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the running worker process started"
+    )
+    previous_heartbeat = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="the last heartbeat of the worker before this one (it exited or was restarted)",
+    )
     kernel_ok = models.BooleanField(default=False)
     kernel_message = models.CharField(max_length=255, blank=True)
     table_text = models.TextField(

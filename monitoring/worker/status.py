@@ -93,6 +93,8 @@ class StatusWriter:
         self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
         self.last_health = -HEALTH_EVERY
         self.last_sample = 0.0
+        self.started_at = _aware(clock())
+        self.announced = False  # the first write records the start, and the previous worker
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -122,15 +124,22 @@ class StatusWriter:
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
         rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+        if not self.announced:
+            status["started_at"] = self.started_at
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible.
         with transaction.atomic():
+            if not self.announced:
+                # A restart shows on CONTROL/MONITORING: when the previous worker was last seen.
+                previous = WorkerStatus.objects.filter(pk=1).values_list("heartbeat", flat=True)
+                status["previous_heartbeat"] = previous.first()
             _row, created = WorkerStatus.objects.update_or_create(pk=1, defaults=status)
             self.last_table = (table, note) if "table" in status or not created else None
             if rows:
                 upsert_health(rows)
             if write_health or sample:
                 self._rows_and_samples(health, counters, now, write_health, sample)
+        self.announced = True
         if write_health:
             self.last_health = now
         if sample:

@@ -446,3 +446,19 @@ def test_a_probe_that_raises_marks_its_server_down_and_the_checks_go_on(
     finally:
         worker.stop()
         thread.join(timeout=20)
+
+
+def test_a_restarted_worker_says_so_on_control_monitoring(memory, listener, admin_client):
+    publish(lvs_cf(listener, listener))
+    first = Worker("memory", arp_count=0)
+    first.write_status(force=True)
+    first_seen = WorkerStatus.objects.get().heartbeat
+    page = admin_client.get("/live/").content.decode()
+    assert "since" in page and "restarted" not in page
+    second = Worker("memory", arp_count=0)  # as make run's loop or systemd starts it again
+    second.write_status(force=True)
+    status = WorkerStatus.objects.get()
+    assert status.previous_heartbeat == first_seen
+    assert status.started_at is not None and status.started_at >= first_seen
+    page = admin_client.get("/live/").content.decode()
+    assert "restarted; the previous worker was last seen at" in page
