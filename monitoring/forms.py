@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import SEND_EXPECT_MAX, CheckKind, MonitoringScript
 from virtualservers.forms import KeepAbsentMixin
+from virtualservers.validators import validate_check_program_location
 
 
 class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
@@ -76,6 +77,11 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
         for name in ("send_program", "send", "expect"):
             self.fields[name].widget.attrs["maxlength"] = SEND_EXPECT_MAX
         self.has_password = bool(self.instance.mysql_password)
+
+    def clean_send_program(self) -> str:
+        value = self.cleaned_data["send_program"]
+        validate_check_program_location(value)
+        return value
 
     def clean_send(self) -> str | None:
         # Blank means "no send line" in lvs.cf (as BLANK SEND does).

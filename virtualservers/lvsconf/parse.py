@@ -114,6 +114,7 @@ class _Parser:
         return word == "1"
 
     def address(self, word: str) -> str:
+        self.no_zone_id(word)
         try:
             return str(ipaddress.ip_address(word))
         except ValueError:
@@ -125,7 +126,13 @@ class _Parser:
             return word
         raise self.fail(f"invalid host name or ip address: {word!r}")
 
+    def no_zone_id(self, word: str) -> None:
+        # IPVS has no use for an IPv6 zone id, and a sending program would get it through %h.
+        if "%" in word:
+            raise self.fail(f"invalid address {word!r}: an IPv6 zone id (%...) is not allowed")
+
     def dotted_ip(self, word: str) -> str:
+        self.no_zone_id(word)
         try:
             return str(ipaddress.ip_address(word))
         except ValueError:
