@@ -30,6 +30,8 @@ NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
 NANNY_DEFAULT_EXPECT = "HTTP"
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+# nanny reads at most 254 bytes for a regex expect: the bound that keeps a match short.
+REGEX_READ = 254
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ def unescape(text: str) -> str:
 def matches(reply: bytes, expect: str, use_regex: bool) -> bool:
     if expect == "*":
         return len(reply) > 0
-    text = reply.decode("latin-1")
     if use_regex:
-        return expect_regex(expect).search(text) is not None
+        # A UDP datagram can be 64 KB: like nanny's one read, only its first bytes are looked at.
+        return expect_regex(expect).search(reply[:REGEX_READ].decode("latin-1")) is not None
+    text = reply.decode("latin-1")
     return text.startswith(expect)
 
 
@@ -160,7 +163,7 @@ async def tcp_check(
             return True, ""
         expect = unescape(spec.expect)
         # nanny does one read of len(expect) bytes (254 for a regex); read until that many came.
-        wanted = 254 if spec.use_regex or expect == "*" else len(expect.encode("latin-1"))
+        wanted = REGEX_READ if spec.use_regex or expect == "*" else len(expect.encode("latin-1"))
         try:
             reply = await asyncio.wait_for(
                 _read_up_to(reader, wanted, stop_early=spec.use_regex or expect == "*"),

@@ -426,3 +426,9 @@ def test_a_regex_re2_cannot_run_fails_the_check_with_the_reason():
     assert matches(b"abab", "(ab)", True)
     result, _ = check(b"abab", CheckSpec(timeout=2, send="\\n", expect="(ab)\\1", use_regex=True))
     assert not result.ok and "the expect regex cannot be used: invalid escape" in result.reason
+
+
+def test_a_regex_looks_at_the_first_254_bytes_only_as_nannys_one_read():
+    # A UDP datagram can be 64 KB; the match stays bounded whatever the reply's size.
+    assert matches(b"x" * 250 + b"OK", "OK", True)
+    assert not matches(b"x" * 254 + b"OK" * 30000, "OK", True)
