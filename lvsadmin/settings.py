@@ -205,6 +205,20 @@ LVSADMIN_IPVS_DRIVER = env("IPVS_DRIVER", "netlink")
 # reboot, an entry deleted by hand). Health changes never wait for it: they are applied at once.
 LVSADMIN_DRIFT_REPAIR_SECONDS = float(env("DRIFT_REPAIR_SECONDS", "5"))
 
+
+def env_paths(name: str, default: str = "") -> list[str]:
+    return [item for item in env(name, default).split(":") if item.strip()]
+
+
+# Sending programs run only from these directories (colon-separated; root-owned, writable by
+# nobody else), as LVSADMIN_CHECK_USER, or as root for the directories in CHECK_ROOT_DIRS. Set
+# by root in the environment file: never from the GUI. See "Check programs" in the README.
+LVSADMIN_CHECK_PROGRAM_DIRS = env_paths(
+    "CHECK_PROGRAM_DIRS", "/usr/lib/lvsadmin/checks:/etc/lvsadmin/checks"
+)
+LVSADMIN_CHECK_USER = env("CHECK_USER", "nobody")
+LVSADMIN_CHECK_ROOT_DIRS = env_paths("CHECK_ROOT_DIRS", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

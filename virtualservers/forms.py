@@ -22,7 +22,7 @@ from virtualservers.models import (
     Redundancy,
     VirtualServer,
 )
-from virtualservers.validators import parse_port
+from virtualservers.validators import parse_port, validate_check_program_location
 
 # Piranha's netmask drop-downs: /32 down to /16 (17 entries; /23 was added in 0.8.5-9).
 NETMASKS = [
@@ -395,6 +395,11 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
         for name in ("send_program", "send", "expect"):
             self.fields[name].widget.attrs["maxlength"] = SEND_EXPECT_MAX
         self.has_password = bool(self.instance.mysql_password)
+
+    def clean_send_program(self) -> str:
+        value = self.cleaned_data["send_program"]
+        validate_check_program_location(value)
+        return value
 
     def clean_send(self) -> str | None:
         # Blank means "no send line" in lvs.cf (as BLANK SEND does).

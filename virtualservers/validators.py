@@ -11,6 +11,8 @@ import os
 import re
 import socket
 
+import re2
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -20,13 +22,19 @@ _DEVICE_RE = re.compile(r"^[A-Za-z0-9_.@-]+(:[A-Za-z0-9_-]+)?$")
 
 
 def validate_ip(value: str) -> None:
-    """An IPv4 or IPv6 address (IPVS takes both)."""
+    """An IPv4 or IPv6 address (IPVS takes both), without an IPv6 zone id: IPVS has no use for
+    one, and it would reach a sending program's %h as text."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
         raise ValidationError(
             _("“%(value)s” is not an IPv4 or IPv6 address."), params={"value": value}
         ) from None
+    if "%" in value:
+        raise ValidationError(
+            _("“%(value)s” has an IPv6 zone id (%%…): give the address alone."),
+            params={"value": value},
+        )
 
 
 def validate_ipv4(value: str) -> None:
@@ -70,12 +78,46 @@ def validate_absolute_program(value: str) -> None:
         )
 
 
-def validate_regex(value: str) -> None:
-    try:
-        re.compile(value)
-    except re.error as exc:
+def validate_check_program_location(value: str) -> None:
+    """The GUI's gate: a sending program from a directory root designated
+    (LVSADMIN_CHECK_PROGRAM_DIRS). The worker checks again, and more (ownership, modes), at every
+    run: the database is not trusted. Not a model validator, so that importing a Piranha lvs.cf
+    keeps its programs (the worker then says why they do not run)."""
+    program = value.split(" ", 1)[0]
+    if not program:
+        return
+    dirs = [d.rstrip("/") + "/" for d in settings.LVSADMIN_CHECK_PROGRAM_DIRS if d.startswith("/")]
+    allowed = dirs + [os.path.realpath(d) + "/" for d in dirs]
+    # By the text (the program may be installed later) and, when it exists, by where it resolves.
+    inside = all(
+        any(path.startswith(d) for d in allowed)
+        for path in (os.path.normpath(program), os.path.realpath(program))
+    )
+    if not inside:
         raise ValidationError(
-            _("Not a valid regular expression: %(error)s."), params={"error": exc}
+            _(
+                "The sending program must be in a check program directory: %(dirs)s "
+                "(root sets them with LVSADMIN_CHECK_PROGRAM_DIRS)."
+            ),
+            params={"dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none"},
+        )
+
+
+def validate_regex(value: str) -> None:
+    """A regular expression RE2 accepts: it is matched in linear time, so no reply can make it
+    backtrack for ever; backreferences and lookarounds are what it lacks."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(value, options)
+    except re2.error as exc:
+        error = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValidationError(
+            _(
+                "Not a valid regular expression: %(error)s (backreferences and lookarounds "
+                "are not supported)."
+            ),
+            params={"error": error},
         ) from None
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections
 
+from monitoring.checks import programs
 from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
@@ -98,6 +99,13 @@ class Worker:
         self.serial: int | None = None
         self.source_stamp: object = None
         self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
+        programs.configure(
+            programs.ProgramPolicy(
+                dirs=tuple(settings.LVSADMIN_CHECK_PROGRAM_DIRS),
+                user=settings.LVSADMIN_CHECK_USER,
+                root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
+            )
+        )
         self.kernel = KernelSide(
             driver_name or settings.LVSADMIN_IPVS_DRIVER,
             self.state_path,

@@ -51,7 +51,7 @@ def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
     screenshot("06-real-server-subtab")
 
     tab(page, "MONITORING SCRIPTS")
-    page.get_by_label("Sending Program", exact=True).fill("/root/mysql_mon.sh %h")
+    page.get_by_label("Sending Program", exact=True).fill("/etc/lvsadmin/checks/mysql_mon.sh %h")
     page.get_by_label("Expect", exact=True).fill("UP")
     page.get_by_label("Treat expect string as a regular expression").check()
     page.get_by_role("button", name="ACCEPT").first.click()
@@ -75,7 +75,7 @@ def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
         "     active = 1\n",
         "     address = 192.0.2.240 eth0:1\n",
         "     port = 3306\n",
-        '     send_program = "/root/mysql_mon.sh %h"\n',
+        '     send_program = "/etc/lvsadmin/checks/mysql_mon.sh %h"\n',
         '     expect = "UP"\n',
         "     use_regex = 1\n",
         "     scheduler = lc\n",

@@ -2,14 +2,19 @@
 
 import asyncio
 import os
+import pwd
+import shutil
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from monitoring.checks.probes import CheckSpec, probe, program_argv, spec_for, unescape
+from monitoring.checks import programs as check_programs
+from monitoring.checks.probes import CheckSpec, matches, probe, program_argv, spec_for, unescape
 from virtualservers.lvsconf.model import VirtualServer
 
 
@@ -142,11 +147,30 @@ def test_it_checks_udp_with_send_and_expect():
 # --- sending programs ---------------------------------------------------------------------
 
 
+def allow_programs_from(monkeypatch, *dirs: Path, root_dirs: tuple[Path, ...] = ()) -> None:
+    """What root would set in LVSADMIN_CHECK_PROGRAM_DIRS (and _ROOT_DIRS) for the worker."""
+    policy = check_programs.ProgramPolicy(
+        dirs=tuple(str(d) for d in dirs),
+        root_dirs=tuple(str(d) for d in root_dirs),
+        owner=os.getuid(),
+    )
+    monkeypatch.setattr(check_programs, "_policy", policy)
+
+
 @pytest.fixture
-def programs(tmp_path: Path):
+def checks_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A check program directory made by the test (root-owned: the tests run as root)."""
     directory = tmp_path / "checks"
     directory.mkdir()
     os.chmod(tmp_path, 0o755)
+    os.chmod(directory, 0o755)
+    allow_programs_from(monkeypatch, directory)
+    return directory
+
+
+@pytest.fixture
+def programs(checks_dir: Path):
+    directory = checks_dir
 
     def make(name: str, body: str, mode: int = 0o755) -> str:
         path = directory / name
@@ -267,3 +291,144 @@ def test_a_closed_udp_port_is_down_at_once_with_the_reason():
     assert not result.ok
     assert result.reason == "connection refused"
     assert time.monotonic() - started < 2  # the ICMP error ends the check, not the timeout
+
+
+# --- sending programs cannot become root for whoever writes a monitoring script -----------------
+
+NOBODY = pwd.getpwnam("nobody").pw_uid
+
+
+def test_a_shell_given_code_on_its_command_line_is_refused_and_never_runs(checks_dir, tmp_path):
+    marker = tmp_path / "ran-as-root"
+    # What a GUI login (or a write to the database) put in send_program to run as root.
+    result = program_result(f"/bin/sh -c touch${{IFS}}{marker};echo${{IFS}}ok", expect="ok")
+    assert not result.ok
+    assert result.reason == (
+        f"refusing to run /bin/sh: not in a check program directory "
+        f"(LVSADMIN_CHECK_PROGRAM_DIRS: {checks_dir})"
+    )
+    assert not marker.exists()
+
+
+def test_a_shell_copied_into_a_check_directory_is_still_refused(checks_dir, tmp_path):
+    marker = tmp_path / "ran"
+    shutil.copy("/bin/dash", checks_dir / "dash")
+    result = program_result(f"{checks_dir}/dash -c touch${{IFS}}{marker}", expect=None)
+    assert not result.ok and "an interpreter would run code from the command line" in result.reason
+    assert not marker.exists()
+
+
+def test_a_program_outside_the_check_directories_is_refused(checks_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    program = elsewhere / "up.sh"
+    program.write_text("#!/bin/sh\necho UP\n")
+    os.chmod(program, 0o755)
+    result = program_result(str(program))
+    assert not result.ok and "not in a check program directory" in result.reason
+
+
+def test_a_symlink_leading_out_of_a_check_directory_is_refused(checks_dir):
+    (checks_dir / "true").symlink_to("/bin/true")
+    result = program_result(f"{checks_dir}/true", expect=None)
+    assert not result.ok and "not in a check program directory" in result.reason
+
+
+def test_a_group_writable_check_directory_is_refused(programs, checks_dir):
+    up = programs("up.sh", "echo UP\n")
+    os.chmod(checks_dir, 0o775)
+    result = program_result(up)
+    assert not result.ok
+    assert result.reason == f"refusing to run {up}: {checks_dir} is writable by group or others"
+
+
+def test_a_check_directory_owned_by_another_user_is_refused(programs, checks_dir):
+    up = programs("up.sh", "echo UP\n")
+    os.chown(checks_dir, NOBODY, NOBODY)
+    result = program_result(up)
+    assert not result.ok
+    assert result.reason == f"refusing to run {up}: {checks_dir} is owned by uid {NOBODY}, not root"
+
+
+def test_the_file_that_was_checked_is_the_one_that_runs(programs, checks_dir, monkeypatch):
+    checked = programs("check.sh", "echo CHECKED\n")
+    # A nobody-owned script renamed over the checked path between the check and the exec: the
+    # worker must still run what it checked (it execs the descriptor, not the path again).
+    swapped = programs("swapped.sh", "echo SWAPPED\n")
+    os.chown(swapped, NOBODY, NOBODY)
+    real_exec = asyncio.create_subprocess_exec
+
+    async def swap_then_exec(*args, **kwargs):
+        os.replace(swapped, checked)
+        return await real_exec(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", swap_then_exec)
+    result = program_result(checked, expect="CHECKED")
+    assert result.ok, result.reason
+    assert "SWAPPED" in Path(checked).read_text()  # the swap did happen
+
+
+def test_a_program_runs_as_the_check_user_with_a_clean_environment(programs, monkeypatch):
+    monkeypatch.setenv("LVSADMIN_DB_PASSWORD", "s3cret")
+    whoami = programs("whoami.sh", 'echo "$(id -u) $(id -G) ${LVSADMIN_DB_PASSWORD:-clean}"\n')
+    nobody = pwd.getpwnam("nobody")
+    result = program_result(whoami, expect=f"{nobody.pw_uid} {nobody.pw_gid} clean")
+    assert result.ok, result.reason
+
+
+def test_a_program_runs_as_root_only_from_a_directory_root_opted_in(
+    programs, checks_dir, monkeypatch
+):
+    whoami = programs("uid.sh", "id -u\n")
+    assert not program_result(whoami, expect="0").ok
+    allow_programs_from(monkeypatch, checks_dir, root_dirs=(checks_dir,))
+    result = program_result(whoami, expect="0")
+    assert result.ok, result.reason
+
+
+def test_an_address_with_a_zone_id_is_never_passed_as_h(programs, tmp_path):
+    marker = tmp_path / "ran"
+    echo = programs("echo.sh", f'touch {marker}\necho "$1"\n')
+    result = program_result(f"{echo} %h", expect=None, address="fe80::1%$(id);x")
+    assert not result.ok
+    assert result.reason == "refusing to pass 'fe80::1%$(id);x' as %h: not a plain IP address"
+    assert not marker.exists()
+
+
+# --- regex expect: linear time ------------------------------------------------------------------
+
+
+def test_a_catastrophic_regex_returns_at_once():
+    # Python's backtracking engine takes 2^40 steps here (hours, holding the event loop and the
+    # GIL, so SIGTERM is never handled); run it in a child so a regression fails, not hangs.
+    code = (
+        "import time; from monitoring.checks.probes import matches; t = time.perf_counter(); "
+        "r = matches(b'a' * 40 + b'b', '(a+)+$', True); print(r, time.perf_counter() - t)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=True
+    )
+    found, seconds = done.stdout.split()
+    assert found == "False"
+    assert float(seconds) < 0.05
+
+
+def test_a_crafted_reply_cannot_stall_a_regex_check():
+    # 25 letters: a backtracking engine needs seconds (and finishes); RE2 needs microseconds.
+    spec = CheckSpec(timeout=5, send="\\n", expect="(a+)+$", use_regex=True)
+    started = time.monotonic()
+    result, _ = check(b"a" * 25 + b"b", spec)
+    assert not result.ok and result.reason == "expected '(a+)+$', got 'aaaaaaaaaaaaaaaaaaaaaaaaab'"
+    assert time.monotonic() - started < 1
+
+
+def test_a_regex_re2_cannot_run_fails_the_check_with_the_reason():
+    assert matches(b"abab", "(ab)", True)
+    result, _ = check(b"abab", CheckSpec(timeout=2, send="\\n", expect="(ab)\\1", use_regex=True))
+    assert not result.ok and "the expect regex cannot be used: invalid escape" in result.reason
+
+
+def test_a_regex_looks_at_the_first_254_bytes_only_as_nannys_one_read():
+    # A UDP datagram can be 64 KB; the match stays bounded whatever the reply's size.
+    assert matches(b"x" * 250 + b"OK", "OK", True)
+    assert not matches(b"x" * 254 + b"OK" * 30000, "OK", True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitoring.checks import programs
 from monitoring.checks.probes import CheckSpec, probe
 from tests.support.mariadb import MONITOR_PASSWORD, MONITOR_USER, MariaDBServer, install_template
 
@@ -91,11 +92,16 @@ def test_repeated_checks_never_count_as_connect_errors(mariadb):
     assert mariadb.status("Aborted_connects") == before
 
 
-def test_the_guides_mysql_mon_sh_works_unchanged_as_a_sending_program(mariadb, tmp_path: Path):
+def test_the_guides_mysql_mon_sh_works_unchanged_as_a_sending_program(
+    mariadb, tmp_path: Path, monkeypatch
+):
+    # Root's one step (README, "Check programs"): the script goes into a check program
+    # directory; it runs there as the unprivileged check user.
     script = tmp_path / "mysql_mon.sh"
     script.write_text(MYSQL_MON_SH)
     os.chmod(script, 0o755)
     os.chmod(tmp_path, 0o755)
+    monkeypatch.setattr(programs, "_policy", programs.ProgramPolicy(dirs=(str(tmp_path),)))
     spec = CheckSpec(timeout=5, send_program=f"{script} %h", expect="UP")
     result = check(spec)
     assert result.ok, result.reason

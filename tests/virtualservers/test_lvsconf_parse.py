@@ -150,3 +150,13 @@ def test_it_reads_ipv6_addresses():
     )
     assert config.virtuals[0].address == "2001:db8::10"
     assert config.virtuals[0].servers[0].address == "2001:db8::11"
+
+
+def test_it_refuses_an_ipv6_zone_id_and_names_the_line():
+    exc = error("virtual v6 {\n     address = fe80::10%eth0 eth0\n}\n")
+    assert (exc.line, "zone id" in str(exc)) == (2, True)
+    exc = error(
+        "virtual v6 {\n     address = 2001:db8::10 eth0\n     server a {\n"
+        "         address = fe80::1%$(id)\n     }\n}\n"
+    )
+    assert (exc.line, "zone id" in str(exc)) == (4, True)

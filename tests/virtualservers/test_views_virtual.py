@@ -219,12 +219,14 @@ def test_it_keeps_a_netmask_piranha_did_not_offer(admin_client):
         ({"port": "no-such-service"}, "port"),
         ({"port": "70000"}, "port"),
         ({"address": "192.0.2.300"}, "address"),
+        ({"address": "fe80::1%eth0"}, "address"),  # an IPv6 zone id
         ({"device": "eth0:1 x"}, "device"),
         ({"name": ""}, "name"),
         ({"pmask": "255.255.255.0"}, "pmask"),  # a persistence mask needs a persistence
         ({"timeout": "0"}, "timeout"),
         ({"scheduler": "bogus"}, "scheduler"),
         ({"sorry_server": "sorry"}, "sorry_server"),
+        ({"sorry_server": "2001:db8::1%$(id)"}, "sorry_server"),
     ],
 )
 def test_it_shows_each_error_on_its_field_and_changes_nothing(admin_client, changes, field):

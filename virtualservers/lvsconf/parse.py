@@ -171,7 +171,8 @@ class _Parser:
             ) from None
 
     def no_zone_id(self, word: str) -> None:
-        # Python reads fe80::1%eth0, but neither the kernel's IPVS table nor the forms take a zone.
+        # Python reads fe80::1%eth0, but neither the kernel's IPVS table nor the forms take a zone,
+        # and a sending program would get it through %h.
         if "%" in word:
             raise self.fail(
                 f"invalid host name or ip address: {word!r} (an IPv6 zone id such as %eth0 is not allowed)"
