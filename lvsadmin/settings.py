@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -109,6 +110,9 @@ TEMPLATES = [
 WSGI_APPLICATION = "lvsadmin.wsgi.application"
 
 
+_TEST_DB_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+
 def _database() -> dict[str, object]:
     """SQLite by default; MySQL/MariaDB (through PyMySQL) when LVSADMIN_DB_ENGINE=mysql."""
     if env("DB_ENGINE", "sqlite") == "mysql":
@@ -137,6 +141,11 @@ def _database() -> dict[str, object]:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL;",
         },
+        # Tests run on a file as production does (on tmpfs, so it stays fast): Django's default
+        # in-memory test database uses SQLite's shared cache, whose table locks fail at once
+        # ("database table is locked") instead of waiting, so the worker's threads and the
+        # test's own queries would not meet the locking they meet in production.
+        "TEST": {"NAME": str(_TEST_DB_DIR / f"lvsadmin-test-{os.getpid()}.sqlite3")},
     }
 
 
