@@ -419,3 +419,15 @@ def test_it_changes_nothing_when_every_page_of_an_imported_file_is_accepted(admi
         response = admin_client.post(url, accept_data(form))
         assert response.status_code == 302, (url, response.context["form"].errors)
         assert publish.pending_diff() == "", url
+
+
+def test_diff_rows_are_split_on_newline_only():
+    from monitoring.views import diff_lines
+
+    assert diff_lines("--- a\n+++ b\n@@ -1 +1 @@\n-x\u2028y\n+x\x0cz") == [
+        ("diff-file", "--- a"),
+        ("diff-file", "+++ b"),
+        ("diff-hunk", "@@ -1 +1 @@"),
+        ("diff-del", "-x\u2028y"),
+        ("diff-add", "+x\x0cz"),
+    ]
