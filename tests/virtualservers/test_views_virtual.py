@@ -340,3 +340,10 @@ def test_it_refuses_a_post_without_the_csrf_token(admin_user):
     )
     virtual.refresh_from_db()
     assert virtual.active is False
+
+
+def test_a_nul_byte_in_the_port_is_an_error_on_the_field(admin_client):
+    response = admin_client.post(ADD, form_data(port="8\x000"))
+    assert response.status_code == 200
+    assert "port" in response.context["form"].errors
+    assert not VirtualServer.objects.exists()
