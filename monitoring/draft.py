@@ -136,15 +136,22 @@ _WRITE_SCRIPT = _mapping(MonitoringScript, _SCRIPT_FIELDS, _writer)
 _WRITE_SERVER = _mapping(RealServer, _SERVER_FIELDS, _writer)
 
 
-def draft_config(serial_no: int | None = None) -> lvs.LvsConfig:
-    """The whole draft as an LvsConfig, in a constant number of queries."""
-    gs = GlobalSettings.load()
-    rd = Redundancy.load()
-    config = lvs.LvsConfig(
+def _globals_config(gs: GlobalSettings, rd: Redundancy, serial_no: int | None) -> lvs.LvsConfig:
+    return lvs.LvsConfig(
         serial_no=serial_no if serial_no is not None else gs.serial_no,
         **_read(gs, _READ_SETTINGS),
         **_read(rd, _READ_REDUNDANCY),
     )
+
+
+def fresh_config() -> lvs.LvsConfig:
+    """What the draft of a new installation is, before anyone edited anything."""
+    return _globals_config(GlobalSettings(), Redundancy(), None)
+
+
+def draft_config(serial_no: int | None = None) -> lvs.LvsConfig:
+    """The whole draft as an LvsConfig, in a constant number of queries."""
+    config = _globals_config(GlobalSettings.load(), Redundancy.load(), serial_no)
     config.failovers = [
         lvs.FailoverService(name=f.name, items=[(k, v) for k, v in f.items])
         for f in FailoverService.objects.all()

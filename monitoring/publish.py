@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Max
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
-from monitoring.draft import draft_config, replace_draft
+from monitoring.draft import draft_config, fresh_config, replace_draft
 from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -172,6 +172,7 @@ def latest_revision() -> Revision | None:
     return Revision.objects.only("serial_no", "text").order_by("-serial_no").first()
 
 
+NOTHING_PUBLISHED = "nothing published yet"
 _LATEST = object()  # "look it up": callers that already have the latest revision pass it in
 
 
@@ -186,7 +187,7 @@ def published_text(latest: Revision | None | object = _LATEST) -> tuple[str, str
     try:
         return f"{path} (not published by lvsadmin)", path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return "nothing published yet", ""
+        return NOTHING_PUBLISHED, ""
 
 
 def file_drift(latest: Revision | None | object = _LATEST) -> str:
@@ -306,7 +307,13 @@ _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@$")
 def pending_diff(latest: Revision | None | object = _LATEST) -> str:
     """What Apply would change in lvs.cf (empty when the draft is what is published)."""
     label, text = published_text(latest)
-    return unified_diff(text, draft_text(), label, "draft")
+    draft = draft_text()
+    if label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
+        render(fresh_config())
+    ):
+        # A new installation: its draft is the defaults nobody chose yet, nothing to apply.
+        return ""
+    return unified_diff(text, draft, label, "draft")
 
 
 def revision_diff(old: Revision | None, new: Revision) -> str:

@@ -4,7 +4,7 @@ that realservers and monitoring can use it without importing each other's views.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
@@ -51,18 +51,20 @@ def edit_page(
     initial: dict[str, Any] | None = None,
     form_kwargs: dict[str, Any] | None = None,
     save: Callable[[Any], Any] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> HttpResponse:
     """The body of every page that edits one draft row.
 
     GET shows the form (with `initial`). A POST of the CANCEL button goes to `cancel_url` without
     validating. A valid POST saves (`save(form)`, else `form.save()`), says `message(row)` and
     redirects to `success_url` (or `success_url(row)`); an invalid one shows the page again with
-    the errors on their fields. A URL may be a URL name or a path."""
+    the errors on their fields. A URL may be a URL name or a path. `data` replaces the POST's
+    fields (a button that changes one field and saves the rest as typed)."""
     form_kwargs = form_kwargs or {}
     if request.method == "POST":
         if cancel_url is not None and "cancel" in request.POST:
             return redirect(cancel_url)
-        form = form_class(request.POST, instance=instance, **form_kwargs)
+        form = form_class(request.POST if data is None else data, instance=instance, **form_kwargs)
         if form.is_valid():
             row = save(form) if save is not None else form.save()
             saved(request, message(row))
