@@ -130,6 +130,7 @@ class GlobalSettingsForm(forms.ModelForm):
     hard_shutdown = forms.NullBooleanField(
         label=_("Hard shutdown (stop all of LVS when a monitor dies)"),
         required=False,
+        help_text=GlobalSettings._meta.get_field("hard_shutdown").help_text,
         widget=forms.NullBooleanSelect(),
     )
 

@@ -181,3 +181,10 @@ def test_it_refuses_on_the_field_a_command_apply_could_not_write(admin_client, f
 def test_it_still_takes_a_command_quoted_as_a_whole(admin_client):
     post(admin_client, active_cmd='"/usr/local/bin/up eth0"')
     assert GlobalSettings.load().active_cmd == '"/usr/local/bin/up eth0"'
+
+
+@pytest.mark.parametrize("field", ["hard_shutdown", "active_cmd", "inactive_cmd"])
+def test_a_field_nothing_acts_on_says_so_beside_it(admin_client, field):
+    html = admin_client.get(URL).content.decode()
+    hint = html.split(f'id="id_{field}"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "Nothing in lvsadmin acts on this" in hint

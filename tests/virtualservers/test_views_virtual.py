@@ -347,3 +347,9 @@ def test_a_nul_byte_in_the_port_is_an_error_on_the_field(admin_client):
     assert response.status_code == 200
     assert "port" in response.context["form"].errors
     assert not VirtualServer.objects.exists()
+
+
+def test_the_load_monitor_says_that_nothing_acts_on_it(admin_client):
+    html = admin_client.get(ADD).content.decode()
+    hint = html.split('id="id_load_monitor"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "Nothing in lvsadmin acts on this" in hint
