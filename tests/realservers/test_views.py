@@ -35,8 +35,8 @@ def test_it_lists_the_real_servers_of_one_virtual(admin_client, virtual):
     assert "<title>lvsadmin (Virtual Servers - Editing real server)</title>" in html
     for column in ["STATUS", "NAME", "ADDRESS", "PORT", "WEIGHT"]:
         assert f"<th>{column}</th>" in html
-    assert '<span class="status-up">up</span>' in html
-    assert '<span class="status-down">Down</span>' in html
+    assert '<span class="config-active">active</span>' in html
+    assert '<span class="config-inactive">inactive</span>' in html
     assert "8080" in html and "10.0.0.2" in html and "elsewhere" not in html
     for button in [">ADD</button>", ">EDIT</button>", ">DELETE</button>", ">(DE)ACTIVATE</button>"]:
         assert button in html

@@ -49,8 +49,8 @@ def test_it_lists_virtual_servers_with_piranhas_columns(admin_client):
     assert "<title>lvsadmin (Virtual Servers)</title>" in html
     for column in ["STATUS", "NAME", "VIP", "NETMASK", "PORT", "PROTOCOL", "INTERFACE"]:
         assert f"<th>{column}</th>" in html
-    assert '<span class="status-up">up</span>' in html
-    assert '<span class="status-down">down</span>' in html
+    assert '<span class="config-active">active</span>' in html
+    assert '<span class="config-inactive">inactive</span>' in html
     assert "255.255.255.0" in html and "Unused" in html
     assert "eth0:2" in html
     for button in [">ADD</button>", ">EDIT</button>", ">DELETE</button>", ">(DE)ACTIVATE</button>"]:
