@@ -24,6 +24,7 @@ from virtualservers.forms import (
     RedundancyForm,
     VirtualServerForm,
 )
+from virtualservers.lvsconf.schema import GLOBAL, VIRTUAL
 from virtualservers.models import (
     GlobalSettings,
     MonitoringScript,
@@ -48,6 +49,7 @@ def global_settings(request: HttpRequest) -> HttpResponse:
         request,
         GlobalSettingsForm,
         instance=GlobalSettings.load(),
+        lvs_cf_section=GLOBAL,
         form_kwargs={"network": network if network in NetworkType.values else None},
         template="virtualservers/global_settings.html",
         tab="global",
@@ -74,6 +76,7 @@ def redundancy(request: HttpRequest) -> HttpResponse:
         request,
         RedundancyForm,
         instance=instance,
+        lvs_cf_section=GLOBAL,
         form_kwargs={"show_private": bool(GlobalSettings.load().primary_private)},
         template=template,
         tab="redundancy",
@@ -219,6 +222,7 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         VirtualServerForm,
         instance=virtual,
+        lvs_cf_section=VIRTUAL,
         template="virtualservers/virtual_form.html",
         tab="virtual",
         context={"virtual": virtual, "subtab": "virtual", "adding": False},
@@ -277,6 +281,7 @@ def _script_page(request: HttpRequest, virtual: VirtualServer, **options) -> Htt
         request,
         MonitoringScriptForm,
         instance=script,
+        lvs_cf_section=VIRTUAL,
         template="virtualservers/monitoring_script.html",
         tab="virtual",
         context={"virtual": virtual, "subtab": "monitoring", "script": script},

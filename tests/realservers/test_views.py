@@ -193,3 +193,11 @@ def test_it_refuses_a_real_server_of_the_other_address_family(admin_client):
         "IPVS cannot forward between the two."
     ]
     assert not RealServer.objects.exists()
+
+
+def test_a_real_server_address_kept_as_a_host_name_shows_the_warning(admin_client):
+    virtual = VirtualServer.objects.create(name="www", address="192.0.2.100")
+    real = RealServer.objects.create(virtual_server=virtual, name="web1", address="web1.example")
+    html = admin_client.get(reverse("realservers:real_edit", args=[virtual.pk, real.pk]))
+    hint = html.content.decode().split('id="id_address"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "web1.example is a host name" in hint
