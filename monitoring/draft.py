@@ -7,7 +7,7 @@ A blank model field means "absent from lvs.cf", so an imported file renders back
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 
@@ -111,17 +111,36 @@ def _columns(model: type[models.Model]) -> tuple[str, ...]:
     return names
 
 
+def _executemany(model: type[models.Model], names: tuple[str, ...], sql: str, rows: list) -> None:
+    """Run `sql` once per row on `model`'s table: {table} is its quoted name, {columns} the
+    quoted columns of `names`, {sets} `column = %s, ...`, {marks} one %s per name, {pk} the id."""
+    if not rows:
+        return
+    opts = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = [quote(opts.get_field(name).column) for name in names]
+    statement = sql.format(
+        table=quote(opts.db_table),
+        columns=", ".join(columns),
+        sets=", ".join(f"{column} = %s" for column in columns),
+        marks=", ".join(["%s"] * len(names)),
+        pk=quote(opts.pk.column),
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
+
+
 def _insert(model: type[models.Model], names: tuple[str, ...], rows: list[tuple]) -> None:
     """Plain rows into `model`'s table in one executemany. bulk_create spent most of an import
     preparing 10,000 real servers field by field; these values are already what the columns hold
     (checked by _RowCheck, addresses canonical from the parser)."""
-    opts = model._meta
-    connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(opts.get_field(name).column) for name in names)
-    marks = ", ".join(["%s"] * len(names))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({marks})", rows)
+    _executemany(model, names, "INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+
+def _update(model: type[models.Model], names: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows (values of `names`, then the id) written over existing rows, in one executemany."""
+    _executemany(model, names, "UPDATE {table} SET {sets} WHERE {pk} = %s", rows)
 
 
 _READ_SETTINGS = _mapping(GlobalSettings, _SETTINGS_FIELDS, _reader)
@@ -136,15 +155,22 @@ _WRITE_SCRIPT = _mapping(MonitoringScript, _SCRIPT_FIELDS, _writer)
 _WRITE_SERVER = _mapping(RealServer, _SERVER_FIELDS, _writer)
 
 
-def draft_config(serial_no: int | None = None) -> lvs.LvsConfig:
-    """The whole draft as an LvsConfig, in a constant number of queries."""
-    gs = GlobalSettings.load()
-    rd = Redundancy.load()
-    config = lvs.LvsConfig(
+def _globals_config(gs: GlobalSettings, rd: Redundancy, serial_no: int | None) -> lvs.LvsConfig:
+    return lvs.LvsConfig(
         serial_no=serial_no if serial_no is not None else gs.serial_no,
         **_read(gs, _READ_SETTINGS),
         **_read(rd, _READ_REDUNDANCY),
     )
+
+
+def fresh_config() -> lvs.LvsConfig:
+    """What the draft of a new installation is, before anyone edited anything."""
+    return _globals_config(GlobalSettings(), Redundancy(), None)
+
+
+def draft_config(serial_no: int | None = None) -> lvs.LvsConfig:
+    """The whole draft as an LvsConfig, in a constant number of queries."""
+    config = _globals_config(GlobalSettings.load(), Redundancy.load(), serial_no)
     config.failovers = [
         lvs.FailoverService(name=f.name, items=[(k, v) for k, v in f.items])
         for f in FailoverService.objects.all()
@@ -348,21 +374,35 @@ def replace_draft(config: lvs.LvsConfig, dry_run: bool = False) -> DraftChange:
     return change
 
 
-def _delete_all(model: type[models.Model]) -> None:
-    """Every row of `model` gone, one statement per table: Django's delete() would first load each
-    real server (10,000 instances at 1,000 virtual servers) to honour the health rows' SET_NULL.
-    Since every row goes, what points at them goes (CASCADE) or lets go (SET_NULL) wholesale."""
-    for rel in model._meta.related_objects:
-        pointing = {f"{rel.field.name}__isnull": False}
-        if rel.on_delete is models.SET_NULL:
-            rel.related_model._base_manager.filter(**pointing).update(**{rel.field.name: None})
-        elif rel.on_delete is models.CASCADE and not rel.field.null:
-            _delete_all(rel.related_model)  # every child row has a parent, and every parent goes
-        else:
-            model._base_manager.all().delete()  # anything else: let Django decide
-            return
+def _delete_all(model: type[models.Model], rows: models.QuerySet | None = None) -> None:
+    """Every row of `model` (or the `rows` of it) gone, one statement per table: Django's delete()
+    would first load each real server (10,000 instances at 1,000 virtual servers) to honour the
+    health rows' SET_NULL. What points at them goes (CASCADE) or lets go (SET_NULL) wholesale."""
     manager = model._base_manager
-    manager.all()._raw_delete(manager.db)
+    if rows is None:
+        rows = manager.all()
+        pointing_at = lambda rel: {f"{rel.field.name}__isnull": False}  # noqa: E731
+    else:
+        pointing_at = lambda rel: {f"{rel.field.name}__in": rows.values("pk")}  # noqa: E731
+    for rel in model._meta.related_objects:
+        pointing = rel.related_model._base_manager.filter(**pointing_at(rel))
+        if rel.on_delete is models.SET_NULL:
+            pointing.update(**{rel.field.name: None})
+        elif rel.on_delete is models.CASCADE and not rel.field.null:
+            _delete_all(rel.related_model, pointing)  # these children's parents all go
+        else:
+            rows.delete()  # anything else: let Django decide
+            return
+    rows._raw_delete(manager.db)
+
+
+# Ids per DELETE: far below any database's limit on query parameters.
+_DELETE_CHUNK = 500
+
+
+def _delete_ids(model: type[models.Model], ids: list[int]) -> None:
+    for start in range(0, len(ids), _DELETE_CHUNK):
+        _delete_all(model, model._base_manager.filter(pk__in=ids[start : start + _DELETE_CHUNK]))
 
 
 _VIRTUAL_COLUMNS = _columns(VirtualServer)
@@ -437,24 +477,55 @@ def _write(config: lvs.LvsConfig) -> None:
             server_rows.append(tuple(server[name] for name in _SERVER_COLUMNS))
             server_of.append(i)
 
-    # Replacing wholesale keeps this simple and fast (bulk inserts); ids of the draft rows change,
-    # which nothing outside the draft refers to (health rows are keyed by address and port).
-    _delete_all(VirtualServer)
+    # Rows whose names survive are updated in place, so that their ids (the edit pages' URLs,
+    # open tabs, bookmarks, the health rows' links) stay; new names are inserted and the rest
+    # deleted, each in bulk. Real servers are matched by name within their virtual server, in
+    # file order when two share a name.
+    existing = dict(VirtualServer.objects.values_list("name", "id"))
+    gone = [pk for name, pk in existing.items() if name not in seen]
+    if gone and len(gone) == len(existing):
+        _delete_all(VirtualServer)
+    else:
+        _delete_ids(VirtualServer, gone)
+    # Every script is written again from the file (as the fields lvs.cf cannot express were
+    # always reset by an import); nothing refers to a script's id.
+    _delete_all(MonitoringScript)
     _delete_all(FailoverService)
     FailoverService.objects.bulk_create(
         FailoverService(name=f.name, position=i, items=[list(item) for item in f.items])
         for i, f in enumerate(config.failovers)
     )
-    _insert(VirtualServer, _VIRTUAL_COLUMNS, virtual_rows)
-    # Positions are this import's 0, 1, 2...: one query gives every new row its id.
-    ids = list(VirtualServer.objects.order_by("position").values_list("id", flat=True))
+    updates: list[tuple] = []
+    inserts: list[tuple] = []
+    for v, values in zip(config.virtuals, virtual_rows, strict=True):
+        if v.name in existing:
+            updates.append((*values, existing[v.name]))
+        else:
+            inserts.append(values)
+    _update(VirtualServer, _VIRTUAL_COLUMNS, updates)
+    _insert(VirtualServer, _VIRTUAL_COLUMNS, inserts)
+    if inserts:
+        existing = dict(VirtualServer.objects.values_list("name", "id"))
+    ids = [existing[v.name] for v in config.virtuals]
     _insert(
         MonitoringScript,
         ("virtual_server", *_SCRIPT_COLUMNS),
         [(ids[i], *values) for i, values in enumerate(script_rows)],
     )
-    _insert(
-        RealServer,
-        ("virtual_server", *_SERVER_COLUMNS),
-        [(ids[index], *values) for values, index in zip(server_rows, server_of, strict=True)],
-    )
+
+    old_servers: dict[tuple[int, str], deque[int]] = defaultdict(deque)
+    for virtual_id, name, pk in RealServer.objects.order_by("position", "id").values_list(
+        "virtual_server_id", "name", "id"
+    ):
+        old_servers[virtual_id, name].append(pk)
+    updates, inserts = [], []
+    for values, index in zip(server_rows, server_of, strict=True):
+        # values[0] is the name (_SERVER_COLUMNS starts with it).
+        same = old_servers.get((ids[index], values[0]))
+        if same:
+            updates.append((*values, same.popleft()))
+        else:
+            inserts.append((ids[index], *values))
+    _delete_ids(RealServer, [pk for left in old_servers.values() for pk in left])
+    _update(RealServer, _SERVER_COLUMNS, updates)
+    _insert(RealServer, ("virtual_server", *_SERVER_COLUMNS), inserts)

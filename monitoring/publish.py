@@ -12,7 +12,9 @@ import difflib
 import os
 import re
 import tempfile
+import time
 from contextlib import suppress
+from glob import escape as glob_escape
 from pathlib import Path
 
 from django.conf import settings
@@ -20,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Max
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
-from monitoring.draft import draft_config, replace_draft
+from monitoring.draft import draft_config, fresh_config, replace_draft
 from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -44,11 +46,31 @@ def parse_text(text: str) -> LvsConfig:
     return config
 
 
+# A temp file this old is no write in progress (one takes milliseconds) but an Apply that was
+# killed between creating and renaming it.
+STALE_TEMP_SECONDS = 60
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Delete the temp files a killed write of `path` left in its directory (only ours: our
+    prefix and suffix, and older than STALE_TEMP_SECONDS, so a concurrent write keeps its own)."""
+    limit = time.time() - STALE_TEMP_SECONDS
+    for candidate in path.parent.glob(f"{glob_escape(_temp_prefix(path))}*.tmp"):
+        with suppress(OSError):
+            if candidate.is_file() and candidate.lstat().st_mtime < limit:
+                candidate.unlink()
+
+
 def write_atomically(path: Path, text: str, mode: int = LVS_CF_MODE) -> None:
     """Replace `path` with `text` (LF line ends) so that a reader sees the old or the new file,
     never a mix, and the new one survives a crash right after we return."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -150,6 +172,7 @@ def latest_revision() -> Revision | None:
     return Revision.objects.only("serial_no", "text").order_by("-serial_no").first()
 
 
+NOTHING_PUBLISHED = "nothing published yet"
 _LATEST = object()  # "look it up": callers that already have the latest revision pass it in
 
 
@@ -164,7 +187,7 @@ def published_text(latest: Revision | None | object = _LATEST) -> tuple[str, str
     try:
         return f"{path} (not published by lvsadmin)", path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return "nothing published yet", ""
+        return NOTHING_PUBLISHED, ""
 
 
 def file_drift(latest: Revision | None | object = _LATEST) -> str:
@@ -220,6 +243,15 @@ def _range(start: int, stop: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
+def file_lines(text: str) -> list[str]:
+    """The lines of an lvs.cf text as the daemons read it: split on LF only (str.splitlines would
+    also split on VT, FF, NEL, U+2028..., which a value may hold)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
     """A unified diff of two lvs.cf texts, ignoring serial_no; empty when they agree.
 
@@ -230,7 +262,7 @@ def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
     old, new = _without_serial(old), _without_serial(new)
     if old == new:
         return ""
-    a, b = old.splitlines(), new.splitlines()
+    a, b = file_lines(old), file_lines(new)
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
         head += 1
@@ -275,7 +307,13 @@ _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@$")
 def pending_diff(latest: Revision | None | object = _LATEST) -> str:
     """What Apply would change in lvs.cf (empty when the draft is what is published)."""
     label, text = published_text(latest)
-    return unified_diff(text, draft_text(), label, "draft")
+    draft = draft_text()
+    if label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
+        render(fresh_config())
+    ):
+        # A new installation: its draft is the defaults nobody chose yet, nothing to apply.
+        return ""
+    return unified_diff(text, draft, label, "draft")
 
 
 def revision_diff(old: Revision | None, new: Revision) -> str:

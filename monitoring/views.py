@@ -22,7 +22,7 @@ REVISIONS_PER_PAGE = 20
 def diff_lines(diff: str) -> list[tuple[str, str]]:
     """(css class, line) pairs so the template can colour a unified diff (autoescaped)."""
     rows = []
-    for line in diff.splitlines():
+    for line in publish.file_lines(diff):
         if line.startswith(("+++", "---")):
             css = "diff-file"
         elif line.startswith("@@"):

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
+from virtualservers.lvsconf.schema import SERVER
 from virtualservers.models import VirtualServer
 from virtualservers.tabs import back_to, edit_page, render_tab, saved
 
@@ -77,6 +78,7 @@ def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
         request,
         RealServerForm,
         instance=real,
+        lvs_cf_section=SERVER,
         template="realservers/real_form.html",
         tab="virtual",
         context={"virtual": real.virtual_server, "subtab": "real", "real": real, "adding": False},

@@ -52,14 +52,22 @@ class VirtualServerAdmin(admin.ModelAdmin):
     inlines = [MonitoringScriptInline]
 
 
+class SingletonAdmin(admin.ModelAdmin):
+    """The draft has one row (pk=1) that the model's save() always writes: "add" would overwrite
+    it with a blank form, so adding is only possible while the row does not exist yet."""
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not self.model.objects.exists()
+
+
 @admin.register(GlobalSettings)
-class GlobalSettingsAdmin(admin.ModelAdmin):
+class GlobalSettingsAdmin(SingletonAdmin):
     list_display = ("__str__", "primary", "network", "serial_no")
     readonly_fields = ("serial_no",)
 
 
 @admin.register(Redundancy)
-class RedundancyAdmin(admin.ModelAdmin):
+class RedundancyAdmin(SingletonAdmin):
     list_display = ("__str__", "backup_active", "backup", "keepalive", "deadtime")
 
 

@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
+from virtualservers.lvsconf.render import format_value
+from virtualservers.lvsconf.schema import GLOBAL, key
 from virtualservers.models import (
     SEND_EXPECT_MAX,
     CheckKind,
@@ -45,6 +47,24 @@ def validate_one_line(value: str) -> None:
     """lvs.cf is line oriented: a line break typed into a field would inject keys."""
     if "\n" in value or "\r" in value:
         raise ValidationError(_("Line breaks cannot be written to lvs.cf."))
+
+
+def writable_as(section: str, name: str):
+    """A validator refusing what the renderer cannot write as lvs.cf key `name` (a stray double
+    quote in a command, a blank in a word): the form and Apply then apply the same rule."""
+    schema_key = key(section, name)
+
+    def validate(value: object) -> None:
+        if value in (None, ""):
+            return
+        try:
+            format_value(schema_key, value, section)
+        except ValueError as exc:
+            raise ValidationError(
+                _("lvs.cf cannot hold this value (%(reason)s)."), params={"reason": exc}
+            ) from None
+
+    return validate
 
 
 class KeepAbsentMixin:
@@ -110,6 +130,7 @@ class GlobalSettingsForm(forms.ModelForm):
     hard_shutdown = forms.NullBooleanField(
         label=_("Hard shutdown (stop all of LVS when a monitor dies)"),
         required=False,
+        help_text=GlobalSettings._meta.get_field("hard_shutdown").help_text,
         widget=forms.NullBooleanSelect(),
     )
 
@@ -160,7 +181,7 @@ class GlobalSettingsForm(forms.ModelForm):
             ("false", _("No")),
         ]
         for name in ("active_cmd", "inactive_cmd", "debug_level"):
-            self.fields[name].validators.append(validate_one_line)
+            self.fields[name].validators += [validate_one_line, writable_as(GLOBAL, name)]
 
     def clean_debug_level(self) -> str:
         value = self.cleaned_data["debug_level"]
@@ -248,6 +269,8 @@ class PortField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
+        if "\x00" in value:  # the service name lookup would raise instead of refusing it
+            raise ValidationError(_("Null characters are not allowed."))
         return parse_port(value)
 
     def prepare_value(self, value):

@@ -147,9 +147,33 @@ class GlobalSettings(SingletonModel):
     rsh_command = models.CharField(
         _("rsh command"), max_length=3, blank=True, choices=[("rsh", "rsh"), ("ssh", "ssh")]
     )
-    hard_shutdown = models.BooleanField(_("hard shutdown"), null=True, blank=True)
-    active_cmd = models.CharField(_("active command"), max_length=255, blank=True)
-    inactive_cmd = models.CharField(_("inactive command"), max_length=255, blank=True)
+    hard_shutdown = models.BooleanField(
+        _("hard shutdown"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Nothing in lvsadmin acts on this: it is written to lvs.cf for Piranha's pulse; "
+            "the worker keeps running when a check fails."
+        ),
+    )
+    active_cmd = models.CharField(
+        _("active command"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Nothing in lvsadmin acts on this: it is written to lvs.cf for Piranha's pulse; "
+            "lvsadmin does not run it."
+        ),
+    )
+    inactive_cmd = models.CharField(
+        _("inactive command"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Nothing in lvsadmin acts on this: it is written to lvs.cf for Piranha's pulse; "
+            "lvsadmin does not run it."
+        ),
+    )
     debug_level = models.CharField(_("debug level"), max_length=32, blank=True, default="NONE")
     reservation_conflict_action = models.CharField(
         _("reservation conflict action (FOS)"), max_length=16, blank=True
@@ -202,6 +226,10 @@ class Redundancy(SingletonModel):
         blank=True,
         default=539,
         validators=range_validators(GLOBAL, "heartbeat_port"),
+        help_text=_(
+            "Nothing in lvsadmin acts on this: VRRP (keepalived) decides which director is "
+            "active and uses no port; it is written to lvs.cf for Piranha's pulse."
+        ),
     )
     monitor_links = models.BooleanField(
         _("Monitor NIC links for failures"), null=True, blank=True, default=False
@@ -285,6 +313,10 @@ class VirtualServer(models.Model):
         blank=True,
         choices=LOAD_MONITOR_CHOICES,
         default="none",
+        help_text=_(
+            "Nothing in lvsadmin acts on this: it is written to lvs.cf for Piranha's nanny; "
+            "weights do not follow the real servers' load."
+        ),
     )
     sorry_server = IPAddressField(_("Sorry Server"), blank=True, validators=[validate_ip])
     client_monitor = models.CharField(_("client monitor (legacy)"), max_length=255, blank=True)

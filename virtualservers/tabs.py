@@ -4,14 +4,20 @@ that realservers and monitoring can use it without importing each other's views.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from virtualservers.lvsconf.model import LvsConfError
+from virtualservers.lvsconf.parse import parse
+from virtualservers.lvsconf.render import format_value
+from virtualservers.lvsconf.schema import SECTIONS, SERVER, VIRTUAL
 
 PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
 
@@ -37,6 +43,56 @@ def back_to(request: HttpRequest, default: str, *args: Any) -> HttpResponse:
     return redirect(default, *args)
 
 
+# The block a section's keys sit in, to parse them as a file would carry them.
+_BLOCKS = {VIRTUAL: (["virtual v {"], ["}"]), SERVER: (["virtual v {", "server s {"], ["}", "}"])}
+
+
+def lvs_cf_warnings(section: str, row: Any) -> dict[str, list[str]]:
+    """The parser's warnings about `row`'s values (a value pulse runs but the form refuses, a
+    scheduler stock pulse lacks, single quotes...), by field name.
+
+    Recomputed from the row, not stored with the import: the warning is always about the value
+    the page shows, disappears once the value is fixed, and needs no table kept in step with the
+    draft. The row's values are written as lvs.cf lines of `section` (only the keys that are
+    fields of the row) and parsed; each warning's line names its key."""
+    head, tail = _BLOCKS.get(section, ([], []))
+    lines = list(head)
+    field_at: dict[int, str] = {}
+    for key in SECTIONS[section]:
+        value = vars(row).get(key.attr)  # model fields only (a row has other attributes)
+        if value is None or value == "":
+            continue
+        try:
+            text = format_value(key, value, section)
+            second = vars(row).get(key.second) if key.second else ""
+            text += f" {format_value(key, second, section)}" if second else ""
+        except ValueError:
+            continue  # the renderer names what it cannot write
+        lines.append(f"{key.name} = {text}")
+        field_at[len(lines)] = key.attr
+    try:
+        _config, warnings = parse("\n".join([*lines, *tail]) + "\n")
+    except LvsConfError:
+        return {}  # the form's own checks say what is wrong
+    found: dict[str, list[str]] = {}
+    for warning in warnings:
+        if warning.line in field_at:
+            found.setdefault(field_at[warning.line], []).append(warning.message)
+    return found
+
+
+def _show_warnings(form: forms.BaseForm, warnings: dict[str, list[str]]) -> None:
+    """Each warning beside its field, before the field's own help (crispy renders help text as
+    HTML: the values in the messages are escaped here)."""
+    for name, found in warnings.items():
+        if name in form.fields:
+            field = form.fields[name]
+            for message in found:
+                field.help_text = format_html(
+                    '<span class="lvs-import-warning">{}</span> {}', message, field.help_text
+                )
+
+
 def edit_page(
     request: HttpRequest,
     form_class: type[forms.ModelForm],
@@ -51,22 +107,28 @@ def edit_page(
     initial: dict[str, Any] | None = None,
     form_kwargs: dict[str, Any] | None = None,
     save: Callable[[Any], Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    lvs_cf_section: str | None = None,
 ) -> HttpResponse:
     """The body of every page that edits one draft row.
 
     GET shows the form (with `initial`). A POST of the CANCEL button goes to `cancel_url` without
     validating. A valid POST saves (`save(form)`, else `form.save()`), says `message(row)` and
     redirects to `success_url` (or `success_url(row)`); an invalid one shows the page again with
-    the errors on their fields. A URL may be a URL name or a path."""
+    the errors on their fields. A URL may be a URL name or a path. `data` replaces the POST's
+    fields (a button that changes one field and saves the rest as typed). With `lvs_cf_section`,
+    the parser's warnings about the stored values are shown on their fields."""
     form_kwargs = form_kwargs or {}
+    warnings = lvs_cf_warnings(lvs_cf_section, instance) if lvs_cf_section else {}
     if request.method == "POST":
         if cancel_url is not None and "cancel" in request.POST:
             return redirect(cancel_url)
-        form = form_class(request.POST, instance=instance, **form_kwargs)
+        form = form_class(request.POST if data is None else data, instance=instance, **form_kwargs)
         if form.is_valid():
             row = save(form) if save is not None else form.save()
             saved(request, message(row))
             return redirect(success_url(row) if callable(success_url) else success_url)
     else:
         form = form_class(instance=instance, initial=initial, **form_kwargs)
+    _show_warnings(form, warnings)
     return render_tab(request, template, tab, {**context, "form": form})

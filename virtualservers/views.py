@@ -24,6 +24,7 @@ from virtualservers.forms import (
     RedundancyForm,
     VirtualServerForm,
 )
+from virtualservers.lvsconf.schema import GLOBAL, VIRTUAL
 from virtualservers.models import (
     GlobalSettings,
     MonitoringScript,
@@ -48,6 +49,7 @@ def global_settings(request: HttpRequest) -> HttpResponse:
         request,
         GlobalSettingsForm,
         instance=GlobalSettings.load(),
+        lvs_cf_section=GLOBAL,
         form_kwargs={"network": network if network in NetworkType.values else None},
         template="virtualservers/global_settings.html",
         tab="global",
@@ -74,6 +76,7 @@ def redundancy(request: HttpRequest) -> HttpResponse:
         request,
         RedundancyForm,
         instance=instance,
+        lvs_cf_section=GLOBAL,
         form_kwargs={"show_private": bool(GlobalSettings.load().primary_private)},
         template=template,
         tab="redundancy",
@@ -219,6 +222,7 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         VirtualServerForm,
         instance=virtual,
+        lvs_cf_section=VIRTUAL,
         template="virtualservers/virtual_form.html",
         tab="virtual",
         context={"virtual": virtual, "subtab": "virtual", "adding": False},
@@ -268,21 +272,28 @@ def _script(virtual: VirtualServer) -> MonitoringScript:
         return MonitoringScript(virtual_server=virtual, send=None, expect=None)
 
 
-@require_http_methods(["GET", "POST"])
-def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
-    virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
+def _script_page(request: HttpRequest, virtual: VirtualServer, **options) -> HttpResponse:
     script = _script(virtual)
+    options.setdefault(
+        "message", lambda _row: _("Monitoring script of %(name)s accepted.") % {"name": virtual}
+    )
     return edit_page(
         request,
         MonitoringScriptForm,
         instance=script,
+        lvs_cf_section=VIRTUAL,
         template="virtualservers/monitoring_script.html",
         tab="virtual",
         context={"virtual": virtual, "subtab": "monitoring", "script": script},
-        message=lambda _row: _("Monitoring script of %(name)s accepted.") % {"name": virtual},
         success_url=reverse("virtualservers:monitoring_script", args=[virtual.pk]),
         cancel_url="virtualservers:virtual_list",
+        **options,
     )
+
+
+@require_http_methods(["GET", "POST"])
+def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
+    return _script_page(request, get_object_or_404(VirtualServer, pk=virtual_pk))
 
 
 # Piranha's BLANK SEND / BLANK EXPECT / NO SEND PROGRAM: the key disappears from lvs.cf.
@@ -300,6 +311,12 @@ def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpRe
         raise Http404("Nothing to blank.")
     virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
     field, value, message = BLANKS[what]
+    if "kind" in request.POST:
+        # Pressed on the page: save what was typed in the other fields too (as ACCEPT would),
+        # or show their errors with this field blanked and save nothing.
+        data = request.POST.copy()
+        data[field] = ""
+        return _script_page(request, virtual, data=data, message=lambda _row: _(message))
     script = _script(virtual)
     setattr(script, field, value)
     script.save()

@@ -125,3 +125,20 @@ def test_it_never_shows_the_mysql_password(admin_client_, servers):
     page = admin_client_.get(f"/admin/virtualservers/monitoringscript/{script.pk}/change/")
     assert page.status_code == 200
     assert b"s3cret-pw" not in page.content
+
+
+@pytest.mark.parametrize(
+    ("model", "url", "field", "value"),
+    [
+        (GlobalSettings, "/admin/virtualservers/globalsettings/add/", "primary", "192.0.2.1"),
+        (Redundancy, "/admin/virtualservers/redundancy/add/", "backup", "192.0.2.2"),
+    ],
+)
+def test_a_second_singleton_cannot_be_added_over_the_draft(admin_client_, model, url, field, value):
+    # The singleton's save() forces pk=1: an "add" would overwrite the draft's row with blanks.
+    model.objects.create(**{field: value})
+    assert admin_client_.get(url).status_code == 403
+    assert admin_client_.post(url, {}).status_code == 403
+    listing = admin_client_.get(url.removesuffix("add/")).content.decode()
+    assert url not in listing
+    assert getattr(model.load(), field) == value

@@ -419,3 +419,69 @@ def test_it_changes_nothing_when_every_page_of_an_imported_file_is_accepted(admi
         response = admin_client.post(url, accept_data(form))
         assert response.status_code == 302, (url, response.context["form"].errors)
         assert publish.pending_diff() == "", url
+
+
+def test_diff_rows_are_split_on_newline_only():
+    from monitoring.views import diff_lines
+
+    assert diff_lines("--- a\n+++ b\n@@ -1 +1 @@\n-x\u2028y\n+x\x0cz") == [
+        ("diff-file", "--- a"),
+        ("diff-file", "+++ b"),
+        ("diff-hunk", "@@ -1 +1 @@"),
+        ("diff-del", "-x\u2028y"),
+        ("diff-add", "+x\x0cz"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "what, field",
+    [("send", "send"), ("expect", "expect"), ("program", "send_program")],
+)
+def test_blank_buttons_keep_the_other_fields_typed_on_the_page(admin_client, virtual, what, field):
+    typed = script_data(
+        send_program="/usr/local/bin/check %h", send="HEAD / HTTP/1.0", expect="200", use_regex="on"
+    )
+    url = reverse("virtualservers:monitoring_blank", args=[virtual.pk, what])
+    response = admin_client.post(url, typed)
+    assert response.status_code == 302
+    script = MonitoringScript.objects.get()
+    saved = {
+        "send_program": script.send_program,
+        "send": script.send,
+        "expect": script.expect,
+        "use_regex": script.use_regex,
+    }
+    blank = "" if field == "send_program" else None
+    expected = {
+        "send_program": "/usr/local/bin/check %h",
+        "send": "HEAD / HTTP/1.0",
+        "expect": "200",
+        "use_regex": True,
+        field: blank,
+    }
+    assert saved == expected
+
+
+def test_a_blank_button_with_an_invalid_field_shows_the_error_and_saves_nothing(
+    admin_client, virtual
+):
+    url = reverse("virtualservers:monitoring_blank", args=[virtual.pk, "send"])
+    response = admin_client.post(url, script_data(expect='say "hi"'))
+    assert response.status_code == 200
+    assert "expect" in response.context["form"].errors
+    assert response.context["form"]["send"].value() == ""
+    script = MonitoringScript.objects.get()
+    assert (script.send, script.expect) == ("GET / HTTP/1.0\\r\\n\\r\\n", "HTTP")
+
+
+def test_a_fresh_install_has_nothing_pending(admin_client):
+    html = admin_client.get(CONTROL).content.decode()
+    assert "No pending changes" in html
+    assert "Pending changes: the draft" not in html
+
+
+def test_a_fresh_install_has_pending_changes_after_a_global_edit(admin_client):
+    GlobalSettings.objects.create(pk=1, primary="192.0.2.1")
+    html = admin_client.get(CONTROL).content.decode()
+    assert "Pending changes: the draft differs from the published lvs.cf" in html
+    assert "+primary = 192.0.2.1" in html

@@ -248,3 +248,31 @@ def test_unified_diff_of_a_long_file_is_fast():
     diff = publish.unified_diff("\n".join(old), "\n".join(new), "a", "b")
     assert time.perf_counter() - started < 0.5
     assert "@@ -39998,7 +39998,7 @@" in diff and "+changed" in diff
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x85", "\u2028", "\x1c"])
+def test_diff_lines_are_the_files_lines_split_on_newline_only(separator):
+    old = f"serial_no = 1\nactive_cmd = a{separator}b\n"
+    new = f"serial_no = 2\nactive_cmd = a{separator}c\n"
+    diff = publish.unified_diff(old, new, "old", "new")
+    assert diff.split("\n")[2:] == [
+        "@@ -1 +1 @@",
+        f"-active_cmd = a{separator}b",
+        f"+active_cmd = a{separator}c",
+    ]
+
+
+def test_stale_temporary_files_of_a_killed_apply_are_removed(user, virtual, lvs_cf):
+    import time
+
+    lvs_cf.parent.mkdir(parents=True, exist_ok=True)
+    stale = lvs_cf.parent / ".lvs.cf.killed.tmp"
+    fresh = lvs_cf.parent / ".lvs.cf.running.tmp"  # another Apply may be writing it right now
+    other = lvs_cf.parent / ".other.cf.old.tmp"
+    for path in (stale, fresh, other):
+        path.write_text("half a file")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    publish.publish(user)
+    assert sorted(os.listdir(lvs_cf.parent)) == sorted(["lvs.cf", fresh.name, other.name])

@@ -35,8 +35,8 @@ def test_it_lists_the_real_servers_of_one_virtual(admin_client, virtual):
     assert "<title>lvsadmin (Virtual Servers - Editing real server)</title>" in html
     for column in ["STATUS", "NAME", "ADDRESS", "PORT", "WEIGHT"]:
         assert f"<th>{column}</th>" in html
-    assert '<span class="status-up">up</span>' in html
-    assert '<span class="status-down">Down</span>' in html
+    assert '<span class="config-active">active</span>' in html
+    assert '<span class="config-inactive">inactive</span>' in html
     assert "8080" in html and "10.0.0.2" in html and "elsewhere" not in html
     for button in [">ADD</button>", ">EDIT</button>", ">DELETE</button>", ">(DE)ACTIVATE</button>"]:
         assert button in html
@@ -193,3 +193,11 @@ def test_it_refuses_a_real_server_of_the_other_address_family(admin_client):
         "IPVS cannot forward between the two."
     ]
     assert not RealServer.objects.exists()
+
+
+def test_a_real_server_address_kept_as_a_host_name_shows_the_warning(admin_client):
+    virtual = VirtualServer.objects.create(name="www", address="192.0.2.100")
+    real = RealServer.objects.create(virtual_server=virtual, name="web1", address="web1.example")
+    html = admin_client.get(reverse("realservers:real_edit", args=[virtual.pk, real.pk]))
+    hint = html.content.decode().split('id="id_address"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "web1.example is a host name" in hint

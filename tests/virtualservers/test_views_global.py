@@ -159,3 +159,32 @@ def test_the_heartbeat_address_is_ipv4_as_pulse_needs(admin_client):
         "primary": ["“2001:db8::10” is not an IPv4 address."]
     }
     assert GlobalSettings.load().primary == "192.0.2.10"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("active_cmd", '"/usr/local/bin/up eth0'),
+        ("inactive_cmd", '"/bin/down'),
+        ("active_cmd", 'say"hello'),
+        ("debug_level", '"NONE'),
+    ],
+)
+def test_it_refuses_on_the_field_a_command_apply_could_not_write(admin_client, field, value):
+    # Accepted by the form, refused by Apply, the draft would be stuck until someone found it.
+    response = post(admin_client, **{field: value})
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == [field]
+    assert getattr(GlobalSettings.load(), field) != value
+
+
+def test_it_still_takes_a_command_quoted_as_a_whole(admin_client):
+    post(admin_client, active_cmd='"/usr/local/bin/up eth0"')
+    assert GlobalSettings.load().active_cmd == '"/usr/local/bin/up eth0"'
+
+
+@pytest.mark.parametrize("field", ["hard_shutdown", "active_cmd", "inactive_cmd"])
+def test_a_field_nothing_acts_on_says_so_beside_it(admin_client, field):
+    html = admin_client.get(URL).content.decode()
+    hint = html.split(f'id="id_{field}"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "Nothing in lvsadmin acts on this" in hint

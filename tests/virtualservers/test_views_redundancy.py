@@ -134,3 +134,18 @@ def test_it_requires_a_login(client):
     response = client.post(reverse("virtualservers:redundancy_enable"))
     assert response.status_code == 302
     assert not Redundancy.objects.filter(backup_active=True).exists()
+
+
+def test_the_heartbeat_port_says_that_vrrp_does_not_use_it(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    html = admin_client.get(URL).content.decode()
+    hint = html.split('id="id_heartbeat_port"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "Nothing in lvsadmin acts on this" in hint
+    assert "VRRP" in hint
+
+
+def test_a_heartbeat_interval_kept_by_an_import_shows_the_warning_on_its_field(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11", keepalive=0)
+    html = admin_client.get(URL).content.decode()
+    hint = html.split('id="id_keepalive"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "keepalive 0 is outside" in hint

@@ -49,8 +49,8 @@ def test_it_lists_virtual_servers_with_piranhas_columns(admin_client):
     assert "<title>lvsadmin (Virtual Servers)</title>" in html
     for column in ["STATUS", "NAME", "VIP", "NETMASK", "PORT", "PROTOCOL", "INTERFACE"]:
         assert f"<th>{column}</th>" in html
-    assert '<span class="status-up">up</span>' in html
-    assert '<span class="status-down">down</span>' in html
+    assert '<span class="config-active">active</span>' in html
+    assert '<span class="config-inactive">inactive</span>' in html
     assert "255.255.255.0" in html and "Unused" in html
     assert "eth0:2" in html
     for button in [">ADD</button>", ">EDIT</button>", ">DELETE</button>", ">(DE)ACTIVATE</button>"]:
@@ -342,3 +342,39 @@ def test_it_refuses_a_post_without_the_csrf_token(admin_user):
     )
     virtual.refresh_from_db()
     assert virtual.active is False
+
+
+def test_a_nul_byte_in_the_port_is_an_error_on_the_field(admin_client):
+    response = admin_client.post(ADD, form_data(port="8\x000"))
+    assert response.status_code == 200
+    assert "port" in response.context["form"].errors
+    assert not VirtualServer.objects.exists()
+
+
+def test_the_load_monitor_says_that_nothing_acts_on_it(admin_client):
+    html = admin_client.get(ADD).content.decode()
+    hint = html.split('id="id_load_monitor"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "Nothing in lvsadmin acts on this" in hint
+
+
+def test_a_value_kept_by_an_import_shows_the_parsers_warning_on_its_field(admin_client):
+    # pulse runs a 0-second check interval; the import kept it, and the page says why the form
+    # will refuse it until it is changed.
+    virtual = make(timeout=0, reentry=15)
+    html = admin_client.get(reverse("virtualservers:virtual_edit", args=[virtual.pk])).content
+    html = html.decode()
+    hint = html.split('id="id_timeout"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "timeout 0 is outside 1-86400: kept as pulse would run it" in hint
+    reentry = html.split('id="id_reentry"', 1)[1].split('id="id_timeout"', 1)[0]
+    assert "outside" not in reentry
+
+
+def test_the_warning_on_a_field_is_escaped(admin_client, monkeypatch):
+    from virtualservers import tabs
+
+    # crispy renders help text as HTML; a warning quotes a value that came from a file.
+    monkeypatch.setattr(tabs, "lvs_cf_warnings", lambda section, row: {"device": ["<b>eth0</b>"]})
+    virtual = make()
+    html = admin_client.get(reverse("virtualservers:virtual_edit", args=[virtual.pk])).content
+    hint = html.decode().split('id="id_device"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "&lt;b&gt;eth0&lt;/b&gt;" in hint and "<b>eth0" not in hint

@@ -42,27 +42,34 @@ def _raw(value: str, where: str) -> str:
     return _word(value, where)
 
 
+def format_value(key: Key, value: object, where: str) -> str:
+    """`value` as written after `key =`; ValueError (naming `where` and the key) when lvs.cf
+    cannot hold it. The forms call this too, so that they refuse what Apply could not write."""
+    kind = key.kind
+    here = f"{where} {key.name}"
+    if kind in _FLAGS:
+        return "1" if value else "0"
+    if kind in _NUMBERS:
+        return str(int(value))  # type: ignore[call-overload]
+    if kind == "quoted":
+        return _quote(str(value), here)
+    if kind == "raw":
+        return _raw(str(value), here)
+    return _word(str(value), here)
+
+
 def _lines(obj: object, keys: tuple[Key, ...], indent: str, where: str) -> list[str]:
     out: list[str] = []
     for key in keys:
         value = getattr(obj, key.attr)
         if value is None:
             continue
-        kind = key.kind
-        if kind in _FLAGS:
-            text = "1" if value else "0"
-        elif kind in _NUMBERS:
-            text = str(int(value))
-        elif kind == "quoted":
-            text = _quote(value, f"{where} {key.name}")
-        elif kind == "raw":
-            text = _raw(value, f"{where} {key.name}")
-        elif kind == "pair":
+        if key.kind == "pair":
             here = f"{where} {key.name}"
             device = getattr(obj, key.second or "")
             text = _word(value, here) + (f" {_word(device, here)}" if device else "")
         else:
-            text = _word(str(value), f"{where} {key.name}")
+            text = format_value(key, value, where)
         out.append(f"{indent}{key.name} = {text}")
     return out
 
