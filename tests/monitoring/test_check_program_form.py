@@ -3,9 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from monitoring.models import MonitoringScript
 from tests.monitoring.test_control_views import script_data
-from virtualservers.models import VirtualServer
+from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +20,7 @@ def virtual(settings, tmp_path):
 
 def test_a_shell_with_code_is_refused_on_the_sending_program_field(admin_client, virtual):
     response = admin_client.post(
-        reverse("monitoring_script", args=[virtual.pk]),
+        reverse("virtualservers:monitoring_script", args=[virtual.pk]),
         script_data(send_program="/bin/sh -c id>/tmp/x;echo${IFS}ok", expect="ok"),
     )
     assert response.status_code == 200
@@ -32,7 +31,7 @@ def test_a_shell_with_code_is_refused_on_the_sending_program_field(admin_client,
 
 def test_a_program_in_a_check_directory_is_saved(admin_client, virtual):
     response = admin_client.post(
-        reverse("monitoring_script", args=[virtual.pk]),
+        reverse("virtualservers:monitoring_script", args=[virtual.pk]),
         script_data(send_program="/etc/lvsadmin/checks/mysql_mon.sh %h", expect="UP"),
     )
     assert response.status_code == 302
