@@ -1,12 +1,12 @@
-"""The netlink driver's reading of /proc/net/ip_vs, on the kernel's own text (the lab checks it
-against a netlink dump of a real table). The host kernel has no IPVS, so the socket side is not
-opened here."""
+"""The reading of /proc/net/ip_vs, on the kernel's own text (the lab checks it against a netlink
+dump of a real table). The host kernel has no IPVS, so the one netlink dump of the services the
+text needs is given here as plain data."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitoring.ipvs import netlink
+from monitoring.ipvs import procfs
 from monitoring.ipvs.table import Destination, Service, ServiceKey
 
 # As the kernel prints it (ip_vs_info_seq_show), for a DR MySQL service, a persistent UDP
@@ -22,24 +22,23 @@ TCP  C00002F0:0CEA lc \n  -> C00002F2:0CEA      Route   1      3          0     
 DNS = ServiceKey.for_address("udp", "192.0.2.240", 53)
 
 
-def proc_driver(tmp_path, monkeypatch, text: str, marks: dict[int, set[int]]):
-    """A driver reading `text` as /proc/net/ip_vs; its one netlink dump of the services (the
-    host has no IPVS) answers with the persistent DNS service and these firewall marks."""
+def read(tmp_path, text: str | None, marks: dict[int, set[int]]):
+    """The table read from `text` as /proc/net/ip_vs (None: no such file); its one netlink dump
+    of the services (the host has no IPVS) answers with the persistent DNS service and these
+    firewall marks."""
     path = tmp_path / "ip_vs"
-    path.write_text(text)
-    monkeypatch.setattr(netlink, "PROC_IPVS", str(path))
-    driver = object.__new__(netlink.IPVSNetlink)
+    if text is not None:
+        path.write_text(text)
     services = [Service(DNS, "rr", 300, "255.255.255.0")] + [
         Service(ServiceKey.for_fwmark(mark, family), "wlc")
         for mark, families in marks.items()
         for family in families
     ]
-    monkeypatch.setattr(driver, "_services", lambda: services, raising=False)
-    return driver
+    return procfs.read_table(lambda: services, str(path))
 
 
-def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_path, monkeypatch):
-    table = proc_driver(tmp_path, monkeypatch, PROC, {5: {4}}).dump_proc()
+def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_path):
+    table = read(tmp_path, PROC, {5: {4}})
     mysql = table[ServiceKey.for_address("tcp", "192.0.2.240", 3306)]
     assert mysql.service == Service(mysql.service.key, "lc", 0, "")
     assert mysql.destinations == {
@@ -61,9 +60,9 @@ def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_p
     assert len(table) == 4
 
 
-def test_an_empty_table_is_empty(tmp_path, monkeypatch):
+def test_an_empty_table_is_empty(tmp_path):
     header = "\n".join(PROC.split("\n")[:3]) + "\n"
-    assert proc_driver(tmp_path, monkeypatch, header, {}).dump_proc() == {}
+    assert read(tmp_path, header, {}) == {}
 
 
 @pytest.mark.parametrize(
@@ -74,8 +73,5 @@ def test_an_empty_table_is_empty(tmp_path, monkeypatch):
         (None, {}),  # no /proc/net/ip_vs at all
     ],
 )
-def test_it_leaves_to_netlink_what_the_text_cannot_say(tmp_path, monkeypatch, text, marks):
-    driver = proc_driver(tmp_path, monkeypatch, text or "", marks)
-    if text is None:
-        monkeypatch.setattr(netlink, "PROC_IPVS", str(tmp_path / "missing"))
-    assert driver.dump_proc() is None
+def test_it_leaves_to_netlink_what_the_text_cannot_say(tmp_path, text, marks):
+    assert read(tmp_path, text, marks) is None
