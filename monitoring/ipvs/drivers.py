@@ -1,132 +1,14 @@
 """IPVS drivers, chosen by a setting like Django's EMAIL_BACKEND: "netlink" for the real kernel
-(monitoring.ipvs.netlink, imported only when asked for, so the web process never loads pyroute2) and
-"memory", an in-process table for fast unit tests of the diff and apply logic.
+(monitoring.ipvs.kernel, imported only when asked for, so the web process never loads it nor
+pyroute2) and "memory", an in-process table (monitoring.ipvs.memory).
+
+The only module that knows every driver; no driver imports it (they share monitoring.ipvs.base).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Protocol
-
-from monitoring.ipvs.table import Op, ServiceEntry, Table, apply_op
-
-
-class DriverError(Exception):
-    """The kernel (or the driver) refused something; the message is for the user."""
-
-    def __init__(self, message: str, code: int = 0, op: Op | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.op = op
-
-
-class NoIPVSError(DriverError):
-    """This kernel has no IPVS (or it cannot be loaded)."""
-
-
-@dataclass(frozen=True)
-class KernelAddress:
-    address: str
-    prefixlen: int
-    device: str
-    label: str
-
-
-class Driver(Protocol):
-    name: str
-
-    def dump(self) -> Table: ...
-    def apply(self, ops: list[Op]) -> int: ...
-    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None: ...
-    def timeouts(self) -> tuple[int, int, int]: ...
-    def version(self) -> tuple[str, int]: ...
-    def addresses(self) -> list[KernelAddress]: ...
-    def add_address(self, address: str, prefixlen: int, device: str, label: str) -> None: ...
-    def remove_address(self, address: str, prefixlen: int, device: str) -> None: ...
-    def ip_forward(self) -> bool: ...
-    def set_ip_forward(self, on: bool) -> None: ...
-    def gratuitous_arp(
-        self, address: str, device: str, count: int = 5, interval: float = 1.0
-    ) -> threading.Thread | None: ...
-    def close(self) -> None: ...
-
-
-@dataclass
-class MemoryDriver:
-    """A kernel in memory: same semantics as IPVS for add/edit/delete (errors on duplicates and
-    on missing entries), counting operations so tests can assert minimality."""
-
-    table: Table = field(default_factory=dict)
-    kernel_timeouts: tuple[int, int, int] = (900, 120, 300)
-    address_list: list[KernelAddress] = field(default_factory=list)
-    forwarding: bool = False
-    arps: list[tuple[str, str, int]] = field(default_factory=list)
-    messages_sent: int = 0
-    fail_on: str | None = None  # an ipvsadm text of an op to refuse, for failure tests
-    name: str = "memory"
-
-    def dump(self) -> Table:
-        return {k: ServiceEntry(v.service, dict(v.destinations)) for k, v in self.table.items()}
-
-    def apply(self, ops: list[Op]) -> int:
-        done = 0
-        for op in ops:
-            if self.fail_on is not None and op.to_ipvsadm() == self.fail_on:
-                raise DriverError(
-                    f"the kernel refused `ipvsadm {op.to_ipvsadm()}`: Invalid argument", 22, op
-                )
-            try:
-                apply_op(self.table, op)
-            except KeyError as exc:
-                raise DriverError(
-                    f"the kernel refused `ipvsadm {op.to_ipvsadm()}`: {exc}", 17, op
-                ) from None
-            self.messages_sent += 1
-            done += 1
-        return done
-
-    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
-        self.kernel_timeouts = (
-            tcp or self.kernel_timeouts[0],
-            tcpfin or self.kernel_timeouts[1],
-            udp or self.kernel_timeouts[2],
-        )
-        self.messages_sent += 1
-
-    def timeouts(self) -> tuple[int, int, int]:
-        return self.kernel_timeouts
-
-    def version(self) -> tuple[str, int]:
-        return ("1.2.1", 4096)
-
-    def addresses(self) -> list[KernelAddress]:
-        return list(self.address_list)
-
-    def add_address(self, address: str, prefixlen: int, device: str, label: str) -> None:
-        if not any(a.address == address and a.device == device for a in self.address_list):
-            self.address_list.append(KernelAddress(address, prefixlen, device, label))
-
-    def remove_address(self, address: str, prefixlen: int, device: str) -> None:
-        self.address_list = [
-            a for a in self.address_list if not (a.address == address and a.device == device)
-        ]
-
-    def ip_forward(self) -> bool:
-        return self.forwarding
-
-    def set_ip_forward(self, on: bool) -> None:
-        self.forwarding = on
-
-    def gratuitous_arp(
-        self, address: str, device: str, count: int = 5, interval: float = 1.0
-    ) -> threading.Thread | None:
-        self.arps.append((address, device, count))
-        return None
-
-    def close(self) -> None:
-        pass
-
+from monitoring.ipvs.base import Driver
+from monitoring.ipvs.memory import MemoryDriver
 
 _MEMORY_SINGLETON: MemoryDriver | None = None
 
@@ -143,7 +25,7 @@ def get_driver(name: str | None = None) -> Driver:
             _MEMORY_SINGLETON = MemoryDriver()
         return _MEMORY_SINGLETON
     if name == "netlink":
-        from monitoring.ipvs.netlink import NetlinkDriver
+        from monitoring.ipvs.kernel import NetlinkDriver
 
         return NetlinkDriver()
     raise ValueError(f"unknown IPVS driver {name!r} (netlink or memory)")

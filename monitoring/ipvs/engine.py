@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from monitoring.ipvs.drivers import Driver, DriverError
+from monitoring.ipvs.base import Driver, DriverError
 from monitoring.ipvs.table import (
     DesiredState,
     Op,

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
-from virtualservers.lvsconf.model import LvsConfig, VirtualServer
+from virtualservers.lvsconf.model import DEFAULT_SCHEDULER, LvsConfig, VirtualServer
 
 FORWARD_BY_NETWORK = {"direct": "route", "nat": "masq", "tunnel": "tunnel"}
 FORWARD_LABEL = {"route": "Route", "masq": "Masq", "tunnel": "Tunnel", "local": "Local"}
@@ -64,7 +64,7 @@ def endpoint(address: str, port: int) -> str:
 @dataclass(frozen=True)
 class Service:
     key: ServiceKey
-    scheduler: str = "wlc"
+    scheduler: str = DEFAULT_SCHEDULER
     persistent: int = 0  # seconds; 0 = not persistent
     netmask: str = ""  # persistence netmask; "" = the default (/32)
 

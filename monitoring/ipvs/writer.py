@@ -26,7 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitoring.ipvs.drivers import Driver, DriverError
+from monitoring.ipvs.base import Driver, DriverError
 from monitoring.ipvs.engine import (
     LOCK_WAIT_SECONDS,
     ApplyResult,

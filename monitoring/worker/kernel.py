@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitoring.ipvs.drivers import DriverError, get_driver
+from monitoring.ipvs.base import DriverError
+from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult
 from monitoring.ipvs.table import RealServerRef, Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view

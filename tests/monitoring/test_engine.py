@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.ipvs.drivers import MemoryDriver
 from monitoring.ipvs.engine import ApplyBusy, OwnedState, apply, apply_lock
+from monitoring.ipvs.memory import MemoryDriver
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
 

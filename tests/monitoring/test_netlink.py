@@ -1,81 +1,85 @@
-"""The netlink driver's reading of /proc/net/ip_vs, on the kernel's own text (the lab checks it
-against a netlink dump of a real table). The host kernel has no IPVS, so the socket side is not
-opened here."""
+"""Generic netlink framing and batching, over a stand-in socket (the host kernel has no IPVS; the
+lab drives the real one): attributes are padded and walked, and a batch reads every ack and names
+the first refused operation in ipvsadm's words."""
 
 from __future__ import annotations
+
+import errno
+import os
+import struct
 
 import pytest
 
 from monitoring.ipvs import netlink
-from monitoring.ipvs.table import Destination, Service, ServiceKey
+from monitoring.ipvs.base import DriverError
+from monitoring.ipvs.table import Destination, Op, Service, ServiceKey
 
-# As the kernel prints it (ip_vs_info_seq_show), for a DR MySQL service, a persistent UDP
-# service with a netmask (its 300 s printed in jiffies of a HZ=250 kernel), a firewall mark, and
-# an IPv6 NAT service.
-PROC = """IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
-TCP  C00002F0:0CEA lc \n  -> C00002F2:0CEA      Route   1      3          0         \n  -> C00002F1:0CEA      Route   0      0          12        \nUDP  C00002F0:0035 rr persistent 75000 FFFFFF00
-  -> CB007101:0035      Tunnel  5      0          0         \nFWM  00000005 wlc \n  -> C6336401:0050      Masq    2      1          1         \nTCP  [2001:0db8:0000:0000:0000:0000:0000:0080]:0050 sh ops \n  -> [2001:0db8:0000:0000:0000:0000:0000:0001]:1F90      Masq    1      0          0         \n"""
+SERVICE = Service(ServiceKey.for_address("tcp", "192.0.2.240", 80), "lc")
 
 
-DNS = ServiceKey.for_address("udp", "192.0.2.240", 53)
-
-
-def proc_driver(tmp_path, monkeypatch, text: str, marks: dict[int, set[int]]):
-    """A driver reading `text` as /proc/net/ip_vs; its one netlink dump of the services (the
-    host has no IPVS) answers with the persistent DNS service and these firewall marks."""
-    path = tmp_path / "ip_vs"
-    path.write_text(text)
-    monkeypatch.setattr(netlink, "PROC_IPVS", str(path))
-    driver = object.__new__(netlink.IPVSNetlink)
-    services = [Service(DNS, "rr", 300, "255.255.255.0")] + [
-        Service(ServiceKey.for_fwmark(mark, family), "wlc")
-        for mark, families in marks.items()
-        for family in families
+def test_an_attribute_is_padded_to_four_bytes_and_walked_back():
+    data = netlink.pack_attr(1, b"abcde") + netlink.pack_attr(2 | netlink.NLA_F_NESTED, b"xy")
+    assert len(data) == 12 + 8
+    assert [(kind, data[s:e]) for kind, s, e in netlink.walk_attrs(data)] == [
+        (1, b"abcde"),
+        (2, b"xy"),
     ]
-    monkeypatch.setattr(driver, "_services", lambda: services, raising=False)
-    return driver
 
 
-def test_it_reads_services_destinations_and_counters_from_the_kernels_text(tmp_path, monkeypatch):
-    table = proc_driver(tmp_path, monkeypatch, PROC, {5: {4}}).dump_proc()
-    mysql = table[ServiceKey.for_address("tcp", "192.0.2.240", 3306)]
-    assert mysql.service == Service(mysql.service.key, "lc", 0, "")
-    assert mysql.destinations == {
-        ("192.0.2.242", 3306): Destination("192.0.2.242", 3306, "route", 1, 3, 0),
-        ("192.0.2.241", 3306): Destination("192.0.2.241", 3306, "route", 0, 0, 12),
-    }
-    dns = table[DNS]
-    assert (dns.service.scheduler, dns.service.persistent, dns.service.netmask) == (
-        "rr",
-        300,
-        "255.255.255.0",
+class AckingSocket:
+    """Acks every request it is sent, refusing with EEXIST the ones at the positions (0-based)
+    in `refuse_at`."""
+
+    def __init__(self, refuse_at: set[int]) -> None:
+        self.refuse_at = refuse_at
+        self.sends = 0
+        self.seen = 0
+        self.acks: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        self.sends += 1
+        offset = 0
+        while offset < len(data):
+            length, _type, _flags, seq, _pid = netlink.HDR.unpack_from(data, offset)
+            code = -errno.EEXIST if self.seen in self.refuse_at else 0
+            self.acks.append(
+                netlink.HDR.pack(20, netlink.NLMSG_ERROR, 0, seq, 0) + struct.pack("=i", code)
+            )
+            self.seen += 1
+            offset += length
+        return len(data)
+
+    def recv(self, _size: int) -> bytes:
+        data, self.acks = b"".join(self.acks), []
+        return data
+
+
+def socket_refusing(*positions: int) -> netlink.GenericNetlink:
+    nl = object.__new__(netlink.GenericNetlink)
+    nl.sock = AckingSocket(set(positions))
+    nl.seq = 1000
+    nl.messages_sent = 0
+    return nl
+
+
+def dest_op(n: int) -> Op:
+    return Op("add_dest", SERVICE, Destination(f"198.51.100.{n % 250 + 1}", 80 + n))
+
+
+def test_a_batch_sends_many_requests_per_sendmsg_and_reads_every_ack():
+    nl = socket_refusing()
+    nl.batch([(5, b"", dest_op(n)) for n in range(netlink.BATCH + 2)])
+    assert (nl.sock.sends, nl.messages_sent, nl.sock.acks) == (2, netlink.BATCH + 2, [])
+
+
+def test_a_refused_request_is_named_in_ipvsadm_words_after_its_batch_is_read():
+    nl = socket_refusing(3, 7)
+    ops = [dest_op(n) for n in range(10)]
+    with pytest.raises(DriverError) as refused:
+        nl.batch([(5, b"", op) for op in ops])
+    assert refused.value.op == ops[3]
+    assert refused.value.code == errno.EEXIST
+    assert str(refused.value) == (
+        f"the kernel refused `ipvsadm {ops[3].to_ipvsadm()}`: {os.strerror(errno.EEXIST)}"
     )
-    assert list(dns.destinations.values()) == [Destination("203.0.113.1", 53, "tunnel", 5)]
-    marked = table[ServiceKey.for_fwmark(5, 4)]
-    assert list(marked.destinations.values()) == [Destination("198.51.100.1", 80, "masq", 2, 1, 1)]
-    v6 = table[ServiceKey.for_address("tcp", "2001:db8::80", 80)]
-    assert v6.service.scheduler == "sh"
-    assert list(v6.destinations) == [("2001:db8::1", 8080)]
-    assert len(table) == 4
-
-
-def test_an_empty_table_is_empty(tmp_path, monkeypatch):
-    header = "\n".join(PROC.split("\n")[:3]) + "\n"
-    assert proc_driver(tmp_path, monkeypatch, header, {}).dump_proc() == {}
-
-
-@pytest.mark.parametrize(
-    "text, marks",
-    [
-        (PROC, {5: {4, 6}}),  # mark 5 is an IPv4 and an IPv6 service: the text cannot tell
-        (PROC.replace("UDP  C00002F0:0035", "SCTP  C00002F0:0035"), {5: {4}}),
-        (None, {}),  # no /proc/net/ip_vs at all
-    ],
-)
-def test_it_leaves_to_netlink_what_the_text_cannot_say(tmp_path, monkeypatch, text, marks):
-    driver = proc_driver(tmp_path, monkeypatch, text or "", marks)
-    if text is None:
-        monkeypatch.setattr(netlink, "PROC_IPVS", str(tmp_path / "missing"))
-    assert driver.dump_proc() is None
+    assert nl.sock.acks == []  # the whole batch's acks were read, the later refusal too

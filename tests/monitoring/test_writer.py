@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from monitoring.ipvs.drivers import MemoryDriver
+from monitoring.ipvs.memory import MemoryDriver
 from monitoring.ipvs.table import RealServerRef, desired_table, diff
 from monitoring.ipvs.writer import (
     ConvergeRequests,

@@ -20,8 +20,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.ipvs.drivers import DriverError, MemoryDriver, get_driver
+from monitoring.ipvs.base import DriverError
+from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult, apply
+from monitoring.ipvs.memory import MemoryDriver
 from monitoring.ipvs.writer import WorkerPresence, read_view_down, request_converge
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig

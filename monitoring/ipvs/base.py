@@ -1,0 +1,56 @@
+"""What every IPVS driver and its callers share: the Driver protocol, the errors a driver raises,
+and the kernel's address record.
+
+A module of its own so that the drivers (netlink, memory) and the engine depend on it and never on
+each other: the netlink modules import this, never drivers.py, so there is no import circle and
+choosing a driver (drivers.py) stays the only place that knows them all. It imports nothing of the
+package but table.py's plain types.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from monitoring.ipvs.table import Op, Table
+
+
+class DriverError(Exception):
+    """The kernel (or the driver) refused something; the message is for the user."""
+
+    def __init__(self, message: str, code: int = 0, op: Op | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.op = op
+
+
+class NoIPVSError(DriverError):
+    """This kernel has no IPVS (or it cannot be loaded)."""
+
+
+@dataclass(frozen=True)
+class KernelAddress:
+    address: str
+    prefixlen: int
+    device: str
+    label: str
+
+
+class Driver(Protocol):
+    name: str
+
+    def dump(self) -> Table: ...
+    def apply(self, ops: list[Op]) -> int: ...
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None: ...
+    def timeouts(self) -> tuple[int, int, int]: ...
+    def version(self) -> tuple[str, int]: ...
+    def addresses(self) -> list[KernelAddress]: ...
+    def add_address(self, address: str, prefixlen: int, device: str, label: str) -> None: ...
+    def remove_address(self, address: str, prefixlen: int, device: str) -> None: ...
+    def ip_forward(self) -> bool: ...
+    def set_ip_forward(self, on: bool) -> None: ...
+    def gratuitous_arp(
+        self, address: str, device: str, count: int = 5, interval: float = 1.0
+    ) -> threading.Thread | None: ...
+    def close(self) -> None: ...
