@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitoring.ipvs.drivers import get_driver  # noqa: E402
-from monitoring.ipvs.table import RealServerRef  # noqa: E402
 from monitoring.ipvs.writer import TableWriter  # noqa: E402
-from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer  # noqa: E402
+from virtualservers.lvsconf.model import (  # noqa: E402
+    LvsConfig,
+    RealServer,
+    RealServerRef,  # noqa: E402
+    VirtualServer,
+)
 
 VIRTUALS, SERVERS = 1000, 10
 

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from monitoring.checks.probes import CheckSpec, ProbeResult, spec_for
-from monitoring.ipvs.table import RealServerRef
-from virtualservers.lvsconf.model import LvsConfig
+from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 
 @dataclass

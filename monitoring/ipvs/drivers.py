@@ -13,13 +13,10 @@ from monitoring.ipvs.memory import MemoryDriver
 _MEMORY_SINGLETON: MemoryDriver | None = None
 
 
-def get_driver(name: str | None = None) -> Driver:
-    """The driver a setting names. "memory" is one shared table per process (like locmem)."""
+def get_driver(name: str) -> Driver:
+    """The driver a setting (LVSADMIN_IPVS_DRIVER) names; the callers read the setting, so this
+    package stays Django-free. "memory" is one shared table per process (like locmem)."""
     global _MEMORY_SINGLETON
-    if name is None:
-        from django.conf import settings
-
-        name = settings.LVSADMIN_IPVS_DRIVER
     if name == "memory":
         if _MEMORY_SINGLETON is None:
             _MEMORY_SINGLETON = MemoryDriver()

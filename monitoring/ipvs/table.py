@@ -12,7 +12,12 @@ import ipaddress
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
-from virtualservers.lvsconf.model import DEFAULT_SCHEDULER, LvsConfig, VirtualServer
+from virtualservers.lvsconf.model import (
+    DEFAULT_SCHEDULER,
+    LvsConfig,
+    RealServerRef,
+    VirtualServer,
+)
 
 FORWARD_BY_NETWORK = {"direct": "route", "nat": "masq", "tunnel": "tunnel"}
 FORWARD_LABEL = {"route": "Route", "masq": "Masq", "tunnel": "Tunnel", "local": "Local"}
@@ -101,15 +106,6 @@ Table = dict[ServiceKey, ServiceEntry]
 
 
 @dataclass(frozen=True)
-class RealServerRef:
-    """A real server as the worker knows it: the virtual's name, the address and the real port."""
-
-    virtual: str
-    address: str
-    port: int
-
-
-@dataclass(frozen=True)
 class Vip:
     address: str
     prefixlen: int
@@ -143,16 +139,6 @@ def service_key(virtual: VirtualServer) -> ServiceKey:
     if virtual.effective_fwmark:
         return ServiceKey.for_fwmark(virtual.effective_fwmark, version)
     return ServiceKey.for_address(virtual.effective_protocol, address, virtual.effective_port)
-
-
-def real_server_refs(virtual: VirtualServer) -> list[RealServerRef]:
-    """The active real servers of a virtual, as the worker checks them."""
-    port = virtual.effective_port
-    return [
-        RealServerRef(virtual.name, server.address or "0.0.0.0", server.port or port)
-        for server in virtual.servers
-        if server.effective_active
-    ]
 
 
 def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> DesiredState:

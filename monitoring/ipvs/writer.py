@@ -33,8 +33,8 @@ from monitoring.ipvs.engine import (
     apply,
     apply_lock,
 )
-from monitoring.ipvs.table import DesiredState, RealServerRef, desired_state, diff
-from virtualservers.lvsconf.model import LvsConfig
+from monitoring.ipvs.table import DesiredState, desired_state, diff
+from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 
 class TableWriter:

@@ -12,9 +12,9 @@ from pathlib import Path
 from monitoring.ipvs.base import DriverError
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult
-from monitoring.ipvs.table import RealServerRef, Table
+from monitoring.ipvs.table import Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
-from virtualservers.lvsconf.model import LvsConfig
+from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 log = logging.getLogger("lvsadmin.worker")
 DRIVER_RETRY = 30.0

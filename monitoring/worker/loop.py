@@ -28,12 +28,11 @@ from monitoring.checks import programs
 from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
-from monitoring.ipvs.table import RealServerRef
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
-from virtualservers.lvsconf.model import LvsConfError, LvsConfig
+from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
 
 log = logging.getLogger("lvsadmin.worker")

@@ -437,7 +437,10 @@ def test_diff_rows_are_split_on_newline_only():
     "what, field",
     [("send", "send"), ("expect", "expect"), ("program", "send_program")],
 )
-def test_blank_buttons_keep_the_other_fields_typed_on_the_page(admin_client, virtual, what, field):
+def test_blank_buttons_keep_the_other_fields_typed_on_the_page(
+    admin_client, virtual, what, field, settings
+):
+    settings.LVSADMIN_CHECK_PROGRAM_DIRS = ["/usr/local/bin"]  # where the typed program lives
     typed = script_data(
         send_program="/usr/local/bin/check %h", send="HEAD / HTTP/1.0", expect="200", use_regex="on"
     )

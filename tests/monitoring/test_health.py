@@ -3,8 +3,8 @@ reentry/timeout consecutive successes; quiesce and the sorry server through desi
 
 from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import ProbeResult
-from monitoring.ipvs.table import RealServerRef, desired_state, service_key
-from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
+from monitoring.ipvs.table import desired_state, service_key
+from virtualservers.lvsconf.model import LvsConfig, RealServer, RealServerRef, VirtualServer
 
 OK, FAIL = ProbeResult(True, 0.01), ProbeResult(False, 0.01, "connection refused")
 DB1 = RealServerRef("mysql", "192.0.2.241", 3306)

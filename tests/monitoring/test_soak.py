@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.ipvs.table import RealServerRef, desired_state, format_table
+from monitoring.ipvs.table import desired_state, format_table
+from virtualservers.lvsconf.model import RealServerRef
 from virtualservers.lvsconf.parse import parse
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from monitoring.ipvs.memory import MemoryDriver
-from monitoring.ipvs.table import RealServerRef, desired_table, diff
+from monitoring.ipvs.table import desired_table, diff
 from monitoring.ipvs.writer import (
     ConvergeRequests,
     TableWriter,
@@ -12,7 +12,7 @@ from monitoring.ipvs.writer import (
     request_converge,
     write_view,
 )
-from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
+from virtualservers.lvsconf.model import LvsConfig, RealServer, RealServerRef, VirtualServer
 
 
 def config(servers: int = 10, virtuals: int = 20) -> LvsConfig:

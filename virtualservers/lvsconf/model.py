@@ -150,6 +150,26 @@ class VirtualServer:
         return self.address or DEFAULT_ADDRESS
 
 
+@dataclass(frozen=True)
+class RealServerRef:
+    """A real server as health checks and the kernel table know it: its virtual server's name,
+    its address and the port it is checked on (the virtual's port when it has none)."""
+
+    virtual: str
+    address: str
+    port: int
+
+
+def real_server_refs(virtual: VirtualServer) -> list[RealServerRef]:
+    """The active real servers of a virtual, as the worker checks them."""
+    port = virtual.effective_port
+    return [
+        RealServerRef(virtual.name, server.address or "0.0.0.0", server.port or port)
+        for server in virtual.servers
+        if server.effective_active
+    ]
+
+
 @dataclass
 class FailoverService:
     """A legacy `failover NAME { ... }` block (FOS). Kept verbatim as ordered key/value pairs;
