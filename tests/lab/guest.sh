@@ -86,7 +86,10 @@ case "$mode" in
     code=0
     : >"$out/bench.log"
     shopt -s nullglob
-    for script in bench/bench_ipvs.py bench/vm_*.py; do
+    scripts=(bench/bench_ipvs.py bench/vm_*.py)
+    # `LAB_MODE=bench scripts/lab.sh bench/vm_x.py` runs just the scripts named.
+    [ ${#extra[@]} -gt 0 ] && scripts=("${extra[@]}")
+    for script in "${scripts[@]}"; do
       [ -e "$script" ] || continue
       stamp "$script"
       echo "==== $script (in the lab VM, under QEMU/TCG) ====" >>"$out/bench.log"
