@@ -14,7 +14,7 @@ from monitoring import publish
 from monitoring.forms import ApplyForm
 from monitoring.models import Revision
 from virtualservers.lvsconf.model import LvsConfError
-from virtualservers.tabs import render_tab
+from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
 
 REVISIONS_PER_PAGE = 20
 
@@ -81,6 +81,7 @@ def control(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@requires(PUBLISH_REVISION)
 def apply(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
     if not form.is_valid():
@@ -131,6 +132,7 @@ def revision_detail(request: HttpRequest, serial: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(PUBLISH_REVISION)
 def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
     """GET asks for confirmation; POST replaces the draft with the revision (not published:
     Apply does that, after the user has seen the pending diff)."""

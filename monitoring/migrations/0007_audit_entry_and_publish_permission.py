@@ -4,32 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0006_worker_start_and_restart'),
+        ("monitoring", "0006_worker_start_and_restart"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='when')),
-                ('username', models.CharField(max_length=150, verbose_name='who')),
-                ('address', models.CharField(max_length=64, verbose_name='from')),
-                ('action', models.CharField(max_length=32, verbose_name='action')),
-                ('target', models.CharField(max_length=255, verbose_name='what')),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
-                ('summary', models.TextField(blank=True, verbose_name='summary')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="when")),
+                ("username", models.CharField(max_length=150, verbose_name="who")),
+                ("address", models.CharField(max_length=64, verbose_name="from")),
+                ("action", models.CharField(max_length=32, verbose_name="action")),
+                ("target", models.CharField(max_length=255, verbose_name="what")),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                ("summary", models.TextField(blank=True, verbose_name="summary")),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.AlterModelOptions(
-            name='revision',
-            options={'ordering': ['-serial_no'], 'permissions': [('publish_revision', 'Can apply the draft and restore revisions')], 'verbose_name': 'revision', 'verbose_name_plural': 'revisions'},
+            name="revision",
+            options={
+                "ordering": ["-serial_no"],
+                "permissions": [("publish_revision", "Can apply the draft and restore revisions")],
+                "verbose_name": "revision",
+                "verbose_name_plural": "revisions",
+            },
         ),
     ]

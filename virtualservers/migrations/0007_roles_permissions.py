@@ -4,14 +4,23 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('virtualservers', '0006_help_texts_for_fields_nothing_acts_on'),
+        ("virtualservers", "0006_help_texts_for_fields_nothing_acts_on"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='globalsettings',
-            options={'permissions': [('change_draft', 'Can edit the draft (settings, redundancy, virtual and real servers, scripts)'), ('toggle_server', 'Can activate and deactivate virtual and real servers')], 'verbose_name': 'global settings', 'verbose_name_plural': 'global settings'},
+            name="globalsettings",
+            options={
+                "permissions": [
+                    (
+                        "change_draft",
+                        "Can edit the draft (settings, redundancy, virtual and real servers, scripts)",
+                    ),
+                    ("toggle_server", "Can activate and deactivate virtual and real servers"),
+                ],
+                "verbose_name": "global settings",
+                "verbose_name_plural": "global settings",
+            },
         ),
     ]
