@@ -30,6 +30,7 @@ from virtualservers.models import (
     GlobalSettings,
     MonitoringScript,
     Redundancy,
+    SingletonModel,
     VirtualServer,
 )
 
@@ -152,8 +153,8 @@ def _shown(name: str, value: Any) -> Any:
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """{field: [old, new]} for the fields whose value changed; secrets only say they changed."""
     changed = {}
-    for name, new in after.items():
-        old = before.get(name)
+    for name in [*after, *(n for n in before if n not in after)]:
+        old, new = before.get(name), after.get(name)
         if old != new:
             changed[name] = [_shown(name, old), _shown(name, new)]
     return changed
@@ -177,6 +178,8 @@ def _saved(sender, instance: models.Model, created: bool, **kwargs) -> None:
     if _muted.get():
         return
     before = getattr(instance, "_audit_before", None)
+    if before is None and isinstance(instance, SingletonModel):
+        return  # made with its defaults on first use (load()): nobody changed anything yet
     changes = diff(before or {}, _values(instance))
     if created or before is None:
         action = "add"
