@@ -15,9 +15,11 @@ def make_groups(apps, schema_editor):
     # Permissions are normally created after all migrations ran (post_migrate): make them now
     # so the groups can hold them on a fresh database.
     for config in apps.get_app_configs():
-        config.models_module = True
+        # create_permissions skips an app without models_module (which migration states lack).
+        saved = getattr(config, "models_module", None)
+        config.models_module = saved or True
         create_permissions(config, apps=apps, verbosity=0)
-        config.models_module = None
+        config.models_module = saved
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     User = apps.get_model("auth", "User")
