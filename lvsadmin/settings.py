@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every view needs a login, on every method (CVE-2013-6492 was auth limited to GET).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "monitoring.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring.models import RealServerHealth, Revision, WorkerStatus
+from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,3 +33,15 @@ class RealServerHealthAdmin(ReadOnlyAdmin):
 @admin.register(WorkerStatus)
 class WorkerStatusAdmin(ReadOnlyAdmin):
     list_display = ("heartbeat", "pid", "serial_no", "kernel_ok", "kernel_message")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Nobody edits or deletes the trail here, administrators included."""
+
+    list_display = ("at", "username", "address", "action", "target")
+    list_filter = ("action", "username")
+    search_fields = ("target", "summary", "username", "address")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

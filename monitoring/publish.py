@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
+from monitoring import audit
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.draft import draft_config, fresh_config, replace_draft
 from monitoring.models import Revision
@@ -159,9 +160,15 @@ def restore(revision: Revision) -> list[str]:
         for name, check in (revision.checks or {}).items():
             if name not in names:
                 continue
-            MonitoringScript.objects.update_or_create(
-                virtual_server_id=names[name], defaults=builtin_check(check)
-            )
+            with audit.muted():
+                MonitoringScript.objects.update_or_create(
+                    virtual_server_id=names[name], defaults=builtin_check(check)
+                )
+        audit.record(
+            "restore",
+            f"revision serial {revision.serial_no}",
+            summary=f"restore of serial {revision.serial_no}: " + "; ".join(change.lines()),
+        )
     return change.lines()
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("apply/", views.apply, name="apply"),
     path("revisions/<int:serial>/", views.revision_detail, name="revision"),
     path("revisions/<int:serial>/restore/", views.revision_restore, name="revision_restore"),
+    path("audit/", views.audit, name="audit"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
 ]

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from monitoring import publish
 from monitoring.forms import ApplyForm
-from monitoring.models import Revision
+from monitoring.models import AuditEntry, Revision
 from virtualservers.lvsconf.model import LvsConfError
-from virtualservers.tabs import render_tab
+from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
 
 REVISIONS_PER_PAGE = 20
+AUDIT_PER_PAGE = 50
 
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -81,6 +82,7 @@ def control(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@requires(PUBLISH_REVISION)
 def apply(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
     if not form.is_valid():
@@ -131,6 +133,7 @@ def revision_detail(request: HttpRequest, serial: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(PUBLISH_REVISION)
 def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
     """GET asks for confirmation; POST replaces the draft with the revision (not published:
     Apply does that, after the user has seen the pending diff)."""
@@ -156,4 +159,16 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
         return redirect("monitoring:control")
     return render_tab(
         request, "monitoring/revision_confirm_restore.html", "control", {"revision": revision}
+    )
+
+
+# --- AUDIT --------------------------------------------------------------------------------------
+
+
+@require_safe
+def audit(request: HttpRequest) -> HttpResponse:
+    """The audit trail, newest first; readable by every role."""
+    page = Paginator(AuditEntry.objects.all(), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    return render_tab(
+        request, "monitoring/audit.html", "control", {"page": page, "entries": page.object_list}
     )

@@ -18,12 +18,17 @@ class WeightForm(forms.Form):
     weight = forms.IntegerField(label="Weight", min_value=0, max_value=65535)
 
 
-@admin.action(description="Set weight of selected")
+@admin.action(description="Set weight of selected", permissions=["change"])
 def set_weight(modeladmin, request, queryset):
     if "apply" in request.POST:
         form = WeightForm(request.POST)
         if form.is_valid():
-            count = queryset.update(weight=form.cleaned_data["weight"])
+            # One save per row so that the audit trail records each weight change.
+            count = 0
+            for server in queryset:
+                server.weight = form.cleaned_data["weight"]
+                server.save(update_fields=["weight"])
+                count += 1
             modeladmin.message_user(
                 request,
                 f"Weight set to {form.cleaned_data['weight']} on {count} real servers.",
@@ -46,7 +51,7 @@ def set_weight(modeladmin, request, queryset):
 
 
 @admin.register(RealServer)
-class RealServerAdmin(admin.ModelAdmin):
+class RealServerAdmin(virtual_admin.ToggleAdmin):
     list_display = ("name", "virtual_server", "address", "port", "weight", "active")
     list_filter = ("active", "virtual_server")
     search_fields = ("name", "address", "virtual_server__name")

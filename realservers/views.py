@@ -13,7 +13,15 @@ from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.lvsconf.schema import SERVER
 from virtualservers.models import VirtualServer
-from virtualservers.tabs import back_to, edit_page, render_tab, saved
+from virtualservers.tabs import (
+    CHANGE_DRAFT,
+    TOGGLE_SERVER,
+    back_to,
+    edit_page,
+    render_tab,
+    requires,
+    saved,
+)
 
 
 def next_real_name(virtual: VirtualServer) -> str:
@@ -52,6 +60,7 @@ def _add_last_inactive(form: RealServerForm) -> RealServer:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=virtual_pk)
     back = reverse("realservers:real_list", args=[virtual.pk])
@@ -71,6 +80,7 @@ def real_add(request: HttpRequest, virtual_pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     real = _real(virtual_pk, pk)
     back = reverse("realservers:real_list", args=[real.virtual_server.pk])
@@ -89,6 +99,7 @@ def real_edit(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
     real = _real(virtual_pk, pk)
@@ -105,6 +116,7 @@ def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
 
 
 @require_POST
+@requires(TOGGLE_SERVER)
 def real_toggle(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     """(DE)ACTIVATE: flip the configured `active` flag of one real server."""
     real = _real(virtual_pk, pk)

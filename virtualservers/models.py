@@ -184,6 +184,15 @@ class GlobalSettings(SingletonModel):
     class Meta:
         verbose_name = _("global settings")
         verbose_name_plural = _("global settings")
+        # The roles' permissions (groups made by monitoring's migration 0007): they cover the
+        # whole draft, so they hang on its one singleton rather than on each model.
+        permissions = [
+            (
+                "change_draft",
+                _("Can edit the draft (settings, redundancy, virtual and real servers, scripts)"),
+            ),
+            ("toggle_server", _("Can activate and deactivate virtual and real servers")),
+        ]
 
     def __str__(self) -> str:
         return "Global settings"

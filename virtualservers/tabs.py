@@ -5,10 +5,12 @@ that realservers and monitoring can use it without importing each other's views.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import format_html
@@ -19,7 +21,34 @@ from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import format_value
 from virtualservers.lvsconf.schema import SECTIONS, SERVER, VIRTUAL
 
+# The roles' permissions (the groups that hold them are made by monitoring's migrations).
+CHANGE_DRAFT = "virtualservers.change_draft"
+TOGGLE_SERVER = "virtualservers.toggle_server"
+PUBLISH_REVISION = "monitoring.publish_revision"
+
 PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
+
+
+def requires(permission: str) -> Callable:
+    """Refuse (403) any request but GET/HEAD/OPTIONS from a user without `permission`.
+
+    Reading stays open to every logged-in user: a page that edits shows its form to a viewer
+    (the template hides the buttons), and only a state change needs the role. The check is on
+    the server whatever the page showed, so a forged POST is refused too."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not request.user.has_perm(
+                permission
+            ):
+                raise PermissionDenied(f"Your role does not allow this ({permission}).")
+            return view(request, *args, **kwargs)
+
+        checked.required_permission = permission  # type: ignore[attr-defined]
+        return checked
+
+    return decorator
 
 
 def render_tab(

@@ -32,7 +32,15 @@ from virtualservers.models import (
     Redundancy,
     VirtualServer,
 )
-from virtualservers.tabs import back_to, edit_page, render_tab, saved
+from virtualservers.tabs import (
+    CHANGE_DRAFT,
+    TOGGLE_SERVER,
+    back_to,
+    edit_page,
+    render_tab,
+    requires,
+    saved,
+)
 
 VIRTUALS_PER_PAGE = 100
 NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
@@ -42,6 +50,7 @@ NETWORK_BUTTONS = (NetworkType.NAT, NetworkType.DIRECT, NetworkType.TUNNEL)
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def global_settings(request: HttpRequest) -> HttpResponse:
     # One of NAT / Direct Routing / Tunneling was clicked, or ACCEPT (keeps the type).
     network = request.POST.get("network")
@@ -64,6 +73,7 @@ def global_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def redundancy(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
     template, context = "virtualservers/redundancy.html", {"red": instance}
@@ -96,6 +106,7 @@ def _apply_redundancy_defaults(instance: Redundancy) -> None:
 
 
 @require_POST
+@requires(CHANGE_DRAFT)
 def redundancy_enable(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
     instance.backup_active = True
@@ -106,6 +117,7 @@ def redundancy_enable(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@requires(CHANGE_DRAFT)
 def redundancy_disable(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
     instance.backup_active = False
@@ -115,6 +127,7 @@ def redundancy_disable(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@requires(CHANGE_DRAFT)
 def redundancy_reset(request: HttpRequest) -> HttpResponse:
     """Piranha's RESET: backup 0.0.0.0, no private IP, heartbeat 6 s / 18 s on port 539."""
     instance = Redundancy.load()
@@ -198,6 +211,7 @@ def _virtual_edit_url(virtual: VirtualServer) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def virtual_add(request: HttpRequest) -> HttpResponse:
     return edit_page(
         request,
@@ -216,6 +230,7 @@ def virtual_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
     virtual = get_object_or_404(VirtualServer, pk=pk)
     return edit_page(
@@ -233,6 +248,7 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes (with its real servers and monitoring script)."""
     virtual = get_object_or_404(VirtualServer, pk=pk)
@@ -250,6 +266,7 @@ def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@requires(TOGGLE_SERVER)
 def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     """(DE)ACTIVATE: flip the configured `active` flag."""
     virtual = get_object_or_404(VirtualServer, pk=pk)
@@ -292,6 +309,7 @@ def _script_page(request: HttpRequest, virtual: VirtualServer, **options) -> Htt
 
 
 @require_http_methods(["GET", "POST"])
+@requires(CHANGE_DRAFT)
 def monitoring_script(request: HttpRequest, virtual_pk: int) -> HttpResponse:
     return _script_page(request, get_object_or_404(VirtualServer, pk=virtual_pk))
 
@@ -306,6 +324,7 @@ BLANKS = {
 
 
 @require_POST
+@requires(CHANGE_DRAFT)
 def monitoring_blank(request: HttpRequest, virtual_pk: int, what: str) -> HttpResponse:
     if what not in BLANKS:
         raise Http404("Nothing to blank.")

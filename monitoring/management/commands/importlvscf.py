@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring import audit
 from monitoring.draft import replace_draft
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError
@@ -46,6 +47,12 @@ class Command(BaseCommand):
         for line in change.lines():
             self.stdout.write(f"{prefix}: {line}")
         if not options["dry_run"]:
+            actor = audit.current_actor()
+            audit.record(
+                "import",
+                str(path),
+                summary=f"import of {path} by {actor.username}: " + "; ".join(change.lines()),
+            )
             self.stdout.write(
                 f"{path}: {len(config.virtuals)} virtual servers in the draft; Apply to publish"
             )

@@ -1,0 +1,246 @@
+"""The audit trail: who changed what, when and from where.
+
+Every save and delete of a draft model (GUI, admin or shell alike) is recorded by signals with
+the changed fields' old and new values; Apply by the new revision's row; restore and import by
+one summary each (they write the draft in bulk statements that send no signals, and the rows'
+own signals are muted meanwhile); group membership and account changes by the user model's
+signals. The actor comes from the request being served (`AuditMiddleware`), else from the
+command being run: the OS user, address "local".
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.http import HttpRequest, HttpResponse
+
+from monitoring.models import AuditEntry, Revision
+from realservers.models import RealServer
+from virtualservers.models import (
+    FailoverService,
+    GlobalSettings,
+    MonitoringScript,
+    Redundancy,
+    SingletonModel,
+    VirtualServer,
+)
+
+DRAFT_MODELS: tuple[type[models.Model], ...] = (
+    GlobalSettings,
+    Redundancy,
+    VirtualServer,
+    RealServer,
+    MonitoringScript,
+    FailoverService,
+)
+SECRET = "(secret changed)"
+# Never written to the trail: the value (a password) or noise (the last login time).
+SECRET_FIELDS = {"mysql_password", "password"}
+IGNORED_FIELDS = {"last_login"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    address: str
+
+
+_actor: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
+_muted: ContextVar[bool] = ContextVar("audit_muted", default=False)
+
+
+def local_actor() -> Actor:
+    """A management command or shell: no Django user, the OS account that ran it."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(f"{name} (shell)", "local")
+
+
+def current_actor() -> Actor:
+    return _actor.get() or local_actor()
+
+
+def request_actor(request: HttpRequest) -> Actor:
+    user = getattr(request, "user", None)
+    name = user.get_username() if user is not None and user.is_authenticated else "(anonymous)"
+    # client_ip is what the allowlist middleware resolved: X-Forwarded-For believed only from a
+    # trusted proxy, so a client cannot write someone else's address into the trail.
+    address = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", "")
+    return Actor(name, address)
+
+
+class AuditMiddleware:
+    """Makes the logged-in user and client address the actor of what the request changes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Resolved lazily: request.user is only known once the view runs (and login changes it).
+        token = _actor.set(_LazyActor(request))  # type: ignore[arg-type]
+        try:
+            return self.get_response(request)
+        finally:
+            _actor.reset(token)
+
+
+class _LazyActor:
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+
+    @property
+    def username(self) -> str:
+        return request_actor(self.request).username
+
+    @property
+    def address(self) -> str:
+        return request_actor(self.request).address
+
+
+def record(action: str, target: str, changes: dict | None = None, summary: str = "") -> AuditEntry:
+    actor = current_actor()
+    return AuditEntry.objects.create(
+        username=actor.username[:150],
+        address=actor.address[:64],
+        action=action,
+        target=target[:255],
+        changes=changes or {},
+        summary=summary,
+    )
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """No per-row entries (a bulk replacement of the draft records one summary instead)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+# --- Field diffs --------------------------------------------------------------------------------
+
+
+def _values(obj: models.Model) -> dict[str, Any]:
+    values = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name in IGNORED_FIELDS:
+            continue
+        values[field.name] = field.value_from_object(obj)
+    return values
+
+
+def _shown(name: str, value: Any) -> Any:
+    if name in SECRET_FIELDS:
+        return SECRET if value else ""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value changed; secrets only say they changed."""
+    changed = {}
+    for name in [*after, *(n for n in before if n not in after)]:
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            changed[name] = [_shown(name, old), _shown(name, new)]
+    return changed
+
+
+def _label(obj: models.Model) -> str:
+    label = f"{obj._meta.verbose_name} {obj}"
+    if isinstance(obj, RealServer):
+        label += f" of {obj.virtual_server.name}" if obj.virtual_server_id else ""
+    return label
+
+
+def _remember(sender, instance: models.Model, **kwargs) -> None:
+    if _muted.get():
+        return
+    old = sender._default_manager.filter(pk=instance.pk).first() if instance.pk else None
+    instance._audit_before = _values(old) if old is not None else None
+
+
+def _saved(sender, instance: models.Model, created: bool, **kwargs) -> None:
+    if _muted.get():
+        return
+    before = getattr(instance, "_audit_before", None)
+    if before is None and isinstance(instance, SingletonModel):
+        return  # made with its defaults on first use (load()): nobody changed anything yet
+    changes = diff(before or {}, _values(instance))
+    if created or before is None:
+        action = "add"
+    elif set(changes) == {"active"}:
+        action = "activate" if instance.active else "deactivate"
+    else:
+        action = "change"
+    if not changes and action == "change":
+        return  # saved as it was: nothing to tell
+    record(action, _label(instance), changes)
+
+
+def _deleted(sender, instance: models.Model, **kwargs) -> None:
+    if not _muted.get():
+        record("delete", _label(instance), diff(_values(instance), {}))
+
+
+def _published(sender, instance: Revision, created: bool, **kwargs) -> None:
+    if created:
+        record("apply", f"revision serial {instance.serial_no}", summary=instance.comment)
+
+
+def _user_saved(sender, instance, created: bool, **kwargs) -> None:
+    before = getattr(instance, "_audit_before", None)
+    changes = diff(before or {}, _values(instance))
+    if created or before is None:
+        record("add user", f"user {instance.get_username()}", changes)
+    elif "password" in changes:
+        record("password", f"user {instance.get_username()}")
+        del changes["password"]
+    if changes and not created and before is not None:
+        record("change user", f"user {instance.get_username()}", changes)
+
+
+def _groups_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    User = get_user_model()
+    if reverse:  # group.user_set changed: instance is the group
+        users = [u.get_username() for u in User.objects.filter(pk__in=pk_set or ())]
+        groups = [instance.name]
+    else:
+        users = [instance.get_username()]
+        groups = list(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))
+    verb = {"post_add": "added to", "post_remove": "removed from", "post_clear": "removed from"}
+    for user in users:
+        record(
+            "role",
+            f"user {user}",
+            {"groups": [verb[action], groups or ["all groups"]]},
+        )
+
+
+def connect() -> None:
+    for model in DRAFT_MODELS:
+        uid = f"audit-{model._meta.label}"
+        pre_save.connect(_remember, sender=model, dispatch_uid=uid)
+        post_save.connect(_saved, sender=model, dispatch_uid=uid)
+        post_delete.connect(_deleted, sender=model, dispatch_uid=uid)
+    post_save.connect(_published, sender=Revision, dispatch_uid="audit-revision")
+    User = get_user_model()
+    pre_save.connect(_remember, sender=User, dispatch_uid="audit-user")
+    post_save.connect(_user_saved, sender=User, dispatch_uid="audit-user")
+    m2m_changed.connect(_groups_changed, sender=User.groups.through, dispatch_uid="audit-groups")
