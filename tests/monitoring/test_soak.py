@@ -294,9 +294,9 @@ def test_twenty_clients_and_a_big_import_never_stop_the_worker_or_return_5xx(pro
     assert importer.returncode == 0, imported
     assert not errors, errors
     assert product["worker"].poll() is None, f"the worker died:\n{worker_log}"
-    assert statuses and not [s for s in statuses if s >= 500], statuses
+    assert statuses and not [s for s in statuses if s >= 500 or s == 403], statuses
     # Every client logged in and made at least one round of changes.
-    assert sum(statuses.values()) >= CLIENTS * 6, statuses
+    assert sum(statuses.values()) >= CLIENTS * 4, statuses
     # The heartbeat never went stale long enough for the GUI to say "stopped".
     times = [time.mktime(time.strptime(h[:19], "%Y-%m-%d %H:%M:%S")) for h in heartbeats]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
