@@ -241,6 +241,8 @@ AXES_VERBOSE = False
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
+        # Bootstrap's CSS draws checkboxes, switches and select arrows as data: SVG images.
+        "img-src": ["'self'", "data:"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
