@@ -4,7 +4,6 @@ and one put straight into the database is refused by Apply, which names the bloc
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -16,14 +15,6 @@ pytestmark = pytest.mark.django_db
 # An item value that closes the block and opens an active virtual server of its own.
 INJECTION = "192.0.2.9 eth0:1\n}\nvirtual evil {\n     address = 192.0.2.66 eth0:1\n     active = 1"
 ADD = "/admin/virtualservers/failoverservice/add/"
-
-
-@pytest.fixture
-def admin_client_():
-    user = get_user_model().objects.create_superuser("piranha", password="x-Long-Secret-1")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
