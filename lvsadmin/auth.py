@@ -13,14 +13,15 @@ three one critical section.
 
 from __future__ import annotations
 
+import fcntl
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import views
-from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -54,22 +55,21 @@ def lockout_response(
 
 @contextmanager
 def login_lock() -> Iterator[None]:
-    """One login attempt at a time, across every worker process.
+    """One login attempt at a time among this director's web processes.
 
-    SQLite: the transaction starts with BEGIN IMMEDIATE (settings), which takes the database's
-    write lock. MySQL/MariaDB: a named lock, since a plain transaction does not serialise reads.
+    A file lock, not the database's: a password hash takes about a second, and SQLite's write
+    lock held that long starved the other gunicorn worker's writes (they wait for it by polling,
+    unfairly, and gave up with "database is locked" under twenty logging-in clients). A blocked
+    flock() wakes as soon as the holder lets go, and never touches the database.
     """
-    with transaction.atomic():
-        if connection.vendor != "mysql":
-            yield
-            return
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK('lvsadmin-login', 30)")
+    path = Path(settings.STATE_DIR) / "login.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK('lvsadmin-login')")
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class LoginSerializerMiddleware:

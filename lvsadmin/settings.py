@@ -59,6 +59,35 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 
 
+def _read_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _interface_addresses() -> set[str]:
+    """Every local address of this host's interfaces, from /proc (none where it is missing)."""
+    import ipaddress
+
+    found: set[str] = set()
+    # IPv4: each local address is a `|-- ADDRESS` line followed by `/32 host LOCAL`.
+    last = ""
+    for line in _read_lines("/proc/net/fib_trie"):
+        line = line.strip()
+        if line.startswith("|--"):
+            last = line[3:].strip()
+        elif line == "/32 host LOCAL" and last:
+            found.add(last)
+    # IPv6: one line per address, the address first as 32 hex digits.
+    for line in _read_lines("/proc/net/if_inet6"):
+        try:
+            found.add(str(ipaddress.IPv6Address(int(line.split()[0], 16))))
+        except (ValueError, IndexError):
+            continue
+    return found
+
+
 def _own_names() -> list[str]:
     """The director's own names and addresses, read once at start: the Host header must be one
     of them, so that a DNS-rebinding page (evil.example resolving to the director) that an admin
@@ -72,13 +101,7 @@ def _own_names() -> list[str]:
             names.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
         except OSError:
             pass
-    try:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
-            names.update(str(msg.get_attr("IFA_ADDRESS")) for msg in ipr.get_addr())
-    except Exception:  # noqa: BLE001 - no netlink (a container, another OS): names and loopback
-        pass
+    names |= _interface_addresses()
     # Django compares the Host header's host part: an IPv6 address arrives in brackets.
     return sorted(
         f"[{n.split('%')[0]}]" if ":" in n else n.lower() for n in names if n and n != "None"
