@@ -25,6 +25,8 @@ os.environ["LVSADMIN_STATE_DIR"] = STATE
 os.environ["LVSADMIN_LVS_CF"] = str(Path(STATE) / "ha" / "lvs.cf")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lvsadmin.settings")
 os.environ.setdefault("LVSADMIN_LOG_LEVEL", "WARNING")
+# The test client sends "Host: testserver"; the Host check would refuse it with a 400.
+os.environ.setdefault("LVSADMIN_ALLOWED_HOSTS", "testserver")
 
 import django  # noqa: E402
 

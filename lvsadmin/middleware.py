@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -86,3 +87,18 @@ class ClientIPAllowlistMiddleware:
             request.META.pop("HTTP_X_FORWARDED_PROTO", None)
         request.client_ip = str(client)  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class NoStoreForUsersMiddleware:
+    """Pages shown to a logged-in user (the configuration, the live table, the admin) are never
+    kept by the browser or a proxy: after logout, Back or a shared machine's cache shows nothing."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

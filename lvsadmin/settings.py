@@ -57,9 +57,58 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-# The client-IP allowlist middleware is the real gate; Host checking adds nothing for a tool that
-# is reached by whatever name or address the director has.
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _interface_addresses() -> set[str]:
+    """Every local address of this host's interfaces, from /proc (none where it is missing)."""
+    import ipaddress
+
+    found: set[str] = set()
+    # IPv4: each local address is a `|-- ADDRESS` line followed by `/32 host LOCAL`.
+    last = ""
+    for line in _read_lines("/proc/net/fib_trie"):
+        line = line.strip()
+        if line.startswith("|--"):
+            last = line[3:].strip()
+        elif line == "/32 host LOCAL" and last:
+            found.add(last)
+    # IPv6: one line per address, the address first as 32 hex digits.
+    for line in _read_lines("/proc/net/if_inet6"):
+        try:
+            found.add(str(ipaddress.IPv6Address(int(line.split()[0], 16))))
+        except (ValueError, IndexError):
+            continue
+    return found
+
+
+def _own_names() -> list[str]:
+    """The director's own names and addresses, read once at start: the Host header must be one
+    of them, so that a DNS-rebinding page (evil.example resolving to the director) that an admin
+    opens from an allowed network cannot reach the GUI. Addresses added later (a VIP, a floating
+    address) need a restart or LVSADMIN_ALLOWED_HOSTS."""
+    import socket
+
+    names = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+    for name in list(names):
+        try:
+            names.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
+        except OSError:
+            pass
+    names |= _interface_addresses()
+    # Django compares the Host header's host part: an IPv6 address arrives in brackets.
+    return sorted(
+        f"[{n.split('%')[0]}]" if ":" in n else n.lower() for n in names if n and n != "None"
+    )
+
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or _own_names()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -68,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "lvsadmin",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -89,6 +139,12 @@ MIDDLEWARE = [
     "monitoring.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "lvsadmin.middleware.NoStoreForUsersMiddleware",
+    # Login attempts one at a time (the lockout check, the password check and the count of one
+    # attempt form one step), then axes turns a locked-out attempt into the lockout page.
+    "lvsadmin.auth.LoginSerializerMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lvsadmin.urls"
@@ -184,9 +240,39 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 LVSADMIN_ALLOWED_NETWORKS = env_list("ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 # Reverse proxies whose X-Forwarded-For is believed. Default: none, so the header is ignored.
 LVSADMIN_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
-# Failed logins from one client IP before it is locked out, and for how long (seconds).
+# Failed logins for one account, or from one client address, before logins for it are refused,
+# and for how long after the last failure (seconds). django-axes reads them through lvsadmin.auth.
 LVSADMIN_LOGIN_MAX_FAILURES = int(env("LOGIN_MAX_FAILURES", "5"))
 LVSADMIN_LOGIN_LOCKOUT_SECONDS = int(env("LOGIN_LOCKOUT_SECONDS", "900"))
+
+# axes first: a locked-out account or address is refused before any password is hashed, on
+# every path that authenticates (the login page and /admin/login/ alike).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = "lvsadmin.auth.failure_limit"
+AXES_COOLOFF_TIME = "lvsadmin.auth.lockout_time"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_CLIENT_IP_CALLABLE = "lvsadmin.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "lvsadmin.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt while locked out neither hashes a password nor extends the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+
+# Only files from our own origin: no inline script or style, no framing, no form posted elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # Bootstrap's CSS draws checkboxes, switches and select arrows as data: SVG images.
+        "img-src": ["'self'", "data:"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"

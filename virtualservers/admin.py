@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from virtualservers.lvsconf.render import failover_item_problem
 from virtualservers.models import (
     FailoverService,
     GlobalSettings,
@@ -89,8 +90,37 @@ class RedundancyAdmin(SingletonAdmin):
     list_display = ("__str__", "backup_active", "backup", "keepalive", "deadtime")
 
 
+class FailoverServiceForm(forms.ModelForm):
+    class Meta:
+        model = FailoverService
+        fields = "__all__"
+
+    def clean_items(self) -> list[list[str]]:
+        """Each [key, value] pair is written to lvs.cf as it is: refuse what would not stay one
+        line of this block (the renderer refuses it too, but here the field is named)."""
+        items = self.cleaned_data.get("items")
+        if not isinstance(items, list):
+            raise forms.ValidationError("A list of [key, value] pairs.")
+        problems = []
+        for number, item in enumerate(items, start=1):
+            if not (
+                isinstance(item, list | tuple)
+                and len(item) == 2
+                and all(isinstance(part, str) for part in item)
+            ):
+                problems.append(f"item {number}: a [key, value] pair of two strings")
+                continue
+            problem = failover_item_problem(*item)
+            if problem is not None:
+                problems.append(f"item {number}: {problem}")
+        if problems:
+            raise forms.ValidationError(problems)
+        return [list(item) for item in items]
+
+
 @admin.register(FailoverService)
 class FailoverServiceAdmin(admin.ModelAdmin):
+    form = FailoverServiceForm
     list_display = ("name", "position")
     search_fields = ("name",)
 

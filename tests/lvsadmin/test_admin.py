@@ -1,8 +1,6 @@
 """Django admin: every model's list renders; bulk (de)activate and bulk weight change work."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from monitoring.models import RealServerHealth, Revision, WorkerStatus
 from realservers.models import RealServer
@@ -15,14 +13,6 @@ from virtualservers.models import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client_():
-    user = get_user_model().objects.create_superuser("piranha", password="x-Long-Secret-1")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

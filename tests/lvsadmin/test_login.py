@@ -1,18 +1,31 @@
-"""Login: required everywhere, lockout per client IP, POST-only logout, cookie flags."""
+"""Login: required everywhere, one lockout per account and per client address on every login
+path, POST-only logout, cookie flags."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+import requests
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from lvsadmin.models import LoginFailure
-
 pytestmark = pytest.mark.django_db
 LOGIN = reverse("login")
 PASSWORD = "a-long-Secret-42"
+
+
+PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fast_hashes(settings):
+    """A fast hasher here (the production one takes a second a password on this machine); the
+    parallel test puts the real one back: its slowness is the window the race needs."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -50,15 +63,114 @@ def test_it_locks_out_an_address_after_five_failures_even_with_the_right_passwor
         attempt(client, "wrong")
     response = attempt(client, PASSWORD)
     assert response.status_code == 429
-    assert b"Too many failed logins from your address" in response.content
+    assert b"Too many failed logins for this account or from your address" in response.content
     assert client.get(reverse("monitoring:control")).status_code == 302  # still not logged in
 
 
 @override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
-def test_it_does_not_lock_out_another_address(piranha):
+def test_it_does_not_lock_out_another_address_or_account(piranha):
+    get_user_model().objects.create_user("operator", password=PASSWORD)
     for _ in range(5):
         attempt(Client(REMOTE_ADDR="127.0.0.1"), "wrong")
-    assert attempt(Client(REMOTE_ADDR="127.0.0.2"), PASSWORD).status_code == 302
+    other = Client(REMOTE_ADDR="127.0.0.2")
+    response = other.post(LOGIN, {"username": "operator", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_it_locks_out_an_account_tried_from_many_addresses(piranha):
+    for n in range(5):
+        attempt(Client(REMOTE_ADDR=f"127.0.0.{n + 1}"), "wrong")
+    assert attempt(Client(REMOTE_ADDR="127.0.0.9"), PASSWORD).status_code == 429
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_it_locks_out_an_address_that_tries_many_accounts(piranha):
+    client = Client()
+    for n in range(5):
+        client.post(LOGIN, {"username": f"guess{n}", "password": "wrong"})
+    assert attempt(client, PASSWORD).status_code == 429
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_the_admin_login_shares_the_lockout(piranha):
+    piranha.is_staff = piranha.is_superuser = True
+    piranha.save()
+    client = Client()
+    for _ in range(5):
+        attempt(client, "wrong")
+    admin_login = reverse("admin:login")
+    for _ in range(8):
+        client.post(admin_login, {"username": "piranha", "password": "wrong"})
+    response = client.post(admin_login, {"username": "piranha", "password": PASSWORD})
+    assert response.status_code == 429
+    assert client.get(reverse("monitoring:control")).status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_failures_on_the_admin_login_lock_the_login_page(piranha):
+    client = Client()
+    for _ in range(5):
+        client.post(reverse("admin:login"), {"username": "piranha", "password": "wrong"})
+    assert attempt(client, PASSWORD).status_code == 429
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """How many times a password was compared with the stored hash (any thread)."""
+    checks = []
+    for hasher in (MD5PasswordHasher, PBKDF2PasswordHasher):
+
+        def counting(self, password, encoded, verify=hasher.verify):
+            checks.append(password)
+            return verify(self, password, encoded)
+
+        monkeypatch.setattr(hasher, "verify", counting)
+    return checks
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=3)
+def test_a_locked_out_client_learns_nothing_about_the_password(piranha, password_checks):
+    client = Client()
+    for _ in range(3):
+        attempt(client, "wrong")
+    assert len(password_checks) == 3
+    right, wrong = attempt(client, PASSWORD), attempt(client, "wrong")
+    assert (right.status_code, right.content) == (wrong.status_code, wrong.content)
+    assert len(password_checks) == 3  # refused before any password was hashed
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5, PASSWORD_HASHERS=PBKDF2)
+def test_parallel_logins_check_at_most_the_limit_and_never_fail(live_server, password_checks):
+    get_user_model().objects.create_user("piranha", password=PASSWORD)
+    url = live_server.url + LOGIN
+    statuses: list[int] = []
+    start = threading.Barrier(20)
+
+    def try_once() -> None:
+        with requests.Session() as session:
+            session.get(url, timeout=60)
+            token = session.cookies["csrftoken"]
+            start.wait()
+            response = session.post(
+                url,
+                data={"username": "piranha", "password": "wrong", "csrfmiddlewaretoken": token},
+                headers={"Referer": url},
+                timeout=60,
+                allow_redirects=False,
+            )
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=try_once) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(statuses) == 20
+    assert set(statuses) <= {200, 429}, statuses
+    assert len(password_checks) <= 5
 
 
 @override_settings(LVSADMIN_LOGIN_MAX_FAILURES=3)
@@ -67,15 +179,17 @@ def test_it_lets_the_address_in_again_when_the_lock_expires(piranha):
     for _ in range(3):
         attempt(client, "wrong")
     assert attempt(client, PASSWORD).status_code == 429
-    LoginFailure.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
-    assert attempt(client, PASSWORD).status_code == 302
+    with override_settings(LVSADMIN_LOGIN_LOCKOUT_SECONDS=900):
+        AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(seconds=901))
+        assert attempt(client, PASSWORD).status_code == 302
 
 
 def test_it_forgets_failures_after_a_successful_login(piranha):
     client = Client()
     attempt(client, "wrong")
+    assert AccessAttempt.objects.exists()
     attempt(client, PASSWORD)
-    assert not LoginFailure.objects.exists()
+    assert not AccessAttempt.objects.exists()
 
 
 def test_it_logs_out_only_by_post(piranha):

@@ -7,6 +7,8 @@ Absent (None) fields are not written; booleans are 0/1.
 
 from __future__ import annotations
 
+import re
+
 from virtualservers.lvsconf.model import FailoverService, LvsConfig, RealServer, VirtualServer
 from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key
 
@@ -92,9 +94,61 @@ def _render_virtual(virtual: VirtualServer) -> list[str]:
     return lines
 
 
+_FAILOVER_KEY = re.compile(r"[a-z_][a-z0-9_]*")
+_BLOCK_WORDS = frozenset({"virtual", "server", "failover"})
+
+
+def _value_words(value: str) -> list[str] | None:
+    """The words of `value` as the parser splits a line (a quoted string is one word), or None
+    when a quote is not closed, or is followed by text without a blank."""
+    words: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        if value[i] == " ":
+            i += 1
+        elif value[i] in "\"'":
+            end = value.find(value[i], i + 1)
+            if end < 0 or (end + 1 < n and value[end + 1] != " "):
+                return None
+            words.append(value[i : end + 1])
+            i = end + 1
+        else:
+            end = value.find(" ", i)
+            end = n if end < 0 else end
+            words.append(value[i:end])
+            i = end
+    return words
+
+
+def failover_item_problem(key: str, value: str) -> str | None:
+    """Why `key = value` cannot be a line of a failover block, or None.
+
+    Failover blocks are kept verbatim, so the value is written as it is: it must stay on its line
+    and read back as the same words, and no word may open or close a block (a value holding a line
+    break, `}` and `virtual evil {` would otherwise add a block nobody configured).
+    """
+    if not _FAILOVER_KEY.fullmatch(key) or key in _BLOCK_WORDS:
+        return f"key {key!r} must be one lower-case word (a-z, 0-9, _), not a block keyword"
+    if any(ch in value for ch in "\n\r\0"):
+        return f"{key}: a line break or NUL cannot be written"
+    words = _value_words(value)
+    if not words:
+        return f"{key}: a value is needed" if words is not None else f"{key}: unbalanced quotes"
+    if " ".join(words) != value or any("\t" in w for w in words if w[0] not in "\"'"):
+        return f"{key}: words must be separated by single blanks"
+    if any(("{" in word or "}" in word) and word[0] not in "\"'" for word in words):
+        return f"{key}: a brace would open or close a block; quote the word"
+    return None
+
+
 def _render_failover(failover: FailoverService) -> list[str]:
+    where = f"failover {failover.name}"
     lines = [f"failover {_word(failover.name, 'failover')} {{"]
-    lines += [f"{VIRTUAL_INDENT}{key} = {raw}" for key, raw in failover.items]
+    for key, raw in failover.items:
+        problem = failover_item_problem(key, raw)
+        if problem is not None:
+            raise ValueError(f"{where}: {problem}")
+        lines.append(f"{VIRTUAL_INDENT}{key} = {raw}")
     lines.append("}")
     return lines
 
