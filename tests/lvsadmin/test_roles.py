@@ -234,7 +234,8 @@ def test_resetting_another_users_password_ends_their_sessions():
     boss = client_for(member("administrator", "boss", is_staff=True))
     victim = member("operator", "alice")
     theirs = Client()
-    assert theirs.login(username="alice", password=PASSWORD)
+    # force_login: the test client's login() has no request, which the lockout backend needs.
+    theirs.force_login(victim)
     assert theirs.get(reverse("monitoring:control")).status_code == 200
     url = reverse("admin:auth_user_password_change", args=[victim.pk])
     new = "reset passphrase 4242"
