@@ -23,7 +23,7 @@ import os
 import time
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monitoring.ipvs.base import Driver, DriverError
@@ -33,7 +33,7 @@ from monitoring.ipvs.engine import (
     apply,
     apply_lock,
 )
-from monitoring.ipvs.table import DesiredState, desired_state, diff
+from monitoring.ipvs.table import DesiredState, ServiceKey, desired_state, diff, service_key
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 
@@ -55,6 +55,8 @@ class TableWriter:
         # configuration; None: unknown (never written, or the last write failed).
         self.written: DesiredState | None = None
         self.written_for: LvsConfig | None = None
+        self.written_down: frozenset[RealServerRef] = frozenset()
+        self.owners: set[str] = set()  # names of the virtual blocks that make a service
 
     def converge(self, config: LvsConfig, down: Collection[RealServerRef] = ()) -> ApplyResult:
         """Read the kernel and converge everything: the table, the VIPs, timeouts, NAT."""
@@ -66,44 +68,59 @@ class TableWriter:
             arp_count=self.arp_count,
             lock_wait=self.lock_wait,
         )
-        self._remember(config, result)
+        self._remember(config, result, down)
         return result
 
     def update(self, config: LvsConfig, down: Collection[RealServerRef]) -> ApplyResult:
-        """A health change: diff against what was written, no dump. Anything else (another
-        configuration, other VIPs, nothing known) takes the full converge."""
-        desired = desired_state(config, down)
+        """A health change: only the virtual servers whose real servers changed state are
+        recomputed, and diffed against what was written; no dump. Anything else (another
+        configuration, nothing known) takes the full converge. Measured in the lab VM at
+        1,000 x 10: recomputing and diffing the whole table cost 1.5 s per transition."""
         written = self.written
-        if (
-            written is None
-            or self.written_for is not config
-            or written.table.keys() != desired.table.keys()
-            or written.vips != desired.vips
-            or written.nat_router != desired.nat_router
-        ):
+        if written is None or self.written_for is not config:
             return self.converge(config, down)
-        result = ApplyResult(warnings=list(desired.warnings), desired=desired)
+        down = frozenset(down)
+        changed = {ref.virtual for ref in down ^ self.written_down}
+        # Only a service's first virtual block counts (Piranha ignores later blocks of the same
+        # firewall mark), so only those are recomputed.
+        subset = [v for v in config.virtuals if v.name in changed and v.name in self.owners]
+        partial = desired_state(replace(config, virtuals=subset), down)
+        if not partial.table.keys() <= written.table.keys():
+            return self.converge(config, down)
+        table = dict(written.table)
+        table.update(partial.table)
+        desired = DesiredState(table, written.vips, written.warnings, written.nat_router)
+        result = ApplyResult(warnings=list(written.warnings), desired=desired)
+        current = {key: written.table[key] for key in partial.table}
         # The services are the same ones, and ours: nothing outside them can be touched.
-        result.ops = diff(written.table, desired.table, written.table.keys())
-        if not result.ops:
-            return result
-        with apply_lock(self.state_path, self.lock_wait):
-            try:
-                result.executed = self.driver.apply(result.ops)
-            except DriverError as exc:
-                result.error = str(exc)
-        self._remember(config, result)
+        result.ops = diff(current, partial.table, partial.table.keys())
+        if result.ops:
+            with apply_lock(self.state_path, self.lock_wait):
+                try:
+                    result.executed = self.driver.apply(result.ops)
+                except DriverError as exc:
+                    result.error = str(exc)
+        self._remember(config, result, down)
         return result
 
     def forget(self) -> None:
         """The kernel may differ from what was written (a driver error, a new driver)."""
         self.written, self.written_for = None, None
 
-    def _remember(self, config: LvsConfig, result: ApplyResult) -> None:
-        if result.ok and result.desired is not None:
-            self.written, self.written_for = result.desired, config
-        else:
+    def _remember(
+        self, config: LvsConfig, result: ApplyResult, down: Collection[RealServerRef]
+    ) -> None:
+        if not (result.ok and result.desired is not None):
             self.forget()
+            return
+        if self.written_for is not config:
+            owners: dict[ServiceKey, str] = {}
+            for virtual in config.virtuals:
+                if virtual.effective_active:
+                    owners.setdefault(service_key(virtual), virtual.name)
+            self.owners = set(owners.values())
+        self.written, self.written_for = result.desired, config
+        self.written_down = frozenset(down)
 
 
 # --- a live worker, and requests to it ----------------------------------------------------------

@@ -122,3 +122,25 @@ def test_the_workers_view_round_trips(tmp_path: Path):
     down = {RealServerRef("mysql", "192.0.2.241", 3306)}
     write_view(state, 7, down)
     assert read_view_down(state) == frozenset(down)
+
+
+def test_updates_recompute_only_what_changed_and_always_match_the_whole_table(tmp_path: Path):
+    import random
+
+    cf = config(servers=4, virtuals=12)
+    # Two blocks of one firewall mark: only the first counts, as in Piranha.
+    cf.virtuals[5].fwmark = cf.virtuals[6].fwmark = 7
+    cf.virtuals[7].quiesce_server = True
+    cf.virtuals[8].sorry_server = "203.0.113.99"
+    driver = CountingDriver()
+    writer = TableWriter(driver, tmp_path / "state.json", arp_count=0)
+    writer.converge(cf)
+    refs = [RealServerRef(v.name, s.address, 3306) for v in cf.virtuals for s in v.servers]
+    chance = random.Random(7)
+    dumps = driver.dumps
+    down: set[RealServerRef] = set()
+    for _ in range(200):
+        down ^= {chance.choice(refs)}
+        assert writer.update(cf, down).ok
+        assert driver.table == desired_table(cf, down), sorted(down)
+    assert driver.dumps == dumps
