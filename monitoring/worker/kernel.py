@@ -41,6 +41,9 @@ class KernelSide:
         self.last_converge = 0.0
         self.last_driver_try = -DRIVER_RETRY
         self.requests = ConvergeRequests(state_path)
+        # Set by notice_requests() on the control thread: the event loop asks wants_apply()
+        # every 50 ms and must not read files to answer.
+        self.asked = False
         # The control thread applies while the status thread dumps: one netlink socket, one user.
         self.lock = threading.Lock()
 
@@ -72,9 +75,13 @@ class KernelSide:
         return (
             self.need_converge
             or down != self.applied_down
-            or self.requests.pending() is not None
+            or self.asked
             or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
         )
+
+    def notice_requests(self) -> None:
+        """Look for a converge request of applylvs (control thread, on each poll)."""
+        self.asked = self.requests.pending() is not None
 
     def apply(
         self,
@@ -89,8 +96,9 @@ class KernelSide:
             if token is not None:
                 self.requests.answer(token, None)
             return False
-        if not self.wants_apply(down):
+        if token is None and not self.wants_apply(down):
             return False
+        self.asked = False
         drift_due = self.clock() - self.last_converge >= self.drift_every
         if self.writer is None:
             self.applied_down = down

@@ -191,6 +191,7 @@ class Worker:
     def poll(self) -> Loaded | None:
         """The control thread's regular pass: retry the driver, look for a new revision."""
         self.open_driver()
+        self.kernel.notice_requests()
         return self.read_config()
 
     def stop(self) -> None:
