@@ -42,6 +42,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_listener(port: int, process: subprocess.Popen, log: Path) -> None:
+    """Until gunicorn accepts connections on the port; its log if it exits or never does."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+
 def listener() -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -202,14 +215,7 @@ def product(tmp_path):
             stderr=subprocess.STDOUT,
         )
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, logs["gunicorn"].read_text()
-            time.sleep(0.2)
+    wait_for_listener(port, processes[0], logs["gunicorn"])
     yield {
         "port": port,
         "env": env,
