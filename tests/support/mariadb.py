@@ -77,7 +77,7 @@ class MariaDBServer:
             try:
                 self.connect().close()
                 return self
-            except pymysql.err.OperationalError:
+            except pymysql.OperationalError:  # not pymysql.err: see probes.mysql_check
                 if time.monotonic() > deadline:
                     raise RuntimeError(
                         f"mariadbd on {self.address}:{self.port} not ready: {self.log_tail()}"
