@@ -22,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import views
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -53,16 +54,52 @@ def lockout_response(
     return HttpResponse(body, status=LOCKED_STATUS)
 
 
+# A login waits at most this long for the ones before it (each holds the lock for one password
+# hash, about a second): past it, something is stuck and the attempt fails instead of hanging.
+LOGIN_LOCK_WAIT_SECONDS = 120
+
+
 @contextmanager
 def login_lock() -> Iterator[None]:
-    """One login attempt at a time among this director's web processes.
+    """One login attempt at a time among all the web processes that share this database.
 
-    A file lock, not the database's: a password hash takes about a second, and SQLite's write
+    The counts live in the database, so the lock must be as wide as the database: on MySQL or
+    MariaDB, which two directors can share, a named lock of the server (GET_LOCK); on SQLite,
+    which is one file on one host, a file lock beside that file. A lock in each director's state
+    directory let two directors check the same count at once, and let more attempts than the
+    limit reach the password check.
+
+    Neither is a lock in a transaction: a password hash takes about a second, and SQLite's write
     lock held that long starved the other gunicorn worker's writes (they wait for it by polling,
-    unfairly, and gave up with "database is locked" under twenty logging-in clients). A blocked
-    flock() wakes as soon as the holder lets go, and never touches the database.
+    unfairly, and gave up with "database is locked" under twenty logging-in clients); a row lock
+    held that long would block every other write to that row. A waiting GET_LOCK or flock() wakes
+    as soon as the holder lets go.
     """
-    path = Path(settings.STATE_DIR) / "login.lock"
+    if connection.vendor == "mysql":
+        with _server_lock(f"lvsadmin.login.{connection.settings_dict['NAME']}"[:64]):
+            yield
+    else:
+        with _file_lock(Path(f"{connection.settings_dict['NAME']}.login-lock")):
+            yield
+
+
+@contextmanager
+def _server_lock(name: str) -> Iterator[None]:
+    """A MySQL/MariaDB named lock, held by this thread's connection (released by the server if
+    the connection dies)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", [name, LOGIN_LOCK_WAIT_SECONDS])
+        if cursor.fetchone()[0] != 1:
+            raise TimeoutError(f"login lock {name!r} not granted in {LOGIN_LOCK_WAIT_SECONDS} s")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -74,7 +111,8 @@ def login_lock() -> Iterator[None]:
 
 class LoginSerializerMiddleware:
     """Runs each POST to a login page inside login_lock(), so that the lockout check, the password
-    check and the failure count of one attempt are not interleaved with another's."""
+    check and the failure count of one attempt are not interleaved with another's, on this
+    director or another one sharing the database."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -171,7 +171,9 @@ _TEST_DB_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.
 
 
 def _database() -> dict[str, object]:
-    """SQLite by default; MySQL/MariaDB (through PyMySQL) when LVSADMIN_DB_ENGINE=mysql."""
+    """SQLite by default; MySQL/MariaDB (through PyMySQL) when LVSADMIN_DB_ENGINE=mysql.
+
+    LVSADMIN_DB_HOST may be a unix socket's path (it starts with "/")."""
     if env("DB_ENGINE", "sqlite") == "mysql":
         import pymysql
 
@@ -184,6 +186,9 @@ def _database() -> dict[str, object]:
             "HOST": env("DB_HOST", "127.0.0.1"),
             "PORT": env("DB_PORT", "3306"),
             "OPTIONS": {"charset": "utf8mb4"},
+            # The test database as the README creates the real one: utf8mb4 whatever the
+            # server's default character set is (latin1 on a stock MariaDB).
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",

@@ -314,7 +314,15 @@ async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool,
 
 def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
     """A full MySQL login, an optional query, then a clean COM_QUIT: unlike a bare TCP
-    connect-and-drop, this never raises the server's connect-error count for the director."""
+    connect-and-drop, this never raises the server's connect-error count for the director.
+
+    The exception classes are PyMySQL's top-level names, never `pymysql.err.*`: with the
+    application database on MySQL, settings install PyMySQL as MySQLdb, and Django's backend
+    then imports `MySQLdb.err`, a second copy of `pymysql/err.py` that Python binds over the
+    attribute `pymysql.err`. The connection still raises the first copy's classes, so a handler
+    naming `pymysql.err.OperationalError` missed every error and the reason became the raw
+    `check failed: (1045, ...)` tuple. The top-level names are bound once, at `import pymysql`.
+    """
     import pymysql
 
     try:
@@ -328,7 +336,7 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
             read_timeout=spec.timeout,
             write_timeout=spec.timeout,
         )
-    except pymysql.err.OperationalError as exc:
+    except pymysql.OperationalError as exc:
         code, message = (exc.args + ("",))[:2]
         if code == 1045:
             return False, f"access denied for user '{spec.mysql_user}'"
@@ -340,7 +348,7 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
                 return False, "connection refused"
             return False, text
         return False, f"MySQL error {code}: {message}"
-    except (pymysql.err.MySQLError, OSError) as exc:
+    except (pymysql.MySQLError, OSError) as exc:
         return False, f"MySQL error: {exc}"
     try:
         if not spec.mysql_query:
@@ -353,7 +361,7 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
         if spec.mysql_expect and got != spec.mysql_expect:
             return False, f"expected {spec.mysql_expect!r}, got {got!r}"
         return True, ""
-    except (pymysql.err.MySQLError, OSError) as exc:
+    except (pymysql.MySQLError, OSError) as exc:
         return False, f"MySQL query failed: {exc}"
     finally:
         try:

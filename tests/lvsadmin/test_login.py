@@ -1,8 +1,13 @@
 """Login: required everywhere, one lockout per account and per client address on every login
 path, POST-only logout, cookie flags."""
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,6 +17,8 @@ from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
+
+from tests.support.appdb import this_database_env
 
 pytestmark = pytest.mark.django_db
 LOGIN = reverse("login")
@@ -171,6 +178,56 @@ def test_parallel_logins_check_at_most_the_limit_and_never_fail(live_server, pas
     assert len(statuses) == 20
     assert set(statuses) <= {200, 429}, statuses
     assert len(password_checks) <= 5
+
+
+# One director's web process: wrong passwords for piranha, from the time given, one at a time;
+# prints each answer's status.
+DIRECTOR = """
+import sys, time
+import django
+from django.test.utils import setup_test_environment
+django.setup()
+setup_test_environment()
+from django.test import Client
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+statuses = [Client().post(sys.argv[3], {"username": "piranha", "password": "wrong"}).status_code
+            for _ in range(int(sys.argv[2]))]
+print(*statuses)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_directors_sharing_the_database_check_at_most_the_limit(tmp_path):
+    """Two web processes with their own state directories on one database, as two directors on
+    one MariaDB: their attempts at once still reach the password check at most LIMIT times, and
+    every failure is counted."""
+    get_user_model().objects.create_user("piranha", password=PASSWORD)
+    limit, each = 3, 4
+    start = time.time() + 4  # both processes are up by then, and begin together
+    directors = []
+    for name in ("one", "two"):
+        env = {
+            **os.environ,
+            **this_database_env(),
+            "LVSADMIN_STATE_DIR": str(tmp_path / name),
+            "LVSADMIN_LOGIN_MAX_FAILURES": str(limit),
+        }
+        directors.append(
+            subprocess.Popen(
+                [sys.executable, "-c", DIRECTOR, str(start), str(each), LOGIN],
+                cwd=Path(__file__).resolve().parents[2],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    statuses = [int(s) for d in directors for s in d.communicate(timeout=120)[0].split()]
+    assert [d.returncode for d in directors] == [0, 0]
+    # Each password checked is one failure counted; the attempt that reaches the limit is
+    # answered as locked out already, every later one is refused before any hash.
+    counted = AccessAttempt.objects.get(username="piranha").failures_since_start
+    assert counted == limit
+    assert sorted(statuses) == [200] * (limit - 1) + [429] * (2 * each - limit + 1), statuses
 
 
 @override_settings(LVSADMIN_LOGIN_MAX_FAILURES=3)

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its -wal/-shm; a MariaDB server keeps its own
 def test_the_database_and_state_directory_are_private_even_under_umask_000(tmp_path) -> None:
     state = tmp_path / "state"
     env = {

@@ -1,10 +1,13 @@
 """The built-in MySQL check and the guide's mysql_mon.sh, against real MariaDB servers."""
 
 import asyncio
+import importlib
 import os
 import socket
+import sys
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from monitoring.checks import programs
@@ -36,6 +39,21 @@ def mariadb(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def app_database_on_mysql(monkeypatch):
+    """What settings and Django's MySQL backend do to PyMySQL when the application database is
+    MySQL: PyMySQL installed as MySQLdb, then `MySQLdb.err` imported (a second copy of the
+    module, bound over `pymysql.err`). Undone afterwards unless it was already so."""
+    monkeypatch.setattr(pymysql, "err", pymysql.err)  # restored at teardown
+    before = {name for name in sys.modules if name.split(".")[0] == "MySQLdb"}
+    monkeypatch.setitem(sys.modules, "MySQLdb", sys.modules.get("MySQLdb", pymysql))
+    importlib.import_module("MySQLdb.err")
+    yield
+    for name in [n for n in sys.modules if n.split(".")[0] == "MySQLdb" and n not in before]:
+        if name != "MySQLdb":
+            del sys.modules[name]
+
+
 def mysql(**fields) -> CheckSpec:
     values = {
         "kind": "mysql",
@@ -59,6 +77,16 @@ def test_it_logs_in_and_passes(mariadb):
 def test_it_fails_with_a_wrong_password_and_says_so(mariadb):
     result = check(mysql(mysql_password="wrong"))
     assert not result.ok and result.reason == "access denied for user 'monitor'"
+
+
+def test_the_reasons_stay_the_same_with_the_app_database_on_mysql(mariadb, app_database_on_mysql):
+    denied = check(mysql(mysql_password="wrong"))
+    assert not denied.ok and denied.reason == "access denied for user 'monitor'"
+    with socket.socket() as s:
+        s.bind(("127.0.0.3", 0))
+        port = s.getsockname()[1]
+    refused = check(mysql(), address="127.0.0.3", port=port)
+    assert not refused.ok and refused.reason == "connection refused"
 
 
 def test_it_compares_a_query_result(mariadb):

@@ -9,6 +9,7 @@ from monitoring import publish
 from monitoring.checks.probes import spec_for
 from monitoring.models import Revision
 from realservers.models import RealServer
+from tests.support.concurrency import at_once
 from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +277,18 @@ def test_stale_temporary_files_of_a_killed_apply_are_removed(user, virtual, lvs_
     os.utime(other, (an_hour_ago, an_hour_ago))
     publish.publish(user)
     assert sorted(os.listdir(lvs_cf.parent)) == sorted(["lvs.cf", fresh.name, other.name])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_applies_at_once_take_different_serials_and_the_file_is_the_last(user, lvs_cf):
+    # No GlobalSettings row yet: the first two Applies also race to create it.
+    VirtualServer.objects.create(name="www", address="192.0.2.100", port=80, active=True)
+
+    def five_applies() -> list[int]:
+        return [publish.publish(user).serial_no for _ in range(5)]
+
+    first, second = at_once(five_applies, five_applies)
+    assert sorted(first + second) == list(range(1, 11))
+    assert first == sorted(first) and second == sorted(second)
+    assert GlobalSettings.load().serial_no == 10
+    assert lvs_cf.read_text() == Revision.objects.get(serial_no=10).text

@@ -160,11 +160,12 @@ class WorkerProcess:
     """`manage.py lvsworker` as a real process on a published file (no revision), with the
     memory driver, whose log can be waited on."""
 
-    def __init__(self, tmp_path, text: str) -> None:
+    def __init__(self, tmp_path, text: str, database: dict[str, str]) -> None:
         cf = tmp_path / "lvs.cf"
         cf.write_text(text)
         env = {
             **os.environ,
+            **database,
             "LVSADMIN_STATE_DIR": str(tmp_path),
             "LVSADMIN_LVS_CF": str(cf),
             "LVSADMIN_IPVS_DRIVER": "memory",
@@ -204,10 +205,10 @@ class WorkerProcess:
             self.process.communicate()
 
 
-def test_sigterm_stops_the_worker_and_leaves_the_table_alone(tmp_path, listener):
+def test_sigterm_stops_the_worker_and_leaves_the_table_alone(tmp_path, listener, own_database):
     # SIGTERM must not remove what was applied (the memory table lives in that process, so we
     # check that it exits 0, logs that the table stays, and never logs a removal).
-    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()))
+    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()), own_database)
     try:
         assert "applied: 3 operations" in worker.wait_for("applied:")
         rest = worker.stop()
@@ -218,8 +219,8 @@ def test_sigterm_stops_the_worker_and_leaves_the_table_alone(tmp_path, listener)
     assert "removed" not in rest
 
 
-def test_sighup_rereads_the_configuration_without_a_restart(tmp_path, listener):
-    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()))
+def test_sighup_rereads_the_configuration_without_a_restart(tmp_path, listener, own_database):
+    worker = WorkerProcess(tmp_path, lvs_cf(listener, free_port()), own_database)
     try:
         worker.wait_for("applied:")
         pid = worker.process.pid

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,21 +69,10 @@ class MariaDBServer:
              f"--init-file={self.init_sql()}", f"--log-error={self.base / 'error.log'}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + wait
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"mariadbd on {self.address}:{self.port} exited: {self.log_tail()}"
-                )
-            try:
-                self.connect().close()
-                return self
-            except pymysql.err.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"mariadbd on {self.address}:{self.port} not ready: {self.log_tail()}"
-                    ) from None
-                time.sleep(0.2)
+        wait_until_ready(
+            self.process, self.connect, f"{self.address}:{self.port}", self.base / "error.log", wait
+        )
+        return self
 
     def connect(self) -> pymysql.Connection:
         return pymysql.connect(
@@ -103,16 +93,123 @@ class MariaDBServer:
             connection.close()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log_tail(self) -> str:
+        return log_tail(self.base / "error.log")
+
+
+def wait_until_ready(
+    process: subprocess.Popen, connect: Callable[[], pymysql.Connection], where: str,
+    error_log: Path, wait: float,
+) -> None:  # fmt: skip
+    deadline = time.monotonic() + wait
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"mariadbd on {where} exited: {log_tail(error_log)}")
         try:
-            return "\n".join((self.base / "error.log").read_text().splitlines()[-15:])
-        except OSError:
-            return "(no error log)"
+            connect().close()
+            return
+        # Not pymysql.err.OperationalError: see monitoring.checks.probes.mysql_check.
+        except pymysql.OperationalError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"mariadbd on {where} not ready: {log_tail(error_log)}"
+                ) from None
+            time.sleep(0.2)
+
+
+def log_tail(path: Path) -> str:
+    try:
+        return "\n".join(path.read_text().splitlines()[-15:])
+    except OSError:
+        return "(no error log)"
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- The application database of a test run on MariaDB ------------------------------------------
+# The user has the rights the README's production setup grants on `lvsadmin`, plus those Django's
+# test runner needs: the test database `test_lvsadmin`, and `lvsadmin_*` for tests that start
+# manage.py in a subprocess, each on a fresh database of its own (see tests/support/appdb.py).
+APP_USER, APP_PASSWORD, APP_DATABASE = "lvsadmin", "lvsadmin-Test-pass", "lvsadmin"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies, so that a killed
+    test run leaves no mariadbd behind."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class AppDatabaseServer:
+    """One mariadbd for Django's database, listening on a unix socket only (no TCP port that a
+    parallel run or the probe tests' servers on 127.0.0.x:3306 could collide with)."""
+
+    base: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def socket(self) -> Path:
+        return self.base / "mysqld.sock"
+
+    def env(self) -> dict[str, str]:
+        """The settings' environment variables that point Django at this server."""
+        return {
+            "LVSADMIN_DB_ENGINE": "mysql",
+            "LVSADMIN_DB_HOST": str(self.socket),
+            "LVSADMIN_DB_NAME": APP_DATABASE,
+            "LVSADMIN_DB_USER": APP_USER,
+            "LVSADMIN_DB_PASSWORD": APP_PASSWORD,
+        }
+
+    def start(self, wait: float = 120) -> AppDatabaseServer:
+        template = install_template(self.base)
+        datadir = self.base / "data"
+        shutil.copytree(template, datadir)
+        init = self.base / "init.sql"
+        init.write_text(
+            f"CREATE USER IF NOT EXISTS '{APP_USER}'@'localhost' IDENTIFIED BY '{APP_PASSWORD}';\n"
+            f"CREATE DATABASE IF NOT EXISTS `{APP_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
+            f"GRANT ALL PRIVILEGES ON `{APP_DATABASE}`.* TO '{APP_USER}'@'localhost';\n"
+            f"GRANT ALL PRIVILEGES ON `test\\_{APP_DATABASE}`.* TO '{APP_USER}'@'localhost';\n"
+            f"GRANT ALL PRIVILEGES ON `{APP_DATABASE}\\_%`.* TO '{APP_USER}'@'localhost';\n"
+        )
+        # The data lives on tmpfs for the run only: durability settings cost time and buy nothing.
+        self.process = subprocess.Popen(
+            ["mariadbd", "--no-defaults", "--user=root", f"--datadir={datadir}",
+             f"--socket={self.socket}", f"--pid-file={self.base / 'mysqld.pid'}",
+             "--skip-networking", "--skip-name-resolve", "--skip-log-bin",
+             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+             "--innodb-log-file-size=32M", "--innodb-buffer-pool-size=128M",
+             "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
+             f"--init-file={init}", f"--log-error={self.base / 'error.log'}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        wait_until_ready(
+            self.process, self.connect, str(self.socket), self.base / "error.log", wait
+        )
+        return self
+
+    def connect(self, database: str | None = None) -> pymysql.Connection:
+        return pymysql.connect(
+            unix_socket=str(self.socket),
+            user=APP_USER,
+            password=APP_PASSWORD,
+            database=database,
+            connect_timeout=2,
+        )
+
+    def stop(self) -> None:
+        stop_process(self.process)

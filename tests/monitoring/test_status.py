@@ -1,0 +1,51 @@
+"""The worker's status writer (monitoring.worker.status) against the database."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from monitoring.checks.health import ServerHealth
+from monitoring.checks.probes import CheckSpec
+from monitoring.models import RealServerHealth, WorkerStatus
+from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
+from tests.support.concurrency import at_once
+from virtualservers.lvsconf.model import RealServerRef
+
+NO_KERNEL = SimpleNamespace(ok=True, message="", driver=None, dump=lambda: None)
+SERVERS = [RealServerRef("www", f"192.0.2.{n}", 80) for n in range(1, 101)]
+
+
+def snapshot(refs: list[RealServerRef], up: bool, reason: str) -> HealthSnapshot:
+    now = time.time()
+    states = [
+        ServerHealth(ref, CheckSpec(), 1, up=up, since=now, last_check=now, reason=reason)
+        for ref in refs
+    ]
+    return HealthSnapshot(states, frozenset(), transitions=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_writing_at_once_leave_one_row_a_server_all_from_one_write():
+    """Two workers on one database (two directors, or an old and a new one during a restart),
+    writing every server's health at once, in opposite orders: no deadlock or duplicate-key error
+    reaches them, each server keeps one row, and the rows all come from the same write (each
+    write is one transaction, never interleaved with the other's)."""
+    rounds = 10
+
+    def worker(name: str, refs: list[RealServerRef], up: bool) -> None:
+        writer = StatusWriter(NO_KERNEL, time.time)
+        for n in range(rounds):
+            writer.write(Enforced(None, None), snapshot(refs, up, f"{name} {n}"), force=True)
+
+    at_once(
+        lambda: worker("one", SERVERS, True),
+        lambda: worker("two", SERVERS[::-1], False),
+    )
+    rows = list(RealServerHealth.objects.values_list("virtual_name", "address", "port"))
+    assert sorted(rows) == sorted((r.virtual, r.address, r.port) for r in SERVERS)
+    last = set(RealServerHealth.objects.values_list("last_error", "state"))
+    assert last in ({(f"one {rounds - 1}", "up")}, {(f"two {rounds - 1}", "down")}), last
+    assert WorkerStatus.objects.count() == 1
