@@ -43,7 +43,7 @@ BACKOFF_MAX = 30.0  # seconds between retries of a step that keeps failing
 
 def is_plain_connect(spec: CheckSpec) -> bool:
     """A check that is only a TCP connect (the scanner's job)."""
-    if spec.protocol != "tcp" or spec.kind == "mysql":
+    if spec.protocol != "tcp" or spec.kind not in ("nanny", "tcp"):
         return False
     return spec.kind == "tcp" or not (spec.send_program or spec.send or spec.expect)
 
