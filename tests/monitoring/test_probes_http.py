@@ -224,3 +224,11 @@ def test_a_control_character_in_the_path_fails_without_sending_anything(web):
     result = check(web, kind="http", http_path="/a\rb")
     assert not result.ok and "control character" in result.reason
     assert web.seen == []
+
+
+def test_an_http_or_tls_check_is_never_handed_to_the_connect_scanner():
+    from monitoring.worker.loop import is_plain_connect
+
+    for kind in ("http", "https", "tls"):
+        assert not is_plain_connect(CheckSpec(kind=kind))
+    assert is_plain_connect(CheckSpec(kind="tcp")) and is_plain_connect(CheckSpec())
