@@ -327,3 +327,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# --- checks: fall/rise, HTTP/HTTPS/TLS checks, slow start ---
+# Seconds between the doublings of a real server's weight as it enters the table (nanny: ~20).
+LVSADMIN_SLOW_START_STEP_SECONDS = float(os.environ.get("LVSADMIN_SLOW_START_STEP_SECONDS", "20"))

@@ -20,6 +20,7 @@ from realservers.models import RealServer
 from virtualservers.lvsconf import model as lvs
 from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL
 from virtualservers.models import (
+    WEB_KINDS,
     FailoverService,
     GlobalSettings,
     MonitoringScript,
@@ -52,7 +53,25 @@ _REDUNDANCY_ATTRS = frozenset(
         "syncd_id",
     }
 )
-_SCRIPT_ATTRS = frozenset({"send", "expect", "use_regex", "send_program"})
+# The check keys lvsadmin added (schema.py) live on the monitoring script too; `check` is its
+# `kind` (only the kinds lvs.cf can say), written by hand in _write / draft_config.
+_WEB_ATTRS = frozenset(
+    {
+        "http_method",
+        "http_path",
+        "http_host",
+        "http_status",
+        "http_body",
+        "http_body_regex",
+        "tls_verify",
+        "tls_ca",
+        "tls_sni",
+    }
+)
+_SCRIPT_ATTRS = frozenset(
+    {"send", "expect", "use_regex", "send_program", "fall", "rise", "slow_start", *_WEB_ATTRS}
+)
+_CHECK_ATTR = "check"
 # Stored by hand in _write / draft_config: whether the file had an address line is a column of
 # its own, and a firewall mark of 0 means none.
 _VIRTUAL_SPECIAL = frozenset({"address", "device", "fwmark"})
@@ -62,7 +81,9 @@ _REDUNDANCY_FIELDS = tuple(a for a in _GLOBAL_ATTRS if a in _REDUNDANCY_ATTRS)
 _SETTINGS_FIELDS = tuple(a for a in _GLOBAL_ATTRS if a not in _REDUNDANCY_ATTRS)
 _SCRIPT_FIELDS = tuple(a for a in _attrs(VIRTUAL) if a in _SCRIPT_ATTRS)
 _VIRTUAL_FIELDS = tuple(
-    a for a in _attrs(VIRTUAL) if a not in _SCRIPT_ATTRS and a not in _VIRTUAL_SPECIAL
+    a
+    for a in _attrs(VIRTUAL)
+    if a not in _SCRIPT_ATTRS and a not in _VIRTUAL_SPECIAL and a != _CHECK_ATTR
 )
 _SERVER_FIELDS = _attrs(SERVER)
 
@@ -203,11 +224,23 @@ def draft_config(serial_no: int | None = None) -> lvs.LvsConfig:
                 device=(vs.device or None) if vs.has_address else None,
                 fwmark=vs.fwmark,
                 **_read(vs, _READ_VIRTUAL),
-                **(_read(script, _READ_SCRIPT) if script else {}),
+                **(_script_keys(script) if script else {}),
                 servers=servers.get(vs.pk, []),
             )
         )
     return config
+
+
+def _script_keys(script: MonitoringScript) -> dict[str, object]:
+    """A script's lvs.cf keys. The HTTP/TLS keys go out only with a check that uses them: a file
+    without lvsadmin's check keys stays loadable by a stock pulse."""
+    values = _read(script, _READ_SCRIPT)
+    web = script.kind in WEB_KINDS
+    if not web:
+        for name in _WEB_ATTRS:
+            values[name] = None
+    values[_CHECK_ATTR] = script.kind if web else None
+    return values
 
 
 @dataclass
@@ -456,6 +489,8 @@ def _write(config: lvs.LvsConfig) -> None:
         check_virtual(row, f"virtual {v.name}")
         virtual_rows.append(tuple(row[name] for name in _VIRTUAL_COLUMNS))
         script = {**script_defaults, **_read(v, _WRITE_SCRIPT)}
+        if v.check:
+            script["kind"] = v.check
         # The stock files carry programs such as "/bin/testlink %h": validated like the form does.
         # The model's clean() checks the expect string as a regular expression, only when
         # use_regex is on.

@@ -14,9 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
 from virtualservers.lvsconf.render import format_value
-from virtualservers.lvsconf.schema import GLOBAL, key
+from virtualservers.lvsconf.schema import DEFAULT_HTTP_STATUS, GLOBAL, HTTP_METHODS, key
 from virtualservers.models import (
     SEND_EXPECT_MAX,
+    WEB_KINDS,
     CheckKind,
     GlobalSettings,
     MonitoringScript,
@@ -380,6 +381,18 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
             "mysql_database",
             "mysql_query",
             "mysql_expect",
+            "fall",
+            "rise",
+            "slow_start",
+            "http_method",
+            "http_path",
+            "http_host",
+            "http_status",
+            "http_body",
+            "http_body_regex",
+            "tls_verify",
+            "tls_ca",
+            "tls_sni",
         ]
         help_texts = {
             "send_program": _(
@@ -396,11 +409,36 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
             ),
             "mysql_query": _("Optional, e.g. SELECT 1."),
             "mysql_expect": _("Optional: the first column of the first row must equal this."),
+            "http_path": _("Blank: /"),
+            "http_host": _("Blank: the real server's address (and port unless 80/443)."),
+            "http_status": _("Codes and ranges, e.g. 200-299,301. Blank: 200-399."),
+            "http_body": _("Optional: a plain substring of the first 64 KiB of the body."),
+            "tls_verify": _(
+                "Off: any certificate is accepted (the connection is still encrypted). On: it "
+                "must be valid for the SNI name (or Host header, or address)."
+            ),
+            "tls_ca": _("Optional: a PEM file of the CAs to trust instead of the system's."),
+            "tls_sni": _("Blank: the Host header's name (HTTPS), none for a TLS check."),
         }
 
     keep_absent = {"use_regex": False}
 
     NANNY_FIELDS = ("send_program", "send", "expect", "use_regex")
+    COUNT_FIELDS = ("fall", "rise", "slow_start")
+    WEB_FIELDS = (
+        "http_method",
+        "http_path",
+        "http_host",
+        "http_status",
+        "http_body",
+        "http_body_regex",
+        "tls_verify",
+        "tls_ca",
+        "tls_sni",
+    )
+    # Flags that are lvsadmin's own lvs.cf keys: left at their default they stay absent from
+    # the file (a stock pulse refuses keys it does not know), unless the file had them.
+    ABSENT_AT_DEFAULT = {"slow_start": True, "http_body_regex": False, "tls_verify": False}
     MYSQL_FIELDS = (
         "mysql_user",
         "mysql_password",
@@ -417,6 +455,20 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
         )
         for name in ("send_program", "send", "expect"):
             self.fields[name].widget.attrs["maxlength"] = SEND_EXPECT_MAX
+        for name, default in self.ABSENT_AT_DEFAULT.items():
+            stored = getattr(self.instance, name)
+            self.fields[name] = forms.BooleanField(
+                label=self.fields[name].label,
+                help_text=self.fields[name].help_text,
+                required=False,
+            )
+            self.initial[name] = default if stored is None else stored
+        self.fields["http_method"].choices = [
+            ("", _("GET (default)")),
+            *((m, m) for m in HTTP_METHODS),
+        ]
+        self.fields["http_status"].widget.attrs["placeholder"] = DEFAULT_HTTP_STATUS
+        self.fields["http_path"].widget.attrs["placeholder"] = "/"
         self.has_password = bool(self.instance.mysql_password)
 
     def clean_send_program(self) -> str:
@@ -440,6 +492,19 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
             data["mysql_password"] = ""
         if data.get("kind") == CheckKind.MYSQL and not data.get("mysql_user"):
             self.add_error("mysql_user", _("The built-in MySQL check needs a user to log in as."))
+        for name, default in self.ABSENT_AT_DEFAULT.items():
+            if name in data and data[name] == default and getattr(self.instance, name) is None:
+                data[name] = None
+        kind = data.get("kind")
+        virtual = getattr(self.instance, "virtual_server", None)
+        if kind in WEB_KINDS and virtual is not None and virtual.protocol == "udp":
+            self.add_error(
+                "kind", _("HTTP, HTTPS and TLS checks need a TCP virtual server (this one is UDP).")
+            )
+        if data.get("tls_ca") and not data.get("tls_verify"):
+            self.add_error(
+                "tls_ca", _("A CA file is used only to verify certificates: tick Verify.")
+            )
         return data
 
     def nanny_fields(self):
@@ -447,3 +512,9 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
 
     def mysql_fields(self):
         return [self[name] for name in self.MYSQL_FIELDS]
+
+    def count_fields(self):
+        return [self[name] for name in self.COUNT_FIELDS]
+
+    def web_fields(self):
+        return [self[name] for name in self.WEB_FIELDS]

@@ -20,10 +20,15 @@ from virtualservers.lvsconf.model import (
     PIRANHA_SCHEDULERS,
     SCHEDULERS,
 )
-from virtualservers.lvsconf.schema import GLOBAL, VIRTUAL, gui_range
+from virtualservers.lvsconf.schema import GLOBAL, HTTP_METHODS, VIRTUAL, gui_range
 from virtualservers.validators import (
+    validate_absolute_path,
     validate_absolute_program,
     validate_device,
+    validate_host_header,
+    validate_hostname,
+    validate_http_path,
+    validate_http_status,
     validate_ip,
     validate_ipv4,
     validate_name,
@@ -394,6 +399,13 @@ class CheckKind(models.TextChoices):
     NANNY = "nanny", _("Send/expect or sending program (as nanny)")
     TCP = "tcp", _("TCP connect only")
     MYSQL = "mysql", _("Built-in MySQL check")
+    # Said in lvs.cf itself (`check = ...`), unlike the two above.
+    HTTP = "http", _("HTTP")
+    HTTPS = "https", _("HTTPS")
+    TLS = "tls", _("TLS handshake")
+
+
+WEB_KINDS = (CheckKind.HTTP, CheckKind.HTTPS, CheckKind.TLS)
 
 
 class MonitoringScript(models.Model):
@@ -439,6 +451,67 @@ class MonitoringScript(models.Model):
     mysql_database = models.CharField(_("MySQL database"), max_length=64, blank=True)
     mysql_query = models.CharField(_("MySQL query"), max_length=SEND_EXPECT_MAX, blank=True)
     mysql_expect = models.CharField(_("Expected result"), max_length=SEND_EXPECT_MAX, blank=True)
+    # lvsadmin's own lvs.cf keys; blank (None) = absent from lvs.cf, nanny's behaviour.
+    fall = models.PositiveIntegerField(
+        _("Fall"),
+        null=True,
+        blank=True,
+        validators=range_validators(VIRTUAL, "fall"),
+        help_text=_("Consecutive failed checks that take a real server out (blank: 1, as nanny)."),
+    )
+    rise = models.PositiveIntegerField(
+        _("Rise"),
+        null=True,
+        blank=True,
+        validators=range_validators(VIRTUAL, "rise"),
+        help_text=_(
+            "Consecutive good checks that bring it back (blank: Re-entry Time / Service "
+            "timeout, as nanny)."
+        ),
+    )
+    slow_start = models.BooleanField(
+        _("Slow start"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A real server entering the table starts at weight/32 and doubles about every "
+            "20 s (as nanny)."
+        ),
+    )
+    http_method = models.CharField(
+        _("HTTP method"),
+        max_length=7,
+        blank=True,
+        choices=[(m, m) for m in HTTP_METHODS],
+    )
+    http_path = models.CharField(
+        _("HTTP path"), max_length=SEND_EXPECT_MAX, blank=True, validators=[validate_http_path]
+    )
+    http_host = models.CharField(
+        _("Host header"), max_length=255, blank=True, validators=[validate_host_header]
+    )
+    http_status = models.CharField(
+        _("Expected status codes"),
+        max_length=SEND_EXPECT_MAX,
+        blank=True,
+        validators=[validate_http_status],
+    )
+    http_body = models.CharField(
+        _("Body must contain"),
+        max_length=SEND_EXPECT_MAX,
+        blank=True,
+        validators=[validate_no_quote],
+    )
+    http_body_regex = models.BooleanField(
+        _("Treat the body match as a regular expression"), null=True, blank=True
+    )
+    tls_verify = models.BooleanField(_("Verify the certificate"), null=True, blank=True)
+    tls_ca = models.CharField(
+        _("CA file"), max_length=SEND_EXPECT_MAX, blank=True, validators=[validate_absolute_path]
+    )
+    tls_sni = models.CharField(
+        _("SNI name"), max_length=253, blank=True, validators=[validate_hostname]
+    )
 
     class Meta:
         # The model was born in the monitoring app; moving it kept its table.
@@ -450,8 +523,13 @@ class MonitoringScript(models.Model):
         return f"monitoring for {self.virtual_server}"
 
     def clean(self) -> None:
-        if self.use_regex and self.expect:
-            try:
-                validate_regex(self.expect)
-            except ValidationError as exc:
-                raise ValidationError({"expect": exc.messages}) from None
+        errors: dict[str, list[str]] = {}
+        for flag, pattern in (("use_regex", "expect"), ("http_body_regex", "http_body")):
+            value = getattr(self, pattern)
+            if getattr(self, flag) and value:
+                try:
+                    validate_regex(value)
+                except ValidationError as exc:
+                    errors[pattern] = exc.messages
+        if errors:
+            raise ValidationError(errors)

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.lvsconf.schema import parse_statuses
+
 # Linux interface names: at most 15 bytes, no '/', no whitespace, not "." or "..". Piranha's
 # alias syntax (eth0:1) is a label on eth0, and the label as a whole has the same 15-byte limit.
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9_.@-]+(:[A-Za-z0-9_-]+)?$")
@@ -154,3 +156,55 @@ def parse_port(value: str | int) -> int:
     if not 1 <= port <= 65535:
         raise ValidationError(_("A port is a number from 1 to 65535."))
     return port
+
+
+# A host name as DNS has it (labels of letters, digits and hyphens).
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
+def validate_http_status(value: str) -> None:
+    """Status codes and ranges, `200-299,301`, as the `http_status` key takes them."""
+    try:
+        parse_statuses(value)
+    except ValueError as exc:
+        raise ValidationError(
+            _("Status codes and ranges separated by commas, e.g. 200-299,301: %(error)s."),
+            params={"error": exc},
+        ) from None
+
+
+def validate_http_path(value: str) -> None:
+    if not (value.startswith("/") or value == "*"):
+        raise ValidationError(_("The path starts with / (for example /health)."))
+    if any(ord(ch) < 0x21 or ord(ch) >= 0x7F for ch in value):
+        raise ValidationError(
+            _("The path may not hold blanks or control characters; percent-encode them.")
+        )
+
+
+def validate_hostname(value: str) -> None:
+    if not _HOSTNAME_RE.match(value):
+        raise ValidationError(_("%(value)s is not a host name."), params={"value": value})
+
+
+def validate_host_header(value: str) -> None:
+    """A Host header: a name or an address, with an optional :port."""
+    host, port = value, ""
+    if value.startswith("["):
+        host, _sep, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValidationError(_("%(value)s: the port is 1-65535."), params={"value": value})
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        validate_hostname(host)
+
+
+def validate_absolute_path(value: str) -> None:
+    if not value.startswith("/") or any(ch.isspace() or ch == '"' for ch in value):
+        raise ValidationError(_("An absolute path without blanks or quotes."))

@@ -1,7 +1,8 @@
 """Per-real-server health with nanny's state machine, on an injected clock (pure; no I/O).
 
-A server starts UP (nanny's success counter starts at the threshold). One failed check takes it
-DOWN. It comes back after max(1, reentry // timeout) consecutive successes. The interval is the
+A server starts UP (nanny's success counter starts at the threshold). `fall` consecutive failed
+checks take it DOWN (nanny: one). It comes back after `rise` consecutive successes (nanny:
+max(1, reentry // timeout), the default when the virtual sets no `rise`). The interval is the
 virtual's timeout. First checks are spread over one interval so that thousands of servers do not
 all start at once. Quiesce (weight 0) and the sorry server are decided by desired_state from the
 set of down servers this exposes.
@@ -23,9 +24,11 @@ from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 class ServerHealth:
     ref: RealServerRef
     spec: CheckSpec
-    threshold: int  # consecutive successes needed to come back
+    threshold: int  # consecutive successes needed to come back (rise)
+    fall: int = 1  # consecutive failures needed to go out
     up: bool = True
     successes: int = 0
+    failures: int = 0
     since: float = 0.0
     last_check: float | None = None
     latency: float | None = None
@@ -65,38 +68,38 @@ class HealthBook:
         that stay, forget the ones that left."""
         now = self.clock()
         checks = checks or {}
-        wanted: dict[RealServerRef, tuple[CheckSpec, int]] = {}
+        wanted: dict[RealServerRef, tuple[CheckSpec, int, int]] = {}
         for virtual in config.virtuals:
             if not virtual.effective_active:
                 continue
             spec = spec_for(virtual, checks.get(virtual.name))
-            threshold = max(1, virtual.effective_reentry // max(1, virtual.effective_timeout))
+            threshold, fall = virtual.effective_rise, virtual.effective_fall
             port = virtual.effective_port
             for server in virtual.servers:
                 if server.effective_active:
                     ref = RealServerRef(
                         virtual.name, server.address or "0.0.0.0", server.port or port
                     )
-                    wanted[ref] = (spec, threshold)
+                    wanted[ref] = (spec, threshold, fall)
         for ref in list(self.servers):
             if ref not in wanted:
                 del self.servers[ref]
                 self._down.discard(ref)
-        for ref, (spec, threshold) in wanted.items():
+        for ref, (spec, threshold, fall) in wanted.items():
             current = self.servers.get(ref)
             if current is None:
                 # Spread first checks over one interval, the same spot for the same server.
                 offset = (
                     (zlib.crc32(f"{ref.address}:{ref.port}".encode()) % 1000) / 1000 * spec.timeout
                 )
-                server = ServerHealth(ref, spec, threshold, since=now, next_due=now + offset)
+                server = ServerHealth(ref, spec, threshold, fall, since=now, next_due=now + offset)
                 self.servers[ref] = server
                 self._schedule(server)
             else:
                 if current.spec != spec and not current.running:
                     current.next_due = min(current.next_due, now)
                     self._schedule(current)
-                current.spec, current.threshold = spec, threshold
+                current.spec, current.threshold, current.fall = spec, threshold, fall
 
     def due(self, now: float | None = None) -> list[ServerHealth]:
         """Servers whose check is due; each is returned once per scheduled check."""
@@ -130,6 +133,7 @@ class HealthBook:
         self._schedule(server)
         if result.ok:
             server.reason = ""
+            server.failures = 0
             if server.up:
                 return None
             server.successes += 1
@@ -140,7 +144,8 @@ class HealthBook:
             return None
         server.reason = result.reason
         server.successes = 0
-        if server.up:
+        server.failures += 1
+        if server.up and server.failures >= server.fall:
             server.up, server.since = False, now
             self._down.add(ref)
             return Transition(ref, False, result.reason)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import re2
 
 from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
+from virtualservers.lvsconf.schema import CHECK_TYPES, DEFAULT_HTTP_STATUS
 
 NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
 NANNY_DEFAULT_EXPECT = "HTTP"
@@ -46,7 +47,7 @@ class ProbeResult:
 class CheckSpec:
     """How to check the real servers of one virtual server."""
 
-    kind: str = "nanny"  # nanny (send/expect or program), tcp, mysql
+    kind: str = "nanny"  # nanny (send/expect or program), tcp, mysql, http, https, tls
     protocol: str = "tcp"
     timeout: float = 10.0
     send: str | None = None
@@ -58,6 +59,19 @@ class CheckSpec:
     mysql_database: str = ""
     mysql_query: str = ""
     mysql_expect: str = ""
+    # The HTTP(S) and TLS checks (checks.http), from lvs.cf's own keys of the same names.
+    http_method: str = "GET"
+    http_path: str = "/"
+    http_host: str = ""
+    http_status: str = DEFAULT_HTTP_STATUS
+    http_body: str = ""
+    http_body_regex: bool = False
+    tls_verify: bool = False
+    tls_ca: str = ""
+    tls_sni: str = ""
+
+
+WEB_CHECKS = frozenset(CHECK_TYPES)
 
 
 # The built-in MySQL check's settings. The same names are the MonitoringScript model's fields, the
@@ -111,6 +125,8 @@ def spec_for(virtual, check: dict | None = None) -> CheckSpec:
     (Revision.checks[name]) when it has one."""
     settings = builtin_check(check or {})
     kind = settings.pop("kind")
+    if virtual.check:  # an HTTP(S) or TLS check is said in lvs.cf itself
+        kind = virtual.check
     send, expect = virtual.send, virtual.expect
     if (
         kind == "nanny"
@@ -129,7 +145,28 @@ def spec_for(virtual, check: dict | None = None) -> CheckSpec:
         use_regex=bool(virtual.use_regex),
         send_program=virtual.send_program,
         **settings,
+        **web_settings(virtual),
     )
+
+
+def web_settings(virtual) -> dict[str, object]:
+    """The HTTP(S)/TLS check's settings of a virtual server, lvs.cf's defaults filled in."""
+    values = {
+        name: getattr(virtual, name)
+        for name in (
+            "http_method",
+            "http_path",
+            "http_host",
+            "http_status",
+            "http_body",
+            "http_body_regex",
+            "tls_verify",
+            "tls_ca",
+            "tls_sni",
+        )
+        if getattr(virtual, name) is not None
+    }
+    return values
 
 
 async def probe(address: str, port: int, spec: CheckSpec) -> ProbeResult:
@@ -137,6 +174,10 @@ async def probe(address: str, port: int, spec: CheckSpec) -> ProbeResult:
     try:
         if spec.kind == "mysql":
             ok, reason = await asyncio.to_thread(mysql_check, address, port, spec)
+        elif spec.kind in WEB_CHECKS:
+            from monitoring.checks.http import web_check
+
+            ok, reason = await web_check(address, port, spec)
         elif spec.kind == "nanny" and spec.send_program:
             ok, reason = await program_check(address, port, spec)
         elif spec.protocol == "udp":

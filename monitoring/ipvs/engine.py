@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,10 +152,11 @@ def apply(
     dry_run: bool = False,
     arp_count: int = 5,
     lock_wait: float = LOCK_WAIT_SECONDS,
+    weights: Mapping[RealServerRef, int] | None = None,
 ) -> ApplyResult:
     """Converge; on a refused operation stop there, keep what was not reached as it was, and
     say which operation failed and why (result.error)."""
-    desired = desired_state(config, down)
+    desired = desired_state(config, down, weights)
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from virtualservers.lvsconf.model import (
@@ -141,8 +141,13 @@ def service_key(virtual: VirtualServer) -> ServiceKey:
     return ServiceKey.for_address(virtual.effective_protocol, address, virtual.effective_port)
 
 
-def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> DesiredState:
-    """What the kernel should hold for this configuration and these failed real servers."""
+def desired_state(
+    config: LvsConfig,
+    down: Collection[RealServerRef] = (),
+    weights: Mapping[RealServerRef, int] | None = None,
+) -> DesiredState:
+    """What the kernel should hold for this configuration and these failed real servers;
+    `weights` overrides the configured weight of servers ramping in (slow start)."""
     table: Table = {}
     vips: dict[str, Vip] = {}
     warnings: list[str] = []
@@ -184,9 +189,12 @@ def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> De
                     entry.destinations[(address, rport)] = Destination(address, rport, forward, 0)
                 continue
             any_up = True
-            entry.destinations[(address, rport)] = Destination(
-                address, rport, forward, server.effective_weight
+            weight = (
+                server.effective_weight
+                if not weights
+                else weights.get(ref, server.effective_weight)
             )
+            entry.destinations[(address, rport)] = Destination(address, rport, forward, weight)
         if virtual.sorry_server and not any_up:
             sorry = str(_ip(virtual.sorry_server))
             entry.destinations[(sorry, port)] = Destination(sorry, port, forward, 1)

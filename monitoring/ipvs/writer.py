@@ -22,7 +22,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -56,9 +56,15 @@ class TableWriter:
         self.written: DesiredState | None = None
         self.written_for: LvsConfig | None = None
         self.written_down: frozenset[RealServerRef] = frozenset()
+        self.written_weights: dict[RealServerRef, int] = {}  # slow start's, when written
         self.owners: set[str] = set()  # names of the virtual blocks that make a service
 
-    def converge(self, config: LvsConfig, down: Collection[RealServerRef] = ()) -> ApplyResult:
+    def converge(
+        self,
+        config: LvsConfig,
+        down: Collection[RealServerRef] = (),
+        weights: Mapping[RealServerRef, int] | None = None,
+    ) -> ApplyResult:
         """Read the kernel and converge everything: the table, the VIPs, timeouts, NAT."""
         result = apply(
             config,
@@ -67,26 +73,39 @@ class TableWriter:
             down=down,
             arp_count=self.arp_count,
             lock_wait=self.lock_wait,
+            weights=weights,
         )
-        self._remember(config, result, down)
+        self._remember(config, result, down, weights)
         return result
 
-    def update(self, config: LvsConfig, down: Collection[RealServerRef]) -> ApplyResult:
+    def update(
+        self,
+        config: LvsConfig,
+        down: Collection[RealServerRef],
+        weights: Mapping[RealServerRef, int] | None = None,
+    ) -> ApplyResult:
         """A health change: only the virtual servers whose real servers changed state are
         recomputed, and diffed against what was written; no dump. Anything else (another
         configuration, nothing known) takes the full converge. Measured in the lab VM at
         1,000 x 10: recomputing and diffing the whole table cost 1.5 s per transition."""
         written = self.written
         if written is None or self.written_for is not config:
-            return self.converge(config, down)
+            return self.converge(config, down, weights)
         down = frozenset(down)
+        weights = dict(weights or {})
         changed = {ref.virtual for ref in down ^ self.written_down}
+        old_weights = self.written_weights
+        changed |= {
+            ref.virtual
+            for ref in weights.keys() | old_weights.keys()
+            if weights.get(ref) != old_weights.get(ref)
+        }
         # Only a service's first virtual block counts (Piranha ignores later blocks of the same
         # firewall mark), so only those are recomputed.
         subset = [v for v in config.virtuals if v.name in changed and v.name in self.owners]
-        partial = desired_state(replace(config, virtuals=subset), down)
+        partial = desired_state(replace(config, virtuals=subset), down, weights)
         if not partial.table.keys() <= written.table.keys():
-            return self.converge(config, down)
+            return self.converge(config, down, weights)
         table = dict(written.table)
         table.update(partial.table)
         desired = DesiredState(table, written.vips, written.warnings, written.nat_router)
@@ -100,7 +119,7 @@ class TableWriter:
                     result.executed = self.driver.apply(result.ops)
                 except DriverError as exc:
                     result.error = str(exc)
-        self._remember(config, result, down)
+        self._remember(config, result, down, weights)
         return result
 
     def forget(self) -> None:
@@ -108,7 +127,11 @@ class TableWriter:
         self.written, self.written_for = None, None
 
     def _remember(
-        self, config: LvsConfig, result: ApplyResult, down: Collection[RealServerRef]
+        self,
+        config: LvsConfig,
+        result: ApplyResult,
+        down: Collection[RealServerRef],
+        weights: Mapping[RealServerRef, int] | None = None,
     ) -> None:
         if not (result.ok and result.desired is not None):
             self.forget()
@@ -121,6 +144,7 @@ class TableWriter:
             self.owners = set(owners.values())
         self.written, self.written_for = result.desired, config
         self.written_down = frozenset(down)
+        self.written_weights = dict(weights or {})
 
 
 # --- a live worker, and requests to it ----------------------------------------------------------

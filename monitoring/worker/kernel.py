@@ -37,6 +37,9 @@ class KernelSide:
         self.writer: TableWriter | None = None
         self.message = ""  # why the kernel cannot be changed, or the last apply's failure
         self.applied_down: frozenset[RealServerRef] | None = None
+        # Slow start's weights of the servers ramping in (checks.slowstart), asked at each apply.
+        self.ramp: Callable[[], dict[RealServerRef, int]] = dict
+        self.applied_weights: dict[RealServerRef, int] = {}
         self.need_converge = False
         self.last_converge = 0.0
         self.last_driver_try = -DRIVER_RETRY
@@ -75,6 +78,7 @@ class KernelSide:
         return (
             self.need_converge
             or down != self.applied_down
+            or self.ramp() != self.applied_weights
             or self.asked
             or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
         )
@@ -101,18 +105,20 @@ class KernelSide:
         self.asked = False
         drift_due = self.clock() - self.last_converge >= self.drift_every
         if self.writer is None:
-            self.applied_down = down
+            self.applied_down, self.applied_weights = down, self.ramp()
             if token is not None:
                 self.requests.answer(token, None, self.message or "no kernel access")
             return False
         full = self.need_converge or token is not None or drift_due
         drift_repair = drift_due and not (self.need_converge or token)
         self.need_converge = False
+        weights = self.ramp()
         try:
             with self.lock:
-                result = (
-                    self.writer.converge(config, down) if full else self.writer.update(config, down)
-                )
+                if full:
+                    result = self.writer.converge(config, down, weights)
+                else:
+                    result = self.writer.update(config, down, weights)
         except ApplyBusy as exc:
             log.info("%s; retrying", exc)
             self.need_converge = True
@@ -128,7 +134,7 @@ class KernelSide:
         if full:
             self.last_converge = self.clock()
         self._report(result, drift_repair)
-        self.applied_down = down
+        self.applied_down, self.applied_weights = down, weights
         if token is not None:
             self.requests.answer(token, result)
         try:

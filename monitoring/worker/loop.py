@@ -28,6 +28,7 @@ from monitoring.checks import programs
 from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
+from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
 from monitoring.worker.kernel import KernelSide
@@ -43,7 +44,7 @@ BACKOFF_MAX = 30.0  # seconds between retries of a step that keeps failing
 
 def is_plain_connect(spec: CheckSpec) -> bool:
     """A check that is only a TCP connect (the scanner's job)."""
-    if spec.protocol != "tcp" or spec.kind == "mysql":
+    if spec.protocol != "tcp" or spec.kind not in ("nanny", "tcp"):
         return False
     return spec.kind == "tcp" or not (spec.send_program or spec.send or spec.expect)
 
@@ -113,6 +114,8 @@ class Worker:
             drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
         )
         self.status = StatusWriter(self.kernel, clock)
+        self.slow_start = SlowStart(clock, settings.LVSADMIN_SLOW_START_STEP_SECONDS)
+        self.kernel.ramp = self.slow_start.weights
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -161,10 +164,12 @@ class Worker:
         if loaded.config is None:
             self.source_stamp, self.config = None, None
             self.book.sync(LvsConfig())
+            self.slow_start.sync(LvsConfig())
             return True
         self.config, self.checks = loaded.config, loaded.checks
         self.serial, self.source_stamp = loaded.serial, loaded.stamp
         self.book.sync(loaded.config, loaded.checks)
+        self.slow_start.sync(loaded.config)
         self.kernel.need_converge = True
         log.info(
             "enforcing %s",
@@ -217,6 +222,10 @@ class Worker:
         if transition is not None:
             self.transitions += 1
             log.info(transition.message())
+            if transition.up:
+                self.slow_start.entered(ref)
+            else:
+                self.slow_start.left(ref)
 
     def scan_results(self, batch) -> None:
         """Results from the connect scanner's thread, delivered on the event loop."""

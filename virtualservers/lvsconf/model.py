@@ -39,6 +39,8 @@ DEFAULT_WEIGHT: int = default(SERVER, "weight")
 DEFAULT_HEARTBEAT_PORT: int = default(GLOBAL, "heartbeat_port")
 DEFAULT_KEEPALIVE: int = default(GLOBAL, "keepalive")
 DEFAULT_DEADTIME: int = default(GLOBAL, "deadtime")
+DEFAULT_FALL: int = default(VIRTUAL, "fall")
+DEFAULT_SLOW_START: bool = default(VIRTUAL, "slow_start")
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -115,6 +117,20 @@ class VirtualServer:
     quiesce_server: bool | None = None
     # Legacy keys the stock parser accepts; kept so that an import loses nothing.
     client_monitor: str | None = None
+    # lvsadmin's own keys (schema.py): fall/rise counts, slow start, HTTP(S) and TLS checks.
+    fall: int | None = None
+    rise: int | None = None
+    slow_start: bool | None = None
+    check: str | None = None
+    http_method: str | None = None
+    http_path: str | None = None
+    http_host: str | None = None
+    http_status: str | None = None
+    http_body: str | None = None
+    http_body_regex: bool | None = None
+    tls_verify: bool | None = None
+    tls_ca: str | None = None
+    tls_sni: str | None = None
     servers: list[RealServer] = field(default_factory=list)
 
     @property
@@ -140,6 +156,21 @@ class VirtualServer:
     @property
     def effective_reentry(self) -> int:
         return DEFAULT_REENTRY if self.reentry is None else self.reentry
+
+    @property
+    def effective_fall(self) -> int:
+        return DEFAULT_FALL if self.fall is None else self.fall
+
+    @property
+    def effective_rise(self) -> int:
+        """nanny's reentry/timeout consecutive successes unless `rise` says otherwise."""
+        if self.rise is not None:
+            return self.rise
+        return max(1, self.effective_reentry // max(1, self.effective_timeout))
+
+    @property
+    def effective_slow_start(self) -> bool:
+        return DEFAULT_SLOW_START if self.slow_start is None else self.slow_start
 
     @property
     def effective_fwmark(self) -> int:

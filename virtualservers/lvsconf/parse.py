@@ -26,7 +26,7 @@ from virtualservers.lvsconf.model import (
     RealServer,
     VirtualServer,
 )
-from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key
+from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key, parse_statuses
 
 # strtol(..., 0): hex, octal (leading zero) or decimal, with an optional sign.
 _INT_RE = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$")
@@ -371,6 +371,7 @@ class _Parser:
             "raw": self.word,
             "word": self.word,
             "scheduler": self.scheduler,
+            "statuses": self.statuses,
         }
         tables: dict[str, dict[str, _Entry]] = {}
         for section, keys in SECTIONS.items():
@@ -397,6 +398,13 @@ class _Parser:
             )
         if word not in PIRANHA_SCHEDULERS:
             self.warn(f"scheduler {word} works with lvsadmin, but a stock piranha pulse refuses it")
+        return word
+
+    def statuses(self, word: str) -> str:
+        try:
+            parse_statuses(word)
+        except ValueError as exc:
+            raise self.fail(f"invalid argument: http_status {exc}") from None
         return word
 
     def failover_line(self, tokens: list[str]) -> None:

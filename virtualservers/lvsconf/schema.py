@@ -32,6 +32,13 @@ SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq"
 # The eight a stock piranha 0.8.6 parser accepts; the others break compatibility with real pulse.
 PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
 LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
+# lvsadmin's own check types, named by the `check` key (absent: nanny's send/expect or program).
+CHECK_TYPES = ("http", "https", "tls")
+HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
+# HAProxy's default for an HTTP check: any 2xx or 3xx answer is a live server.
+DEFAULT_HTTP_STATUS = "200-399"
+# How many consecutive failures or successes a count may ask for.
+MAX_CHECK_COUNT = 1000
 
 # Seconds the kernel and pulse keep in a signed 32-bit integer.
 MAX_SECONDS = 2**31 - 1
@@ -73,6 +80,7 @@ class Key:
       quoted   a double-quoted string, stored without its quotes
       raw      a token kept exactly as written, quotes included (commands pulse splits itself)
       pair     `IP DEVICE`: the address in `attr`, the device in `second`
+      statuses HTTP status codes and ranges, `200-299,301`
     """
 
     name: str
@@ -170,6 +178,31 @@ KEYS: tuple[Key, ...] = (
     _key(VIRTUAL, "reentry", "int", default=180, limits=SECONDS, gui=Range(0, MAX_CHECK_SECONDS)),
     _key(VIRTUAL, "quiesce_server", "bool", default=False),
     _key(VIRTUAL, "client_monitor", "word"),
+    # lvsadmin's own keys (Piranha had none for these; a stock pulse refuses a file that has
+    # them, so they are written only when they differ from the default).
+    # Consecutive failed checks that take a real server out (nanny: one).
+    _key(
+        VIRTUAL,
+        "fall",
+        "int",
+        default=1,
+        limits=Range(1, MAX_CHECK_COUNT),
+        gui=Range(1, MAX_CHECK_COUNT),
+    ),
+    # Consecutive good checks that bring it back (absent: reentry / timeout, as nanny).
+    _key(VIRTUAL, "rise", "int", limits=Range(1, MAX_CHECK_COUNT), gui=Range(1, MAX_CHECK_COUNT)),
+    # nanny's slow start (weight/32, doubling about every 20 s); 0 puts a server in at full weight.
+    _key(VIRTUAL, "slow_start", "bool", default=True),
+    _key(VIRTUAL, "check", "choice", choices=CHECK_TYPES),
+    _key(VIRTUAL, "http_method", "choice", default="GET", choices=HTTP_METHODS),
+    _key(VIRTUAL, "http_path", "word", default="/"),
+    _key(VIRTUAL, "http_host", "word"),
+    _key(VIRTUAL, "http_status", "statuses", default=DEFAULT_HTTP_STATUS),
+    _key(VIRTUAL, "http_body", "quoted"),
+    _key(VIRTUAL, "http_body_regex", "bool", default=False),
+    _key(VIRTUAL, "tls_verify", "bool", default=False),
+    _key(VIRTUAL, "tls_ca", "word"),
+    _key(VIRTUAL, "tls_sni", "word"),
     # --- a server block -------------------------------------------------------------------------
     _key(SERVER, "address", "ip", default="0.0.0.0"),
     _key(SERVER, "active", "bool", default=False),
@@ -184,6 +217,22 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
 BY_NAME: dict[str, dict[str, Key]] = {
     section: {k.name: k for k in keys} for section, keys in SECTIONS.items()
 }
+
+
+def parse_statuses(text: str) -> tuple[tuple[int, int], ...]:
+    """`200-299,301` as ((200, 299), (301, 301)); ValueError saying what is wrong."""
+    ranges = []
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        if not (
+            low.isdigit() and low.isascii() and (not dash or (high.isdigit() and high.isascii()))
+        ):
+            raise ValueError(f"{part!r} is not a status code or a range such as 200-299")
+        first, last = int(low), int(high) if dash else int(low)
+        if not 100 <= first <= last <= 599:
+            raise ValueError(f"{part!r}: status codes are 100-599, the lower first")
+        ranges.append((first, last))
+    return tuple(ranges)
 
 
 def key(section: str, name: str) -> Key:
