@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
+from monitoring.ipvs.runtime import Held, held_weight
 from virtualservers.lvsconf.model import (
     DEFAULT_SCHEDULER,
     LvsConfig,
@@ -141,8 +142,12 @@ def service_key(virtual: VirtualServer) -> ServiceKey:
     return ServiceKey.for_address(virtual.effective_protocol, address, virtual.effective_port)
 
 
-def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> DesiredState:
-    """What the kernel should hold for this configuration and these failed real servers."""
+def desired_state(
+    config: LvsConfig, down: Collection[RealServerRef] = (), held: Held | None = None
+) -> DesiredState:
+    """What the kernel should hold for this configuration, these failed real servers and the
+    runtime states (drain, maintenance) operators hold real servers in."""
+    held = held or {}
     table: Table = {}
     vips: dict[str, Vip] = {}
     warnings: list[str] = []
@@ -179,14 +184,16 @@ def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> De
             rport = server.port or port
             address = str(_ip(server.address or "0.0.0.0"))
             ref = RealServerRef(virtual.name, server.address or "0.0.0.0", rport)
+            weight = held_weight(held.get(ref), server.effective_weight)
+            if weight is None:  # in maintenance: out, whatever health says
+                continue
             if ref in down_set:
                 if virtual.quiesce_server:
                     entry.destinations[(address, rport)] = Destination(address, rport, forward, 0)
                 continue
-            any_up = True
-            entry.destinations[(address, rport)] = Destination(
-                address, rport, forward, server.effective_weight
-            )
+            # A drained server takes no new connections: the sorry server counts it as not up.
+            any_up = any_up or ref not in held
+            entry.destinations[(address, rport)] = Destination(address, rport, forward, weight)
         if virtual.sorry_server and not any_up:
             sorry = str(_ip(virtual.sorry_server))
             entry.destinations[(sorry, port)] = Destination(sorry, port, forward, 1)
@@ -197,8 +204,10 @@ def desired_state(config: LvsConfig, down: Collection[RealServerRef] = ()) -> De
     return DesiredState(table, list(vips.values()), warnings, nat_router)
 
 
-def desired_table(config: LvsConfig, down: Collection[RealServerRef] = ()) -> Table:
-    return desired_state(config, down).table
+def desired_table(
+    config: LvsConfig, down: Collection[RealServerRef] = (), held: Held | None = None
+) -> Table:
+    return desired_state(config, down, held).table
 
 
 # --- operations -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from monitoring.ipvs.base import DriverError
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult
+from monitoring.ipvs.runtime import Held
 from monitoring.ipvs.table import Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -37,6 +38,10 @@ class KernelSide:
         self.writer: TableWriter | None = None
         self.message = ""  # why the kernel cannot be changed, or the last apply's failure
         self.applied_down: frozenset[RealServerRef] | None = None
+        # The runtime states (drain, maintenance) to enforce, replaced whole by the control
+        # thread's poll; and those last applied.
+        self.held: Held = {}
+        self.applied_held: Held = {}
         self.need_converge = False
         self.last_converge = 0.0
         self.last_driver_try = -DRIVER_RETRY
@@ -75,6 +80,7 @@ class KernelSide:
         return (
             self.need_converge
             or down != self.applied_down
+            or self.held != self.applied_held
             or self.asked
             or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
         )
@@ -99,9 +105,10 @@ class KernelSide:
         if token is None and not self.wants_apply(down):
             return False
         self.asked = False
+        held = self.held
         drift_due = self.clock() - self.last_converge >= self.drift_every
         if self.writer is None:
-            self.applied_down = down
+            self.applied_down, self.applied_held = down, held
             if token is not None:
                 self.requests.answer(token, None, self.message or "no kernel access")
             return False
@@ -111,7 +118,9 @@ class KernelSide:
         try:
             with self.lock:
                 result = (
-                    self.writer.converge(config, down) if full else self.writer.update(config, down)
+                    self.writer.converge(config, down, held)
+                    if full
+                    else self.writer.update(config, down, held)
                 )
         except ApplyBusy as exc:
             log.info("%s; retrying", exc)
@@ -128,11 +137,11 @@ class KernelSide:
         if full:
             self.last_converge = self.clock()
         self._report(result, drift_repair)
-        self.applied_down = down
+        self.applied_down, self.applied_held = down, held
         if token is not None:
             self.requests.answer(token, result)
         try:
-            write_view(self.state_path, serial, down)
+            write_view(self.state_path, serial, down, held)
         except OSError as exc:
             log.warning("cannot write the worker's view beside %s: %s", self.state_path, exc)
         return True

@@ -197,7 +197,7 @@ class StatusWriter:
                 f"# the table lvsadmin would apply ({self.kernel.message or 'no kernel access'})\n"
             )
         if table is None:  # no kernel to read: show what would be applied
-            table = desired_state(config, down).table
+            table = desired_state(config, down, self.kernel.held).table
         return table, note
 
 
