@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Count
 from django.dispatch import Signal
 from django.utils import timezone
 
 from monitoring import audit
-from monitoring.ipvs.runtime import RuntimeState
-from monitoring.models import RealServerRuntimeState
+from monitoring.ipvs.runtime import RuntimeState, describe, is_ready
+from monitoring.models import RealServerHealth, RealServerRuntimeState
 from monitoring.publish import published_text
-from virtualservers.lvsconf.model import LvsConfError, RealServerRef
+from virtualservers.lvsconf.model import DEFAULT_PORT, LvsConfError, RealServerRef
 from virtualservers.lvsconf.parse import parse
 
 DRAIN_SERVER = "monitoring.drain_server"
@@ -177,3 +178,65 @@ def held_now() -> dict[RealServerRef, RuntimeState]:
         except ValueError:
             continue
     return held
+
+
+# --- what the pages show ------------------------------------------------------------------------
+
+
+def held_rows(virtuals) -> dict[tuple[str, str, int], RealServerRuntimeState]:
+    """The runtime states of these virtual servers' real servers, keyed as health rows are."""
+    return {
+        (row.virtual_name, row.address, row.port): row
+        for row in RealServerRuntimeState.objects.filter(virtual_name__in=list(virtuals))
+    }
+
+
+def held_counts() -> dict[str, int]:
+    """How many real servers are held in each state ("drain", "maintenance")."""
+    return dict(
+        RealServerRuntimeState.objects.values_list("state").annotate(n=Count("id")).order_by()
+    )
+
+
+def annotate_live(rows: list[dict]) -> None:
+    """Add each live-table line's runtime state (one query), in words apart from its health:
+    the kernel's own counters say how far a drain has come."""
+    held = held_rows({service["virtual"] for service in rows if service["virtual"]})
+    for service in rows:
+        for line in service["lines"]:
+            h = line["health"]
+            row = held.get((h.virtual_name, h.address, h.port)) if h is not None else None
+            state = row.state if row is not None else None
+            args = (state, line["in_table"], line.get("weight"))
+            counts = (line.get("active", 0), line.get("inact", 0))
+            line["held"] = row
+            line["runtime"] = describe(*args, *counts)
+            line["ready"] = is_ready(*args, *counts)
+
+
+def annotate_reals(virtual, reals) -> list:
+    """The draft's real servers of `virtual`, each with `runtime_ref` (how the worker names it
+    once published) and `runtime` (its state, words and readiness from the last health write,
+    at most ten seconds old)."""
+    reals = list(reals)
+    port = virtual.port if virtual.port is not None else DEFAULT_PORT
+    held = held_rows([virtual.name])
+    health = {
+        (h.address, h.port): h for h in RealServerHealth.objects.filter(virtual_name=virtual.name)
+    }
+    for real in reals:
+        key = (real.address or "0.0.0.0", real.port or port)
+        real.runtime_ref = RealServerRef(virtual.name, *key)
+        row = held.get((virtual.name, *key))
+        h = health.get(key)
+        state = row.state if row is not None else None
+        if h is None:  # the worker has not reported on it: nothing known to be applied yet
+            args, counts = (state, True, 1), (0, 0)
+        else:
+            args, counts = (state, h.weight is not None, h.weight), (h.active_conn, h.inact_conn)
+        real.runtime = {
+            "held": row,
+            "words": describe(*args, *counts),
+            "ready": is_ready(*args, *counts),
+        }
+    return reals
