@@ -34,6 +34,8 @@ ACTIONS = (RuntimeState.DRAIN.value, RuntimeState.MAINTENANCE.value, RETURN)
 # Sent after a change is committed, with ref (RealServerRef), old and new (RuntimeState or None:
 # normal) and actor (audit.Actor). Notifications listen here.
 state_changed = Signal()
+# Sent by the worker with ref, the first time a drained real server has no connection left.
+drain_ready = Signal()
 
 
 class StateRefused(Exception):

@@ -5,6 +5,7 @@ events."""
 import asyncio
 import socket
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -124,3 +125,34 @@ def test_a_held_servers_failed_check_is_no_health_transition(memory, two_up, cap
     worker.use_config(worker.poll())
     worker.apply_if_needed()
     assert weights(memory, port) == {port: 1}
+
+
+def test_the_worker_tells_once_when_a_drained_server_has_no_connection_left(
+    memory,  # noqa: F811
+    two_up,
+):
+    port, other, ref = two_up
+    ready = []
+
+    def listener(sender, ref, **kwargs):  # noqa: F811
+        ready.append(ref)
+
+    runtime.drain_ready.connect(listener)
+    try:
+        worker = Worker("memory", arp_count=0)
+        step(worker)
+        key = ServiceKey.for_address("tcp", "192.0.2.80", port)
+        dest = memory.table[key].destinations[("127.0.0.1", other)]
+        memory.table[key].destinations[dest.key] = replace(dest, active_conn=2, inact_conn=1)
+        runtime.set_state(ref, "drain")
+        worker.write_status(force=True)  # not applied yet: weight 1
+        step(worker)
+        worker.write_status(force=True)  # weight 0, connections left
+        assert ready == []
+        dest = memory.table[key].destinations[("127.0.0.1", other)]
+        memory.table[key].destinations[dest.key] = replace(dest, active_conn=0, inact_conn=0)
+        worker.write_status(force=True)
+        worker.write_status(force=True)
+        assert ready == [ref]
+    finally:
+        runtime.drain_ready.disconnect(listener)
