@@ -108,8 +108,14 @@ class _LazyActor:
         return request_actor(self.request).address
 
 
-def record(action: str, target: str, changes: dict | None = None, summary: str = "") -> AuditEntry:
-    actor = current_actor()
+def record(
+    action: str,
+    target: str,
+    changes: dict | None = None,
+    summary: str = "",
+    actor: Actor | None = None,
+) -> AuditEntry:
+    actor = actor or current_actor()
     return AuditEntry.objects.create(
         username=actor.username[:150],
         address=actor.address[:64],

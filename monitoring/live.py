@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from monitoring import runtime
 from monitoring.ipvs.table import endpoint
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
 
@@ -117,6 +118,7 @@ def live_context(request: HttpRequest) -> dict:
                 line["last_check"] = _clock(h.last_check)
                 line["latency"] = "" if h.latency_ms is None else f"{h.latency_ms:g} ms"
         rows.append({**service, "lines": lines})
+    runtime.annotate_live(rows)
 
     counts = dict(RealServerHealth.objects.values_list("state").annotate(n=Count("id")).order_by())
     down = list(
@@ -137,6 +139,8 @@ def live_context(request: HttpRequest) -> dict:
         "rate": rate,
         "graph_w": GRAPH_W,
         "graph_h": GRAPH_H,
+        "can_drain": request.user.has_perm(runtime.DRAIN_SERVER),
+        "held_counts": runtime.held_counts(),
     }
 
 

@@ -74,6 +74,36 @@ class RealServerHealth(models.Model):
         return f"{self.virtual_name} {self.address}:{self.port} {self.state}"
 
 
+class RuntimeStateChoice(models.TextChoices):
+    DRAIN = "drain", _("drain")
+    MAINTENANCE = "maintenance", _("maintenance")
+
+
+class RealServerRuntimeState(models.Model):
+    """A drain or a maintenance an operator holds a real server in: not configuration (lvs.cf
+    and the draft do not know it), so Apply leaves it alone. Keyed as the health rows are, by
+    what the worker sees in the published lvs.cf (virtual name, address, checked port), so it
+    survives Apply, and a worker restart reads it back. No row: the server is back to normal."""
+
+    virtual_name = models.CharField(_("virtual server"), max_length=64)
+    address = models.CharField(_("address"), max_length=45)
+    port = models.PositiveIntegerField(_("port"))
+    state = models.CharField(_("state"), max_length=16, choices=RuntimeStateChoice.choices)
+    since = models.DateTimeField(_("since"))
+    set_by = models.CharField(_("set by"), max_length=150, blank=True)
+
+    class Meta:
+        unique_together = [("virtual_name", "address", "port")]
+        verbose_name = _("real server runtime state")
+        verbose_name_plural = _("real server runtime states")
+        permissions = [
+            ("drain_server", _("Can drain real servers, put them in maintenance and return them"))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.virtual_name} {self.address}:{self.port} {self.state}"
+
+
 class ConnectionSample(models.Model):
     """One point of a real server's connection graph (kept for an hour)."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring import live, views
+from monitoring import live, runtime_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
+    path("runtime/", runtime_views.runtime_state, name="runtime_state"),
 ]

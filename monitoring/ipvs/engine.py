@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from monitoring.ipvs.base import Driver, DriverError
+from monitoring.ipvs.runtime import Held
 from monitoring.ipvs.table import (
     DesiredState,
     Op,
@@ -152,11 +153,12 @@ def apply(
     dry_run: bool = False,
     arp_count: int = 5,
     lock_wait: float = LOCK_WAIT_SECONDS,
+    held: Held | None = None,
     weights: Mapping[RealServerRef, int] | None = None,
 ) -> ApplyResult:
     """Converge; on a refused operation stop there, keep what was not reached as it was, and
     say which operation failed and why (result.error)."""
-    desired = desired_state(config, down, weights)
+    desired = desired_state(config, down, held=held, weights=weights)
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)

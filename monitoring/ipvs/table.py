@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from monitoring.ipvs.runtime import Held, held_weight
 from virtualservers.lvsconf.model import (
     DEFAULT_SCHEDULER,
     LvsConfig,
@@ -144,10 +145,15 @@ def service_key(virtual: VirtualServer) -> ServiceKey:
 def desired_state(
     config: LvsConfig,
     down: Collection[RealServerRef] = (),
+    *,
+    held: Held | None = None,
     weights: Mapping[RealServerRef, int] | None = None,
 ) -> DesiredState:
-    """What the kernel should hold for this configuration and these failed real servers;
-    `weights` overrides the configured weight of servers ramping in (slow start)."""
+    """What the kernel should hold for this configuration, these failed real servers and the
+    runtime states (drain, maintenance) operators hold real servers in; `weights` overrides the
+    configured weight of servers ramping in (slow start). A held state wins over the ramp."""
+    held = held or {}
+    weights = weights or {}
     table: Table = {}
     vips: dict[str, Vip] = {}
     warnings: list[str] = []
@@ -184,16 +190,15 @@ def desired_state(
             rport = server.port or port
             address = str(_ip(server.address or "0.0.0.0"))
             ref = RealServerRef(virtual.name, server.address or "0.0.0.0", rport)
+            weight = held_weight(held.get(ref), weights.get(ref, server.effective_weight))
+            if weight is None:  # in maintenance: out, whatever health says
+                continue
             if ref in down_set:
                 if virtual.quiesce_server:
                     entry.destinations[(address, rport)] = Destination(address, rport, forward, 0)
                 continue
-            any_up = True
-            weight = (
-                server.effective_weight
-                if not weights
-                else weights.get(ref, server.effective_weight)
-            )
+            # A drained server takes no new connections: the sorry server counts it as not up.
+            any_up = any_up or ref not in held
             entry.destinations[(address, rport)] = Destination(address, rport, forward, weight)
         if virtual.sorry_server and not any_up:
             sorry = str(_ip(virtual.sorry_server))
@@ -205,8 +210,10 @@ def desired_state(
     return DesiredState(table, list(vips.values()), warnings, nat_router)
 
 
-def desired_table(config: LvsConfig, down: Collection[RealServerRef] = ()) -> Table:
-    return desired_state(config, down).table
+def desired_table(
+    config: LvsConfig, down: Collection[RealServerRef] = (), held: Held | None = None
+) -> Table:
+    return desired_state(config, down, held=held).table
 
 
 # --- operations -------------------------------------------------------------------------------

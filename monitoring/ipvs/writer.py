@@ -33,6 +33,7 @@ from monitoring.ipvs.engine import (
     apply,
     apply_lock,
 )
+from monitoring.ipvs.runtime import Held, RuntimeState, changed_refs
 from monitoring.ipvs.table import DesiredState, ServiceKey, desired_state, diff, service_key
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
@@ -56,6 +57,7 @@ class TableWriter:
         self.written: DesiredState | None = None
         self.written_for: LvsConfig | None = None
         self.written_down: frozenset[RealServerRef] = frozenset()
+        self.written_held: Held = {}
         self.written_weights: dict[RealServerRef, int] = {}  # slow start's, when written
         self.owners: set[str] = set()  # names of the virtual blocks that make a service
 
@@ -63,6 +65,7 @@ class TableWriter:
         self,
         config: LvsConfig,
         down: Collection[RealServerRef] = (),
+        held: Held | None = None,
         weights: Mapping[RealServerRef, int] | None = None,
     ) -> ApplyResult:
         """Read the kernel and converge everything: the table, the VIPs, timeouts, NAT."""
@@ -73,15 +76,17 @@ class TableWriter:
             down=down,
             arp_count=self.arp_count,
             lock_wait=self.lock_wait,
+            held=held,
             weights=weights,
         )
-        self._remember(config, result, down, weights)
+        self._remember(config, result, down, held, weights)
         return result
 
     def update(
         self,
         config: LvsConfig,
         down: Collection[RealServerRef],
+        held: Held | None = None,
         weights: Mapping[RealServerRef, int] | None = None,
     ) -> ApplyResult:
         """A health change: only the virtual servers whose real servers changed state are
@@ -89,11 +94,13 @@ class TableWriter:
         configuration, nothing known) takes the full converge. Measured in the lab VM at
         1,000 x 10: recomputing and diffing the whole table cost 1.5 s per transition."""
         written = self.written
+        held = held or {}
         if written is None or self.written_for is not config:
-            return self.converge(config, down, weights)
+            return self.converge(config, down, held, weights)
         down = frozenset(down)
         weights = dict(weights or {})
         changed = {ref.virtual for ref in down ^ self.written_down}
+        changed |= {ref.virtual for ref in changed_refs(self.written_held, held)}
         old_weights = self.written_weights
         changed |= {
             ref.virtual
@@ -103,9 +110,9 @@ class TableWriter:
         # Only a service's first virtual block counts (Piranha ignores later blocks of the same
         # firewall mark), so only those are recomputed.
         subset = [v for v in config.virtuals if v.name in changed and v.name in self.owners]
-        partial = desired_state(replace(config, virtuals=subset), down, weights)
+        partial = desired_state(replace(config, virtuals=subset), down, held=held, weights=weights)
         if not partial.table.keys() <= written.table.keys():
-            return self.converge(config, down, weights)
+            return self.converge(config, down, held, weights)
         table = dict(written.table)
         table.update(partial.table)
         desired = DesiredState(table, written.vips, written.warnings, written.nat_router)
@@ -119,7 +126,7 @@ class TableWriter:
                     result.executed = self.driver.apply(result.ops)
                 except DriverError as exc:
                     result.error = str(exc)
-        self._remember(config, result, down, weights)
+        self._remember(config, result, down, held, weights)
         return result
 
     def forget(self) -> None:
@@ -131,6 +138,7 @@ class TableWriter:
         config: LvsConfig,
         result: ApplyResult,
         down: Collection[RealServerRef],
+        held: Held | None = None,
         weights: Mapping[RealServerRef, int] | None = None,
     ) -> None:
         if not (result.ok and result.desired is not None):
@@ -144,6 +152,7 @@ class TableWriter:
             self.owners = set(owners.values())
         self.written, self.written_for = result.desired, config
         self.written_down = frozenset(down)
+        self.written_held = dict(held or {})
         self.written_weights = dict(weights or {})
 
 
@@ -264,12 +273,21 @@ class ConvergeRequests:
         _write_json(self.answer_path, {"token": token, "summary": summary, "error": error})
 
 
-def write_view(state_path: Path, serial: int | None, down: Collection[RealServerRef]) -> None:
-    """What the worker enforces, for `applylvs --dry-run`: the revision and the servers health
-    took out."""
+def write_view(
+    state_path: Path,
+    serial: int | None,
+    down: Collection[RealServerRef],
+    held: Held | None = None,
+) -> None:
+    """What the worker enforces, for `applylvs --dry-run`: the revision, the servers health
+    took out and the runtime states (drain, maintenance) it applied."""
     _write_json(
         _sibling(state_path, ".view"),
-        {"serial": serial, "down": sorted([r.virtual, r.address, r.port] for r in down)},
+        {
+            "serial": serial,
+            "down": sorted([r.virtual, r.address, r.port] for r in down),
+            "held": sorted([r.virtual, r.address, r.port, str(s)] for r, s in (held or {}).items()),
+        },
     )
 
 
@@ -277,3 +295,14 @@ def read_view_down(state_path: Path) -> frozenset[RealServerRef]:
     data = _read_json(_sibling(state_path, ".view")) or {}
     down = data.get("down") or []
     return frozenset(RealServerRef(str(v), str(a), int(p)) for v, a, p in down)
+
+
+def read_view_held(state_path: Path) -> dict[RealServerRef, RuntimeState]:
+    data = _read_json(_sibling(state_path, ".view")) or {}
+    held = {}
+    for v, a, p, state in data.get("held") or []:
+        try:
+            held[RealServerRef(str(v), str(a), int(p))] = RuntimeState(state)
+        except ValueError:
+            continue  # a state this version does not know: not applied by it either
+    return held

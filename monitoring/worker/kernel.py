@@ -12,6 +12,7 @@ from pathlib import Path
 from monitoring.ipvs.base import DriverError
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult
+from monitoring.ipvs.runtime import Held
 from monitoring.ipvs.table import Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -40,6 +41,10 @@ class KernelSide:
         # Slow start's weights of the servers ramping in (checks.slowstart), asked at each apply.
         self.ramp: Callable[[], dict[RealServerRef, int]] = dict
         self.applied_weights: dict[RealServerRef, int] = {}
+        # The runtime states (drain, maintenance) to enforce, replaced whole by the control
+        # thread's poll; and those last applied.
+        self.held: Held = {}
+        self.applied_held: Held = {}
         self.need_converge = False
         self.last_converge = 0.0
         self.last_driver_try = -DRIVER_RETRY
@@ -79,6 +84,7 @@ class KernelSide:
             self.need_converge
             or down != self.applied_down
             or self.ramp() != self.applied_weights
+            or self.held != self.applied_held
             or self.asked
             or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
         )
@@ -103,9 +109,11 @@ class KernelSide:
         if token is None and not self.wants_apply(down):
             return False
         self.asked = False
+        held = self.held
         drift_due = self.clock() - self.last_converge >= self.drift_every
         if self.writer is None:
             self.applied_down, self.applied_weights = down, self.ramp()
+            self.applied_held = held
             if token is not None:
                 self.requests.answer(token, None, self.message or "no kernel access")
             return False
@@ -116,9 +124,9 @@ class KernelSide:
         try:
             with self.lock:
                 if full:
-                    result = self.writer.converge(config, down, weights)
+                    result = self.writer.converge(config, down, held, weights)
                 else:
-                    result = self.writer.update(config, down, weights)
+                    result = self.writer.update(config, down, held, weights)
         except ApplyBusy as exc:
             log.info("%s; retrying", exc)
             self.need_converge = True
@@ -135,10 +143,11 @@ class KernelSide:
             self.last_converge = self.clock()
         self._report(result, drift_repair)
         self.applied_down, self.applied_weights = down, weights
+        self.applied_held = held
         if token is not None:
             self.requests.answer(token, result)
         try:
-            write_view(self.state_path, serial, down)
+            write_view(self.state_path, serial, down, held)
         except OSError as exc:
             log.warning("cannot write the worker's view beside %s: %s", self.state_path, exc)
         return True

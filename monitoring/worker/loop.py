@@ -31,6 +31,7 @@ from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
+from monitoring.runtime import held_now
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
@@ -128,7 +129,9 @@ class Worker:
 
     def read_config(self, force: bool = False) -> Loaded | None:
         """The newest configuration if it changed (database and file reads only: safe on the
-        control thread while the event loop runs checks)."""
+        control thread while the event loop runs checks). The runtime states (drain,
+        maintenance) are read here too: on every poll, and before the first apply."""
+        self.kernel.held = held_now()
         latest = Revision.objects.order_by("-serial_no").values("serial_no").first()
         if latest is not None:
             stamp: object = ("revision", latest["serial_no"])
@@ -219,7 +222,11 @@ class Worker:
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
-        if transition is not None:
+        if transition is not None and ref in self.kernel.held:
+            # Checks go on for a held server, so that its return finds its health known, but a
+            # server being drained or in maintenance is expected to fail: not a health event.
+            log.info("%s (held: %s)", transition.message(), self.kernel.held[ref])
+        elif transition is not None:
             self.transitions += 1
             log.info(transition.message())
             if transition.up:

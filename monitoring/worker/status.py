@@ -21,6 +21,7 @@ from monitoring.ipvs.table import (
     table_rows,
 )
 from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.worker.drains import DrainWatch
 from monitoring.worker.kernel import KernelSide
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -95,6 +96,7 @@ class StatusWriter:
         self.last_sample = 0.0
         self.started_at = _aware(clock())
         self.announced = False  # the first write records the start, and the previous worker
+        self.drains = DrainWatch()
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -116,6 +118,7 @@ class StatusWriter:
         # The table (10,000 lines at scale) is formatted and written only when it changed:
         # a new revision, a health change or moving connection counters.
         names = _service_names(config)
+        self.drains.notice(table, names, self.kernel.held)
         if (table, note) != self.last_table:
             status["table_text"] = note + format_table(table) if table is not None else ""
             status["table"] = table_rows(table, names) if table is not None else []
@@ -197,7 +200,7 @@ class StatusWriter:
                 f"# the table lvsadmin would apply ({self.kernel.message or 'no kernel access'})\n"
             )
         if table is None:  # no kernel to read: show what would be applied
-            table = desired_state(config, down).table
+            table = desired_state(config, down, held=self.kernel.held).table
         return table, note
 
 

@@ -13,7 +13,18 @@ from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "viewer-Browser-pass-1"
-FORBIDDEN_BUTTONS = ("ACCEPT", "ADD", "DELETE", "(DE)ACTIVATE", "Apply", "ENABLE", "RESTORE")
+FORBIDDEN_BUTTONS = (
+    "ACCEPT",
+    "ADD",
+    "DELETE",
+    "(DE)ACTIVATE",
+    "Apply",
+    "ENABLE",
+    "RESTORE",
+    "Drain",
+    "Maintenance",
+    "Return",
+)
 
 
 @pytest.fixture

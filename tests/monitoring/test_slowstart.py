@@ -99,10 +99,10 @@ def test_turning_slow_start_off_ends_ramps_under_way():
 
 def test_desired_state_uses_the_ramp_weight_and_down_still_wins():
     cfg = config(("192.0.2.21", 64), ("192.0.2.22", 64))
-    table = desired_state(cfg, (), {WEB1: 2}).table
+    table = desired_state(cfg, (), weights={WEB1: 2}).table
     assert table[KEY].destinations[("192.0.2.21", 80)].weight == 2
     assert table[KEY].destinations[("192.0.2.22", 80)].weight == 64
-    table = desired_state(cfg, {WEB1}, {WEB1: 2}).table
+    table = desired_state(cfg, {WEB1}, weights={WEB1: 2}).table
     assert ("192.0.2.21", 80) not in table[KEY].destinations
 
 
@@ -122,16 +122,16 @@ def test_the_one_writer_applies_each_ramp_step_as_one_weight_edit_without_a_dump
     writer.converge(cfg, ())
     dumps = driver.dumps
     for weight in (2, 4, 8):
-        result = writer.update(cfg, (), {WEB2: weight})
+        result = writer.update(cfg, (), weights={WEB2: weight})
         assert [op.to_ipvsadm() for op in result.ops] == [
             f"-e -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w {weight}"
         ]
-    result = writer.update(cfg, (), {})
+    result = writer.update(cfg, (), weights={})
     assert [op.to_ipvsadm() for op in result.ops] == [
         "-e -t 192.0.2.100:80 -r 192.0.2.22:80 -g -w 64"
     ]
     assert driver.dumps == dumps
     assert driver.table[KEY].destinations[("192.0.2.22", 80)].weight == 64
     # A converge (drift repair) keeps the ramp's weight rather than jumping to the configured one.
-    writer.converge(replace(cfg), (), {WEB2: 16})
+    writer.converge(replace(cfg), (), weights={WEB2: 16})
     assert driver.table[KEY].destinations[("192.0.2.22", 80)].weight == 16

@@ -19,12 +19,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 
 from monitoring.ipvs.base import DriverError
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult, apply
 from monitoring.ipvs.memory import MemoryDriver
-from monitoring.ipvs.writer import WorkerPresence, read_view_down, request_converge
+from monitoring.ipvs.writer import (
+    WorkerPresence,
+    read_view_down,
+    read_view_held,
+    request_converge,
+)
+from monitoring.runtime import held_now
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -34,6 +41,18 @@ EXIT_NO_KERNEL = 4
 EXIT_REFUSED = 5
 EXIT_BUSY = 6
 WORKER_ANSWER_SECONDS = 30.0
+
+
+def _held_if_known() -> dict:
+    """The runtime states (drain, maintenance) in the database; none when there is no database
+    (applylvs works without one: it never makes an SQLite file that is not there)."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite" and not Path(str(database["NAME"])).exists():
+        return {}
+    try:
+        return held_now()
+    except DatabaseError:
+        return {}
 
 
 class Command(BaseCommand):
@@ -83,6 +102,10 @@ class Command(BaseCommand):
             self._ask_worker(state, options["wait"])
             return
         down = read_view_down(state) if worker else frozenset()
+        if worker:
+            held = read_view_held(state)
+        else:  # --config: a file of its own, perhaps a bare Piranha one with no database
+            held = {} if options["config"] else _held_if_known()
         driver, note = self._driver(options["driver"], dry_run)
         try:
             result = apply(
@@ -90,6 +113,7 @@ class Command(BaseCommand):
                 driver,
                 state,
                 down=down,
+                held=held,
                 dry_run=dry_run,
                 arp_count=0 if options["no_arp"] else 5,
             )
