@@ -30,6 +30,7 @@ from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
+from monitoring.notifications import WorkerNotifications
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
@@ -117,6 +118,7 @@ class Worker:
         self.stopping = False
         self.reload_requested = False
         self.scanner: ConnectScanner | None = None
+        self.notifications = WorkerNotifications()  # delivered on threads of its own
 
     # --- steps (each returns whether it did something) -------------------------------------
     def load_config(self, force: bool = False) -> bool:
@@ -192,6 +194,7 @@ class Worker:
         """The control thread's regular pass: retry the driver, look for a new revision."""
         self.open_driver()
         self.kernel.notice_requests()
+        self.notifications.reload()
         return self.read_config()
 
     def stop(self) -> None:
@@ -217,6 +220,7 @@ class Worker:
         if transition is not None:
             self.transitions += 1
             log.info(transition.message())
+            self.notifications.changed(transition)
 
     def scan_results(self, batch) -> None:
         """Results from the connect scanner's thread, delivered on the event loop."""
@@ -337,4 +341,5 @@ class Worker:
                 self.scanner = None
             control.shutdown(wait=True)
             status.shutdown(wait=True)
+            self.notifications.close()
             presence.release()

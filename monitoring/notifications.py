@@ -1,0 +1,124 @@
+"""Notifications, Django's side: the channels the notifications page configured, e-mail through
+Django's mail backend, the test message, and the worker's hook.
+
+The grouping and the deliveries are in the Django-free core (monitoring.notify); this module only
+turns the NotificationSettings row into channels, and is what the worker and the page call.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+from monitoring.checks.health import Transition
+from monitoring.checks.programs import ProgramPolicy
+from monitoring.models import NotificationSettings
+from monitoring.notify.channels import Channel, EmailChannel, ProgramChannel, WebhookChannel
+from monitoring.notify.events import Event, ServerState, realserver_event
+from monitoring.notify.message import Message
+from monitoring.notify.notifier import Notifier, Outcome, deliver_now
+
+# The fields whose change makes the worker rebuild its channels.
+CONFIG_FIELDS = (
+    "recipients",
+    "sender",
+    "webhook_url",
+    "webhook_timeout",
+    "webhook_retries",
+    "program",
+    "program_timeout",
+    "window",
+    "max_delay",
+)
+
+
+def director_name() -> str:
+    return settings.LVSADMIN_DIRECTOR_NAME or socket.gethostname()
+
+
+def program_policy() -> ProgramPolicy:
+    """The check programs' policy, from the same settings root sets for them."""
+    return ProgramPolicy(
+        dirs=tuple(settings.LVSADMIN_CHECK_PROGRAM_DIRS),
+        user=settings.LVSADMIN_CHECK_USER,
+        root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
+    )
+
+
+def _mail_sender(from_email: str):
+    def send(subject: str, body: str, recipients: Sequence[str]) -> None:
+        send_mail(subject, body, from_email, list(recipients), fail_silently=False)
+
+    return send
+
+
+def channels_for(config: NotificationSettings, retries: int | None = None) -> list[Channel]:
+    """Every channel the row fills in (`retries` overrides the webhook's: the test button
+    answers once, with what the first attempt did)."""
+    channels: list[Channel] = []
+    recipients = tuple(config.recipient_list())
+    if recipients:
+        sender = config.sender or settings.DEFAULT_FROM_EMAIL
+        channels.append(EmailChannel(recipients, _mail_sender(sender)))
+    if config.webhook_url:
+        channels.append(
+            WebhookChannel(
+                config.webhook_url,
+                timeout=config.webhook_timeout,
+                retries=config.webhook_retries if retries is None else retries,
+                backoff=settings.LVSADMIN_NOTIFY_RETRY_BACKOFF,
+            )
+        )
+    if config.program.strip():
+        channels.append(
+            ProgramChannel(config.program, timeout=config.program_timeout, policy=program_policy())
+        )
+    return channels
+
+
+def send_test(config: NotificationSettings) -> list[Outcome]:
+    """The "Send test message" button: one test message through every configured channel,
+    here and now, each channel's result."""
+    return deliver_now(channels_for(config, retries=0), Message((), director_name(), test=True))
+
+
+def transition_event(transition: Transition) -> Event:
+    ref = transition.ref
+    state, previous = (ServerState.UP, ServerState.DOWN)
+    if not transition.up:
+        state, previous = previous, state
+    return realserver_event(ref.virtual, ref.address, ref.port, state, previous, transition.reason)
+
+
+class WorkerNotifications:
+    """The worker's side: `changed()` on the event loop (never blocks), `reload()` on the
+    control thread's poll (one small query), `close()` when the worker stops."""
+
+    def __init__(self) -> None:
+        self.notifier = Notifier(director_name())
+        self.loaded: dict | None = None
+
+    def reload(self) -> bool:
+        values = NotificationSettings.objects.filter(pk=1).values(*CONFIG_FIELDS).first() or {}
+        if values == self.loaded:
+            return False
+        self.loaded = values
+        self.notifier.director = director_name()
+        config = NotificationSettings(**values)
+        self.notifier.configure(channels_for(config), config.window, config.max_delay)
+        return True
+
+    def changed(self, transition: Transition) -> None:
+        if self.notifier.enabled:
+            self.notifier.notify(transition_event(transition))
+
+    def notify(self, event: Event) -> bool:
+        """The entry point for every other change: drain and maintenance states, director
+        roles (events.realserver_event, events.director_event)."""
+        return self.notifier.notify(event)
+
+    def close(self) -> None:
+        self.notifier.close()
