@@ -207,7 +207,7 @@ class NotificationSettings(SingletonModel):
         verbose_name_plural = _("notification settings")
 
     def __str__(self) -> str:
-        return "notifications"
+        return "Notifications"
 
     def recipient_list(self) -> list[str]:
         return [a for a in self.recipients.replace(",", "\n").split() if a]

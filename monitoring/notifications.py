@@ -22,16 +22,8 @@ from monitoring.notify.message import Message
 from monitoring.notify.notifier import Notifier, Outcome, deliver_now
 
 # The fields whose change makes the worker rebuild its channels.
-CONFIG_FIELDS = (
-    "recipients",
-    "sender",
-    "webhook_url",
-    "webhook_timeout",
-    "webhook_retries",
-    "program",
-    "program_timeout",
-    "window",
-    "max_delay",
+CONFIG_FIELDS = tuple(
+    f.name for f in NotificationSettings._meta.concrete_fields if not f.primary_key
 )
 
 
