@@ -8,6 +8,7 @@ turns the NotificationSettings row into channels, and is what the worker and the
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from monitoring.models import NotificationSettings
 from monitoring.notify.channels import Channel, EmailChannel, ProgramChannel, WebhookChannel
 from monitoring.notify.events import Event, ServerState, realserver_event
 from monitoring.notify.message import Message
-from monitoring.notify.notifier import Notifier, Outcome, deliver_now
+from monitoring.notify.notifier import EVENT_QUEUE, Notifier, Outcome, deliver_now
 
 # The fields whose change makes the worker rebuild its channels.
 CONFIG_FIELDS = tuple(
@@ -92,6 +93,10 @@ class WorkerNotifications:
     def __init__(self) -> None:
         self.notifier = Notifier(director_name())
         self.loaded: dict | None = None
+        # Changes seen before the settings were first read (the first checks can beat the
+        # first poll): handed over then, so a server found down at start is not lost.
+        self.early: list[Event] | None = []
+        self.early_lock = threading.Lock()
 
     def reload(self) -> bool:
         values = NotificationSettings.objects.filter(pk=1).values(*CONFIG_FIELDS).first() or {}
@@ -101,15 +106,26 @@ class WorkerNotifications:
         self.notifier.director = director_name()
         config = NotificationSettings(**values)
         self.notifier.configure(channels_for(config), config.window, config.max_delay)
+        with self.early_lock:
+            early, self.early = self.early, None
+            for event in early or ():
+                self.notifier.notify(event)
         return True
 
     def changed(self, transition: Transition) -> None:
-        if self.notifier.enabled:
-            self.notifier.notify(transition_event(transition))
+        if self.notifier.enabled or self.early is not None:
+            self.notify(transition_event(transition))
 
     def notify(self, event: Event) -> bool:
         """The entry point for every other change: drain and maintenance states, director
-        roles (events.realserver_event, events.director_event)."""
+        roles (events.realserver_event, events.director_event). Never blocks."""
+        if self.early is not None:
+            with self.early_lock:  # taken once: held only while the first read hands over
+                if self.early is not None:
+                    if len(self.early) >= EVENT_QUEUE:
+                        return False
+                    self.early.append(event)
+                    return True
         return self.notifier.notify(event)
 
     def close(self) -> None:

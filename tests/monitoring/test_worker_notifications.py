@@ -140,3 +140,11 @@ def test_checks_keep_their_schedule_while_the_webhook_never_answers(memory, monk
         gaps = [b - a for a, b in zip(starts[port], starts[port][1:], strict=False)]
         assert len(gaps) >= 3, starts
         assert max(gaps) < 1.3, (port, gaps)  # every second, as configured
+
+
+def test_a_change_seen_before_the_settings_were_first_read_is_still_sent(notifications):
+    notifications.changed(Transition(RealServerRef("web", "192.0.2.9", 80), False, "timed out"))
+    NotificationSettings.objects.create(recipients="ops@example.org", window=0.1)
+    notifications.reload()
+    assert wait_for(lambda: len(mail.outbox) == 1)
+    assert "web/192.0.2.9:80" in mail.outbox[0].subject
