@@ -20,12 +20,17 @@ from monitoring.models import NotificationSettings
 from monitoring.notify.channels import Channel, EmailChannel, ProgramChannel, WebhookChannel
 from monitoring.notify.events import Event, ServerState, realserver_event
 from monitoring.notify.message import Message
-from monitoring.notify.notifier import EVENT_QUEUE, Notifier, Outcome, deliver_now
+from monitoring.notify.notifier import EVENT_QUEUE, Notifier, Outcome, deliver_concurrently
 
 # The fields whose change makes the worker rebuild its channels.
 CONFIG_FIELDS = tuple(
     f.name for f in NotificationSettings._meta.concrete_fields if not f.primary_key
 )
+
+
+# The test button's channels run at once, each bounded by this, so the page answers before
+# gunicorn's 30 s timeout kills the request (e-mail: EMAIL_TIMEOUT, 10 s by default).
+TEST_SECONDS = 20.0
 
 
 def director_name() -> str:
@@ -48,9 +53,15 @@ def _mail_sender(from_email: str):
     return send
 
 
-def channels_for(config: NotificationSettings, retries: int | None = None) -> list[Channel]:
-    """Every channel the row fills in (`retries` overrides the webhook's: the test button
-    answers once, with what the first attempt did)."""
+def channels_for(
+    config: NotificationSettings, retries: int | None = None, longest: float | None = None
+) -> list[Channel]:
+    """Every channel the row fills in. The test button overrides the webhook's `retries` (it
+    answers with what the first attempt did) and caps every timeout at `longest`."""
+
+    def capped(timeout: float) -> float:
+        return timeout if longest is None else min(timeout, longest)
+
     channels: list[Channel] = []
     recipients = tuple(config.recipient_list())
     if recipients:
@@ -60,14 +71,16 @@ def channels_for(config: NotificationSettings, retries: int | None = None) -> li
         channels.append(
             WebhookChannel(
                 config.webhook_url,
-                timeout=config.webhook_timeout,
+                timeout=capped(config.webhook_timeout),
                 retries=config.webhook_retries if retries is None else retries,
                 backoff=settings.LVSADMIN_NOTIFY_RETRY_BACKOFF,
             )
         )
     if config.program.strip():
         channels.append(
-            ProgramChannel(config.program, timeout=config.program_timeout, policy=program_policy())
+            ProgramChannel(
+                config.program, timeout=capped(config.program_timeout), policy=program_policy()
+            )
         )
     return channels
 
@@ -75,7 +88,9 @@ def channels_for(config: NotificationSettings, retries: int | None = None) -> li
 def send_test(config: NotificationSettings) -> list[Outcome]:
     """The "Send test message" button: one test message through every configured channel,
     here and now, each channel's result."""
-    return deliver_now(channels_for(config, retries=0), Message((), director_name(), test=True))
+    channels = channels_for(config, retries=0, longest=TEST_SECONDS)
+    message = Message((), director_name(), test=True)
+    return deliver_concurrently(channels, message, TEST_SECONDS + 2)
 
 
 def transition_event(transition: Transition) -> Event:

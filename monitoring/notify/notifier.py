@@ -48,6 +48,31 @@ def deliver_now(channels: Sequence[Channel], message: Message) -> list[Outcome]:
     return outcomes
 
 
+def deliver_concurrently(
+    channels: Sequence[Channel], message: Message, deadline: float
+) -> list[Outcome]:
+    """Every channel at once, each result within `deadline` seconds whatever the slowest does
+    (the test button: a web request must answer before the server gives up on it)."""
+    results: dict[int, Outcome] = {}
+
+    def one(index: int, channel: Channel) -> None:
+        results[index] = deliver_now([channel], message)[0]
+
+    threads = [
+        threading.Thread(target=one, args=(i, c), name=f"lvsadmin-test-{c.name}", daemon=True)
+        for i, c in enumerate(channels)
+    ]
+    end = time.monotonic() + deadline
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    return [
+        results.get(i, Outcome(c.name, False, f"no result within {deadline:g} s"))
+        for i, c in enumerate(channels)
+    ]
+
+
 class ChannelThread:
     """One channel's deliveries, one at a time, in order, off everyone else's path."""
 

@@ -117,3 +117,19 @@ def test_deliver_now_reports_each_channel_even_when_one_fails():
         ("webhook", False, "connection refused (4 attempts)"),
         ("e-mail", True, "ok"),
     ]
+
+
+def test_the_test_delivery_answers_by_its_deadline_whatever_a_channel_does():
+    from monitoring.notify.notifier import deliver_concurrently
+
+    held = threading.Event()
+    start = time.monotonic()
+    outcomes = deliver_concurrently(
+        [Recorder("webhook", block=held), Recorder("e-mail")], Message((), "lvs1", test=True), 0.3
+    )
+    held.set()
+    assert time.monotonic() - start < 2
+    assert [(o.channel, o.ok, o.detail) for o in outcomes] == [
+        ("webhook", False, "no result within 0.3 s"),
+        ("e-mail", True, "ok"),
+    ]
