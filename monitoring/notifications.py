@@ -7,12 +7,14 @@ turns the NotificationSettings row into channels, and is what the worker and the
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import DatabaseError
 
 from monitoring.checks.health import Transition
 from monitoring.checks.programs import ProgramPolicy
@@ -28,6 +30,7 @@ CONFIG_FIELDS = tuple(
 )
 
 
+log = logging.getLogger("lvsadmin.notify")
 # The test button's channels run at once, each bounded by this, so the page answers before
 # gunicorn's 30 s timeout kills the request (e-mail: EMAIL_TIMEOUT, 10 s by default).
 TEST_SECONDS = 20.0
@@ -112,9 +115,19 @@ class WorkerNotifications:
         # first poll): handed over then, so a server found down at start is not lost.
         self.early: list[Event] | None = []
         self.early_lock = threading.Lock()
+        self.failed = ""  # the last reason the settings could not be read, logged once
 
     def reload(self) -> bool:
-        values = NotificationSettings.objects.filter(pk=1).values(*CONFIG_FIELDS).first() or {}
+        try:
+            row = NotificationSettings.objects.filter(pk=1).values(*CONFIG_FIELDS).first()
+        except DatabaseError as exc:
+            # Not migrated yet, say: the worker's own configuration must not wait for this.
+            if str(exc) != self.failed:
+                log.error("cannot read the notification settings (%s); keeping the last ones", exc)
+                self.failed = str(exc)
+            return False
+        self.failed = ""
+        values = row or {}
         if values == self.loaded:
             return False
         self.loaded = values

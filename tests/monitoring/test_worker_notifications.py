@@ -148,3 +148,16 @@ def test_a_change_seen_before_the_settings_were_first_read_is_still_sent(notific
     notifications.reload()
     assert wait_for(lambda: len(mail.outbox) == 1)
     assert "web/192.0.2.9:80" in mail.outbox[0].subject
+
+
+def test_unreadable_settings_do_not_stop_the_poll(notifications, monkeypatch, caplog):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("no such table: monitoring_notificationsettings")
+
+    monkeypatch.setattr(NotificationSettings.objects, "filter", broken)
+    assert notifications.reload() is False
+    assert notifications.reload() is False
+    said = [r.message for r in caplog.records if "notification settings" in r.message]
+    assert len(said) == 1 and "no such table" in said[0]
