@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -96,12 +98,14 @@ def send_test(config: NotificationSettings) -> list[Outcome]:
     return deliver_concurrently(channels, message, TEST_SECONDS + 2)
 
 
-def transition_event(transition: Transition) -> Event:
+def transition_event(transition: Transition, at: float | None = None) -> Event:
     ref = transition.ref
     state, previous = (ServerState.UP, ServerState.DOWN)
     if not transition.up:
         state, previous = previous, state
-    return realserver_event(ref.virtual, ref.address, ref.port, state, previous, transition.reason)
+    return realserver_event(
+        ref.virtual, ref.address, ref.port, state, previous, transition.reason, at
+    )
 
 
 class WorkerNotifications:
@@ -141,10 +145,11 @@ class WorkerNotifications:
         return True
 
     def changed(self, transition: Transition) -> None:
+        """On the checks' event loop: the event is built on the notifier's thread."""
         if self.notifier.enabled or self.early is not None:
-            self.notify(transition_event(transition))
+            self.notify(partial(transition_event, transition, time.time()))
 
-    def notify(self, event: Event) -> bool:
+    def notify(self, event: Event | Callable[[], Event]) -> bool:
         """The entry point for every other change: drain and maintenance states, director
         roles (events.realserver_event, events.director_event). Never blocks."""
         if self.early is not None:

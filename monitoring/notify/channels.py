@@ -94,12 +94,13 @@ class WebhookChannel(Channel):
     def deliver(self, message: Message) -> str:
         check_webhook_url(self.url)
         body = json.dumps(message.payload()).encode()
-        reason = ""
+        reason, made = "", 0
         for attempt in range(self.retries + 1):
             if attempt:
                 if self.stop.wait(self.backoff * 2 ** (attempt - 1)):
-                    break
+                    break  # the notifier is closing: no more attempts
                 log.info("webhook: retry %d of %d after %s", attempt, self.retries, reason)
+            made += 1
             try:
                 status = self._post(body)
             except urllib.error.HTTPError as exc:
@@ -110,7 +111,7 @@ class WebhookChannel(Channel):
                 reason = _network_reason(exc)
             else:
                 return f"HTTP {status}" + (f" after {attempt} retries" if attempt else "")
-        raise DeliveryError(f"{reason} ({attempt + 1} attempts)")
+        raise DeliveryError(f"{reason} ({made} attempt{'s' if made != 1 else ''})")
 
     def _post(self, body: bytes) -> int:
         request = urllib.request.Request(

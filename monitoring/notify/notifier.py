@@ -1,6 +1,8 @@
 """The entry point: `Notifier.notify(event)` from any thread, never blocking.
 
-Events go into a bounded queue; the notifier's thread groups them (grouping.Grouper) and hands
+Events go into a bounded inbox (a deque: appending costs the caller about a microsecond, and an
+event may be given as a function that builds it, so even that work leaves the caller's thread);
+the notifier's thread groups them (grouping.Grouper) and hands
 each group, as one Message, to every channel's own thread (each with a bounded queue of its
 own), so a webhook that never answers delays neither the checks nor the e-mail. When a queue is
 full the newest work is dropped and counted: the next message says how many changes were lost.
@@ -12,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -138,7 +141,9 @@ class Notifier:
     ) -> None:
         self.director = director
         self.clock = clock
-        self.inbox: queue.Queue[Event | None] = queue.Queue(queue_size)
+        self.inbox: deque[Event | Callable[[], Event] | None] = deque()
+        self.queue_size = queue_size
+        self.wake = threading.Event()
         self.grouper = Grouper()
         self.channels: list[ChannelThread] = []
         self.lock = threading.Lock()
@@ -169,27 +174,27 @@ class Notifier:
         for channel in old:
             channel.close()
 
-    def notify(self, event: Event) -> bool:
-        """Queue one change; never blocks. False: not queued (no channel, or the queue is full)."""
+    def notify(self, event: Event | Callable[[], Event]) -> bool:
+        """Queue one change (or a function returning it, called on the notifier's thread);
+        never blocks. False: not queued (no channel, or the inbox is full)."""
         if not self.channels or self.closed:
             return False
-        try:
-            self.inbox.put_nowait(event)
-            return True
-        except queue.Full:
+        if len(self.inbox) >= self.queue_size:
             with self.lock:
                 self.dropped += 1
             return False
+        self.inbox.append(event)  # deque.append is atomic: no lock on the caller's path
+        if not self.wake.is_set():
+            self.wake.set()
+        return True
 
     def close(self, timeout: float = 1.0) -> None:
         """Send what is grouped now, then stop (waits at most `timeout` for the grouping thread;
         channel threads are daemons and end with the process)."""
         self.closed = True
         if self.thread is not None:
-            try:
-                self.inbox.put(None, timeout=timeout)
-            except queue.Full:
-                pass
+            self.inbox.append(None)
+            self.wake.set()
             self.thread.join(timeout)
         for channel in self.channels:
             channel.close()
@@ -201,15 +206,18 @@ class Notifier:
     def _run(self) -> None:
         while True:
             deadline = self.grouper.deadline()
-            wait = None if deadline is None else max(0.0, deadline - self.clock())
-            try:
-                event = self.inbox.get(timeout=wait)
-            except queue.Empty:
-                event = ...
-            if event is None:  # close(): what is pending goes out now
-                self._send(self.grouper.take())
-                return
-            if isinstance(event, Event):
+            self.wake.wait(None if deadline is None else max(0.0, deadline - self.clock()))
+            self.wake.clear()  # before draining: a change appended from now on wakes us again
+            while self.inbox:
+                item = self.inbox.popleft()
+                if item is None:  # close(): what is pending goes out now
+                    self._send(self.grouper.take())
+                    return
+                try:
+                    event = item if isinstance(item, Event) else item()
+                except Exception:  # a bad event must not stop the notifications
+                    log.exception("could not build a notification event")
+                    continue
                 self.grouper.add(event, self.clock())
             self._send(self.grouper.take_due(self.clock()))
 

@@ -141,7 +141,7 @@ def test_the_webhook_gives_up_after_its_retries_and_says_why(hook):
 
 def test_the_webhook_does_not_retry_a_request_the_receiver_refuses(hook):
     receiver = hook([404])
-    with pytest.raises(DeliveryError, match=r"HTTP 404 .*\(1 attempts\)"):
+    with pytest.raises(DeliveryError, match=r"HTTP 404 .*\(1 attempt\)"):
         WebhookChannel(receiver.url, timeout=2, retries=3, backoff=0.01).deliver(storm())
     assert len(receiver.bodies) == 1
 
@@ -283,3 +283,12 @@ def test_the_test_button_runs_the_program_with_type_test(notify_dir, tmp_path):
     prog = script(notify_dir, f'echo "$@" > {out}\n')
     ProgramChannel(prog, policy=policy(notify_dir, True)).deliver(Message((), "lvs1", test=True))
     assert out.read_text() == "TEST lvs1 TEST\n"
+
+
+def test_closing_the_notifier_ends_the_retries_and_counts_only_attempts_made(black_hole):
+    channel = WebhookChannel(black_hole, timeout=0.2, retries=5, backoff=30)
+    threading.Timer(0.5, channel.stop.set).start()
+    start = time.monotonic()
+    with pytest.raises(DeliveryError, match=r"timed out \(1 attempt\)"):
+        channel.deliver(storm())
+    assert time.monotonic() - start < 5

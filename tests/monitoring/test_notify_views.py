@@ -152,7 +152,7 @@ def test_the_test_button_says_which_channel_failed(black_hole, settings):  # noq
     shown = [(m.level_tag, m.message) for m in response.context["messages"]]
     assert shown == [
         ("success", "e-mail: sent to ops@example.org"),
-        ("error", "webhook: timed out (1 attempts)"),
+        ("error", "webhook: timed out (1 attempt)"),
     ]
 
 

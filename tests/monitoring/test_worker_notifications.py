@@ -130,12 +130,12 @@ def test_checks_keep_their_schedule_while_the_webhook_never_answers(memory, monk
         await task
 
     asyncio.run(scenario())
+    assert notifier.outcomes == []  # no delivery finished: the POST hangs on its 30 s timeout
     black_hole.setblocking(False)
     posted, _ = black_hole.accept()  # the webhook was called and is still waiting for an answer
     posted.close()
     black_hole.close()
     listener.close()
-    assert notifier.outcomes == []  # no delivery finished: the POST hangs on its 30 s timeout
     for port in (up, dead):
         gaps = [b - a for a, b in zip(starts[port], starts[port][1:], strict=False)]
         assert len(gaps) >= 3, starts
