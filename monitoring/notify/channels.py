@@ -164,6 +164,10 @@ def program_env(event: Event, director: str) -> dict[str, str]:
     return env
 
 
+class _Refused(DeliveryError):
+    """The program may not run at all (the check programs' policy said no)."""
+
+
 @dataclass
 class ProgramChannel(Channel):
     """Runs the program once per event, in order, as keepalived runs its notify scripts. The
@@ -178,18 +182,27 @@ class ProgramChannel(Channel):
 
     def deliver(self, message: Message) -> str:
         events = message.events or (_test_event(message),)
+        failures = []
         for event in events:
-            self._run(event, message.director)
-        return f"ran {len(events)} time{'s' if len(events) != 1 else ''}, exit status 0"
+            try:
+                self._run(event, message.director)
+            except _Refused as refused:  # every other run would be refused the same way
+                raise DeliveryError(str(refused)) from None
+            except DeliveryError as failed:  # one change's run failing does not skip the rest
+                failures.append(str(failed))
+        runs = f"ran {len(events)} time{'s' if len(events) != 1 else ''}"
+        if failures:
+            raise DeliveryError(f"{runs}, {len(failures)} failed: {failures[0]}")
+        return f"{runs}, exit status 0"
 
     def _run(self, event: Event, director: str) -> None:
         argv = program_argv(self.command, event)
         if len(argv) == 3:
-            raise DeliveryError("no program is configured")
+            raise _Refused("no program is configured")
         try:
             program = open_program(argv[0], self.policy)
         except ProgramRefused as refused:
-            raise DeliveryError(str(refused)) from None
+            raise _Refused(str(refused)) from None
         stdin = json.dumps({"director": director, **event.as_dict()}).encode()
         try:
             process = subprocess.Popen(

@@ -257,7 +257,7 @@ def test_the_program_runs_as_the_check_user_unless_root_opted_in(notify_dir):
     with pytest.raises(DeliveryError) as refused:
         channel.deliver(Message((), "lvs1", test=True))
     nobody = check_programs.pwd.getpwnam("nobody").pw_uid
-    assert str(refused.value) == f"{prog} exited with status 3: {nobody}"
+    assert str(refused.value) == f"ran 1 time, 1 failed: {prog} exited with status 3: {nobody}"
 
 
 def test_a_program_outside_the_designated_directories_is_refused(notify_dir, tmp_path):
@@ -292,3 +292,12 @@ def test_closing_the_notifier_ends_the_retries_and_counts_only_attempts_made(bla
     with pytest.raises(DeliveryError, match=r"timed out \(1 attempt\)"):
         channel.deliver(storm())
     assert time.monotonic() - start < 5
+
+
+def test_one_failed_run_does_not_skip_the_other_changes(notify_dir, tmp_path):
+    out = tmp_path / "out"
+    prog = script(notify_dir, f'echo "$1" >> {out}\n[ "$1" = DIRECTOR ]\n')
+    channel = ProgramChannel(prog, timeout=5, policy=policy(notify_dir, True))
+    with pytest.raises(DeliveryError, match=r"^ran 2 times, 1 failed: .* exited with status 1$"):
+        channel.deliver(storm())
+    assert out.read_text() == "REALSERVER\nDIRECTOR\n"
