@@ -331,3 +331,21 @@ LOGGING = {
 # --- checks: fall/rise, HTTP/HTTPS/TLS checks, slow start ---
 # Seconds between the doublings of a real server's weight as it enters the table (nanny: ~20).
 LVSADMIN_SLOW_START_STEP_SECONDS = float(os.environ.get("LVSADMIN_SLOW_START_STEP_SECONDS", "20"))
+
+# --- notify: notifications (e-mail, webhook, notify program) -----------------------------------
+# Django's e-mail settings from the environment (LVSADMIN_EMAIL_HOST...). The recipients, the
+# webhook and the program are set on the notifications page, not here.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# An SMTP server that never answers must not hold the e-mail channel for ever.
+EMAIL_TIMEOUT = float(env("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "lvsadmin@localhost")
+# The director's name in messages and the program's DIRECTOR events (default: the host name).
+LVSADMIN_DIRECTOR_NAME = env("DIRECTOR_NAME", "")
+# The webhook's first retry waits this long, each next one twice as long.
+LVSADMIN_NOTIFY_RETRY_BACKOFF = float(env("NOTIFY_RETRY_BACKOFF", "1"))

@@ -23,7 +23,7 @@ from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
 
-from monitoring.models import AuditEntry, Revision
+from monitoring.models import AuditEntry, NotificationSettings, Revision
 from realservers.models import RealServer
 from virtualservers.models import (
     FailoverService,
@@ -240,7 +240,8 @@ def _groups_changed(sender, instance, action: str, reverse: bool, pk_set, **kwar
 
 
 def connect() -> None:
-    for model in DRAFT_MODELS:
+    # The notification settings are not draft (no Apply) but are audited the same way.
+    for model in (*DRAFT_MODELS, NotificationSettings):
         uid = f"audit-{model._meta.label}"
         pre_save.connect(_remember, sender=model, dispatch_uid=uid)
         post_save.connect(_saved, sender=model, dispatch_uid=uid)

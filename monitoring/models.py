@@ -4,10 +4,12 @@ CONTROL/MONITORING tab (health per real server, counters, the worker's heartbeat
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from realservers.models import RealServer
+from virtualservers.models import SingletonModel
 
 
 class Revision(models.Model):
@@ -171,3 +173,71 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"
+
+
+class NotificationSettings(SingletonModel):
+    """Who is told about real server and director state changes, and how (the notifications
+    page; the worker re-reads it on its poll). A channel is on when it is filled in."""
+
+    recipients = models.TextField(
+        _("e-mail recipients"),
+        blank=True,
+        help_text=_("One address per line (or separated by commas). Empty: no e-mail."),
+    )
+    sender = models.EmailField(
+        _("e-mail sender"), blank=True, help_text=_("Empty: DEFAULT_FROM_EMAIL of the settings.")
+    )
+    webhook_url = models.URLField(
+        _("webhook URL"),
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=_("http:// or https://; receives a JSON POST per message. Empty: no webhook."),
+    )
+    webhook_timeout = models.FloatField(
+        _("webhook timeout (seconds)"),
+        default=5.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(60)],
+    )
+    webhook_retries = models.PositiveSmallIntegerField(
+        _("webhook retries"),
+        default=3,
+        validators=[MaxValueValidator(10)],
+        help_text=_("Retried after 1, 2, 4... seconds when it fails."),
+    )
+    program = models.CharField(
+        _("notify program"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Run as PROGRAM [ARGS] TYPE NAME STATE for every change, without a shell, only from "
+            "a check program directory. Empty: no program."
+        ),
+    )
+    program_timeout = models.FloatField(
+        _("program timeout (seconds)"),
+        default=10.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(120)],
+    )
+    window = models.FloatField(
+        _("grouping window (seconds)"),
+        default=2.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(300)],
+        help_text=_("Changes closer together than this are sent as one message."),
+    )
+    max_delay = models.FloatField(
+        _("longest delay (seconds)"),
+        default=30.0,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text=_("A message is sent at the latest this long after its first change."),
+    )
+
+    class Meta:
+        verbose_name = _("notification settings")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self) -> str:
+        return "Notifications"
+
+    def recipient_list(self) -> list[str]:
+        return [a for a in self.recipients.replace(",", "\n").split() if a]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring import live, runtime_views, views
+from monitoring import live, notify_views, runtime_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -11,6 +11,8 @@ urlpatterns = [
     path("revisions/<int:serial>/", views.revision_detail, name="revision"),
     path("revisions/<int:serial>/restore/", views.revision_restore, name="revision_restore"),
     path("audit/", views.audit, name="audit"),
+    path("notifications/", notify_views.notifications, name="notifications"),
+    path("notifications/test/", notify_views.notifications_test, name="notifications_test"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
     path("runtime/", runtime_views.runtime_state, name="runtime_state"),

@@ -31,6 +31,7 @@ from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
+from monitoring.notifications import WorkerNotifications
 from monitoring.runtime import held_now
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
@@ -121,6 +122,7 @@ class Worker:
         self.stopping = False
         self.reload_requested = False
         self.scanner: ConnectScanner | None = None
+        self.notifications = WorkerNotifications()  # delivered on threads of its own
 
     # --- steps (each returns whether it did something) -------------------------------------
     def load_config(self, force: bool = False) -> bool:
@@ -200,6 +202,7 @@ class Worker:
         """The control thread's regular pass: retry the driver, look for a new revision."""
         self.open_driver()
         self.kernel.notice_requests()
+        self.notifications.reload()
         return self.read_config()
 
     def stop(self) -> None:
@@ -233,6 +236,7 @@ class Worker:
                 self.slow_start.entered(ref)
             else:
                 self.slow_start.left(ref)
+            self.notifications.changed(transition)
 
     def scan_results(self, batch) -> None:
         """Results from the connect scanner's thread, delivered on the event loop."""
@@ -353,4 +357,5 @@ class Worker:
                 self.scanner = None
             control.shutdown(wait=True)
             status.shutdown(wait=True)
+            self.notifications.close()
             presence.release()
