@@ -14,6 +14,7 @@ from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.engine import ApplyBusy, ApplyResult
 from monitoring.ipvs.table import Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
+from monitoring.worker_metrics import WorkerMetrics
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 log = logging.getLogger("lvsadmin.worker")
@@ -46,6 +47,7 @@ class KernelSide:
         self.asked = False
         # The control thread applies while the status thread dumps: one netlink socket, one user.
         self.lock = threading.Lock()
+        self.metrics = WorkerMetrics()  # for /metrics: applies here, checks from the loop
 
     @property
     def driver(self):
@@ -108,6 +110,7 @@ class KernelSide:
         full = self.need_converge or token is not None or drift_due
         drift_repair = drift_due and not (self.need_converge or token)
         self.need_converge = False
+        started = time.perf_counter()
         try:
             with self.lock:
                 result = (
@@ -122,9 +125,11 @@ class KernelSide:
             self.message = str(exc)
             self.writer.forget()
             self.need_converge = True
+            self.metrics.observe_apply(time.perf_counter() - started, ok=False)
             if token is not None:
                 self.requests.answer(token, None, self.message)
             return False
+        self.metrics.observe_apply(time.perf_counter() - started, ok=result.ok)
         if full:
             self.last_converge = self.clock()
         self._report(result, drift_repair)

@@ -214,6 +214,7 @@ class Worker:
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
+        self.kernel.metrics.observe_check(result.latency, transition and transition.up)
         if transition is not None:
             self.transitions += 1
             log.info(transition.message())

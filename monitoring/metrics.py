@@ -1,0 +1,266 @@
+"""Prometheus metrics, built at scrape time from what the web process already has: the live
+table and heartbeat the worker writes into WorkerStatus, the health rows, the revisions and the
+audit trail, and the worker's two small files (monitoring.worker_metrics). Nothing is kept
+between scrapes: each scrape gets a fresh registry with one collector, so there is no global
+state to go stale or to share between gunicorn's processes, and no netlink.
+
+Names follow node_exporter's ipvs collector where they overlap (node_ipvs_*, with its label
+names); everything else is lvsadmin_*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+
+from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
+from monitoring.worker_metrics import IPVS_STATS_FIELDS, name_key, read_json, sibling
+
+# node_exporter's backend labels, then ours: which virtual and real server the line is.
+BACKEND_LABELS = [
+    "local_address",
+    "local_port",
+    "remote_address",
+    "remote_port",
+    "proto",
+    "local_mark",
+    "virtual_server",
+    "real_server",
+]
+HEALTH_LABELS = ["virtual_server", "real_server", "remote_address", "remote_port"]
+ROLES = ("active", "standby", "single")
+FRESH_SECONDS = 10.0  # as CONTROL/MONITORING: an older heartbeat means the worker is stopped
+IPVS_HELP = {
+    "connections": "The total number of connections made.",
+    "incoming_packets": "The total number of incoming packets.",
+    "outgoing_packets": "The total number of outgoing packets.",
+    "incoming_bytes": "The total amount of incoming data.",
+    "outgoing_bytes": "The total amount of outgoing data.",
+}
+
+
+def director_role() -> str:
+    """This director's role: "active", "standby" or "single". One director for now; the
+    redundancy work changes this function only."""
+    return "single"
+
+
+def service_labels(label: str) -> tuple[str, str, str, str]:
+    """(proto, local_address, local_port, local_mark) from a service as ipvsadm -Ln names it
+    ("TCP  192.0.2.1:80", "UDP  [2001:db8::1]:53", "FWM  5", "FWM  5 IPv6"), with
+    node_exporter's values: no address and port 0 for a firewall mark, no mark otherwise."""
+    parts = label.split()
+    proto = parts[0] if parts else ""
+    if proto == "FWM":
+        return proto, "", "0", parts[1] if len(parts) > 1 else ""
+    address, _, port = (parts[1] if len(parts) > 1 else "").rpartition(":")
+    return proto, address.strip("[]"), port, ""
+
+
+def _histogram(name: str, documentation: str, data: dict) -> HistogramMetricFamily | None:
+    bounds, counts = data.get("bounds") or [], data.get("counts") or []
+    if len(counts) != len(bounds) + 1:
+        return None
+    buckets, total = [], 0
+    for bound, count in zip([*bounds, float("inf")], counts, strict=True):
+        total += count
+        buckets.append((floatToGoString(bound), total))
+    return HistogramMetricFamily(
+        name, documentation, buckets=buckets, sum_value=float(data.get("sum", 0.0))
+    )
+
+
+class LvsCollector:
+    """One scrape's worth of metric families."""
+
+    def __init__(self, state_path: Path, now: datetime | None = None) -> None:
+        self.state_path = state_path
+        self.now = now or timezone.now()
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration: the families are only known at scrape
+
+    def collect(self) -> Iterator[Metric]:
+        status = (
+            WorkerStatus.objects.filter(pk=1)
+            .values("heartbeat", "serial_no", "kernel_ok", "table")
+            .first()
+        ) or {}
+        names = read_json(sibling(self.state_path, ".names")).get("names") or {}
+        worker = read_json(sibling(self.state_path, ".metrics"))
+        yield from self._kernel_totals(worker.get("ipvs"))
+        yield from self._backends(status.get("table"), names)
+        yield from self._health(names)
+        yield from self._worker(status, worker)
+        yield from self._revisions(status)
+        role = GaugeMetricFamily(
+            "lvsadmin_director_role",
+            "This director's role: 1 for the role it has now (active, standby or single).",
+            labels=["role"],
+        )
+        current = director_role()
+        for name in ROLES:
+            role.add_metric([name], 1.0 if name == current else 0.0)
+        yield role
+
+    def _kernel_totals(self, totals: dict | None) -> Iterator[Metric]:
+        if not isinstance(totals, dict):
+            return  # no kernel (the memory driver) or no worker yet
+        for field in IPVS_STATS_FIELDS:
+            if field in totals:
+                yield CounterMetricFamily(
+                    f"node_ipvs_{field}", IPVS_HELP[field], value=float(totals[field])
+                )
+
+    def _backends(self, table, names: dict) -> Iterator[Metric]:
+        active = GaugeMetricFamily(
+            "node_ipvs_backend_connections_active",
+            "The current active connections by local and remote address.",
+            labels=BACKEND_LABELS,
+        )
+        inactive = GaugeMetricFamily(
+            "node_ipvs_backend_connections_inactive",
+            "The current inactive connections by local and remote address.",
+            labels=BACKEND_LABELS,
+        )
+        weight = GaugeMetricFamily(
+            "node_ipvs_backend_weight",
+            "The current backend weight by local and remote address.",
+            labels=BACKEND_LABELS,
+        )
+        for service in table if isinstance(table, list) else []:
+            proto, local_address, local_port, mark = service_labels(service.get("service", ""))
+            virtual = service.get("virtual", "")
+            for dest in service.get("destinations", []):
+                address, port = dest["address"], dest["port"]
+                labels = [
+                    local_address,
+                    local_port,
+                    address,
+                    str(port),
+                    proto,
+                    mark,
+                    virtual,
+                    names.get(name_key(virtual, address, port), ""),
+                ]
+                active.add_metric(labels, dest.get("active", 0))
+                inactive.add_metric(labels, dest.get("inact", 0))
+                weight.add_metric(labels, dest.get("weight", 0))
+        yield from (active, inactive, weight)
+
+    def _health(self, names: dict) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "lvsadmin_real_server_up",
+            "Health of each checked real server: 1 up, 0 down (the reason is on "
+            "CONTROL/MONITORING); a server not checked yet is not listed.",
+            labels=HEALTH_LABELS,
+        )
+        rows = RealServerHealth.objects.exclude(state="unknown").values_list(
+            "virtual_name", "address", "port", "state"
+        )
+        for virtual, address, port, state in rows:
+            key = name_key(virtual, address, port)
+            up.add_metric(
+                [virtual, names.get(key, ""), address, str(port)], 1.0 if state == "up" else 0.0
+            )
+        yield up
+
+    def _worker(self, status: dict, worker: dict) -> Iterator[Metric]:
+        heartbeat = status.get("heartbeat")
+        age = (self.now - heartbeat).total_seconds() if heartbeat else None
+        yield GaugeMetricFamily(
+            "lvsadmin_worker_up",
+            f"1 while the worker's heartbeat is fresh (under {FRESH_SECONDS:g} s old).",
+            value=1.0 if age is not None and age < FRESH_SECONDS else 0.0,
+        )
+        if age is not None:
+            yield GaugeMetricFamily(
+                "lvsadmin_worker_heartbeat_age_seconds",
+                "Seconds since the worker's last heartbeat (written every 2 s).",
+                value=max(age, 0.0),
+            )
+        yield GaugeMetricFamily(
+            "lvsadmin_kernel_ok",
+            "1 when the worker can read and change the IPVS table.",
+            value=1.0 if status.get("kernel_ok") else 0.0,
+        )
+        latency = _histogram(
+            "lvsadmin_check_latency_seconds",
+            "Duration of health checks since the worker started.",
+            worker.get("check_latency") or {},
+        )
+        if latency is not None:
+            yield latency
+        transitions = worker.get("transitions")
+        if isinstance(transitions, dict):
+            family = CounterMetricFamily(
+                "lvsadmin_health_transitions",
+                "Real servers taken out (to=down) or put back (to=up) by health checks, since "
+                "the worker started.",
+                labels=["to"],
+            )
+            for to in ("up", "down"):
+                family.add_metric([to], float(transitions.get(to, 0)))
+            yield family
+        applies = worker.get("applies")
+        if isinstance(applies, dict):
+            family = CounterMetricFamily(
+                "lvsadmin_kernel_applies",
+                "Changes of the IPVS table by the worker (a health change, a new revision, drift "
+                "repair), by result, since the worker started.",
+                labels=["result"],
+            )
+            for result in ("ok", "error"):
+                family.add_metric([result], float(applies.get(result, 0)))
+            yield family
+        duration = _histogram(
+            "lvsadmin_kernel_apply_duration_seconds",
+            "Duration of the worker's changes of the IPVS table since it started.",
+            worker.get("apply_duration") or {},
+        )
+        if duration is not None:
+            yield duration
+
+    def _revisions(self, status: dict) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "lvsadmin_applies",
+            "Revisions published (Apply and restore), from the audit trail.",
+            value=float(AuditEntry.objects.filter(action="apply").count()),
+        )
+        latest = Revision.objects.order_by("-serial_no").values("serial_no", "created_at").first()
+        if latest is not None:
+            yield GaugeMetricFamily(
+                "lvsadmin_published_serial",
+                "Serial number of the newest published revision.",
+                value=float(latest["serial_no"]),
+            )
+            yield GaugeMetricFamily(
+                "lvsadmin_published_timestamp_seconds",
+                "When the newest revision was published (Unix time).",
+                value=latest["created_at"].timestamp(),
+            )
+        if status.get("serial_no") is not None:
+            yield GaugeMetricFamily(
+                "lvsadmin_enforced_serial",
+                "Serial number of the revision the worker enforces (differs from "
+                "lvsadmin_published_serial until it picks up a new one).",
+                value=float(status["serial_no"]),
+            )
+
+
+def exposition(state_path: Path) -> bytes:
+    """The text exposition format of one scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LvsCollector(state_path))
+    return generate_latest(registry)
