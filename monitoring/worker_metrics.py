@@ -116,18 +116,21 @@ def read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def name_key(virtual: str, address: str, port: int) -> str:
-    return f"{virtual} {address} {port}"
+def name_key(address: str, port: int) -> str:
+    return f"{address} {port}"
 
 
-def real_server_names(config: LvsConfig) -> dict[str, str]:
-    """Each real server's name, keyed as the health rows and the table know it."""
-    names: dict[str, str] = {}
+def real_server_names(config: LvsConfig) -> dict[str, dict[str, str]]:
+    """Each real server's name by virtual server, then by name_key(address, port): keyed as the
+    health rows and the table know it."""
+    names: dict[str, dict[str, str]] = {}
     for virtual in config.virtuals:
         port = virtual.effective_port
+        servers = names.setdefault(virtual.name, {})
         for server in virtual.servers:
-            key = name_key(virtual.name, server.address or "0.0.0.0", server.port or port)
-            names.setdefault(key, server.name)
+            servers.setdefault(
+                name_key(server.address or "0.0.0.0", server.port or port), server.name
+            )
     return names
 
 
