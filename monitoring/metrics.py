@@ -242,12 +242,16 @@ def per_real_server(table: object, names: dict, health: Iterable[tuple]) -> str:
         virtual = service.get("virtual", "")
         reals = names.get(virtual) or {}
         # Addresses and ports are the kernel's, which need no escaping; names are the user's.
-        local = f'{{local_address="{local_address}",local_port="{local_port}",remote_address="'
-        tail = f'",proto="{proto}",local_mark="{mark}",virtual_server="{label(virtual)}",'
+        # Labels in name order, as generate_latest() writes them.
+        head = (
+            f'{{local_address="{local_address}",local_mark="{mark}",local_port="{local_port}",'
+            f'proto="{proto}",real_server="'
+        )
+        tail = f'",virtual_server="{label(virtual)}"}} '
         for dest in service.get("destinations", []):
             address, port = dest["address"], dest["port"]
             real = label(reals.get(f"{address} {port}", ""))  # name_key(), inlined
-            labels = f'{local}{address}",remote_port="{port}{tail}real_server="{real}"}} '
+            labels = f'{head}{real}",remote_address="{address}",remote_port="{port}{tail}'
             active.append(f"{active_name}{labels}{number(dest.get('active', 0))}\n")
             inactive.append(f"{inactive_name}{labels}{number(dest.get('inact', 0))}\n")
             weight.append(f"{weight_name}{labels}{number(dest.get('weight', 0))}\n")
@@ -260,8 +264,8 @@ def per_real_server(table: object, names: dict, health: Iterable[tuple]) -> str:
     for virtual, address, port, state in health:
         real = label((names.get(virtual) or {}).get(name_key(address, port), ""))
         parts.append(
-            f'{name}{{virtual_server="{label(virtual)}",real_server="{real}",'
-            f'remote_address="{address}",remote_port="{port}"}} '
+            f'{name}{{real_server="{real}",remote_address="{address}",remote_port="{port}",'
+            f'virtual_server="{label(virtual)}"}} '
             f"{'1.0' if state == 'up' else '0.0'}\n"
         )
     return "".join(parts)

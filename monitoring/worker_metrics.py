@@ -134,11 +134,11 @@ def real_server_names(config: LvsConfig) -> dict[str, dict[str, str]]:
     return names
 
 
-def read_ipvs_stats(path: str = PROC_IPVS_STATS) -> dict[str, int] | None:
+def read_ipvs_stats(path: str | None = None) -> dict[str, int] | None:
     """The kernel's totals since IPVS was loaded (hexadecimal numbers on the third line of the
     file); None without IPVS."""
     try:
-        with open(path) as handle:
+        with open(path or PROC_IPVS_STATS) as handle:
             lines = handle.read().splitlines()
         values = [int(field, 16) for field in lines[2].split()]
     except (OSError, IndexError, ValueError):
