@@ -18,6 +18,7 @@ Django-free (the worker's threads fill it, the web only reads the files).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import threading
@@ -101,9 +102,13 @@ def sibling(state_path: Path, suffix: str) -> Path:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    # Readable by the web's unprivileged user (the worker runs as root, umask 022).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":")))
+    # The worker runs as root with umask 0027: without this the web's user (the state
+    # directory's group) could not read the file.
+    os.chmod(tmp, 0o640)
+    with contextlib.suppress(OSError):  # not root (a test, a dry run): the group stays
+        os.chown(tmp, -1, path.parent.stat().st_gid)
     os.replace(tmp, path)
 
 

@@ -1,7 +1,9 @@
 """What the worker counts for /metrics and the files it leaves for the web process."""
 
 import json
+import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,13 @@ def test_a_worker_pass_leaves_checks_and_applies_that_metrics_shows(
         f'lvsadmin_real_server_up{{real_server="web1",remote_address="127.0.0.1",'
         f'remote_port="{port}",virtual_server="web"}} 1.0'
     ) in text
+
+
+def test_the_files_are_readable_by_the_state_directorys_group_only(tmp_path):
+    state_dir = tmp_path / "lib"
+    state_dir.mkdir()
+    os.chown(state_dir, 0, 65534)  # root:lvsadmin in production
+    WorkerMetrics().publish(state_dir / "apply-state.json", parse("serial_no = 1\n")[0], False)
+    for suffix in (".metrics", ".names"):
+        info = sibling(state_dir / "apply-state.json", suffix).stat()
+        assert stat.S_IMODE(info.st_mode) == 0o640 and info.st_gid == 65534
