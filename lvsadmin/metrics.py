@@ -22,6 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
 
 from lvsadmin.middleware import Address, parse_networks, within
 from monitoring.metrics import exposition
@@ -88,6 +89,7 @@ def refusal(request: HttpRequest, client: Address | None) -> HttpResponse | None
 
 
 @login_not_required
+@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """The scrape. The allowlist middleware already applied refusal(); it is applied again here
     so that the view is never reachable without its own rule, whatever the middleware does."""
