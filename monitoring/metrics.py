@@ -10,8 +10,9 @@ names); everything else is lvsadmin_*.
 The four families with a line per real server (three per backend in the kernel table, and the
 health of each) are written as text here, in the same format generate_latest() writes (a test
 compares the two): at 1,000 x 10 they are 37,000 lines, and generate_latest() validates and
-escapes every label name and value of every line (256,000 calls), 10 times the 200 ms a scrape
-may cost on its own. Here the labels of a service and of a real server are escaped once each.
+escapes every label name and value of every line (256,000 calls), which took 2.2 s where a
+scrape may cost 200 ms (on the loaded 2-core development machine; 0.35 s written here). Here the
+labels of a service and of a real server are escaped once each.
 Everything else is prometheus_client's families and generate_latest().
 """
 
