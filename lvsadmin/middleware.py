@@ -70,10 +70,21 @@ class ClientIPAllowlistMiddleware:
             settings.LVSADMIN_ALLOWED_NETWORKS, "LVSADMIN_ALLOWED_NETWORKS"
         )
         self.trusted = parse_networks(settings.LVSADMIN_TRUSTED_PROXIES, "LVSADMIN_TRUSTED_PROXIES")
+        # Here, not at the top: lvsadmin.metrics uses this module's address helpers.
+        from lvsadmin.metrics import METRICS_PATH, refusal
+
+        self.metrics_path, self.metrics_refusal = METRICS_PATH, refusal
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         client = client_address(request, self.trusted)
-        if client is None or not within(client, self.allowed):
+        if request.path_info == self.metrics_path:
+            # Prometheus is not on the GUI's allowlist: /metrics has a rule of its own instead
+            # (token or its own allowlist), and this one exact path is the only exception.
+            denied = self.metrics_refusal(request, client)
+            if denied is not None:
+                return denied
+            request.metrics_client = client  # type: ignore[attr-defined]
+        elif client is None or not within(client, self.allowed):
             shown = str(client) if client is not None else "(unknown)"
             return HttpResponse(
                 f"403 Forbidden: your address {shown} is not allowed to use lvsadmin.\n",

@@ -349,3 +349,11 @@ DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "lvsadmin@localhost")
 LVSADMIN_DIRECTOR_NAME = env("DIRECTOR_NAME", "")
 # The webhook's first retry waits this long, each next one twice as long.
 LVSADMIN_NOTIFY_RETRY_BACKOFF = float(env("NOTIFY_RETRY_BACKOFF", "1"))
+
+# --- metrics: Prometheus /metrics (lvsadmin/metrics.py) -----------------------------------------
+# /metrics is off (404) until one of these is set; when both are, a scrape must pass both. The
+# login cookie never opens it. The token is sent as "Authorization: Bearer <token>"; prefer the
+# file (owned by root, 0640 root:lvsadmin) to keep the token out of the environment.
+LVSADMIN_METRICS_TOKEN = env("METRICS_TOKEN", "")
+LVSADMIN_METRICS_TOKEN_FILE = env("METRICS_TOKEN_FILE", "")
+LVSADMIN_METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")

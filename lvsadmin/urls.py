@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from lvsadmin import auth
+from lvsadmin import auth, metrics
 
 urlpatterns = [
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("metrics", metrics.metrics, name="metrics"),  # its own access rule: lvsadmin/metrics.py
     path("", include("monitoring.urls")),
     path("", include("virtualservers.urls")),
     path("", include("realservers.urls")),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks, figures printed (`make bench`):
-#  - on the host, every bench/bench_*.py except the IPVS one (the host kernel has no IPVS);
+#  - on the host, every bench/bench_*.py except the IPVS one (the host kernel has no IPVS),
+#    bench_metrics.py among them (a Prometheus scrape of /metrics at 1,000 x 10);
 #  - in ONE lab VM (scripts/lab.sh, LAB_MODE=bench): bench/bench_ipvs.py and any bench/vm_*.py,
 #    against a real IPVS under QEMU/TCG. Figures from the VM are for ratios between things
 #    measured in the same VM (CPU-bound Python runs 10-15x slower there than on the host).

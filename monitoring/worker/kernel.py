@@ -15,6 +15,7 @@ from monitoring.ipvs.engine import ApplyBusy, ApplyResult
 from monitoring.ipvs.runtime import Held
 from monitoring.ipvs.table import Table
 from monitoring.ipvs.writer import ConvergeRequests, TableWriter, write_view
+from monitoring.worker_metrics import WorkerMetrics
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 
 log = logging.getLogger("lvsadmin.worker")
@@ -54,6 +55,7 @@ class KernelSide:
         self.asked = False
         # The control thread applies while the status thread dumps: one netlink socket, one user.
         self.lock = threading.Lock()
+        self.metrics = WorkerMetrics()  # for /metrics: applies here, checks from the loop
 
     @property
     def driver(self):
@@ -121,6 +123,7 @@ class KernelSide:
         drift_repair = drift_due and not (self.need_converge or token)
         self.need_converge = False
         weights = self.ramp()
+        started = time.perf_counter()
         try:
             with self.lock:
                 if full:
@@ -136,9 +139,11 @@ class KernelSide:
             self.message = str(exc)
             self.writer.forget()
             self.need_converge = True
+            self.metrics.observe_apply(time.perf_counter() - started, ok=False)
             if token is not None:
                 self.requests.answer(token, None, self.message)
             return False
+        self.metrics.observe_apply(time.perf_counter() - started, ok=result.ok)
         if full:
             self.last_converge = self.clock()
         self._report(result, drift_repair)

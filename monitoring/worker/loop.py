@@ -225,6 +225,7 @@ class Worker:
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
+        self.kernel.metrics.observe_check(result.latency, transition and transition.up)
         if transition is not None and ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.

@@ -3,6 +3,7 @@ written on the worker's status thread for CONTROL/MONITORING."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from monitoring.worker.drains import DrainWatch
 from monitoring.worker.kernel import KernelSide
 from virtualservers.lvsconf.model import LvsConfig
 
+log = logging.getLogger("lvsadmin.worker")
 STATUS_EVERY = 2.0  # seconds between heartbeats
 HEALTH_EVERY = 10.0  # seconds between full health writes (a transition is written at once)
 SAMPLE_EVERY = 60.0  # connection graph resolution
@@ -143,11 +145,20 @@ class StatusWriter:
             if write_health or sample:
                 self._rows_and_samples(health, counters, now, write_health, sample)
         self.announced = True
+        self._publish_metrics(config)
         if write_health:
             self.last_health = now
         if sample:
             self.last_sample = now
         return True
+
+    def _publish_metrics(self, config: LvsConfig | None) -> None:
+        try:
+            self.kernel.metrics.publish(
+                self.kernel.state_path, config, kernel=self.kernel.driver_name == "netlink"
+            )
+        except OSError as exc:  # /metrics goes without them; the heartbeat must not
+            log.warning("cannot write the metrics beside %s: %s", self.kernel.state_path, exc)
 
     def _rows_and_samples(
         self,

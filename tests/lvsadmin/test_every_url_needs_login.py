@@ -13,6 +13,7 @@ from virtualservers.models import MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "static"}  # the login page itself and CSS/JS
+OWN_RULE = {"metrics"}  # a bearer token or its own allowlist, never a login (test_metrics_access)
 
 
 def patterns(resolver=None, prefix=""):
@@ -56,7 +57,7 @@ def all_urls(values):
     return [
         (name, fill(route, values))
         for name, route in patterns()
-        if name not in PUBLIC and "(?P" not in route
+        if name not in PUBLIC | OWN_RULE and "(?P" not in route
     ]
 
 
@@ -72,6 +73,15 @@ def test_it_never_lets_an_anonymous_request_reach_a_view(objects, method):
             assert response["Location"].startswith(reverse("login")), (name, url)
     assert VirtualServer.objects.get().active is False
     assert VirtualServer.objects.count() == 1 and RealServer.objects.count() == 1
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_the_url_with_its_own_rule_refuses_an_anonymous_request(objects, settings, method):
+    named = [(name, route) for name, route in patterns() if name in OWN_RULE]
+    assert [route for _name, route in named] == ["metrics"]
+    assert getattr(Client(), method)("/metrics").status_code == 404  # not enabled
+    settings.LVSADMIN_METRICS_TOKEN = "a-long-random-scrape-token"
+    assert getattr(Client(), method)("/metrics").status_code in (403, 405)
 
 
 def test_it_refuses_anonymous_post_like_cve_2013_6492(objects):
