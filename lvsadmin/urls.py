@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("api/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),
     path("", include("virtualservers.urls")),
     path("", include("realservers.urls")),

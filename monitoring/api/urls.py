@@ -1,0 +1,57 @@
+"""/api/: every URL needs a token or a session (ApiTokenMiddleware), and a change needs the role
+the GUI's button needs."""
+
+from django.urls import path
+from django.views.decorators.http import require_safe
+from drf_spectacular.views import SpectacularAPIView
+
+from monitoring.api import views
+
+app_name = "api"
+
+
+def endpoint(view_class: type[views.ApiView], **initkwargs):
+    """The view, marked as the GUI's views are: one that changes something carries the
+    permission it needs (tests/lvsadmin/test_roles.py looks for it), one that only reads
+    answers 405 to any other method before it looks at who is asking."""
+    view = view_class.as_view(**initkwargs)
+    permission = initkwargs.get("required_permission", view_class.required_permission)
+    if permission is None:
+        return require_safe(view)
+    view.required_permission = permission
+    return view
+
+
+REAL = "virtualservers/<int:virtual_pk>/realservers/<int:pk>/"
+urlpatterns = [
+    path("draft/", endpoint(views.DraftView), name="draft"),
+    path("virtualservers/", endpoint(views.VirtualServerList), name="virtual_list"),
+    path("virtualservers/<int:pk>/", endpoint(views.VirtualServerDetail), name="virtual"),
+    *(
+        path(
+            f"virtualservers/<int:pk>/{name}/",
+            endpoint(
+                views.VirtualServerAction, action_name=name, required_permission=action.permission
+            ),
+            name=f"virtual_{name}",
+        )
+        for name, action in views.VIRTUAL_SERVER_ACTIONS.items()
+    ),
+    path(REAL, endpoint(views.RealServerDetail), name="real"),
+    *(
+        path(
+            f"{REAL}{name}/",
+            endpoint(
+                views.RealServerAction, action_name=name, required_permission=action.permission
+            ),
+            name=f"real_{name}",
+        )
+        for name, action in views.REAL_SERVER_ACTIONS.items()
+    ),
+    path("revisions/", endpoint(views.RevisionList), name="revision_list"),
+    path("revisions/<int:serial>/", endpoint(views.RevisionDetail), name="revision"),
+    path("publish/", endpoint(views.Publish), name="publish"),
+    path("live/", endpoint(views.LiveView), name="live"),
+    path("token/", endpoint(views.OwnToken), name="api_token"),
+    path("schema/", require_safe(SpectacularAPIView.as_view()), name="schema"),
+]
