@@ -344,6 +344,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Schema paths as the URLs spell them ({pk}, not {id}).
+    "SCHEMA_COERCE_PATH_PK": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "lvsadmin API",
@@ -354,6 +356,4 @@ SPECTACULAR_SETTINGS = {
     # The schema is behind the same gates as the API (allowlist, then a token or a session).
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
-    # Paths as the URLs spell them ({pk}, not {id}): the schema test matches them one to one.
-    "SCHEMA_COERCE_PATH_PK": False,
 }

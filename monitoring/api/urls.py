@@ -22,32 +22,27 @@ def endpoint(view_class: type[views.ApiView], **initkwargs):
     return view
 
 
+def action_paths(prefix: str, view_class: type[views.ApiView], actions: dict, name: str):
+    """One URL per action (`<prefix><action>/`), each with the permission that action needs."""
+    return [
+        path(
+            f"{prefix}{action}/",
+            endpoint(view_class, action_name=action, required_permission=spec.permission),
+            name=f"{name}_{action}",
+        )
+        for action, spec in actions.items()
+    ]
+
+
+VIRTUAL = "virtualservers/<int:pk>/"
 REAL = "virtualservers/<int:virtual_pk>/realservers/<int:pk>/"
 urlpatterns = [
     path("draft/", endpoint(views.DraftView), name="draft"),
     path("virtualservers/", endpoint(views.VirtualServerList), name="virtual_list"),
-    path("virtualservers/<int:pk>/", endpoint(views.VirtualServerDetail), name="virtual"),
-    *(
-        path(
-            f"virtualservers/<int:pk>/{name}/",
-            endpoint(
-                views.VirtualServerAction, action_name=name, required_permission=action.permission
-            ),
-            name=f"virtual_{name}",
-        )
-        for name, action in views.VIRTUAL_SERVER_ACTIONS.items()
-    ),
+    path(VIRTUAL, endpoint(views.VirtualServerDetail), name="virtual"),
+    *action_paths(VIRTUAL, views.VirtualServerAction, views.VIRTUAL_SERVER_ACTIONS, "virtual"),
     path(REAL, endpoint(views.RealServerDetail), name="real"),
-    *(
-        path(
-            f"{REAL}{name}/",
-            endpoint(
-                views.RealServerAction, action_name=name, required_permission=action.permission
-            ),
-            name=f"real_{name}",
-        )
-        for name, action in views.REAL_SERVER_ACTIONS.items()
-    ),
+    *action_paths(REAL, views.RealServerAction, views.REAL_SERVER_ACTIONS, "real"),
     path("revisions/", endpoint(views.RevisionList), name="revision_list"),
     path("revisions/<int:serial>/", endpoint(views.RevisionDetail), name="revision"),
     path("publish/", endpoint(views.Publish), name="publish"),
