@@ -4,6 +4,7 @@ replaces and revokes their own token; tokens come from `manage.py apitoken` too.
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -131,3 +132,28 @@ def test_the_command_makes_shows_and_revokes_a_users_token():
 def test_the_command_names_an_unknown_user():
     with pytest.raises(CommandError, match="no user named 'nobody-here'"):
         call_command("apitoken", "nobody-here")
+
+
+def test_an_administrator_manages_tokens_in_the_admin_and_a_viewer_does_not():
+    def admin_client(role: str, name: str) -> Client:
+        user = member(role, name)
+        user.is_staff = True
+        user.save()
+        client = Client()
+        client.force_login(user)
+        return client
+
+    alice = member("operator", "alice")
+    boss = admin_client("administrator", "boss")
+    response = boss.post("/admin/authtoken/tokenproxy/add/", {"user": alice.pk})
+    assert response.status_code == 302
+    assert Token.objects.filter(user=alice).exists()
+    entry = AuditEntry.objects.first()
+    assert (entry.username, entry.action, entry.target) == ("boss", "add token", "user alice")
+    viewer = admin_client("viewer", "vera")
+    assert viewer.get("/admin/authtoken/tokenproxy/").status_code == 403
+    assert (
+        Group.objects.get(name="administrator")
+        .permissions.filter(codename="delete_tokenproxy")
+        .exists()
+    )
