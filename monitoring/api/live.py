@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.utils import timezone
 
@@ -14,10 +15,6 @@ from monitoring.live import FRESH
 from monitoring.models import RealServerHealth, WorkerStatus
 
 HEALTH_FIELDS = ("state", "since", "last_check", "latency_ms", "last_error")
-
-
-def _health(row: RealServerHealth | None) -> dict[str, Any] | None:
-    return None if row is None else {name: getattr(row, name) for name in HEALTH_FIELDS}
 
 
 def worker_summary(status: WorkerStatus | None) -> dict[str, Any]:
@@ -33,19 +30,30 @@ def worker_summary(status: WorkerStatus | None) -> dict[str, Any]:
     }
 
 
-def live_table(virtual: str | None = None) -> dict[str, Any]:
-    """The worker's state, health counts, and each service in `ipvsadm -Ln`'s order with its
-    real servers: those in the kernel table (weight, connections) and, under `out_of_table`,
-    those health took out, each with its health (None: not checked yet). `virtual` keeps
-    the services of one virtual server."""
+# Services per page: 1,000 real servers with their health, about 100 ms of the answer's time
+# (the whole table of 1,000 x 10 at once took 2.6 s).
+SERVICES_PER_PAGE = 100
+
+
+def live_table(virtual: str | None = None, page: int = 1) -> dict[str, Any]:
+    """The worker's state, health counts, and one page of the services in `ipvsadm -Ln`'s
+    order with their real servers: those in the kernel table (weight, connections) and, under
+    `out_of_table`, those health took out, each with its health (None: not checked yet).
+    `virtual` keeps the services of one virtual server."""
     status = WorkerStatus.objects.filter(pk=1).first()
     services = list(status.table) if status and isinstance(status.table, list) else []
     if virtual is not None:
         services = [service for service in services if service["virtual"] == virtual]
-    rows = RealServerHealth.objects.filter(virtual_name__in={s["virtual"] for s in services})
-    health: dict[str, dict[tuple[str, int], RealServerHealth]] = defaultdict(dict)
+    paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
+    shown_page = paginator.get_page(page)
+    services = list(shown_page.object_list)
+    rows = RealServerHealth.objects.filter(
+        virtual_name__in={s["virtual"] for s in services}
+    ).values("virtual_name", "address", "port", *HEALTH_FIELDS)
+    # As plain rows: model instances cost more than the rest of the answer at 10,000 lines.
+    health: dict[str, dict[tuple[str, int], dict]] = defaultdict(dict)
     for row in rows:
-        health[row.virtual_name][(row.address, row.port)] = row
+        health[row.pop("virtual_name")][(row.pop("address"), row.pop("port"))] = row
     shown = []
     for service in services:
         checked = health.get(service["virtual"], {})
@@ -54,12 +62,18 @@ def live_table(virtual: str | None = None) -> dict[str, Any]:
         for dest in service["destinations"]:
             key = (dest["address"], dest["port"])
             in_table.add(key)
-            destinations.append({**dest, "health": _health(checked.get(key))})
+            destinations.append({**dest, "health": checked.get(key)})
         out = [
-            {"endpoint": endpoint(*key), "address": key[0], "port": key[1], "health": _health(row)}
+            {"endpoint": endpoint(*key), "address": key[0], "port": key[1], "health": row}
             for key, row in sorted(checked.items())
             if key not in in_table
         ]
         shown.append({**service, "destinations": destinations, "out_of_table": out})
     counts = dict(RealServerHealth.objects.values_list("state").annotate(n=Count("id")).order_by())
-    return {"worker": worker_summary(status), "health_counts": counts, "services": shown}
+    return {
+        "worker": worker_summary(status),
+        "health_counts": counts,
+        "page": shown_page.number,
+        "pages": paginator.num_pages,
+        "services": shown,
+    }

@@ -177,4 +177,6 @@ class WorkerSerializer(serializers.Serializer):
 class LiveSerializer(serializers.Serializer):
     worker = WorkerSerializer()
     health_counts = serializers.DictField(child=serializers.IntegerField())
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
     services = ServiceSerializer(many=True)

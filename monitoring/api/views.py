@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.db import models
 from django.forms.models import model_to_dict
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
@@ -27,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring import publish
+from monitoring.api import rows
 from monitoring.api import serializers as s
 from monitoring.api.auth import OWN_ACCOUNT, issue_token, revoke_token
 from monitoring.api.live import live_table
@@ -87,12 +89,6 @@ class ApiView(APIView):
 # --- The draft ----------------------------------------------------------------------------------
 
 
-def _virtuals():
-    return VirtualServer.objects.select_related("monitoring_script").prefetch_related(
-        "real_servers"
-    )
-
-
 class DraftView(ApiView):
     @extend_schema(
         summary="The whole draft: global settings, redundancy, and every virtual server with its "
@@ -105,12 +101,12 @@ class DraftView(ApiView):
         except publish.PublishError as exc:
             pending = str(exc)
         draft = {
-            "global_settings": GlobalSettings.load(),
-            "redundancy": Redundancy.load(),
+            "global_settings": s.GlobalSettingsSerializer(GlobalSettings.load()).data,
+            "redundancy": s.RedundancySerializer(Redundancy.load()).data,
             "pending_diff": pending,
-            "virtual_servers": _virtuals(),
+            "virtual_servers": rows.virtual_servers(),
         }
-        return Response(s.DraftSerializer(draft).data)
+        return Response(draft)
 
 
 @extend_schema(
@@ -121,19 +117,27 @@ class VirtualServerList(ApiView, generics.ListAPIView):
     serializer_class = s.VirtualServerSerializer
 
     def get_queryset(self):
-        return _virtuals()
+        return VirtualServer.objects.order_by("position", "id").values_list("id", flat=True)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(rows.virtual_servers(page))
 
 
-@extend_schema(
-    summary="One virtual server, with its real servers and monitoring script.",
-    responses={200: s.VirtualServerSerializer, **REFUSED, **NOT_FOUND},
-)
-class VirtualServerDetail(ApiView, generics.RetrieveAPIView):
-    serializer_class = s.VirtualServerSerializer
-    pagination_class = None
+def _virtual_data(pk: int) -> dict[str, Any]:
+    found = rows.virtual_servers([pk])
+    if not found:
+        raise Http404("No such virtual server.")
+    return found[0]
 
-    def get_queryset(self):
-        return _virtuals()
+
+class VirtualServerDetail(ApiView):
+    @extend_schema(
+        summary="One virtual server, with its real servers and monitoring script.",
+        responses={200: s.VirtualServerSerializer, **REFUSED, **NOT_FOUND},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_virtual_data(pk))
 
 
 def _real(virtual_pk: int, pk: int) -> RealServer:
@@ -249,7 +253,7 @@ class VirtualServerAction(ApiView):
             {
                 "detail": activation_message(VIRTUAL_SERVER_TOGGLED, virtual.name, virtual.active),
                 "changed": changed,
-                "virtual_server": s.VirtualServerSerializer(_virtuals().get(pk=pk)).data,
+                "virtual_server": _virtual_data(pk),
             }
         )
 
@@ -319,12 +323,14 @@ class LiveView(ApiView):
         summary="The live IPVS table with each real server's health, as CONTROL/MONITORING "
         "shows it (reported by the worker).",
         parameters=[
-            OpenApiParameter("virtual", str, description="Only this virtual server's services.")
+            OpenApiParameter("virtual", str, description="Only this virtual server's services."),
+            OpenApiParameter("page", int, description="Page of services (100 a page)."),
         ],
         responses={200: s.LiveSerializer, **REFUSED},
     )
     def get(self, request: Request) -> Response:
-        return Response(live_table(request.query_params.get("virtual")))
+        params = request.query_params
+        return Response(live_table(params.get("virtual"), params.get("page", 1)))
 
 
 # --- One's own token ----------------------------------------------------------------------------

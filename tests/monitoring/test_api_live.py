@@ -41,13 +41,19 @@ def health(address: str, state: str, error: str = "", virtual: str = "mysql") ->
     )  # fmt: skip
 
 
-def live(**params) -> dict:
-    response = api_client(member("viewer")).get("/api/live/", params)
-    assert response.status_code == 200
-    return response.json()
+@pytest.fixture
+def live():
+    client = api_client(member("viewer"))
+
+    def read(**params) -> dict:
+        response = client.get("/api/live/", params)
+        assert response.status_code == 200
+        return response.json()
+
+    return read
 
 
-def test_it_shows_each_real_server_in_the_table_with_its_health_and_the_ones_taken_out():
+def test_it_shows_each_real_server_in_the_table_with_its_health_and_the_ones_taken_out(live):
     report(service("mysql", destination("192.0.2.242", weight=1, active=3)))
     health("192.0.2.242", "up")
     health("192.0.2.241", "down", "connection refused")
@@ -63,19 +69,28 @@ def test_it_shows_each_real_server_in_the_table_with_its_health_and_the_ones_tak
     assert (out["health"]["state"], out["health"]["last_error"]) == ("down", "connection refused")
 
 
-def test_it_says_when_the_worker_is_stopped():
+def test_it_says_when_the_worker_is_stopped(live):
     report(age=60)
     assert live()["worker"]["running"] is False
 
 
-def test_without_a_worker_report_it_shows_an_empty_table():
+def test_without_a_worker_report_it_shows_an_empty_table(live):
     body = live()
     assert body["services"] == [] and body["worker"]["running"] is False
 
 
-def test_it_keeps_one_virtual_servers_services():
+def test_it_keeps_one_virtual_servers_services(live):
     report(service("mysql", destination("192.0.2.242")), service("www", destination("192.0.2.10")))
     health("192.0.2.10", "up", virtual="www")
     (shown,) = live(virtual="www")["services"]
     assert shown["virtual"] == "www"
     assert shown["destinations"][0]["health"]["state"] == "up"
+
+
+def test_it_shows_a_hundred_services_a_page(live):
+    report(*(service(f"vs{n:03d}", destination("192.0.2.10")) for n in range(150)))
+    first, second = live(), live(page=2)
+    assert (first["page"], first["pages"], len(first["services"])) == (1, 2, 100)
+    assert (second["page"], len(second["services"])) == (2, 50)
+    assert second["services"][0]["virtual"] == "vs100"
+    assert live(page="x")["page"] == 1
