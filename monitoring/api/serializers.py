@@ -53,6 +53,9 @@ class DraftSerializer(serializers.Serializer):
     pending_diff = serializers.CharField(
         help_text="What Apply would change in lvs.cf, as a unified diff (empty: nothing)."
     )
+    draft_error = serializers.CharField(
+        allow_blank=True, help_text="Why the draft cannot be written to lvs.cf (empty: it can)."
+    )
     virtual_servers = VirtualServerSerializer(many=True)
 
 

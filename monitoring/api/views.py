@@ -96,14 +96,16 @@ class DraftView(ApiView):
         responses={200: s.DraftSerializer, **REFUSED},
     )
     def get(self, request: Request) -> Response:
+        pending, error = "", ""
         try:
             pending = publish.pending_diff()
         except publish.PublishError as exc:
-            pending = str(exc)
+            error = str(exc)
         draft = {
             "global_settings": s.GlobalSettingsSerializer(GlobalSettings.load()).data,
             "redundancy": s.RedundancySerializer(Redundancy.load()).data,
             "pending_diff": pending,
+            "draft_error": error,
             "virtual_servers": rows.virtual_servers(),
         }
         return Response(draft)
@@ -179,33 +181,36 @@ class RealServerDetail(ApiView):
 
 @dataclass(frozen=True)
 class Action:
-    """A button on a server's row: the permission it needs and what it does (returns whether
-    anything changed; a repeated action changes and records nothing)."""
+    """A button on a server's row: the permission it needs, what it does (`run` returns whether
+    anything changed: a repeated action changes and records nothing) and what the GUI then
+    says (`message`)."""
 
     permission: str
     run: Callable[[Any], bool]
+    message: Callable[[Any], str]
     summary: str
 
 
+def activation(sentence: str, active: bool, summary: str) -> Action:
+    """(DE)ACTIVATE as the GUI's button does it (set_active), with the GUI's message."""
+    return Action(
+        TOGGLE_SERVER,
+        lambda server: set_active(server, active),
+        lambda server: activation_message(sentence, server.name, server.active),
+        summary,
+    )
+
+
 REAL_SERVER_ACTIONS: dict[str, Action] = {
-    "activate": Action(
-        TOGGLE_SERVER, lambda real: set_active(real, True), "Activate a real server (draft)."
-    ),
-    "deactivate": Action(
-        TOGGLE_SERVER, lambda real: set_active(real, False), "Deactivate a real server (draft)."
-    ),
+    "activate": activation(REAL_SERVER_TOGGLED, True, "Activate a real server (draft)."),
+    "deactivate": activation(REAL_SERVER_TOGGLED, False, "Deactivate a real server (draft)."),
     # Runtime states (drain, maintenance, return) go here: name -> Action(permission, the
-    # function their GUI button calls). A real server's answer then also needs its state.
+    # function their GUI button calls, its message). The real server's answer may then want
+    # its runtime state beside the draft's fields.
 }
 VIRTUAL_SERVER_ACTIONS: dict[str, Action] = {
-    "activate": Action(
-        TOGGLE_SERVER, lambda virtual: set_active(virtual, True), "Activate a virtual server."
-    ),
-    "deactivate": Action(
-        TOGGLE_SERVER,
-        lambda virtual: set_active(virtual, False),
-        "Deactivate a virtual server.",
-    ),
+    "activate": activation(VIRTUAL_SERVER_TOGGLED, True, "Activate a virtual server."),
+    "deactivate": activation(VIRTUAL_SERVER_TOGGLED, False, "Deactivate a virtual server."),
 }
 
 
@@ -227,10 +232,11 @@ class RealServerAction(ApiView):
     )
     def post(self, request: Request, virtual_pk: int, pk: int) -> Response:
         real = _real(virtual_pk, pk)
-        changed = self.actions[self.action_name].run(real)
+        action = self.actions[self.action_name]
+        changed = action.run(real)
         return Response(
             {
-                "detail": activation_message(REAL_SERVER_TOGGLED, real.name, real.active),
+                "detail": action.message(real),
                 "changed": changed,
                 "real_server": s.RealServerSerializer(real).data,
             }
@@ -248,10 +254,11 @@ class VirtualServerAction(ApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         virtual = get_object_or_404(VirtualServer, pk=pk)
-        changed = self.actions[self.action_name].run(virtual)
+        action = self.actions[self.action_name]
+        changed = action.run(virtual)
         return Response(
             {
-                "detail": activation_message(VIRTUAL_SERVER_TOGGLED, virtual.name, virtual.active),
+                "detail": action.message(virtual),
                 "changed": changed,
                 "virtual_server": _virtual_data(pk),
             }

@@ -79,4 +79,4 @@ def test_the_draft_shows_its_servers_scripts_and_what_apply_would_change(draft):
     assert virtual["monitoring_script"]["expect"] == "HTTP"
     assert "mysql_password" not in virtual["monitoring_script"]
     assert "serial_no" in body["global_settings"]
-    assert "+virtual mysql {" in body["pending_diff"]
+    assert "+virtual mysql {" in body["pending_diff"] and body["draft_error"] == ""
