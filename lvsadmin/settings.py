@@ -357,3 +357,37 @@ LVSADMIN_NOTIFY_RETRY_BACKOFF = float(env("NOTIFY_RETRY_BACKOFF", "1"))
 LVSADMIN_METRICS_TOKEN = env("METRICS_TOKEN", "")
 LVSADMIN_METRICS_TOKEN_FILE = env("METRICS_TOKEN_FILE", "")
 LVSADMIN_METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
+
+# --- api: the JSON API (Django REST framework, OpenAPI schema by drf-spectacular) ---------------
+INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "drf_spectacular"]
+# A token opens the API (only the API) to the login gate; an API request without one gets 401.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.LoginRequiredMiddleware"),
+    "monitoring.api.auth.ApiTokenMiddleware",
+)
+REST_FRAMEWORK = {
+    # Token first: a script's token decides even if a session cookie came along. A session
+    # (a logged-in browser reading the API or its schema) must pass CSRF for any change.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["monitoring.api.auth.RoleRequired"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Schema paths as the URLs spell them ({pk}, not {id}).
+    "SCHEMA_COERCE_PATH_PK": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "lvsadmin API",
+    "DESCRIPTION": "Read the draft, the published revisions and the live table; (de)activate "
+    "servers, change real servers and publish, with the GUI's roles, validation and audit trail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is behind the same gates as the API (allowlist, then a token or a session).
+    "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
+    "SCHEMA_PATH_PREFIX": "/api/",
+}

@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics, name="metrics"),  # its own access rule: lvsadmin/metrics.py
+    path("api/", include("monitoring.api.urls")),
     path("", include("monitoring.urls")),
     path("", include("virtualservers.urls")),
     path("", include("realservers.urls")),

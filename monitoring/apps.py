@@ -7,5 +7,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring import audit
+        from monitoring.api import auth as api_auth
 
         audit.connect()
+        api_auth.connect()

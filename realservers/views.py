@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
+from virtualservers.activation import REAL_SERVER_TOGGLED, activation_message, set_active
 from virtualservers.lvsconf.schema import SERVER
 from virtualservers.models import VirtualServer
 from virtualservers.tabs import (
@@ -120,8 +121,6 @@ def real_delete(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
 def real_toggle(request: HttpRequest, virtual_pk: int, pk: int) -> HttpResponse:
     """(DE)ACTIVATE: flip the configured `active` flag of one real server."""
     real = _real(virtual_pk, pk)
-    real.active = not real.active
-    real.save(update_fields=["active"])
-    state = _("activated") if real.active else _("deactivated")
-    saved(request, _("Real server %(name)s %(state)s.") % {"name": real.name, "state": state})
+    set_active(real, not real.active)
+    saved(request, activation_message(REAL_SERVER_TOGGLED, real.name, real.active))
     return back_to(request, "realservers:real_list", virtual_pk)

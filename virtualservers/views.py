@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from virtualservers.activation import VIRTUAL_SERVER_TOGGLED, activation_message, set_active
 from virtualservers.forms import (
     GlobalSettingsForm,
     MonitoringScriptForm,
@@ -270,10 +271,8 @@ def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     """(DE)ACTIVATE: flip the configured `active` flag."""
     virtual = get_object_or_404(VirtualServer, pk=pk)
-    virtual.active = not virtual.active
-    virtual.save(update_fields=["active"])
-    state = _("activated") if virtual.active else _("deactivated")
-    saved(request, _("Virtual server %(name)s %(state)s.") % {"name": virtual, "state": state})
+    set_active(virtual, not virtual.active)
+    saved(request, activation_message(VIRTUAL_SERVER_TOGGLED, virtual.name, virtual.active))
     return back_to(request, "virtualservers:virtual_list")
 
 

@@ -14,6 +14,7 @@ from virtualservers.models import MonitoringScript, VirtualServer
 pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "static"}  # the login page itself and CSS/JS
 OWN_RULE = {"metrics"}  # a bearer token or its own allowlist, never a login (test_metrics_access)
+NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
 
 
 def patterns(resolver=None, prefix=""):
@@ -68,9 +69,15 @@ def test_it_never_lets_an_anonymous_request_reach_a_view(objects, method):
     assert len(urls) > 15
     for name, url in urls:
         response = getattr(client, method)(url)
+        if url.startswith("/api/"):
+            # A script is told to authenticate (401), and told nothing else.
+            assert response.status_code == 401, (name, url, response.status_code)
+            assert response.json() == NO_CREDENTIALS, (name, url)
+            continue
         assert response.status_code in (302, 403, 405), (name, url, response.status_code)
         if response.status_code == 302:
             assert response["Location"].startswith(reverse("login")), (name, url)
+    assert len([url for _name, url in urls if url.startswith("/api/")]) > 10
     assert VirtualServer.objects.get().active is False
     assert VirtualServer.objects.count() == 1 and RealServer.objects.count() == 1
 

@@ -14,8 +14,8 @@ from virtualservers.models import GlobalSettings, Redundancy, VirtualServer
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough passphrase 7"
-# Open to every logged-in user whatever the role: their own session and password.
-ACCOUNT_VIEWS = {"logout", "password_change", "password_change_done"}
+# Open to every logged-in user whatever the role: their own session, password and API token.
+ACCOUNT_VIEWS = {"logout", "password_change", "password_change_done", "api_token"}
 
 
 @pytest.fixture(autouse=True)
