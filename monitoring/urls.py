@@ -3,6 +3,7 @@
 from django.urls import path
 
 from monitoring import live, views
+from monitoring.peersync import views as peersync
 
 app_name = "monitoring"
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
+    path("peer/revision", peersync.peer_revision, name="peer_revision"),
 ]

@@ -1,0 +1,196 @@
+"""The Django side of following: the database as the follower's store, the status row that
+CONTROL/MONITORING reads, what the active director serves, and the thread the worker starts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from monitoring import publish
+from monitoring.models import PeerFollowStatus, Revision
+from monitoring.peersync import signing
+from monitoring.peersync.follow import (
+    Follower,
+    FollowState,
+    Local,
+    PeerClient,
+    PeerError,
+    PeerRevision,
+    digest,
+    read_role,
+)
+
+log = logging.getLogger("lvsadmin.peersync")
+
+
+def role() -> dict[str, Any]:
+    """This director's role (the redundancy side's file); "single" when there is none."""
+    return read_role(Path(settings.LVSADMIN_DIRECTOR_ROLE_FILE))
+
+
+def peer_url(role_info: dict[str, Any]) -> str:
+    """Where the peer's GUI answers: the setting, else the role file's peer on :3636."""
+    if settings.LVSADMIN_PEER_URL:
+        return settings.LVSADMIN_PEER_URL.rstrip("/")
+    peer = str(role_info.get("peer") or "")
+    if not peer:
+        return ""
+    host = f"[{peer}]" if ":" in peer else peer
+    return f"http://{host}:3636"
+
+
+def secret() -> bytes:
+    return signing.load_secret(Path(settings.LVSADMIN_PEER_SECRET_FILE))
+
+
+# --- what the active director serves -------------------------------------------------------------
+
+
+def latest_payload() -> dict[str, Any]:
+    """The latest published revision as the peer endpoint sends it."""
+    latest = Revision.objects.order_by("-serial_no").first()
+    if latest is None:
+        return {"serial": None}
+    checks = latest.checks or {}
+    return {
+        "serial": latest.serial_no,
+        "text": latest.text,
+        "checks": checks,
+        "digest": digest(latest.text, checks),
+        "comment": latest.comment,
+        "published_at": latest.created_at.isoformat() if latest.created_at else None,
+    }
+
+
+# --- the standby -------------------------------------------------------------------------------
+
+
+class DatabaseStore:
+    """Followed revisions become published revisions here (and the draft, and lvs.cf)."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+
+    def latest(self) -> Local | None:
+        row = Revision.objects.order_by("-serial_no").first()
+        if row is None:
+            return None
+        checks = row.checks or {}
+        return Local(row.serial_no, row.text, checks, digest(row.text, checks))
+
+    def save(self, revision: PeerRevision, serial: int) -> None:
+        note = f"from {self.peer}, serial {revision.serial}"
+        comment = f"{revision.comment} ({note})" if revision.comment else note
+        try:
+            publish.publish_copy(serial, revision.text, revision.checks, comment)
+        except publish.PublishError as exc:
+            raise PeerError("rejected", str(exc)) from None
+        log.info("following %s: published serial %s", self.peer, serial)
+
+
+def _aware(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def write_status(state: FollowState | None, role_name: str, now: float, reason: str = "") -> None:
+    """The status row CONTROL/MONITORING shows (`state` None: not following, with `reason`)."""
+    values: dict[str, Any] = {"role": role_name, "updated_at": _aware(now)}
+    if state is None:
+        values.update(state="off", reason=reason[:255], matches=None)
+    else:
+        values.update(
+            peer=state.peer,
+            state=state.state,
+            peer_serial=state.peer_serial,
+            local_serial=state.local_serial,
+            matches=state.matches,
+            last_contact=_aware(state.last_contact),
+            failing_since=_aware(state.failing_since),
+            reason=state.reason[:255],
+        )
+    with transaction.atomic():
+        PeerFollowStatus.objects.update_or_create(pk=1, defaults=values)
+
+
+class FollowThread(threading.Thread):
+    """Runs beside the worker: while this director is the standby, follow the peer every
+    LVSADMIN_PEER_POLL_SECONDS; otherwise say why not. The worker picks the stored revision up
+    on its own poll, as it does any Apply."""
+
+    STATUS_EVERY = 2.0  # a quiet follower rewrites its status row this often (the "ago" moves)
+
+    def __init__(self, clock=None) -> None:
+        super().__init__(name="lvsadmin-peersync", daemon=True)
+        self.clock = clock or time.time
+        self.stopping = threading.Event()
+        self.follower: Follower | None = None
+        self.key: tuple[str, str] | None = None
+        self.last_written: tuple[Any, ...] | None = None
+        self.last_write = 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                self.step()
+            except Exception:  # the worker must go on whatever this thread meets
+                log.exception("following the peer failed")
+            self.stopping.wait(settings.LVSADMIN_PEER_POLL_SECONDS)
+
+    def step(self) -> None:
+        now = self.clock()
+        info = role()
+        name = str(info.get("role"))
+        if name != "standby":
+            self.follower, self.key = None, None
+            self._write(None, name, now, f"this director is {name}: it does not follow")
+            return
+        url = peer_url(info)
+        try:
+            shared = secret()
+        except signing.SecretError as exc:
+            self.follower = None
+            self._write(None, name, now, f"cannot follow: {exc}")
+            return
+        if not url:
+            self._write(None, name, now, "cannot follow: the peer is not known")
+            return
+        key = (url, signing.body_digest(shared))
+        if self.follower is None or key != self.key:
+            self.follower = Follower(
+                PeerClient(url, shared, clock=self.clock),
+                DatabaseStore(str(info.get("peer") or url)),
+                str(info.get("peer") or url),
+                clock=self.clock,
+            )
+            self.key = key
+        state = self.follower.step()
+        self._write(state, name, now)
+
+    def _write(self, state: FollowState | None, name: str, now: float, reason: str = "") -> None:
+        shown = (
+            (name, reason)
+            if state is None
+            else (
+                name,
+                state.state,
+                state.peer_serial,
+                state.local_serial,
+                state.matches,
+                state.reason,
+            )
+        )
+        if shown == self.last_written and now - self.last_write < self.STATUS_EVERY:
+            return
+        write_status(state, name, now, reason)
+        self.last_written, self.last_write = shown, now
