@@ -327,9 +327,10 @@ LOGGING = {
 # The secret both directors share (root:lvsadmin, mode 0640; see "Configuration sync between
 # directors" in the README). Never the GUI password.
 LVSADMIN_PEER_SECRET_FILE = Path(env("PEER_SECRET_FILE", "/etc/lvsadmin/peer-secret"))
-# This director's role, written by the redundancy side ({"role": "active|standby|fault|single",
-# "since", "reason", "peer"}); missing means a single director.
-LVSADMIN_DIRECTOR_ROLE_FILE = Path(env("DIRECTOR_ROLE_FILE", str(STATE_DIR / "director-role.json")))
+# This director's role, written by keepalived's notify hooks ({"role":
+# "active|standby|fault|single", "since", "reason", "peer"}); missing means a single director.
+# The same setting as the vrrp branch's (keep one of the two lines at merge).
+LVSADMIN_ROLE_FILE = Path(env("ROLE_FILE", str(STATE_DIR / "director-role.json")))
 # The peer's GUI (default: http://<the role file's peer>:3636).
 LVSADMIN_PEER_URL = env("PEER_URL", "")
 # Who may ask /peer/revision (after the GUI allowlist): default, the GUI allowlist itself.

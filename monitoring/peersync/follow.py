@@ -28,16 +28,26 @@ TIMEOUT = 2.0
 ROLES = ("active", "standby", "fault", "single")
 
 
-def read_role(path: Path) -> dict[str, Any]:
-    """This director's role from the JSON file the redundancy side writes ({"role", "since",
-    "reason", "peer"}); a missing or unreadable file means a single director."""
+@dataclass(frozen=True)
+class Role:
+    role: str
+    peer: str = ""
+
+
+def read_role(path: Path) -> Role:
+    """This director's role from the JSON file keepalived's notify hooks write ({"role",
+    "since", "reason", "peer"}), read as `monitoring.redundancy.role.read_role` (the redundancy
+    side's reader, which replaces this one once both are merged) reads it: a missing file means
+    a single director, a bad one a fault; neither follows nor is read-only."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Role("single")
     except (OSError, ValueError):
-        return {"role": "single"}
+        return Role("fault")
     if not isinstance(data, dict) or data.get("role") not in ROLES:
-        return {"role": "single"}
-    return data
+        return Role("fault")
+    return Role(data["role"], str(data.get("peer") or ""))
 
 
 def digest(text: str, checks: Mapping[str, Any]) -> str:
@@ -209,6 +219,8 @@ class Follower:
                 self.state.failing_since = now
             self.state.state, self.state.reason = exc.kind, str(exc)
             self.state.matches = None
+            local = self.store.latest()
+            self.state.local_serial = local.serial if local is not None else None
             return self.state
         local = self.store.latest()
         self.state.state, self.state.reason, self.state.failing_since = "following", "", None

@@ -23,6 +23,7 @@ from monitoring.peersync.follow import (
     PeerClient,
     PeerError,
     PeerRevision,
+    Role,
     digest,
     read_role,
 )
@@ -30,16 +31,16 @@ from monitoring.peersync.follow import (
 log = logging.getLogger("lvsadmin.peersync")
 
 
-def role() -> dict[str, Any]:
+def role() -> Role:
     """This director's role (the redundancy side's file); "single" when there is none."""
-    return read_role(Path(settings.LVSADMIN_DIRECTOR_ROLE_FILE))
+    return read_role(Path(settings.LVSADMIN_ROLE_FILE))
 
 
-def peer_url(role_info: dict[str, Any]) -> str:
+def peer_url(role_info: Role) -> str:
     """Where the peer's GUI answers: the setting, else the role file's peer on :3636."""
     if settings.LVSADMIN_PEER_URL:
         return settings.LVSADMIN_PEER_URL.rstrip("/")
-    peer = str(role_info.get("peer") or "")
+    peer = role_info.peer
     if not peer:
         return ""
     host = f"[{peer}]" if ":" in peer else peer
@@ -150,7 +151,7 @@ class FollowThread(threading.Thread):
     def step(self) -> None:
         now = self.clock()
         info = role()
-        name = str(info.get("role"))
+        name = info.role
         if name != "standby":
             self.follower, self.key = None, None
             self._write(None, name, now, f"this director is {name}: it does not follow")
@@ -169,8 +170,8 @@ class FollowThread(threading.Thread):
         if self.follower is None or key != self.key:
             self.follower = Follower(
                 PeerClient(url, shared, clock=self.clock),
-                DatabaseStore(str(info.get("peer") or url)),
-                str(info.get("peer") or url),
+                DatabaseStore(info.peer or url),
+                info.peer or url,
                 clock=self.clock,
             )
             self.key = key

@@ -31,10 +31,10 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 def standby_peer() -> dict[str, str] | None:
     """{"peer", "url"} while this director is the standby, else None."""
     info = mirror.role()
-    if info.get("role") != "standby":
+    if info.role != "standby":
         return None
     url = mirror.peer_url(info)
-    return {"peer": str(info.get("peer") or url), "url": url + "/" if url else ""}
+    return {"peer": info.peer or url, "url": url + "/" if url else ""}
 
 
 def changes_configuration(request: HttpRequest, view: Callable[..., Any]) -> bool:

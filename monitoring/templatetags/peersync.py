@@ -84,6 +84,6 @@ def follow_lines(
 
 @register.inclusion_tag("monitoring/_peersync.html")
 def peer_sync() -> dict[str, Any]:
-    role = str(mirror.role().get("role"))
+    role = mirror.role().role
     status = PeerFollowStatus.objects.filter(pk=1).first() if role == "standby" else None
     return {"lines": follow_lines(status, role, timezone.now())}

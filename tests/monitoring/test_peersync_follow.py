@@ -11,6 +11,7 @@ from monitoring.peersync.follow import (
     Follower,
     Local,
     PeerClient,
+    Role,
     digest,
     read_role,
 )
@@ -243,12 +244,12 @@ def test_equal_content_under_an_older_peer_serial_is_not_stored_again(peer, stor
     assert state.adopted == [] and state.matches is True
 
 
-def test_the_role_file_says_single_when_it_is_missing_or_wrong(tmp_path):
+def test_a_missing_role_file_is_a_single_director_and_a_bad_one_a_fault(tmp_path):
     path = tmp_path / "director-role.json"
-    assert read_role(path)["role"] == "single"
+    assert read_role(path).role == "single"
     path.write_text("{not json")
-    assert read_role(path)["role"] == "single"
+    assert read_role(path).role == "fault"
     path.write_text(json.dumps({"role": "boss"}))
-    assert read_role(path)["role"] == "single"
-    path.write_text(json.dumps({"role": "standby", "peer": PEER}))
-    assert read_role(path) == {"role": "standby", "peer": PEER}
+    assert read_role(path).role == "fault"
+    path.write_text(json.dumps({"role": "standby", "since": 1.0, "peer": PEER}))
+    assert read_role(path) == Role("standby", PEER)
