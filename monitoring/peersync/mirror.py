@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,10 @@ class FollowThread(threading.Thread):
 
     STATUS_EVERY = 2.0  # a quiet follower rewrites its status row this often (the "ago" moves)
 
-    def __init__(self, clock=None) -> None:
+    def __init__(self, clock=None, on_adopted: Callable[[], None] | None = None) -> None:
         super().__init__(name="lvsadmin-peersync", daemon=True)
         self.clock = clock or time.time
+        self.on_adopted = on_adopted
         self.stopping = threading.Event()
         self.follower: Follower | None = None
         self.key: tuple[str, str] | None = None
@@ -176,6 +178,8 @@ class FollowThread(threading.Thread):
             )
             self.key = key
         state = self.follower.step()
+        if state.adopted and self.on_adopted is not None:
+            self.on_adopted()
         self._write(state, name, now)
 
     def _write(self, state: FollowState | None, name: str, now: float, reason: str = "") -> None:

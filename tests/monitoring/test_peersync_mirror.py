@@ -1,6 +1,7 @@
 """The standby's store: a followed revision is published here as it was there (serial, text,
 checks), lvs.cf is written, and the draft mirrors it for a later takeover."""
 
+import io
 import json
 
 import pytest
@@ -70,3 +71,21 @@ def test_a_standby_that_cannot_reach_its_peer_keeps_its_revision_and_says_why(se
     assert "refused" in row.reason.lower()
     assert row.failing_since is not None
     assert list(Revision.objects.values_list("serial_no", flat=True)) == [7]
+
+
+def test_the_command_waits_for_a_serial_and_says_when_it_does_not_come():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="serial 7 is not published here after 0.1 s"):
+        call_command("peersync", wait_serial=7, timeout=0.1)
+    Revision.objects.create(serial_no=7, text=lvs_cf(7))
+    out = io.StringIO()
+    call_command("peersync", wait_serial=7, stdout=out)
+    assert out.getvalue().startswith("serial 7 published here after ")
+
+
+def test_the_command_says_when_no_peer_is_known(settings):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="this director is single and knows no peer"):
+        call_command("peersync")

@@ -96,7 +96,7 @@ def directors(tmp_path):
     }
     for name in ("a", "b"):
         wait_for(lambda n=name: listening(ports[n]), 60, logs[f"web-{name}"].read_text)
-    yield {"ports": ports, "db": dbs, "processes": processes, "logs": logs}
+    yield {"ports": ports, "db": dbs, "processes": processes, "logs": logs, "env": envs}
     for process in processes.values():
         if process.poll() is None:
             process.terminate()
@@ -120,6 +120,11 @@ def test_a_publish_on_the_active_director_reaches_the_standby_within_two_seconds
     db, ports, logs = directors["db"], directors["ports"], directors["logs"]
     # The standby's follower is up once it has talked to the peer (nothing published yet).
     wait_for(lambda: follow_status(db["b"])[0] == "following", 60, logs["worker-b"].read_text)
+    wait_for(
+        lambda: read_db(db["b"], "SELECT heartbeat FROM monitoring_workerstatus"),
+        60,
+        logs["worker-b"].read_text,
+    )
     active = Client(ports["a"], Counter())
     active.log_in()
     delays = []
@@ -131,6 +136,7 @@ def test_a_publish_on_the_active_director_reaches_the_standby_within_two_seconds
         active.request("GET", "/")  # the page with the Apply form (and its CSRF token)
         started = time.monotonic()
         assert active.request("POST", "/apply/", {"comment": comment})[0] == 302
+        applying = time.monotonic() - started
         serial, text = published(db["a"])[-1]
         wait_for(
             lambda s=serial: any(row[0] == s for row in published(db["b"])),
@@ -147,13 +153,26 @@ def test_a_publish_on_the_active_director_reaches_the_standby_within_two_seconds
         )
         applied = time.monotonic() - started
         print(
-            f"{comment}: serial {serial} on the standby after {delays[-1]:.3f} s, "
+            f"{comment}: Apply on the active took {applying:.3f} s; serial {serial} on the "
+            f"standby {delays[-1]:.3f} s after the Apply was sent, "
             f"enforced by its worker after {applied:.3f} s"
         )
         assert delays[-1] < FOLLOW_WITHIN and applied < FOLLOW_WITHIN
     assert lvs_cf(1) != published(db["b"])[-1][1]
     # The standby's draft mirrors it: the virtual server is there to edit after a takeover.
     assert read_db(db["b"], "SELECT name FROM virtualservers_virtualserver") == [("web",)]
+
+    # What a sysadmin (or the lab test) runs on the standby to check the channel.
+    check = subprocess.run(
+        [sys.executable, "manage.py", "peersync"],
+        cwd=REPO,
+        env=directors["env"]["b"],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    assert f"answers (signed): serial {serial} (" in check.stdout
+    assert check.stdout.rstrip().endswith(f"here: serial {serial}: matches")
 
     # The active director stops: the standby keeps its revision and says why.
     kept = published(db["b"])

@@ -33,8 +33,8 @@ class Command(BaseCommand):
         logging.getLogger("lvsadmin").setLevel(logging.INFO)
         worker = Worker(options["driver"], arp_count=0 if options["no_arp"] else 5)
         # While this director is the standby, the thread stores the active director's revisions,
-        # which the worker picks up like any Apply.
-        follow = None if options["once"] else FollowThread()
+        # which the worker picks up like any Apply; told at once, it does not wait for its poll.
+        follow = None if options["once"] else FollowThread(on_adopted=worker.reread_config)
         if follow is not None:
             follow.start()
         try:
