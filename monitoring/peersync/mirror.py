@@ -123,8 +123,8 @@ def write_status(state: FollowState | None, role_name: str, now: float, reason: 
 
 class FollowThread(threading.Thread):
     """Runs beside the worker: while this director is the standby, follow the peer every
-    LVSADMIN_PEER_POLL_SECONDS; otherwise say why not. The worker picks the stored revision up
-    on its own poll, as it does any Apply."""
+    LVSADMIN_PEER_POLL_SECONDS; otherwise say why not (once). The worker picks a stored revision
+    up as it does any Apply, at once when `on_adopted` tells it."""
 
     STATUS_EVERY = 2.0  # a quiet follower rewrites its status row this often (the "ago" moves)
 
@@ -195,7 +195,9 @@ class FollowThread(threading.Thread):
                 state.reason,
             )
         )
-        if shown == self.last_written and now - self.last_write < self.STATUS_EVERY:
-            return
+        if shown == self.last_written and (
+            state is None or now - self.last_write < self.STATUS_EVERY
+        ):
+            return  # not following: nothing moves, so nothing is rewritten
         write_status(state, name, now, reason)
         self.last_written, self.last_write = shown, now

@@ -89,3 +89,13 @@ def test_the_command_says_when_no_peer_is_known(settings):
 
     with pytest.raises(CommandError, match="this director is single and knows no peer"):
         call_command("peersync")
+
+
+def test_a_director_that_does_not_follow_writes_its_status_once(settings):
+    be(settings, "single")
+    clock = iter(range(100, 200, 5))
+    thread = FollowThread(clock=lambda: float(next(clock)))
+    thread.step()
+    PeerFollowStatus.objects.all().delete()
+    thread.step()
+    assert not PeerFollowStatus.objects.exists()
