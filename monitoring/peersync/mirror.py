@@ -55,17 +55,34 @@ def secret() -> bytes:
 # --- what the active director serves -------------------------------------------------------------
 
 
-def latest_payload() -> dict[str, Any]:
-    """The latest published revision as the peer endpoint sends it."""
-    latest = Revision.objects.order_by("-serial_no").first()
-    if latest is None:
+# A revision never changes once published: its digest is computed once. Keyed by row, serial and
+# time so that a deleted and re-made row cannot pass for the old one.
+_HEAD = ("pk", "serial_no", "created_at")
+_digests: dict[tuple, str] = {}
+
+
+def _head() -> tuple | None:
+    return Revision.objects.order_by("-serial_no").values_list(*_HEAD).first()
+
+
+def latest_payload(have: str = "") -> dict[str, Any]:
+    """The latest published revision as the peer endpoint sends it; without its text when the
+    asker already has it (`have` is "serial:digest"): the standby asks twice a second."""
+    head = _head()
+    if head is None:
         return {"serial": None}
+    known = _digests.get(head)
+    if known is not None and have == f"{head[1]}:{known}":
+        return {"serial": head[1], "digest": known, "unchanged": True}
+    latest = Revision.objects.get(pk=head[0])
     checks = latest.checks or {}
+    _digests.clear()
+    _digests[head] = digest(latest.text, checks)
     return {
         "serial": latest.serial_no,
         "text": latest.text,
         "checks": checks,
-        "digest": digest(latest.text, checks),
+        "digest": _digests[head],
         "comment": latest.comment,
         "published_at": latest.created_at.isoformat() if latest.created_at else None,
     }
@@ -79,13 +96,17 @@ class DatabaseStore:
 
     def __init__(self, peer: str) -> None:
         self.peer = peer
+        self.cached: tuple[tuple, Local] | None = None  # read once per revision
 
     def latest(self) -> Local | None:
-        row = Revision.objects.order_by("-serial_no").first()
-        if row is None:
+        head = _head()
+        if head is None:
             return None
-        checks = row.checks or {}
-        return Local(row.serial_no, row.text, checks, digest(row.text, checks))
+        if self.cached is None or self.cached[0] != head:
+            row = Revision.objects.get(pk=head[0])
+            checks = row.checks or {}
+            self.cached = (head, Local(row.serial_no, row.text, checks, digest(row.text, checks)))
+        return self.cached[1]
 
     def save(self, revision: PeerRevision, serial: int) -> None:
         note = f"from {self.peer}, serial {revision.serial}"

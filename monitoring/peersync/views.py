@@ -55,13 +55,16 @@ def peer_revision(request: HttpRequest) -> HttpResponse:
         log.error("peer request from %s refused: %s", client, exc)
         return _refuse(403, "403 Forbidden: configuration sync is not set up on this director.")
     try:
+        # The query (what the standby already has) is part of what is signed.
+        query = request.META.get("QUERY_STRING", "")
+        path = f"{PEER_PATH}?{query}" if query else PEER_PATH
         nonce = signing.verify_request(
-            secret, "GET", PEER_PATH, request.headers, b"", time.time(), _NONCES
+            secret, "GET", path, request.headers, b"", time.time(), _NONCES
         )
     except signing.SignatureError as exc:
         log.warning("peer request from %s refused: %s", client, exc)
         return _refuse(403, f"403 Forbidden: {exc}")
-    body = json.dumps(mirror.latest_payload()).encode("utf-8")
+    body = json.dumps(mirror.latest_payload(request.GET.get("have", ""))).encode("utf-8")
     response = HttpResponse(body, content_type="application/json")
     for name, value in signing.sign_response(secret, nonce, body, time.time()).items():
         response[name] = value

@@ -63,6 +63,7 @@ class FakePeer:
         self.down: OSError | None = None
         self.tamper = None  # a function a man in the middle applies to the body
         self.nonces = signing.NonceBook()
+        self.asked: list[str] = []  # the query of each request
 
     def publish(self, serial: int, text: str | None = None, checks: dict | None = None) -> None:
         text = lvs_cf(serial) if text is None else text
@@ -77,14 +78,20 @@ class FakePeer:
     def get(self, url, headers, timeout):
         if self.down is not None:
             raise self.down
-        assert url == "http://192.0.2.10:3636" + PEER_PATH
+        base, _, query = url.partition("?")
+        assert base == "http://192.0.2.10:3636" + PEER_PATH
+        path = url.removeprefix("http://192.0.2.10:3636")
         try:
             nonce = signing.verify_request(
-                self.secret, "GET", PEER_PATH, headers, b"", self.clock(), self.nonces
+                self.secret, "GET", path, headers, b"", self.clock(), self.nonces
             )
         except signing.SignatureError as exc:
             return 403, {}, f"403 Forbidden: {exc}".encode()
-        body = json.dumps(self.revision or {"serial": None}).encode()
+        self.asked.append(query)
+        answer = self.revision or {"serial": None}
+        if self.revision and query == f"have={answer['serial']}:{answer['digest']}":
+            answer = {"serial": answer["serial"], "digest": answer["digest"], "unchanged": True}
+        body = json.dumps(answer).encode()
         answer = signing.sign_response(self.secret, nonce, body, self.clock())
         if self.tamper is not None:
             body = self.tamper(body)
@@ -146,6 +153,8 @@ def test_the_same_revision_is_stored_once(peer, store, clock):
     following.step()
     clock.now += 0.5
     assert following.step().adopted == []
+    # Once it has the revision, the standby asks with what it has and gets no text back.
+    assert peer.asked == ["", f"have=42:{digest(lvs_cf(42), {})}"]
     peer.publish(43, lvs_cf(43, weight=5))
     clock.now += 0.5
     assert following.step().adopted == [43]

@@ -102,3 +102,27 @@ def test_without_a_usable_secret_nothing_is_served(secret_file):
     secret_file.chmod(0o644)
     response, _headers = signed_get()
     assert response.status_code == 403 and b"not set up" in response.content
+
+
+def test_a_standby_that_has_the_latest_gets_no_text_and_a_stale_one_gets_it_all():
+    Revision.objects.create(serial_no=42, text="serial_no = 42\n")
+    full, _headers = signed_get()
+    have = f"/peer/revision?have=42:{json.loads(full.content)['digest']}"
+    headers = signing.sign_request(SECRET.encode(), "GET", have, time.time())
+    response = Client().get(have, headers=headers)
+    assert response.status_code == 200
+    assert json.loads(response.content) == {
+        "serial": 42,
+        "digest": digest("serial_no = 42\n", {}),
+        "unchanged": True,
+    }
+    stale = "/peer/revision?have=41:0000"
+    headers = signing.sign_request(SECRET.encode(), "GET", stale, time.time())
+    assert json.loads(Client().get(stale, headers=headers).content)["text"] == "serial_no = 42\n"
+
+
+def test_the_query_is_part_of_what_is_signed():
+    Revision.objects.create(serial_no=42, text="serial_no = 42\n")
+    headers = signing.sign_request(SECRET.encode(), "GET", PEER_PATH, time.time())
+    response = Client().get(PEER_PATH + "?have=42:0000", headers=headers)
+    assert response.status_code == 403 and b"does not match" in response.content
