@@ -90,14 +90,18 @@ class Transport(Protocol):
 
 
 class UrllibTransport:
-    """HTTP(S) GET with the standard library (https verifies the peer's certificate)."""
+    """HTTP(S) GET with the standard library (https verifies the peer's certificate). The two
+    directors talk directly: an http_proxy in the environment is not used."""
+
+    def __init__(self) -> None:
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def get(
         self, url: str, headers: Mapping[str, str], timeout: float
     ) -> tuple[int, Mapping[str, str], bytes]:
         request = urllib.request.Request(url, headers=dict(headers), method="GET")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            with self.opener.open(request, timeout=timeout) as answer:
                 return answer.status, dict(answer.headers.items()), answer.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers.items()), exc.read()

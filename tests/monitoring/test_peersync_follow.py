@@ -262,3 +262,24 @@ def test_a_missing_role_file_is_a_single_director_and_a_bad_one_a_fault(tmp_path
     assert read_role(path).role == "fault"
     path.write_text(json.dumps({"role": "standby", "since": 1.0, "peer": PEER}))
     assert read_role(path) == Role("standby", PEER)
+
+
+def test_the_directors_talk_directly_whatever_proxy_the_environment_names(monkeypatch):
+    import socket
+
+    from monitoring.peersync.follow import PeerError, UrllibTransport
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(1)
+    proxy.settimeout(0.2)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+    monkeypatch.setenv("no_proxy", "")
+    client = PeerClient("http://127.0.0.1:9", SECRET, transport=UrllibTransport(), clock=Clock())
+    try:
+        with pytest.raises(PeerError, match="refused"):
+            client.fetch()
+        with pytest.raises(TimeoutError):
+            proxy.accept()  # nobody went through the proxy
+    finally:
+        proxy.close()
