@@ -391,3 +391,23 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
 }
+
+# --- peersync: the standby follows the active director's published revisions ------------------
+# The secret both directors share (root:lvsadmin, mode 0640; see "Configuration sync between
+# directors" in the README). Never the GUI password.
+LVSADMIN_PEER_SECRET_FILE = Path(env("PEER_SECRET_FILE", "/etc/lvsadmin/peer-secret"))
+# This director's role, written by keepalived's notify hooks ({"role":
+# "active|standby|fault|single", "since", "reason", "peer"}); missing means a single director.
+# The same setting as the vrrp branch's (keep one of the two lines at merge).
+LVSADMIN_ROLE_FILE = Path(env("ROLE_FILE", str(STATE_DIR / "director-role.json")))
+# The peer's GUI (default: http://<the role file's peer>:3636).
+LVSADMIN_PEER_URL = env("PEER_URL", "")
+# Who may ask /peer/revision (after the GUI allowlist): default, the GUI allowlist itself.
+LVSADMIN_PEER_ALLOWED_NETWORKS = env_list("PEER_ALLOWED_NETWORKS") or LVSADMIN_ALLOWED_NETWORKS
+LVSADMIN_PEER_POLL_SECONDS = float(env("PEER_POLL_SECONDS", "0.5"))
+# On the standby: configuration views refuse changes, templates hide their buttons, a banner
+# says where to edit.
+MIDDLEWARE += ["monitoring.peersync.standby.StandbyReadOnlyMiddleware"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "monitoring.peersync.standby.standby_context"
+)

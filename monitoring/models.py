@@ -241,3 +241,24 @@ class NotificationSettings(SingletonModel):
 
     def recipient_list(self) -> list[str]:
         return [a for a in self.recipients.replace(",", "\n").split() if a]
+
+
+class PeerFollowStatus(models.Model):
+    """How the standby follows the active director (single row, written by the standby's
+    worker): the peer, the last contact or since when it fails and why, and whether the peer's
+    configuration matches this director's."""
+
+    peer = models.CharField(_("peer"), max_length=255, blank=True)
+    role = models.CharField(_("role"), max_length=16, blank=True)
+    state = models.CharField(_("state"), max_length=16, blank=True)
+    peer_serial = models.IntegerField(_("peer's serial"), null=True, blank=True)
+    local_serial = models.IntegerField(_("this director's serial"), null=True, blank=True)
+    matches = models.BooleanField(_("configuration matches"), null=True, blank=True)
+    last_contact = models.DateTimeField(_("last contact"), null=True, blank=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("peer follow status")
+        verbose_name_plural = _("peer follow status")

@@ -9,6 +9,7 @@ directory), so pulse, lvsd, the worker or applylvs never read half a file.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import tempfile
@@ -18,6 +19,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 
@@ -30,6 +32,7 @@ from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import render
 from virtualservers.models import CheckKind, GlobalSettings, MonitoringScript, VirtualServer
 
+log = logging.getLogger("lvsadmin.publish")
 LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
 
 
@@ -101,6 +104,18 @@ def builtin_checks() -> dict[str, dict[str, str]]:
     return {row["virtual_server__name"]: builtin_check(row) for row in rows}
 
 
+def _count_and_write(serial: int, path: Path, text: str) -> None:
+    """The last steps of publishing, inside its transaction: the counter, then the file (an
+    error rolls the revision back)."""
+    GlobalSettings.objects.filter(pk=1).update(serial_no=serial)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        raise PublishError(
+            f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
+        ) from exc
+
+
 def publish(user, comment: str = "") -> Revision:
     """Publish the draft as the next revision and write it to settings.LVSADMIN_LVS_CF.
 
@@ -140,30 +155,50 @@ def publish(user, comment: str = "") -> Revision:
             comment=comment,
             checks=builtin_checks(),
         )
-        GlobalSettings.objects.filter(pk=1).update(serial_no=serial)
-        try:
-            write_atomically(path, text)
-        except OSError as exc:
-            raise PublishError(
-                f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
-            ) from exc
+        _count_and_write(serial, path, text)
     return revision
+
+
+def publish_copy(serial: int, text: str, checks: dict, comment: str) -> Revision:
+    """Publish a revision made on the other director as it is (same serial, same text) and make
+    it this director's draft too, so that editing here after a takeover starts from the
+    configuration that runs. The caller has checked that `text` parses and `serial` is free."""
+    GlobalSettings.load()
+    path = lvs_cf_path()
+    with transaction.atomic():
+        GlobalSettings.objects.filter(pk=1).update(serial_no=F("serial_no"))
+        revision = Revision.objects.create(
+            serial_no=serial, text=text, comment=comment[:255], checks=checks
+        )
+        try:
+            _load_draft(revision)
+        except (LvsConfError, ValidationError) as exc:
+            # The revision is what the worker enforces; a draft this version cannot hold must
+            # not stop the standby from following. The log says what to look at.
+            log.error("serial %s is published but not loaded into the draft: %s", serial, exc)
+        _count_and_write(serial, path, text)
+    return revision
+
+
+def _load_draft(revision: Revision):
+    """The draft becomes `revision` (lvs.cf text plus the built-in checks); returns the change."""
+    change = replace_draft(parse_text(revision.text))
+    names = dict(VirtualServer.objects.values_list("name", "id"))
+    for name, check in (revision.checks or {}).items():
+        if name not in names:
+            continue
+        with audit.muted():
+            MonitoringScript.objects.update_or_create(
+                virtual_server_id=names[name], defaults=builtin_check(check)
+            )
+    return change
 
 
 def restore(revision: Revision) -> list[str]:
     """Replace the draft with a published revision (lvs.cf text plus the built-in checks);
     returns what changed in the draft, one line per kind of change."""
-    config = parse_text(revision.text)
     with transaction.atomic():
-        change = replace_draft(config)
-        names = dict(VirtualServer.objects.values_list("name", "id"))
-        for name, check in (revision.checks or {}).items():
-            if name not in names:
-                continue
-            with audit.muted():
-                MonitoringScript.objects.update_or_create(
-                    virtual_server_id=names[name], defaults=builtin_check(check)
-                )
+        change = _load_draft(revision)
         audit.record(
             "restore",
             f"revision serial {revision.serial_no}",

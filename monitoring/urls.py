@@ -3,6 +3,7 @@
 from django.urls import path
 
 from monitoring import live, notify_views, runtime_views, views
+from monitoring.peersync import views as peersync
 
 app_name = "monitoring"
 urlpatterns = [
@@ -16,4 +17,5 @@ urlpatterns = [
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
     path("runtime/", runtime_views.runtime_state, name="runtime_state"),
+    path("peer/revision", peersync.peer_revision, name="peer_revision"),
 ]

@@ -208,6 +208,10 @@ class Worker:
     def stop(self) -> None:
         self.stopping = True
 
+    def reread_config(self) -> None:
+        """Read the configuration on the next pass (from another thread: a new revision)."""
+        self.reload_requested = True
+
     def request_reload(self) -> None:
         log.info("SIGHUP: re-reading the configuration")
         self.reload_requested = True

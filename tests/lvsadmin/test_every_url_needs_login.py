@@ -113,3 +113,22 @@ def test_it_keeps_the_admin_behind_a_staff_login(objects):
     )
     assert response.status_code == 302
     assert VirtualServer.objects.get().active is False
+
+
+def test_only_the_login_static_files_and_the_signed_peer_endpoint_skip_the_login():
+    # The peer endpoint has no login: it checks the other director's signature itself
+    # (tests/monitoring/test_peersync_views.py). Any other view opened up fails here.
+    def callbacks(resolver):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                if not str(entry.pattern).startswith("admin/"):
+                    yield from callbacks(entry)
+            else:
+                yield entry.name, entry.callback
+
+    open_views = {
+        name
+        for name, view in callbacks(get_resolver())
+        if not getattr(view, "login_required", True)
+    }
+    assert open_views == {"login", None, "peer_revision"}  # None: the static files

@@ -7,6 +7,7 @@ import logging
 
 from django.core.management.base import BaseCommand
 
+from monitoring.peersync.mirror import FollowThread
 from monitoring.worker.loop import Worker
 
 
@@ -31,4 +32,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         logging.getLogger("lvsadmin").setLevel(logging.INFO)
         worker = Worker(options["driver"], arp_count=0 if options["no_arp"] else 5)
-        asyncio.run(worker.run(once=options["once"]))
+        # While this director is the standby, the thread stores the active director's revisions,
+        # which the worker picks up like any Apply; told at once, it does not wait for its poll.
+        follow = None if options["once"] else FollowThread(on_adopted=worker.reread_config)
+        if follow is not None:
+            follow.start()
+        try:
+            asyncio.run(worker.run(once=options["once"]))
+        finally:
+            if follow is not None:
+                follow.stop()
+                follow.join(timeout=5)
