@@ -175,6 +175,8 @@ def render(
         "global_defs {",
         f"    router_id lvsadmin_{director.address.replace(':', '_')}",
         "    script_user root",
+        # keepalived then refuses a notify program that a non-root user could replace.
+        "    enable_script_security",
         "}",
         "",
         f"vrrp_track_file {YIELD_TRACK} {{",
@@ -207,8 +209,10 @@ def render(
         # An IPv4 VRRP instance carries IPv6 addresses only in the "excluded" list.
         lines += ["    virtual_ipaddress_excluded {", *map(_vip_line, v6), "    }"]
     if config.monitor_links:
-        devices = sorted({director.device, *(v.device for v in vips)})
-        lines += ["    track_interface {", *(f"        {d}" for d in devices), "    }"]
+        # The instance's own interface is tracked unless dont_track_primary says otherwise.
+        devices = sorted({v.device for v in vips} - {director.device})
+        if devices:
+            lines += ["    track_interface {", *(f"        {d}" for d in devices), "    }"]
     else:
         lines.append("    dont_track_primary")
     lines += ["    track_file {", f"        {YIELD_TRACK}", "    }"]

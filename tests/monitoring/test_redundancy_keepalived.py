@@ -119,8 +119,10 @@ def test_nat_router_address_moves_with_the_vips(tmp_path):
 
 def test_monitor_links_tracks_the_interfaces(tmp_path):
     text = k.render(config(links=1), k.whoami(config(), LOCAL_PRIMARY), hooks(tmp_path))
-    assert "track_interface {\n        eth0\n    }" in text
-    assert "dont_track_primary" not in text
+    assert "dont_track_primary" not in text  # the instance's own interface: tracked
+    cfg = config("nat", "nat_router = 198.51.100.254 eth1:1", links=1)
+    nat = k.render(cfg, k.whoami(cfg, LOCAL_PRIMARY), hooks(tmp_path))
+    assert "track_interface {\n        eth1\n    }" in nat
     off = k.render(config(links=0), k.whoami(config(), LOCAL_PRIMARY), hooks(tmp_path))
     assert "track_interface" not in off and "dont_track_primary" in off
 
@@ -217,3 +219,20 @@ def test_notify_program_runs_as_keepalived_runs_it(tmp_path):
     )
     assert read_role(role_file).role == "standby"
     assert read_role(role_file).peer == "192.0.2.1"
+
+
+def test_generated_config_passes_keepalived_own_check(tmp_path):
+    script = Path(k.__file__).with_name("notify.py").resolve()
+    cfg = config("nat", "nat_router = 198.51.100.254 eth1:1", links=1)
+    for local in (LOCAL_PRIMARY, LOCAL_BACKUP):
+        conf = tmp_path / "keepalived.conf"
+        text = k.render(
+            cfg,
+            k.whoami(cfg, local),
+            k.Hooks((sys.executable, str(script)), tmp_path / "r", tmp_path / "y"),
+        )
+        conf.write_text(text)
+        check = subprocess.run(
+            ["keepalived", "-t", "-l", "-f", str(conf)], capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stderr
