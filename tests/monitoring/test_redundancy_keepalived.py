@@ -222,9 +222,13 @@ def test_notify_program_runs_as_keepalived_runs_it(tmp_path):
 
 
 def test_generated_config_passes_keepalived_own_check(tmp_path):
+    # keepalived -t checks that the devices exist: only lo is on every host.
     script = Path(k.__file__).with_name("notify.py").resolve()
-    cfg = config("nat", "nat_router = 198.51.100.254 eth1:1", links=1)
-    for local in (LOCAL_PRIMARY, LOCAL_BACKUP):
+    text = LVS_CF.replace("eth0", "lo").format(
+        network="nat", nat="nat_router = 198.51.100.254 lo:9", links=1
+    )
+    cfg = parse(text)[0]
+    for local in ([("192.0.2.1", "lo")], [("192.0.2.2", "lo")]):
         conf = tmp_path / "keepalived.conf"
         text = k.render(
             cfg,
