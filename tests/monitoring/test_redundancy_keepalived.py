@@ -222,21 +222,25 @@ def test_notify_program_runs_as_keepalived_runs_it(tmp_path):
 
 
 def test_generated_config_passes_keepalived_own_check(tmp_path):
-    # keepalived -t checks that the devices exist: only lo is on every host.
+    # keepalived -t wants the devices to exist and not be lo: give it a network namespace of its
+    # own with a veth pair eth0-eth1, so the host's interfaces are never looked at nor touched.
     script = Path(k.__file__).with_name("notify.py").resolve()
-    text = LVS_CF.replace("eth0", "lo").format(
-        network="nat", nat="nat_router = 198.51.100.254 lo:9", links=1
-    )
-    cfg = parse(text)[0]
-    for local in ([("192.0.2.1", "lo")], [("192.0.2.2", "lo")]):
+    cfg = config("nat", "nat_router = 198.51.100.254 eth1:1", links=1)
+    for local in (LOCAL_PRIMARY, LOCAL_BACKUP):
         conf = tmp_path / "keepalived.conf"
-        text = k.render(
-            cfg,
-            k.whoami(cfg, local),
-            k.Hooks((sys.executable, str(script)), tmp_path / "r", tmp_path / "y"),
-        )
-        conf.write_text(text)
+        hooks_ = k.Hooks((sys.executable, str(script)), tmp_path / "r", tmp_path / "y")
+        conf.write_text(k.render(cfg, k.whoami(cfg, local), hooks_))
         check = subprocess.run(
-            ["keepalived", "-t", "-l", "-f", str(conf)], capture_output=True, text=True
+            [
+                "unshare",
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                'ip link add eth0 type veth peer name eth1 && exec keepalived -t -l -f "$0"',
+                str(conf),
+            ],
+            capture_output=True,
+            text=True,
         )
         assert check.returncode == 0, check.stderr
