@@ -52,9 +52,7 @@ class RedundancyError(ValueError):
 
 
 def redundancy_on(config: LvsConfig) -> bool:
-    """Two directors share the VIPs: ``backup_active = 1`` with a backup address (pulse, too,
-    ran alone when the backup was 0.0.0.0)."""
-    return bool(config.backup_active) and bool(config.backup) and config.backup != "0.0.0.0"
+    return config.redundant
 
 
 @dataclass(frozen=True)
