@@ -322,3 +322,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# --- vrrp: two directors (keepalived owns the VIPs when backup_active = 1) ---
+# The role file is the contract other parts read (monitoring/redundancy/role.py); keepalived's
+# notify program writes it. keepalived runs with -f KEEPALIVED_CONF -p KEEPALIVED_PID (make run
+# and the systemd unit do that); the worker writes the configuration and SIGHUPs that pid.
+LVSADMIN_ROLE_FILE = Path(env("ROLE_FILE", str(STATE_DIR / "director-role.json")))
+LVSADMIN_KEEPALIVED = env("KEEPALIVED", "keepalived")
+LVSADMIN_KEEPALIVED_CONF = Path(env("KEEPALIVED_CONF", str(STATE_DIR / "keepalived.conf")))
+LVSADMIN_KEEPALIVED_PID = Path(env("KEEPALIVED_PID", str(STATE_DIR / "keepalived.pid")))
+LVSADMIN_VRRP_YIELD_FILE = Path(env("VRRP_YIELD_FILE", str(STATE_DIR / "vrrp-yield")))
+LVSADMIN_REDUNDANCY_STATUS = Path(
+    env("REDUNDANCY_STATUS", str(STATE_DIR / "redundancy-status.json"))
+)
+# Both directors must use the same router id (1-255, unique on the segment) and secret.
+LVSADMIN_VRRP_ROUTER_ID = int(env("VRRP_ROUTER_ID", "51"))
+LVSADMIN_VRRP_SECRET = env("VRRP_SECRET", "")

@@ -31,6 +31,7 @@ from monitoring.checks.scanner import ConnectScanner
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
 from monitoring.worker.kernel import KernelSide
+from monitoring.worker.redundancy import WorkerRedundancy
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
@@ -113,6 +114,7 @@ class Worker:
             drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
         )
         self.status = StatusWriter(self.kernel, clock)
+        self.redundancy = WorkerRedundancy()
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -192,6 +194,8 @@ class Worker:
         """The control thread's regular pass: retry the driver, look for a new revision."""
         self.open_driver()
         self.kernel.notice_requests()
+        with self.kernel.lock:
+            self.redundancy.step(self.config, self.kernel.driver, self.serial)
         return self.read_config()
 
     def stop(self) -> None:
