@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring import live, views
+from monitoring import director_views, live, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("revisions/<int:serial>/", views.revision_detail, name="revision"),
     path("revisions/<int:serial>/restore/", views.revision_restore, name="revision_restore"),
     path("audit/", views.audit, name="audit"),
+    path("director/handover/", director_views.handover, name="handover"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
 ]
