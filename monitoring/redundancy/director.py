@@ -124,7 +124,7 @@ class RedundancyControl:
                 "this director cannot take part in failover (install the keepalived package)"
             )
         if driver is None:
-            return self._fault("no kernel access: cannot tell which director this is")
+            return self._unless_running("no kernel access: cannot tell which director this is")
         try:
             local = [(a.address, a.label or a.device) for a in driver.addresses()]
             director = keepalived.whoami(config, local)
@@ -137,7 +137,7 @@ class RedundancyControl:
                 serial,
             )
         except (keepalived.RedundancyError, DriverError) as exc:
-            return self._fault(str(exc))
+            return self._unless_running(str(exc))
         if keepalived.write_if_changed(self.paths.conf, text):
             if keepalived.reload(self.paths.pid_file):
                 log.info("keepalived reloaded: %s changed", self.paths.conf)
@@ -156,6 +156,13 @@ class RedundancyControl:
                 f"takes over after about {timers.master_down:g} s"
             )
         return ""
+
+    def _unless_running(self, message: str) -> str:
+        """A problem of ours, not keepalived's: while keepalived runs (on the configuration it
+        has) its last notification stays the truth, and only the message says what is wrong."""
+        if keepalived.running_pid(self.paths.pid_file) is not None:
+            return message
+        return self._fault(message)
 
     def _fault(self, message: str) -> str:
         role = read_role(self.paths.role_file)

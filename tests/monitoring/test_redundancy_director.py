@@ -191,3 +191,11 @@ def test_hand_over_flag_is_cleared_after_one_takeover_interval(paths, driver, ke
 
 def test_no_yield_file_means_no_hand_over(paths):
     assert not handing_over(paths.yield_file)
+
+
+def test_a_problem_of_ours_leaves_a_running_keepalived_role_alone(paths, keepalived_process):
+    write_role(paths.role_file, "active", "keepalived: MASTER", "192.0.2.2")
+    control = RedundancyControl(paths, installed)
+    control.step(config(), MemoryDriver(), 1)  # no address of ours: cannot render
+    assert "neither the primary" in control.state.message
+    assert read_role(paths.role_file).role == "active"
