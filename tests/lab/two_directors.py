@@ -34,6 +34,12 @@ KEEPALIVE, DEADTIME = 1, 4
 SYNC_ID = 7
 
 
+def say(message: str) -> None:
+    """Progress in the guest's pytest log (run with -s): the lab is slow, and a step that hangs
+    should be visible."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def enter_netns(ns: str) -> None:
     fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
     try:
@@ -109,14 +115,16 @@ class Director:
         configuration (as `make run` starts them)."""
         self.base.mkdir(parents=True, exist_ok=True)
         add_namespace(self.name, BRIDGE, f"{self.address}/24")
+        say(f"{self.name}: namespace up, starting its worker")
         self.start_worker(settings)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not self.conf.exists():
             if time.monotonic() > deadline or self.errors:
                 raise AssertionError(
                     f"{self.name}: no keepalived.conf from the worker {self.errors}"
                 )
             time.sleep(0.1)
+        say(f"{self.name}: keepalived.conf written by the worker, starting keepalived")
         self.start_keepalived()
 
     def start_worker(self, settings) -> None:
@@ -130,6 +138,7 @@ class Director:
         def main() -> None:
             try:
                 enter_netns(self.name)
+                say(f"{self.name}: worker thread in its namespace")
                 asyncio.run(worker.run())
             except BaseException as exc:  # shown by the test that waits on this director
                 self.errors.append(exc)
