@@ -76,6 +76,7 @@ class Director:
     name: str
     address: str
     base: Path
+    hwaddr: str = ""  # kept across a "reboot", as a real machine's NIC keeps its MAC
     keepalived: subprocess.Popen[bytes] | None = None
     worker: object = None
     thread: threading.Thread | None = None
@@ -115,6 +116,13 @@ class Director:
         configuration (as `make run` starts them)."""
         self.base.mkdir(parents=True, exist_ok=True)
         add_namespace(self.name, BRIDGE, f"{self.address}/24")
+        # A new veth gets a new MAC; the peer's neighbour entry would then send its unicast
+        # adverts nowhere for seconds, and the returning primary would take over (a fail-back
+        # a real reboot does not cause).
+        if self.hwaddr:
+            run("ip", "link", "set", "eth0", "address", self.hwaddr, ns=self.name)
+        link = json.loads(run("ip", "-j", "link", "show", "eth0", ns=self.name).stdout)[0]
+        self.hwaddr = link["address"]
         say(f"{self.name}: namespace up, starting its worker")
         self.start_worker(settings)
         deadline = time.monotonic() + 120
