@@ -396,10 +396,6 @@ SPECTACULAR_SETTINGS = {
 # The secret both directors share (root:lvsadmin, mode 0640; see "Configuration sync between
 # directors" in the README). Never the GUI password.
 LVSADMIN_PEER_SECRET_FILE = Path(env("PEER_SECRET_FILE", "/etc/lvsadmin/peer-secret"))
-# This director's role, written by keepalived's notify hooks ({"role":
-# "active|standby|fault|single", "since", "reason", "peer"}); missing means a single director.
-# The same setting as the vrrp branch's (keep one of the two lines at merge).
-LVSADMIN_ROLE_FILE = Path(env("ROLE_FILE", str(STATE_DIR / "director-role.json")))
 # The peer's GUI (default: http://<the role file's peer>:3636).
 LVSADMIN_PEER_URL = env("PEER_URL", "")
 # Who may ask /peer/revision (after the GUI allowlist): default, the GUI allowlist itself.
@@ -411,3 +407,19 @@ MIDDLEWARE += ["monitoring.peersync.standby.StandbyReadOnlyMiddleware"]
 TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
     "monitoring.peersync.standby.standby_context"
 )
+
+# --- vrrp: two directors (keepalived owns the VIPs when backup_active = 1) ---
+# The role file is the contract other parts read (monitoring/redundancy/role.py); keepalived's
+# notify program writes it. keepalived runs with -f KEEPALIVED_CONF -p KEEPALIVED_PID (make run
+# and the systemd unit do that); the worker writes the configuration and SIGHUPs that pid.
+LVSADMIN_ROLE_FILE = Path(env("ROLE_FILE", str(STATE_DIR / "director-role.json")))
+LVSADMIN_KEEPALIVED = env("KEEPALIVED", "keepalived")
+LVSADMIN_KEEPALIVED_CONF = Path(env("KEEPALIVED_CONF", str(STATE_DIR / "keepalived.conf")))
+LVSADMIN_KEEPALIVED_PID = Path(env("KEEPALIVED_PID", str(STATE_DIR / "keepalived.pid")))
+LVSADMIN_VRRP_YIELD_FILE = Path(env("VRRP_YIELD_FILE", str(STATE_DIR / "vrrp-yield")))
+LVSADMIN_REDUNDANCY_STATUS = Path(
+    env("REDUNDANCY_STATUS", str(STATE_DIR / "redundancy-status.json"))
+)
+# Both directors must use the same router id (1-255, unique on the segment) and secret.
+LVSADMIN_VRRP_ROUTER_ID = int(env("VRRP_ROUTER_ID", "51"))
+LVSADMIN_VRRP_SECRET = env("VRRP_SECRET", "")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring import live, notify_views, runtime_views, views
+from monitoring import director_views, live, notify_views, runtime_views, views
 from monitoring.peersync import views as peersync
 
 app_name = "monitoring"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("notifications/", notify_views.notifications, name="notifications"),
     path("notifications/test/", notify_views.notifications_test, name="notifications_test"),
+    path("director/handover/", director_views.handover, name="handover"),
     path("live/", live.live_panel, name="live_panel"),
     path("live/ipvsadm.txt", live.live_table_text, name="live_table_text"),
     path("runtime/", runtime_views.runtime_state, name="runtime_state"),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from monitoring import publish
+from monitoring.director_views import director_context
 from monitoring.forms import ApplyForm
 from monitoring.models import AuditEntry, Revision
 from virtualservers.lvsconf.model import LvsConfError
@@ -77,6 +78,7 @@ def control(request: HttpRequest) -> HttpResponse:
             "page": page,
             "lvs_cf_path": publish.lvs_cf_path(),
             "file_drift": publish.file_drift(latest),
+            **director_context(),
         },
     )
 

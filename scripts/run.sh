@@ -39,6 +39,15 @@ pids+=($!)
   done
 ) &
 pids+=($!)
+# Two directors (backup_active = 1): keepalived moves the VIPs; the worker writes its
+# configuration, so keepalived starts once that exists. Redundancy off: no keepalived at all.
+if $PY manage.py vrrp --enabled; then
+  $PY manage.py vrrp --exec-keepalived &
+  pids+=($!)
+  echo "lvsadmin: two directors: keepalived (VRRP) started for the VIPs."
+elif [ $? -ne 1 ]; then
+  exit 1  # backup_active = 1 but keepalived is missing: said above, never a silent single director
+fi
 echo "lvsadmin: GUI on http://0.0.0.0:3636/ (allowed clients: ${LVSADMIN_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}); worker running."
 # Only gunicorn's exit ends `make run`: the worker has its own restart loop above.
 wait "${pids[0]}"

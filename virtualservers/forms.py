@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.interfaces import InterfaceLookup, local_interfaces, missing_interface
 from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
 from virtualservers.lvsconf.render import format_value
 from virtualservers.lvsconf.schema import DEFAULT_HTTP_STATUS, GLOBAL, HTTP_METHODS, key
@@ -235,8 +236,21 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
             "syncd_id",
         ]
 
-    def __init__(self, *args, show_private: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        show_private: bool = True,
+        primary: str = "",
+        interfaces: InterfaceLookup | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.primary = primary
+        self.interfaces = interfaces or local_interfaces
+        self.fields["heartbeat_port"].help_text = _(
+            "No meaning under VRRP: keepalived decides which director is active and uses no "
+            "port. Nothing in lvsadmin acts on this; it is kept in lvs.cf for Piranha's pulse."
+        )
         # Piranha shows the backup's private IP only when the primary has one.
         if not show_private:
             del self.fields["backup_private"]
@@ -250,11 +264,27 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
             self.add_error(
                 "deadtime", _("Assume dead after more seconds than the heartbeat interval.")
             )
+        backup = data.get("backup")
+        if backup and self.primary and backup == self.primary:
+            self.add_error(
+                "backup",
+                _(
+                    "The redundant server is the primary itself (%(address)s): give the other "
+                    "director's address."
+                )
+                % {"address": backup},
+            )
         if data.get("syncdaemon"):
             # Piranha writes these defaults when the sync daemon is switched on.
             data["syncd_iface"] = data.get("syncd_iface") or "eth0"
             if data.get("syncd_id") is None:
                 data["syncd_id"] = 0
+            missing = missing_interface(data["syncd_iface"], self.interfaces)
+            if missing:
+                self.add_error(
+                    "syncd_iface",
+                    _("This director has no interface %(name)s.") % {"name": missing},
+                )
         return data
 
     def save(self, commit: bool = True) -> Redundancy:

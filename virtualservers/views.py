@@ -76,7 +76,7 @@ def global_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires(CHANGE_DRAFT)
 def redundancy(request: HttpRequest) -> HttpResponse:
-    instance = Redundancy.load()
+    instance, settings_ = Redundancy.load(), GlobalSettings.load()
     template, context = "virtualservers/redundancy.html", {"red": instance}
     if not instance.backup_active:
         if request.method == "POST":
@@ -88,7 +88,10 @@ def redundancy(request: HttpRequest) -> HttpResponse:
         RedundancyForm,
         instance=instance,
         lvs_cf_section=GLOBAL,
-        form_kwargs={"show_private": bool(GlobalSettings.load().primary_private)},
+        form_kwargs={
+            "show_private": bool(settings_.primary_private),
+            "primary": settings_.primary or "",
+        },
         template=template,
         tab="redundancy",
         context=context,

@@ -37,6 +37,15 @@ class KernelAddress:
     label: str
 
 
+@dataclass(frozen=True)
+class SyncDaemon:
+    """A running IPVS connection sync daemon: ``master`` sends, ``backup`` receives."""
+
+    state: str
+    iface: str
+    syncid: int
+
+
 class Driver(Protocol):
     name: str
 
@@ -53,4 +62,7 @@ class Driver(Protocol):
     def gratuitous_arp(
         self, address: str, device: str, count: int = 5, interval: float = 1.0
     ) -> threading.Thread | None: ...
+    def sync_daemons(self) -> list[SyncDaemon]: ...
+    def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None: ...
+    def stop_sync_daemon(self, state: str) -> None: ...
     def close(self) -> None: ...

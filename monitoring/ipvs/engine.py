@@ -165,7 +165,9 @@ def apply(
         current = driver.dump()
         result.ops = diff(current, desired.table, owned.services)
         if dry_run:
-            result.vips_added, result.vips_removed = _vip_changes(driver, desired, owned)
+            result.vips_added, result.vips_removed = _vip_changes(
+                driver, desired, owned, config.redundant
+            )
             _timeouts(config, driver, result, dry_run=True)
             return result
         try:
@@ -180,7 +182,7 @@ def apply(
         owned.services = set(desired.table)
         _timeouts(config, driver, result)
         try:
-            _converge_vips(driver, desired, owned, result, arp_count)
+            _converge_vips(driver, desired, owned, result, arp_count, config.redundant)
             _nat(config, driver, result)
         except DriverError as exc:
             result.error = str(exc)
@@ -188,18 +190,22 @@ def apply(
     return result
 
 
-def _wanted_vips(desired: DesiredState) -> list[Vip]:
+def _wanted_vips(desired: DesiredState, vrrp: bool = False) -> list[Vip]:
+    # With two directors keepalived (VRRP) brings the VIPs up on the active one only: adding them
+    # here too would make both directors answer ARP for them. Those we added before are removed.
+    if vrrp:
+        return []
     return desired.vips + ([desired.nat_router] if desired.nat_router else [])
 
 
 def _vip_changes(
-    driver: Driver, desired: DesiredState, owned: OwnedState
+    driver: Driver, desired: DesiredState, owned: OwnedState, vrrp: bool = False
 ) -> tuple[list[Vip], list[Vip]]:
     try:
         present = {(a.address, a.device) for a in driver.addresses()}
     except DriverError:
         present = set()
-    wanted = _wanted_vips(desired)
+    wanted = _wanted_vips(desired, vrrp)
     wanted_keys = {(v.address, v.device) for v in wanted}
     added = [v for v in wanted if (v.address, v.device) not in present]
     removed = [v for v in owned.vips if (v.address, v.device) not in wanted_keys]
@@ -207,10 +213,15 @@ def _vip_changes(
 
 
 def _converge_vips(
-    driver: Driver, desired: DesiredState, owned: OwnedState, result: ApplyResult, arp_count: int
+    driver: Driver,
+    desired: DesiredState,
+    owned: OwnedState,
+    result: ApplyResult,
+    arp_count: int,
+    vrrp: bool = False,
 ) -> None:
     present = {(a.address, a.device) for a in driver.addresses()}
-    wanted = _wanted_vips(desired)
+    wanted = _wanted_vips(desired, vrrp)
     wanted_keys = {(v.address, v.device) for v in wanted}
     for vip in wanted:
         if (vip.address, vip.device) in present:

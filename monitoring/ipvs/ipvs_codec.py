@@ -16,6 +16,7 @@ import socket
 import struct
 from collections.abc import Iterable
 
+from monitoring.ipvs.base import SyncDaemon
 from monitoring.ipvs.netlink import BE16, NLA, NLA_F_NESTED, U16, U32, pack_attr, walk_attrs
 from monitoring.ipvs.table import Destination, Op, Service, ServiceKey
 from virtualservers.lvsconf.model import DEFAULT_SCHEDULER
@@ -32,6 +33,10 @@ DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_UTHRESH, DEST_LTHRESH = 1, 2, 
 DEST_ACTIVE, DEST_INACT, DEST_PERSIST, DEST_STATS, DEST_AF, DEST_STATS64 = 7, 8, 9, 10, 11, 12
 IPVS_INFO_ATTR_VERSION, IPVS_INFO_ATTR_CONN_TAB_SIZE = 1, 2
 IP_VS_SVC_F_PERSISTENT = 0x1
+IPVS_CMD_NEW_DAEMON, IPVS_CMD_DEL_DAEMON, IPVS_CMD_GET_DAEMON = 9, 10, 11
+IPVS_CMD_ATTR_DAEMON = 3
+DAEMON_STATE, DAEMON_MCAST_IFN, DAEMON_SYNC_ID = 1, 2, 3
+SYNC_STATE_CODE = {"master": 1, "backup": 2}
 
 FWD_CODE = {"masq": 0, "local": 1, "tunnel": 2, "route": 3}
 FWD_NAME = {0: "masq", 1: "local", 2: "tunnel", 3: "route"}
@@ -232,3 +237,26 @@ def parse_dest(data: bytes, start: int, end: int, service_family: int) -> Destin
             af = U16.unpack_from(data, body)[0]
         pos += (length + 3) & ~3
     return Destination(addr_from(addr, af), port, FWD_NAME.get(fwd, "route"), weight, active, inact)
+
+
+def daemon_payload(state: str, iface: str = "", syncid: int = 0) -> bytes:
+    """IPVS_CMD_NEW_DAEMON's (or, with the state only, IPVS_CMD_DEL_DAEMON's) attributes."""
+    body = pack_attr(DAEMON_STATE, U32.pack(SYNC_STATE_CODE[state]))
+    if iface:
+        body += pack_attr(DAEMON_MCAST_IFN, iface.encode() + b"\0")
+        body += pack_attr(DAEMON_SYNC_ID, U32.pack(syncid & 0xFF))
+    return NLA.pack(4 + len(body), IPVS_CMD_ATTR_DAEMON | NLA_F_NESTED) + body
+
+
+def parse_daemon(data: bytes, start: int, end: int) -> SyncDaemon | None:
+    """One running sync daemon of an IPVS_CMD_GET_DAEMON dump."""
+    states = {code: name for name, code in SYNC_STATE_CODE.items()}
+    state, iface, syncid = None, "", 0
+    for kind, s, e in walk_attrs(data, start, end):
+        if kind == DAEMON_STATE:
+            state = states.get(U32.unpack_from(data, s)[0])
+        elif kind == DAEMON_MCAST_IFN:
+            iface = data[s:e].split(b"\0", 1)[0].decode(errors="replace")
+        elif kind == DAEMON_SYNC_ID:
+            syncid = U32.unpack_from(data, s)[0]
+    return None if state is None else SyncDaemon(state, iface, syncid)

@@ -13,21 +13,27 @@ import subprocess
 from collections.abc import Iterable
 
 from monitoring.ipvs import procfs
-from monitoring.ipvs.base import DriverError, NoIPVSError
+from monitoring.ipvs.base import DriverError, NoIPVSError, SyncDaemon
 from monitoring.ipvs.ipvs_codec import (
+    IPVS_CMD_ATTR_DAEMON,
     IPVS_CMD_ATTR_DEST,
     IPVS_CMD_ATTR_SERVICE,
     IPVS_CMD_ATTR_TIMEOUT_TCP,
     IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
     IPVS_CMD_ATTR_TIMEOUT_UDP,
+    IPVS_CMD_DEL_DAEMON,
     IPVS_CMD_GET_CONFIG,
+    IPVS_CMD_GET_DAEMON,
     IPVS_CMD_GET_DEST,
     IPVS_CMD_GET_INFO,
     IPVS_CMD_GET_SERVICE,
+    IPVS_CMD_NEW_DAEMON,
     IPVS_CMD_SET_CONFIG,
     IPVS_INFO_ATTR_CONN_TAB_SIZE,
     IPVS_INFO_ATTR_VERSION,
     ServiceCodec,
+    daemon_payload,
+    parse_daemon,
     parse_dest,
     parse_service,
     timeouts_payload,
@@ -148,3 +154,24 @@ class IPVSNetlink(GenericNetlink):
                 elif kind == IPVS_INFO_ATTR_CONN_TAB_SIZE:
                     size = U32.unpack_from(payload, s)[0]
         return version, size
+
+    # --- connection sync daemon (ipvsadm --start-daemon / --stop-daemon / -L --daemon) --------
+    def sync_daemons(self) -> list[SyncDaemon]:
+        seq = self._next_seq()
+        self.sock.send(
+            self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_DAEMON, b"", seq)
+        )
+        daemons = []
+        for _type, payload in self._replies(seq):
+            for kind, start, end in walk_attrs(payload, 4):
+                if kind == IPVS_CMD_ATTR_DAEMON:
+                    daemon = parse_daemon(payload, start, end)
+                    if daemon is not None:
+                        daemons.append(daemon)
+        return daemons
+
+    def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None:
+        self.request(IPVS_CMD_NEW_DAEMON, daemon_payload(state, iface, syncid))
+
+    def stop_sync_daemon(self, state: str) -> None:
+        self.request(IPVS_CMD_DEL_DAEMON, daemon_payload(state))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from monitoring.ipvs import addresses
-from monitoring.ipvs.base import KernelAddress
+from monitoring.ipvs.base import KernelAddress, SyncDaemon
 from monitoring.ipvs.ipvs_netlink import IPVSNetlink
 from monitoring.ipvs.table import Op, Table
 
@@ -47,6 +47,15 @@ class NetlinkDriver:
 
     def version(self) -> tuple[str, int]:
         return self.ipvs.version()
+
+    def sync_daemons(self) -> list[SyncDaemon]:
+        return self.ipvs.sync_daemons()
+
+    def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None:
+        self.ipvs.start_sync_daemon(state, iface, syncid)
+
+    def stop_sync_daemon(self, state: str) -> None:
+        self.ipvs.stop_sync_daemon(state)
 
     # --- the host ----------------------------------------------------------------------------
     def addresses(self) -> list[KernelAddress]:

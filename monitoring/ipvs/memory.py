@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from monitoring.ipvs.base import DriverError, KernelAddress
+from monitoring.ipvs.base import DriverError, KernelAddress, SyncDaemon
 from monitoring.ipvs.table import Op, ServiceEntry, Table, apply_op
 
 
@@ -28,6 +28,7 @@ class MemoryDriver:
     messages_sent: int = 0
     fail_on: str | None = None  # an ipvsadm text of an op to refuse, for failure tests
     name: str = "memory"
+    daemons: dict[str, SyncDaemon] = field(default_factory=dict)
 
     def dump(self) -> Table:
         return {k: ServiceEntry(v.service, dict(v.destinations)) for k, v in self.table.items()}
@@ -86,6 +87,21 @@ class MemoryDriver:
     ) -> threading.Thread | None:
         self.arps.append((address, device, count))
         return None
+
+    def sync_daemons(self) -> list[SyncDaemon]:
+        return [self.daemons[state] for state in sorted(self.daemons)]
+
+    def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None:
+        # The kernel refuses a second daemon of the same state (EEXIST), as here.
+        if state in self.daemons:
+            raise DriverError(f"a {state} sync daemon already runs", 17)
+        self.daemons[state] = SyncDaemon(state, iface, syncid & 0xFF)
+        self.messages_sent += 1
+
+    def stop_sync_daemon(self, state: str) -> None:
+        if self.daemons.pop(state, None) is None:
+            raise DriverError(f"no {state} sync daemon runs", 3)
+        self.messages_sent += 1
 
     def close(self) -> None:
         pass

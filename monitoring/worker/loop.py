@@ -34,6 +34,7 @@ from monitoring.models import Revision
 from monitoring.notifications import WorkerNotifications
 from monitoring.runtime import held_now
 from monitoring.worker.kernel import KernelSide
+from monitoring.worker.redundancy import WorkerRedundancy
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
@@ -118,6 +119,7 @@ class Worker:
         self.status = StatusWriter(self.kernel, clock)
         self.slow_start = SlowStart(clock, settings.LVSADMIN_SLOW_START_STEP_SECONDS)
         self.kernel.ramp = self.slow_start.weights
+        self.redundancy = WorkerRedundancy()
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -203,6 +205,8 @@ class Worker:
         self.open_driver()
         self.kernel.notice_requests()
         self.notifications.reload()
+        with self.kernel.lock:
+            self.redundancy.step(self.config, self.kernel.driver, self.serial)
         return self.read_config()
 
     def stop(self) -> None:

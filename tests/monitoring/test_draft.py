@@ -128,3 +128,18 @@ def test_servers_that_share_a_name_are_matched_in_order():
         .order_by("position")
         .values_list("id", "address")
     ) == [(ids[0], "198.51.100.1"), (ids[1], "198.51.100.7")]
+
+
+def test_import_and_export_keep_every_redundancy_key():
+    from virtualservers.lvsconf.render import render
+
+    keys = (
+        "backup_active = 1\nbackup = 192.0.2.2\nbackup_private = 198.51.100.2\nheartbeat = 1\n"
+        "heartbeat_port = 540\nkeepalive = 1\ndeadtime = 4\nmonitor_links = 1\nsyncdaemon = 1\n"
+        "syncd_iface = eth1\nsyncd_id = 9\n"
+    )
+    text = "primary = 192.0.2.1\nprimary_private = 198.51.100.1\nservice = lvs\n" + keys
+    replace_draft(parse(text)[0])
+    exported = render(draft_config())
+    for line in keys.splitlines():
+        assert line in exported, line

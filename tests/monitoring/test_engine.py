@@ -170,3 +170,27 @@ def test_it_refuses_to_apply_while_another_apply_holds_the_lock(state):
     finally:
         release.set()
         thread.join()
+
+
+def test_with_two_directors_it_loads_the_table_but_leaves_the_vips_to_vrrp(state):
+    driver = MemoryDriver()
+    config = seed(backup_active=True, backup="192.0.2.2", nat_router_ip="192.0.2.254")
+    config.nat_router_device, config.network = "eth1:1", "nat"
+    result = apply(config, driver, state)
+    assert KEY in driver.table
+    assert driver.addresses() == [] and driver.arps == []
+    assert result.vips_added == []
+
+
+def test_turning_two_directors_on_removes_the_vips_it_had_added(state):
+    driver = MemoryDriver()
+    apply(seed(), driver, state)
+    result = apply(seed(backup_active=True, backup="192.0.2.2"), driver, state)
+    assert driver.addresses() == [] and [v.address for v in result.vips_removed] == [VIP]
+    assert OwnedState.load(state).vips == set()
+
+
+def test_backup_active_without_a_backup_address_stays_a_single_director(state):
+    driver = MemoryDriver()
+    apply(seed(backup_active=True, backup="0.0.0.0"), driver, state)
+    assert [a.address for a in driver.addresses()] == [VIP]

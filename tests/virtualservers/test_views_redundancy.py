@@ -149,3 +149,47 @@ def test_a_heartbeat_interval_kept_by_an_import_shows_the_warning_on_its_field(a
     html = admin_client.get(URL).content.decode()
     hint = html.split('id="id_keepalive"', 1)[1].split('<div class="mb-3"', 1)[0]
     assert "keepalive 0 is outside" in hint
+
+
+# --- two directors: the peer and the interfaces -------------------------------------------------
+
+
+@pytest.fixture
+def interfaces(monkeypatch):
+    """This director's interfaces, as /sys/class/net would list them."""
+    names = {"lo", "eth0", "eth1"}
+    monkeypatch.setattr("virtualservers.forms.local_interfaces", lambda: names)
+    return names
+
+
+def enabled():
+    row = Redundancy.load()
+    row.backup_active = True
+    row.save()
+    settings = GlobalSettings.load()
+    settings.primary = "192.0.2.1"
+    settings.save()
+
+
+def test_the_peer_must_not_be_the_primary_itself(admin_client, interfaces):
+    enabled()
+    response = admin_client.post(URL, fields(backup="192.0.2.1"))
+    assert response.status_code == 200
+    assert "The redundant server is the primary itself (192.0.2.1)" in response.content.decode()
+    assert Redundancy.load().backup != "192.0.2.1"
+
+
+def test_the_sync_daemon_interface_must_exist_on_this_director(admin_client, interfaces):
+    enabled()
+    response = admin_client.post(URL, fields(syncdaemon="on", syncd_iface="eth7", syncd_id="3"))
+    assert "This director has no interface eth7." in response.content.decode()
+    assert not Redundancy.load().syncdaemon
+    admin_client.post(URL, fields(syncdaemon="on", syncd_iface="eth1", syncd_id="3"))
+    assert (Redundancy.load().syncdaemon, Redundancy.load().syncd_iface) == (True, "eth1")
+
+
+def test_heartbeat_port_says_it_has_no_meaning_under_vrrp(admin_client, interfaces):
+    enabled()
+    html = admin_client.get(URL).content.decode()
+    hint = html.split('id="id_heartbeat_port"', 1)[1].split('<div class="mb-3"', 1)[0]
+    assert "No meaning under VRRP" in hint

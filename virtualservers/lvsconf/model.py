@@ -254,6 +254,13 @@ class LvsConfig:
     def effective_network(self) -> str:
         return self.network or DEFAULT_NETWORK
 
+    @property
+    def redundant(self) -> bool:
+        """Two directors share the VIPs: ``backup_active = 1`` with a backup address (pulse ran
+        alone when the backup was 0.0.0.0). Then VRRP (keepalived) holds the VIPs, not the
+        worker."""
+        return bool(self.backup_active) and bool(self.backup) and self.backup != "0.0.0.0"
+
 
 @dataclass(frozen=True)
 class ParseWarning:

@@ -1,0 +1,97 @@
+"""`manage.py vrrp`: keepalived's side of two directors, for `make run` and systemd.
+
+    vrrp --enabled            exit 0 when the published lvs.cf has backup_active = 1 with a backup
+                              address (keepalived must run), 1 otherwise
+    vrrp --exec-keepalived    wait for the configuration the worker writes, then become keepalived
+                              (VRRP only, in the foreground, with lvsadmin's paths)
+    vrrp --role               print this director's role file
+
+A missing keepalived binary with redundancy on is an error here (exit 2) and on CONTROL, never a
+silent single director.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from monitoring import publish
+from monitoring.redundancy.role import read_role
+from virtualservers.lvsconf.model import LvsConfError
+from virtualservers.lvsconf.parse import parse
+
+
+def redundancy_published() -> bool:
+    _label, text = publish.published_text()
+    try:
+        config, _warnings = parse(text)
+    except LvsConfError:
+        return False
+    return config.redundant
+
+
+class Command(BaseCommand):
+    help = "keepalived (VRRP) for two directors: is it wanted, run it, show the role."
+
+    def add_arguments(self, parser) -> None:
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--enabled", action="store_true")
+        what.add_argument("--exec-keepalived", action="store_true")
+        what.add_argument("--role", action="store_true")
+        parser.add_argument(
+            "--wait", type=float, default=60.0, help="seconds to wait for keepalived.conf"
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["role"]:
+            role = read_role(settings.LVSADMIN_ROLE_FILE)
+            self.stdout.write(role.to_json())
+            return
+        on = redundancy_published()
+        if options["enabled"]:
+            if not on:
+                raise SystemExit(1)
+            if shutil.which(settings.LVSADMIN_KEEPALIVED) is None:
+                raise CommandError(self._missing(), returncode=2)
+            return
+        if not on:
+            raise CommandError("backup_active is 0 (or no backup address): no keepalived needed")
+        self.exec_keepalived(options["wait"])
+
+    def _missing(self) -> str:
+        return (
+            f"backup_active = 1 but keepalived ({settings.LVSADMIN_KEEPALIVED}) is not installed:"
+            " install Debian's keepalived package (scripts/install-system-deps.sh)"
+        )
+
+    def exec_keepalived(self, wait: float) -> None:
+        binary = shutil.which(settings.LVSADMIN_KEEPALIVED)
+        if binary is None:
+            raise CommandError(self._missing(), returncode=2)
+        conf = Path(settings.LVSADMIN_KEEPALIVED_CONF)
+        deadline = time.monotonic() + wait
+        # The worker writes the configuration (it knows which director this is from the
+        # addresses on its interfaces); keepalived starts on it, never on an old one by chance.
+        while "vrrp_instance" not in _text(conf):
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"no VRRP configuration in {conf} after {wait:g} s: is the worker running? "
+                    "(CONTROL/MONITORING says why it cannot write it)"
+                )
+            time.sleep(0.5)
+        pid = Path(settings.LVSADMIN_KEEPALIVED_PID)
+        argv = [binary, "--vrrp", "--dont-fork", "--log-console", "--log-detail"]
+        argv += ["-f", str(conf), "-p", str(pid), "-r", str(pid.with_name("keepalived-vrrp.pid"))]
+        os.execv(binary, argv)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

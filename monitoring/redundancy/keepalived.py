@@ -1,0 +1,285 @@
+"""keepalived's configuration for two directors, generated from lvs.cf.
+
+keepalived only moves the VIPs (and the NAT router address) between the directors by VRRP: the
+configuration holds one ``vrrp_instance`` and what it needs, never a ``virtual_server`` block, so
+the IPVS table stays the worker's on both directors.
+
+How Piranha's redundancy keys map onto VRRP:
+- ``primary`` and ``backup`` are the two directors' own addresses. A director finds which one it
+  is by looking for either on its interfaces (as pulse did); VRRP runs unicast between them.
+- No automatic fail-back: both start in state BACKUP with ``nopreempt``. The primary has the higher
+  priority so that it wins when both start together, but a primary that returns while the backup
+  is active stays standby.
+- ``keepalive`` is the advertisement interval and ``deadtime`` the promise for how fast a dead
+  partner is replaced. A VRRP backup declares the master dead after 3 advertisement intervals plus
+  a skew of (256 - priority) / 256 of an interval, so the interval is shortened until that fits in
+  ``deadtime`` (VRRPv2 counts whole seconds: at least 1 s, hence about 3.6 s at best).
+- ``monitor_links``: the instance's interface and the VIPs' devices are tracked (a link down puts
+  the director in FAULT, which gives the VIPs away); without it keepalived ignores link state, as
+  pulse did.
+- Handing the active role to the peer: a track file (``weight 0``) holding a non-zero number puts
+  the instance in FAULT. The active director leaves MASTER at once (it advertises priority 0, so
+  the peer takes over without waiting for the master-down timer); when the file goes back to 0 it
+  returns as BACKUP and, with ``nopreempt``, stays there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import signal
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitoring.ipvs.table import Vip, desired_state
+from virtualservers.lvsconf.model import DEFAULT_DEADTIME, DEFAULT_KEEPALIVE, LvsConfig
+
+PRIMARY_PRIORITY = 150
+BACKUP_PRIORITY = 100
+INSTANCE = "lvsadmin"
+YIELD_TRACK = "lvsadmin_yield"
+_DEVICE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+# Words keepalived reads unquoted or in double quotes: no whitespace, quotes or comment signs.
+_SAFE_WORD = re.compile(r"^[A-Za-z0-9_./:=+@%,-]+$")
+
+
+class RedundancyError(ValueError):
+    """The redundancy settings cannot run on this director; the message is for the operator."""
+
+
+def redundancy_on(config: LvsConfig) -> bool:
+    return config.redundant
+
+
+@dataclass(frozen=True)
+class VrrpTimers:
+    advert_int: int
+    master_down: float  # seconds the lower-priority director waits before taking over
+    deadtime: int
+
+    @property
+    def within_deadtime(self) -> bool:
+        return self.master_down <= self.deadtime
+
+
+def master_down_interval(advert_int: float, priority: int = BACKUP_PRIORITY) -> float:
+    return 3 * advert_int + (256 - priority) / 256 * advert_int
+
+
+def vrrp_timers(keepalive: int | None, deadtime: int | None) -> VrrpTimers:
+    """The advertisement interval: ``keepalive``, shortened until a takeover by the backup (the
+    lower priority, so the longer skew) fits in ``deadtime``."""
+    dead = deadtime or DEFAULT_DEADTIME
+    advert = max(1, keepalive or DEFAULT_KEEPALIVE)
+    while advert > 1 and master_down_interval(advert) > dead:
+        advert -= 1
+    return VrrpTimers(advert, round(master_down_interval(advert), 2), dead)
+
+
+@dataclass(frozen=True)
+class Director:
+    """Which of the two directors this one is, from the addresses on its interfaces."""
+
+    address: str
+    peer: str
+    device: str
+    primary: bool
+
+    @property
+    def priority(self) -> int:
+        return PRIMARY_PRIORITY if self.primary else BACKUP_PRIORITY
+
+
+def whoami(config: LvsConfig, local: Iterable[tuple[str, str]]) -> Director:
+    """``local`` is (address, device) for every address on this director."""
+    if not config.primary or not redundancy_on(config):
+        raise RedundancyError("redundancy needs both the primary and the backup address")
+    primary, backup = _ip(config.primary, "primary"), _ip(config.backup or "", "backup")
+    if primary == backup:
+        raise RedundancyError(f"the backup address {backup} is the primary's own address")
+    devices = {str(ipaddress.ip_address(a)): d.split(":", 1)[0] for a, d in local}
+    if primary in devices:
+        return Director(primary, backup, devices[primary], True)
+    if backup in devices:
+        return Director(backup, primary, devices[backup], False)
+    raise RedundancyError(
+        f"neither the primary ({primary}) nor the backup ({backup}) address is on this "
+        "director's interfaces"
+    )
+
+
+def _ip(value: str, what: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise RedundancyError(f"the {what} address {value!r} is not an IP address") from None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The notify program keepalived runs on each transition (argv without the state), the role
+    file it writes, and the track file that hands the role away."""
+
+    notify: tuple[str, ...]
+    role_file: Path
+    yield_file: Path
+
+
+def vips_of(config: LvsConfig) -> list[Vip]:
+    """The addresses that move with the active role: the VIPs of active virtual servers and the
+    NAT router address."""
+    desired = desired_state(config)
+    return desired.vips + ([desired.nat_router] if desired.nat_router else [])
+
+
+def auth_pass(secret: str, director: Director, router_id: int) -> str:
+    """VRRPv2's password (8 characters, sent in clear): it keeps two clusters on one segment apart
+    rather than stopping an attacker. From the shared secret when there is one."""
+    pair = "|".join(sorted((director.address, director.peer)))
+    seed = secret or f"lvsadmin|{router_id}|{pair}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:8]
+
+
+def render(
+    config: LvsConfig,
+    director: Director,
+    hooks: Hooks,
+    router_id: int = 51,
+    secret: str = "",
+    serial: int | None = None,
+) -> str:
+    """The whole keepalived.conf for this director."""
+    if not 1 <= router_id <= 255:
+        raise RedundancyError(f"the VRRP router id {router_id} is outside 1-255")
+    timers = vrrp_timers(config.keepalive, config.deadtime)
+    vips = vips_of(config)
+    for vip in vips:
+        _device(vip.device)
+        _device(vip.label)
+    _device(director.device)
+    notify = [_word(part, "notify program") for part in hooks.notify]
+    notify += ["--role-file", _word(str(hooks.role_file), "role file")]
+    notify += ["--yield-file", _word(str(hooks.yield_file), "yield file")]
+    notify += ["--peer", director.peer]
+    source = f"revision {serial}" if serial is not None else "lvs.cf"
+    lines = [
+        f"# Generated by lvsadmin from {source}: do not edit, it is rewritten on every publish.",
+        f"# Takeover after {timers.master_down:g} s (deadtime {timers.deadtime} s).",
+        "",
+        "global_defs {",
+        f"    router_id lvsadmin_{director.address.replace(':', '_')}",
+        "    script_user root",
+        # keepalived then refuses a notify program that a non-root user could replace.
+        "    enable_script_security",
+        "}",
+        "",
+        f"vrrp_track_file {YIELD_TRACK} {{",
+        f'    file "{hooks.yield_file}"',
+        "    weight 0",
+        "    init_file 0",
+        "}",
+        "",
+        f"vrrp_instance {INSTANCE} {{",
+        "    state BACKUP",
+        "    nopreempt",
+        f"    interface {director.device}",
+        f"    virtual_router_id {router_id}",
+        f"    priority {director.priority}",
+        f"    advert_int {timers.advert_int}",
+        f"    unicast_src_ip {director.address}",
+        "    unicast_peer {",
+        f"        {director.peer}",
+        "    }",
+        "    authentication {",
+        "        auth_type PASS",
+        f"        auth_pass {auth_pass(secret, director, router_id)}",
+        "    }",
+    ]
+    v4 = [v for v in vips if ipaddress.ip_address(v.address).version == 4]
+    v6 = [v for v in vips if ipaddress.ip_address(v.address).version == 6]
+    if v4:
+        lines += ["    virtual_ipaddress {", *map(_vip_line, v4), "    }"]
+    if v6:
+        # An IPv4 VRRP instance carries IPv6 addresses only in the "excluded" list.
+        lines += ["    virtual_ipaddress_excluded {", *map(_vip_line, v6), "    }"]
+    if config.monitor_links:
+        # The instance's own interface is tracked unless dont_track_primary says otherwise.
+        devices = sorted({v.device for v in vips} - {director.device})
+        if devices:
+            lines += ["    track_interface {", *(f"        {d}" for d in devices), "    }"]
+    else:
+        lines.append("    dont_track_primary")
+    lines += ["    track_file {", f"        {YIELD_TRACK}", "    }"]
+    for event, state in (("master", "MASTER"), ("backup", "BACKUP"), ("fault", "FAULT")):
+        lines.append(f'    notify_{event} "{" ".join([*notify, state])}"')
+    lines.append(f'    notify_stop "{" ".join([*notify, "STOP"])}"')
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def render_off(reason: str) -> str:
+    """The configuration while redundancy is off: no instance, so a keepalived still running
+    (until it is stopped) holds no VIP and the worker owns them as before."""
+    return f"# Generated by lvsadmin: no VRRP instance ({reason}).\n"
+
+
+def _vip_line(vip: Vip) -> str:
+    label = f" label {vip.label}" if vip.label != vip.device else ""
+    return f"        {vip.address}/{vip.prefixlen} dev {vip.device}{label}"
+
+
+def _device(name: str) -> str:
+    if not _DEVICE.match(name):
+        raise RedundancyError(f"{name!r} is not an interface name keepalived can take")
+    return name
+
+
+def _word(value: str, what: str) -> str:
+    if not _SAFE_WORD.match(value):
+        raise RedundancyError(f"the {what} {value!r} has characters keepalived cannot quote")
+    return value
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write atomically (temp file + rename) and only when the content differs: keepalived is
+    reloaded only for a real change. True when written."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """keepalived's pid from its pid file, if that process is alive."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def reload(pid_file: Path) -> bool:
+    """SIGHUP keepalived (it rereads its configuration and keeps its state). False when no
+    keepalived runs from that pid file."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    return True

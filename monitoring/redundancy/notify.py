@@ -1,0 +1,63 @@
+"""The program keepalived runs on each VRRP transition: it records this director's role.
+
+    python monitoring/redundancy/notify.py --role-file F --yield-file Y --peer ADDR STATE
+
+STATE is MASTER, BACKUP, FAULT or STOP. It only writes the role file (no shell, nothing from the
+arguments is executed); the worker reads the file and switches the sync daemon. Run as a script by
+keepalived (no Django, a few milliseconds), so it puts the repository on ``sys.path`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from monitoring.redundancy.role import (  # noqa: E402
+    ROLE_ACTIVE,
+    ROLE_FAULT,
+    ROLE_STANDBY,
+    DirectorRole,
+    write_role,
+)
+
+ROLE_OF_STATE = {"MASTER": ROLE_ACTIVE, "BACKUP": ROLE_STANDBY, "FAULT": ROLE_FAULT}
+REASON_OF_STATE = {
+    "MASTER": "keepalived: MASTER (this director holds the VIPs)",
+    "BACKUP": "keepalived: BACKUP (the peer holds the VIPs)",
+    "FAULT": "keepalived: FAULT (a tracked link is down)",
+    "STOP": "keepalived stopped: this director holds no VIP",
+}
+
+
+def yielding(yield_file: Path) -> bool:
+    try:
+        return yield_file.read_text().strip() not in ("", "0")
+    except OSError:
+        return False
+
+
+def notify(role_file: Path, yield_file: Path, peer: str, state: str) -> DirectorRole:
+    role = ROLE_OF_STATE.get(state, ROLE_FAULT)
+    reason = REASON_OF_STATE.get(state, f"keepalived: unknown state {state!r}")
+    if state == "FAULT" and yielding(yield_file):
+        reason = "handing the active role to the peer (operator's request)"
+    return write_role(role_file, role, reason, peer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--role-file", type=Path, required=True)
+    parser.add_argument("--yield-file", type=Path, required=True)
+    parser.add_argument("--peer", default="")
+    parser.add_argument("state", choices=[*ROLE_OF_STATE, "STOP"])
+    args = parser.parse_args(argv)
+    notify(args.role_file, args.yield_file, args.peer, args.state)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
