@@ -333,6 +333,10 @@ class Worker:
                         control_backoff.succeeded()
                         if reading:
                             self.use_config(result)
+                    if reading:
+                        # Counted from the end of a read: a read slower than CONFIG_POLL (a
+                        # loaded host) must still leave the control thread time to apply.
+                        next_poll = self.clock() + CONFIG_POLL
                     controlling, reading = None, False
                 if controlling is None and control_backoff.ready():
                     if self.reload_requested:

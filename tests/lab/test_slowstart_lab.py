@@ -17,7 +17,7 @@ from tests.lab.topology import Topology
 pytestmark = pytest.mark.django_db(transaction=True)
 RS2 = "192.0.2.242:3306"
 WEIGHT = 64
-STEP = 1.5  # seconds between doublings (20 in production): the ramp takes 5 steps
+STEP = 3.0  # seconds between doublings (20 in production): the ramp takes 5 steps
 
 
 def revision(rs1_active: int, slow_start: str = "") -> str:
@@ -32,6 +32,8 @@ def revision(rs1_active: int, slow_start: str = "") -> str:
 @pytest.fixture
 def short_steps(settings):
     settings.LVSADMIN_SLOW_START_STEP_SECONDS = STEP
+    # A drift repair dumps the whole table, slow under emulation; each ramp step needs none.
+    settings.LVSADMIN_DRIFT_REPAIR_SECONDS = 60
 
 
 def test_an_activated_real_server_ramps_in_as_nanny_did(
@@ -45,10 +47,10 @@ def test_an_activated_real_server_ramps_in_as_nanny_did(
     wait_for(lambda: destinations() == {RS2: WEIGHT}, 90, "rs2 alone at full weight")
 
     publish(revision(rs1_active=1))
-    wait_for(lambda: RS1 in destinations(), 30, "rs1 entering the table")
+    wait_for(lambda: RS1 in destinations(), 120, "rs1 entering the table")
     seen: list[tuple[float, int]] = []
     start = time.monotonic()
-    while time.monotonic() - start < 6 * STEP + 15:
+    while time.monotonic() - start < 6 * STEP + 60:
         weights = destinations()
         assert weights.get(RS2) == WEIGHT  # the server already serving is left alone
         weight = weights[RS1]
@@ -62,9 +64,9 @@ def test_an_activated_real_server_ramps_in_as_nanny_did(
     assert weights_seen[0] == WEIGHT // 32 and weights_seen[-1] == WEIGHT
     assert weights_seen == sorted(weights_seen) and set(weights_seen) <= set(ramp(WEIGHT))
     # Emulation may hide a step between two reads, but not most of them.
-    assert len(weights_seen) >= 4, seen
+    assert len(weights_seen) >= 3, seen
     # Five doublings, one step apart (the first read may come late under emulation).
-    assert seen[-1][0] - seen[0][0] >= 5 * STEP - 2, seen
+    assert seen[-1][0] - seen[0][0] >= 5 * STEP - 3, seen
 
 
 def test_with_slow_start_0_it_enters_at_full_weight(
@@ -77,5 +79,5 @@ def test_with_slow_start_0_it_enters_at_full_weight(
     thread.start()
     wait_for(lambda: destinations() == {RS2: WEIGHT}, 90, "rs2 alone at full weight")
     publish(revision(rs1_active=1, slow_start="     slow_start = 0\n"))
-    wait_for(lambda: RS1 in destinations(), 30, "rs1 entering the table")
+    wait_for(lambda: RS1 in destinations(), 120, "rs1 entering the table")
     assert destinations() == {RS1: WEIGHT, RS2: WEIGHT}

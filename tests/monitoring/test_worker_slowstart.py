@@ -106,3 +106,31 @@ def test_slow_start_0_in_lvs_cf_adds_at_full_weight(worker, memory):  # noqa: F8
     worker.load_config()
     step(worker)
     assert weights(memory) == {"192.0.2.21": 64, "192.0.2.22": 64}
+
+
+def test_applies_are_not_starved_when_a_poll_takes_longer_than_the_poll_interval(memory):  # noqa: F811
+    """Under load (the lab VM) reading the database can take more than CONFIG_POLL; polls
+    were then started back to back and the kernel waited for minutes (ramp steps too)."""
+    import asyncio
+    import threading
+    import time
+
+    publish(lvs_cf("a"))
+    worker = Worker("memory", arp_count=0)
+    poll = worker.poll
+
+    def slow_poll():
+        time.sleep(0.6)
+        return poll()
+
+    worker.poll = slow_poll
+    thread = threading.Thread(target=lambda: asyncio.run(worker.run()), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 8
+        while KEY not in memory.table and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert KEY in memory.table
+    finally:
+        worker.stop()
+        thread.join(10)
