@@ -3,7 +3,7 @@
 `python -m tests.support.appdb -- COMMAND...` runs COMMAND (the host suite, in scripts/test.sh)
 with Django's database on a MariaDB server of its own: made in a fresh directory on tmpfs, on a
 unix socket, and stopped and deleted afterwards whatever COMMAND's outcome (its exit status is
-returned). Killing this runner takes mariadbd down with it.
+returned). SIGTERM or Ctrl-C to this runner stops mariadbd too; SIGKILL leaves it running.
 
 Tests that start `manage.py` in a subprocess need a database of their own, as each one gets a
 fresh SQLite file in its own state directory: `own_database_env()` makes one on MariaDB.

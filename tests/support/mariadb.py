@@ -143,14 +143,6 @@ def stop_process(process: subprocess.Popen | None) -> None:
 APP_USER, APP_PASSWORD, APP_DATABASE = "lvsadmin", "lvsadmin-Test-pass", "lvsadmin"
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the process that started it dies, so that a killed
-    test run leaves no mariadbd behind."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class AppDatabaseServer:
     """One mariadbd for Django's database, listening on a unix socket only (no TCP port that a
@@ -195,7 +187,7 @@ class AppDatabaseServer:
              "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
              f"--init-file={init}", f"--log-error={self.base / 'error.log'}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True,
         )  # fmt: skip
         wait_until_ready(
             self.process, self.connect, str(self.socket), self.base / "error.log", wait
