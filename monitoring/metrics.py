@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -33,9 +34,10 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
+from monitoring.redundancy.role import read_role
 from monitoring.worker_metrics import IPVS_STATS_FIELDS, name_key, read_json, sibling
 
-ROLES = ("active", "standby", "single")
+ROLES = ("active", "standby", "fault", "single")
 FRESH_SECONDS = 10.0  # as CONTROL/MONITORING: an older heartbeat means the worker is stopped
 IPVS_HELP = {
     "connections": "The total number of connections made.",
@@ -47,9 +49,9 @@ IPVS_HELP = {
 
 
 def director_role() -> str:
-    """This director's role: "active", "standby" or "single". One director for now; the
-    redundancy work changes this function only."""
-    return "single"
+    """This director's role ("active", "standby", "fault" or "single"), from the role file
+    keepalived's notify hook writes."""
+    return read_role(settings.LVSADMIN_ROLE_FILE).role
 
 
 def service_labels(label: str) -> tuple[str, str, str, str]:

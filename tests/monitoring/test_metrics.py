@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring import metrics
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
+from monitoring.redundancy.role import write_role
 from monitoring.worker_metrics import WorkerMetrics
 from virtualservers.lvsconf.parse import parse
 
@@ -205,12 +206,13 @@ def test_the_heartbeat_age_and_whether_the_worker_runs(known):
     assert families["lvsadmin_worker_heartbeat_age_seconds"].samples[0].value >= 300
 
 
-def test_the_director_role_is_one_gauge_fed_by_one_function(known, monkeypatch):
+def test_the_director_role_gauge_follows_the_role_file(known, tmp_path, settings):
+    settings.LVSADMIN_ROLE_FILE = tmp_path / "director-role.json"
     roles = {s.labels["role"]: s.value for s in scrape()["lvsadmin_director_role"].samples}
-    assert roles == {"active": 0, "standby": 0, "single": 1}
-    monkeypatch.setattr(metrics, "director_role", lambda: "standby")
+    assert roles == {"active": 0, "standby": 0, "fault": 0, "single": 1}
+    write_role(settings.LVSADMIN_ROLE_FILE, "standby", "keepalived: BACKUP")
     roles = {s.labels["role"]: s.value for s in scrape()["lvsadmin_director_role"].samples}
-    assert roles == {"active": 0, "standby": 1, "single": 0}
+    assert roles == {"active": 0, "standby": 1, "fault": 0, "single": 0}
 
 
 def test_the_kernels_global_counters_use_node_exporters_names(known, monkeypatch, tmp_path):
