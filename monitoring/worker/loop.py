@@ -32,7 +32,9 @@ from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.writer import WorkerPresence
 from monitoring.models import Revision
 from monitoring.notifications import WorkerNotifications
-from monitoring.runtime import held_now
+from monitoring.redundancy.role import DirectorRole
+from monitoring.runtime import drain_ready, held_now
+from monitoring.worker import announce
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker.redundancy import WorkerRedundancy
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
@@ -120,11 +122,15 @@ class Worker:
         self.slow_start = SlowStart(clock, settings.LVSADMIN_SLOW_START_STEP_SECONDS)
         self.kernel.ramp = self.slow_start.weights
         self.redundancy = WorkerRedundancy()
+        self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
         self.scanner: ConnectScanner | None = None
         self.notifications = WorkerNotifications()  # delivered on threads of its own
+        self.held_read = False
+        # A finished drain is found by the status thread; a weak receiver: one per worker.
+        drain_ready.connect(self.drained)
 
     # --- steps (each returns whether it did something) -------------------------------------
     def load_config(self, force: bool = False) -> bool:
@@ -135,7 +141,11 @@ class Worker:
         """The newest configuration if it changed (database and file reads only: safe on the
         control thread while the event loop runs checks). The runtime states (drain,
         maintenance) are read here too: on every poll, and before the first apply."""
-        self.kernel.held = held_now()
+        held = held_now()
+        if self.held_read:  # states found at start are not changes
+            for event in announce.held_events(self.kernel.held, held):
+                self.notifications.notify(event)
+        self.kernel.held, self.held_read = held, True
         latest = Revision.objects.order_by("-serial_no").values("serial_no").first()
         if latest is not None:
             stamp: object = ("revision", latest["serial_no"])
@@ -207,10 +217,18 @@ class Worker:
         self.notifications.reload()
         with self.kernel.lock:
             self.redundancy.step(self.config, self.kernel.driver, self.serial)
+        role = self.redundancy.control.state.role
+        event = announce.role_event(self.role_seen, role)
+        if event is not None:
+            self.notifications.notify(event)
+        self.role_seen = role
         return self.read_config()
 
     def stop(self) -> None:
         self.stopping = True
+
+    def drained(self, sender, ref: RealServerRef, **kwargs) -> None:
+        self.notifications.notify(announce.drained_event(ref))
 
     def reread_config(self) -> None:
         """Read the configuration on the next pass (from another thread: a new revision)."""
