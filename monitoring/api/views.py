@@ -1,9 +1,8 @@
 """The API's views: thin, each over the function the GUI's view calls.
 
 Changes to a server are *actions* (POST .../activate/), one URL each, listed in
-REAL_SERVER_ACTIONS and VIRTUAL_SERVER_ACTIONS with the permission they need: the runtime
-states of a real server (drain, maintenance, return) belong there as more entries, with the
-function their GUI button calls, and need no new view.
+REAL_SERVER_ACTIONS and VIRTUAL_SERVER_ACTIONS with the permission they need, each over the
+function its GUI button calls (the runtime states drain, maintenance and return included).
 """
 
 from __future__ import annotations
@@ -27,13 +26,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import publish
+from monitoring import publish, runtime
 from monitoring.api import rows
 from monitoring.api import serializers as s
 from monitoring.api.auth import OWN_ACCOUNT, issue_token, revoke_token
 from monitoring.api.live import live_table
 from monitoring.forms import ApplyForm
 from monitoring.models import Revision
+from monitoring.runtime_views import DONE as RUNTIME_DONE
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.activation import (
@@ -42,6 +42,7 @@ from virtualservers.activation import (
     activation_message,
     set_active,
 )
+from virtualservers.lvsconf.model import DEFAULT_PORT, RealServerRef
 from virtualservers.models import GlobalSettings, Redundancy, VirtualServer
 from virtualservers.tabs import CHANGE_DRAFT, PUBLISH_REVISION, TOGGLE_SERVER
 
@@ -201,12 +202,33 @@ def activation(sentence: str, active: bool, summary: str) -> Action:
     )
 
 
+def runtime_state(action: str, summary: str) -> Action:
+    """Drain, maintenance, return: runtime states of the published real server (not the draft),
+    as the GUI's buttons set them (monitoring.runtime.set_state), with their message."""
+
+    def run(real) -> bool:
+        virtual = real.virtual_server
+        port = real.port or (virtual.port if virtual.port is not None else DEFAULT_PORT)
+        ref = RealServerRef(virtual.name, real.address or "0.0.0.0", port)
+        try:
+            return runtime.set_state(ref, action).changed
+        except runtime.StateRefused as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+
+    return Action(
+        runtime.DRAIN_SERVER,
+        run,
+        lambda real: f"{real.name}: {RUNTIME_DONE[action]}.",
+        summary + " Operator.",
+    )
+
+
 REAL_SERVER_ACTIONS: dict[str, Action] = {
     "activate": activation(REAL_SERVER_TOGGLED, True, "Activate a real server (draft)."),
     "deactivate": activation(REAL_SERVER_TOGGLED, False, "Deactivate a real server (draft)."),
-    # Runtime states (drain, maintenance, return) go here: name -> Action(permission, the
-    # function their GUI button calls, its message). The real server's answer may then want
-    # its runtime state beside the draft's fields.
+    "drain": runtime_state("drain", "Drain a real server: weight 0, its connections go on."),
+    "maintenance": runtime_state("maintenance", "Put a real server in maintenance (out)."),
+    "return": runtime_state(runtime.RETURN, "Return a real server: health decides again."),
 }
 VIRTUAL_SERVER_ACTIONS: dict[str, Action] = {
     "activate": activation(VIRTUAL_SERVER_TOGGLED, True, "Activate a virtual server."),
