@@ -52,6 +52,14 @@ def directors(tmp_path):
     secret.chmod(0o600)
     ports = {"a": free_port(), "b": free_port()}
     envs, dbs = {}, {}
+    # The roles come from the role files this test writes, as keepalived's notify hook would;
+    # a stand-in for a running keepalived keeps the worker's redundancy step from declaring a
+    # fault for want of one (that step is tested with keepalived itself elsewhere).
+    keepalived = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGHUP, "
+         "signal.SIG_IGN); time.sleep(3600)"]
+    )  # fmt: skip
+    (tmp_path / "keepalived.pid").write_text(f"{keepalived.pid}\n")
     for name, peer_port in (("a", ports["b"]), ("b", ports["a"])):
         state = tmp_path / name
         state.mkdir()
@@ -65,6 +73,8 @@ def directors(tmp_path):
             "LVSADMIN_PEER_SECRET_FILE": str(secret),
             "LVSADMIN_PEER_URL": f"http://127.0.0.1:{peer_port}",
             "DJANGO_SETTINGS_MODULE": "lvsadmin.settings",
+            "LVSADMIN_KEEPALIVED": sys.executable,
+            "LVSADMIN_KEEPALIVED_PID": str(tmp_path / "keepalived.pid"),
         }
     role = {"a": "active", "b": "standby"}
     for name in role:
@@ -105,6 +115,8 @@ def directors(tmp_path):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+    keepalived.kill()
+    keepalived.wait()
 
 
 def published(db: Path) -> list[tuple]:

@@ -14,7 +14,17 @@ from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from tests.support.concurrency import at_once
 from virtualservers.lvsconf.model import RealServerRef
 
-NO_KERNEL = SimpleNamespace(ok=True, message="", driver=None, dump=lambda: None)
+# The kernel side as the status writer sees it, with nothing held and the metrics file not written.
+NO_KERNEL = SimpleNamespace(
+    ok=True,
+    message="",
+    driver=None,
+    dump=lambda: None,
+    held={},
+    driver_name="memory",
+    state_path=None,
+    metrics=SimpleNamespace(publish=lambda *args, **kwargs: None),
+)
 SERVERS = [RealServerRef("www", f"192.0.2.{n}", 80) for n in range(1, 101)]
 
 
