@@ -10,14 +10,14 @@
 # its exit code into a file in the shared directory and the host reads it from there.
 #
 # Environment: LAB_KERNEL_DIR (default /var/cache/lvsadmin-lab/kernel), LAB_TIMEOUT (seconds,
-# default 1800), LAB_MEMORY (default 3G), LAB_CPUS (default 2), LAB_OUT.
+# default 2700), LAB_MEMORY (default 3G), LAB_CPUS (default 2), LAB_OUT.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 kernel_dir=${LAB_KERNEL_DIR:-/var/cache/lvsadmin-lab/kernel}
 mode=${LAB_MODE:-test}
 out=${LAB_OUT:-$repo/artifacts/lab}
-timeout=${LAB_TIMEOUT:-1800}
+timeout=${LAB_TIMEOUT:-2700}
 vng=$repo/.venv/bin/vng
 # vng runs virtme-run and friends by name: they live beside it in the venv.
 export PATH=$repo/.venv/bin:$PATH

@@ -3,8 +3,8 @@ makes (a bridge, two directors and a client; TEST-NET addresses; no IPVS needed)
 exactly one director, a hard death replaced within deadtime + 1 s with the client's neighbour
 entry moved, no fail-back, the hand-over flag, and monitor_links giving the role away.
 
-The VM lab (tests/lab/test_two_directors.py) adds the IPVS side: both tables, the sync daemon,
-MySQL through the VIP. This one needs only root, keepalived and iproute2, and takes ~30 s."""
+The IPVS side of a failover (both tables, the sync daemon, MySQL through the VIP) is not proven
+here. This test needs only root, keepalived and iproute2, and takes ~30 s."""
 
 from __future__ import annotations
 
