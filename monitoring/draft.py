@@ -18,7 +18,7 @@ from django.db import connections, models, router, transaction
 from monitoring import audit
 from realservers.models import RealServer
 from virtualservers.lvsconf import model as lvs
-from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL
+from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, WEB_CHECK_KEYS
 from virtualservers.models import (
     WEB_KINDS,
     FailoverService,
@@ -55,19 +55,7 @@ _REDUNDANCY_ATTRS = frozenset(
 )
 # The check keys lvsadmin added (schema.py) live on the monitoring script too; `check` is its
 # `kind` (only the kinds lvs.cf can say), written by hand in _write / draft_config.
-_WEB_ATTRS = frozenset(
-    {
-        "http_method",
-        "http_path",
-        "http_host",
-        "http_status",
-        "http_body",
-        "http_body_regex",
-        "tls_verify",
-        "tls_ca",
-        "tls_sni",
-    }
-)
+_WEB_ATTRS = frozenset(WEB_CHECK_KEYS)
 _SCRIPT_ATTRS = frozenset(
     {"send", "expect", "use_regex", "send_program", "fall", "rise", "slow_start", *_WEB_ATTRS}
 )

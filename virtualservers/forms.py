@@ -15,7 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from virtualservers.interfaces import InterfaceLookup, local_interfaces, missing_interface
 from virtualservers.lvsconf.model import DEFAULT_NETWORK, DEFAULT_PROTOCOL, DEFAULT_SCHEDULER
 from virtualservers.lvsconf.render import format_value
-from virtualservers.lvsconf.schema import DEFAULT_HTTP_STATUS, GLOBAL, HTTP_METHODS, key
+from virtualservers.lvsconf.schema import (
+    DEFAULT_HTTP_STATUS,
+    GLOBAL,
+    HTTP_METHODS,
+    WEB_CHECK_KEYS,
+    key,
+)
 from virtualservers.models import (
     SEND_EXPECT_MAX,
     WEB_KINDS,
@@ -414,15 +420,7 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
             "fall",
             "rise",
             "slow_start",
-            "http_method",
-            "http_path",
-            "http_host",
-            "http_status",
-            "http_body",
-            "http_body_regex",
-            "tls_verify",
-            "tls_ca",
-            "tls_sni",
+            *WEB_CHECK_KEYS,
         ]
         help_texts = {
             "send_program": _(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import re2
 
 from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
-from virtualservers.lvsconf.schema import CHECK_TYPES, DEFAULT_HTTP_STATUS
+from virtualservers.lvsconf.schema import CHECK_TYPES, DEFAULT_HTTP_STATUS, WEB_CHECK_KEYS
 
 NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
 NANNY_DEFAULT_EXPECT = "HTTP"
@@ -153,17 +153,7 @@ def web_settings(virtual) -> dict[str, object]:
     """The HTTP(S)/TLS check's settings of a virtual server, lvs.cf's defaults filled in."""
     values = {
         name: getattr(virtual, name)
-        for name in (
-            "http_method",
-            "http_path",
-            "http_host",
-            "http_status",
-            "http_body",
-            "http_body_regex",
-            "tls_verify",
-            "tls_ca",
-            "tls_sni",
-        )
+        for name in WEB_CHECK_KEYS
         if getattr(virtual, name) is not None
     }
     return values

@@ -217,6 +217,11 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
 BY_NAME: dict[str, dict[str, Key]] = {
     section: {k.name: k for k in keys} for section, keys in SECTIONS.items()
 }
+# The settings of the HTTP(S) and TLS checks (the keys `check` = http, https or tls uses), in
+# the schema's order: the monitoring script's fields, the draft mapping and the probes read them.
+WEB_CHECK_KEYS: tuple[str, ...] = tuple(
+    k.name for k in SECTIONS[VIRTUAL] if k.name.startswith(("http_", "tls_"))
+)
 
 
 def parse_statuses(text: str) -> tuple[tuple[int, int], ...]:
