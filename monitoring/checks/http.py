@@ -13,7 +13,13 @@ import asyncio
 import functools
 import ssl
 
-from monitoring.checks.probes import CheckSpec, _os_reason, _timeout_reason, expect_regex
+from monitoring.checks.probes import (
+    CheckSpec,
+    _os_reason,
+    _read_up_to,
+    _timeout_reason,
+    expect_regex,
+)
 from virtualservers.lvsconf.schema import parse_statuses
 
 # What a body match looks at: health pages are small, and a huge page must not cost memory.
@@ -181,13 +187,7 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
         return await _chunked(reader)
     length = headers.get("content-length", "")
     wanted = min(int(length), BODY_LIMIT) if length.isdigit() else BODY_LIMIT
-    data = b""
-    while len(data) < wanted:
-        chunk = await reader.read(wanted - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
+    return await _read_up_to(reader, wanted, stop_early=False)
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
