@@ -48,6 +48,19 @@ IPVS_HELP = {
 }
 
 
+def _counts(
+    name: str, documentation: str, label: str, values: tuple[str, ...], counts: object
+) -> Iterator[CounterMetricFamily]:
+    """One counter family, a sample per label value, from the worker's {value: count} (none
+    when the worker published no such counts)."""
+    if not isinstance(counts, dict):
+        return
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value in values:
+        family.add_metric([value], float(counts.get(value, 0)))
+    yield family
+
+
 def director_role() -> str:
     """This director's role ("active", "standby", "fault" or "single"), from the role file
     keepalived's notify hook writes."""
@@ -140,28 +153,22 @@ class LvsCollector:
         )
         if latency is not None:
             yield latency
-        transitions = worker.get("transitions")
-        if isinstance(transitions, dict):
-            family = CounterMetricFamily(
-                "lvsadmin_health_transitions",
-                "Real servers taken out (to=down) or put back (to=up) by health checks, since "
-                "the worker started.",
-                labels=["to"],
-            )
-            for to in ("up", "down"):
-                family.add_metric([to], float(transitions.get(to, 0)))
-            yield family
-        applies = worker.get("applies")
-        if isinstance(applies, dict):
-            family = CounterMetricFamily(
-                "lvsadmin_kernel_applies",
-                "Changes of the IPVS table by the worker (a health change, a new revision, drift "
-                "repair), by result, since the worker started.",
-                labels=["result"],
-            )
-            for result in ("ok", "error"):
-                family.add_metric([result], float(applies.get(result, 0)))
-            yield family
+        yield from _counts(
+            "lvsadmin_health_transitions",
+            "Real servers taken out (to=down) or put back (to=up) by health checks, since the "
+            "worker started.",
+            "to",
+            ("up", "down"),
+            worker.get("transitions"),
+        )
+        yield from _counts(
+            "lvsadmin_kernel_applies",
+            "Changes of the IPVS table by the worker (a health change, a new revision, drift "
+            "repair), by result, since the worker started.",
+            "result",
+            ("ok", "error"),
+            worker.get("applies"),
+        )
         duration = _histogram(
             "lvsadmin_kernel_apply_duration_seconds",
             "Duration of the worker's changes of the IPVS table since it started.",
