@@ -330,7 +330,7 @@ LOGGING = {
 
 # --- checks: fall/rise, HTTP/HTTPS/TLS checks, slow start ---
 # Seconds between the doublings of a real server's weight as it enters the table (nanny: ~20).
-LVSADMIN_SLOW_START_STEP_SECONDS = float(os.environ.get("LVSADMIN_SLOW_START_STEP_SECONDS", "20"))
+LVSADMIN_SLOW_START_STEP_SECONDS = float(env("SLOW_START_STEP_SECONDS", "20"))
 
 # --- notify: notifications (e-mail, webhook, notify program) -----------------------------------
 # Django's e-mail settings from the environment (LVSADMIN_EMAIL_HOST...). The recipients, the
