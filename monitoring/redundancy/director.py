@@ -21,6 +21,7 @@ from monitoring.redundancy.role import (
     ROLE_SINGLE,
     DirectorRole,
     read_role,
+    role_lock,
     write_role,
 )
 from virtualservers.lvsconf.model import LvsConfig
@@ -124,7 +125,7 @@ class RedundancyControl:
                 "this director cannot take part in failover (install the keepalived package)"
             )
         if driver is None:
-            return self._unless_running("no kernel access: cannot tell which director this is")
+            return self._fault("no kernel access: cannot tell which director this is")
         try:
             local = [(a.address, a.label or a.device) for a in driver.addresses()]
             director = keepalived.whoami(config, local)
@@ -137,7 +138,7 @@ class RedundancyControl:
                 serial,
             )
         except (keepalived.RedundancyError, DriverError) as exc:
-            return self._unless_running(str(exc))
+            return self._fault(str(exc))
         if keepalived.write_if_changed(self.paths.conf, text):
             if keepalived.reload(self.paths.pid_file):
                 log.info("keepalived reloaded: %s changed", self.paths.conf)
@@ -146,10 +147,10 @@ class RedundancyControl:
                 f"keepalived is not running (no live pid in {self.paths.pid_file}); start it "
                 f"with its configuration {self.paths.conf}"
             )
-        role = read_role(self.paths.role_file)
-        if role.role == ROLE_SINGLE:
-            # keepalived runs but has not said anything yet (or the file went away).
-            write_role(self.paths.role_file, ROLE_FAULT, "waiting for keepalived's first state")
+        with role_lock(self.paths.role_file):
+            if read_role(self.paths.role_file).role == ROLE_SINGLE:
+                # keepalived runs but has not said anything yet (or the file went away).
+                write_role(self.paths.role_file, ROLE_FAULT, "waiting for keepalived's first state")
         if not timers.within_deadtime:
             return (
                 f"deadtime {timers.deadtime} s is shorter than VRRP can promise: the peer "
@@ -157,17 +158,16 @@ class RedundancyControl:
             )
         return ""
 
-    def _unless_running(self, message: str) -> str:
-        """A problem of ours, not keepalived's: while keepalived runs (on the configuration it
-        has) its last notification stays the truth, and only the message says what is wrong."""
-        if keepalived.running_pid(self.paths.pid_file) is not None:
-            return message
-        return self._fault(message)
-
     def _fault(self, message: str) -> str:
-        role = read_role(self.paths.role_file)
-        if role.role != ROLE_FAULT or role.reason != message:
-            write_role(self.paths.role_file, ROLE_FAULT, message, role.peer)
+        """Record a fault of ours, unless keepalived runs (by now): while it runs, on the
+        configuration it has, its last notification (maybe written since we looked) stays the
+        truth, and only the message says what is wrong."""
+        with role_lock(self.paths.role_file):
+            if keepalived.running_pid(self.paths.pid_file) is not None:
+                return message
+            role = read_role(self.paths.role_file)
+            if role.role != ROLE_FAULT or role.reason != message:
+                write_role(self.paths.role_file, ROLE_FAULT, message, role.peer)
         return message
 
     # --- sync daemon -------------------------------------------------------------------------

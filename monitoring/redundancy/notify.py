@@ -21,6 +21,7 @@ from monitoring.redundancy.role import (  # noqa: E402
     ROLE_FAULT,
     ROLE_STANDBY,
     DirectorRole,
+    role_lock,
     write_role,
 )
 
@@ -45,7 +46,8 @@ def notify(role_file: Path, yield_file: Path, peer: str, state: str) -> Director
     reason = REASON_OF_STATE.get(state, f"keepalived: unknown state {state!r}")
     if state == "FAULT" and yielding(yield_file):
         reason = "handing the active role to the peer (operator's request)"
-    return write_role(role_file, role, reason, peer)
+    with role_lock(role_file):
+        return write_role(role_file, role, reason, peer)
 
 
 def main(argv: list[str] | None = None) -> int:

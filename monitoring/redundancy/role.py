@@ -23,10 +23,13 @@ modules read the file through it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -90,6 +93,26 @@ def read_role(path: str | os.PathLike[str]) -> DirectorRole:
         reason=str(data.get("reason") or ""),
         peer=str(data.get("peer") or ""),
     )
+
+
+@contextmanager
+def role_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the role file's writers' lock (``<role file>.lock``, flock).
+
+    Two writers share the file: keepalived's notify hook and the worker, which records a fault
+    while keepalived is not running. Without the lock the worker could find no keepalived, then
+    keepalived start and notify BACKUP, then the worker write its fault over that notification:
+    keepalived does not notify again until its next transition, so the file said ``fault`` for
+    a director that was MASTER (seen in the VM lab). The worker checks keepalived and writes
+    while holding the lock; the hook writes while holding it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def write_role(

@@ -199,3 +199,54 @@ def test_a_problem_of_ours_leaves_a_running_keepalived_role_alone(paths, keepali
     control.step(config(), MemoryDriver(), 1)  # no address of ours: cannot render
     assert "neither the primary" in control.state.message
     assert read_role(paths.role_file).role == "active"
+
+
+def test_keepalived_starting_during_the_step_keeps_its_first_notification(
+    paths, driver, keepalived_process, monkeypatch
+):
+    """keepalived starts and notifies BACKUP right after the worker found it not running: the
+    worker's fault must not overwrite that notification (keepalived will not repeat it until its
+    next transition, so the role file would say "fault" for a working standby)."""
+    from monitoring.redundancy import director, notify
+
+    real_running_pid = director.keepalived.running_pid
+    control = RedundancyControl(paths, installed)
+    monkeypatch.setattr(director.keepalived, "running_pid", lambda pid_file: None)
+    control.step(config(), driver, 1)  # polls while keepalived is not running yet
+    assert read_role(paths.role_file).role == "fault"
+    looks = []
+
+    def starting_keepalived(pid_file):
+        looks.append(pid_file)
+        if len(looks) == 1:  # the step's look: not running yet; then it starts and notifies
+            notify.notify(paths.role_file, paths.yield_file, "192.0.2.2", "BACKUP")
+            return None
+        return real_running_pid(pid_file)
+
+    monkeypatch.setattr(director.keepalived, "running_pid", starting_keepalived)
+    control.step(config(), driver, 1)
+    assert read_role(paths.role_file).role == "standby"
+    assert read_role(paths.role_file).reason == "keepalived: BACKUP (the peer holds the VIPs)"
+
+
+def test_the_notify_hook_waits_for_the_workers_role_lock(paths):
+    """The hook and the worker never write the role file at once."""
+    import threading
+
+    from monitoring.redundancy import notify
+    from monitoring.redundancy.role import role_lock
+
+    done = threading.Event()
+    with role_lock(paths.role_file):
+        hook = threading.Thread(
+            target=lambda: (
+                notify.notify(paths.role_file, paths.yield_file, "", "MASTER"),
+                done.set(),
+            )
+        )
+        hook.start()
+        assert not done.wait(0.3), "the hook wrote while the worker held the lock"
+        write_role(paths.role_file, "fault", "the worker's own fault")
+    assert done.wait(5)
+    hook.join()
+    assert read_role(paths.role_file).role == "active"
