@@ -1,37 +1,53 @@
-"""Two directors for the lab: namespaces "dir1" (primary) and "dir2" (backup) on the lab's bridge,
-each running keepalived (its own configuration, pid files and role file) and a worker.
+"""Two directors for the lab, each as a real installation: namespaces "dir1" (primary) and "dir2"
+(backup) on the lab's bridge, each with its own state directory and SQLite file, running what
+`make run` runs there (gunicorn on :3636, `manage.py lvsworker`, and `manage.py vrrp
+--exec-keepalived`, which becomes keepalived once the worker has written its configuration),
+each process started inside its namespace. They share only the peer secret; the standby follows
+the active director's published revisions over HTTP (monitoring.peersync), as in production.
 
-The workers run inside the pytest process, each on a thread that entered its director's network
-namespace (threads it starts inherit it, so its netlink sockets, checks and sync daemon are that
-director's): a Django start-up per director costs tens of seconds under emulation. Both read the
-same published revision from the test database, which is "publishing on both directors".
+Both start from one seeded database (`seed` then `copy_database`): the same account, the same
+published revision and the same MONITORING SCRIPTS (a MySQL check), as two directors set up from
+one backup.
 
-A director "dies hard" by kill -9 of every process in its namespace (keepalived), its worker
-stopped, and its namespace deleted (its link goes with it): the VIP it held vanishes with it, as
-with a machine that lost power. It "returns" as a rebooted machine: a new namespace, keepalived
-and worker started again, no VIP.
+A director "dies hard" by kill -9 of every process in its namespace and its link deleted at once:
+the VIP it held vanishes with it, as with a machine that lost power. It "returns" as a rebooted
+machine: a new namespace (same MAC), its processes started again, its state directory kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import errno
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab.topology import BRIDGE, CLONE_NEWNET, VIP, _libc, add_namespace, run
+from tests.lab.topology import (
+    BRIDGE,
+    CLONE_NEWNET,
+    MYSQL_PASSWORD,
+    MYSQL_USER,
+    VIP,
+    _libc,
+    add_namespace,
+    run,
+)
+from tests.support.gui_client import PASSWORD, Client
 
+REPO = Path(__file__).resolve().parents[2]
 DIRECTORS = {"dir1": "192.0.2.11", "dir2": "192.0.2.12"}
 KEEPALIVE, DEADTIME = 1, 4
 SYNC_ID = 7
+GUI_PORT = 3636
+LOGS = ("worker", "web", "keepalived")
 
 
 def say(message: str) -> None:
@@ -71,16 +87,55 @@ def lvs_cf(text: str, syncdaemon: bool, monitor_links: bool = False) -> str:
     return "\n".join([lines[0], redundancy, *lines[1:]]) + "\n"
 
 
+def seed(text: str, lvs_cf_path: Path) -> None:
+    """The first installation, in the calling process's Django database: the user `piranha`,
+    `text` imported into the draft, a MySQL check on every virtual server, and one Apply."""
+    from django.contrib.auth import get_user_model
+    from django.test import override_settings
+
+    from monitoring.draft import replace_draft
+    from monitoring.publish import publish
+    from virtualservers.lvsconf.parse import parse
+    from virtualservers.models import MonitoringScript, VirtualServer
+
+    user = get_user_model().objects.create_superuser("piranha", password=PASSWORD)
+    replace_draft(parse(text)[0])
+    for virtual in VirtualServer.objects.all():
+        MonitoringScript.objects.update_or_create(
+            virtual_server=virtual,
+            defaults={"kind": "mysql", "mysql_user": MYSQL_USER, "mysql_password": MYSQL_PASSWORD},
+        )
+    with override_settings(LVSADMIN_LVS_CF=lvs_cf_path):
+        publish(user, "seeded by the lab")
+
+
+def copy_database(target: Path) -> None:
+    """The calling process's SQLite database (committed rows) copied to `target`."""
+    from django.db import connection
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(connection.settings_dict["NAME"])
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+
+
 @dataclass
 class Director:
     name: str
     address: str
-    base: Path
+    peer: str
+    base: Path  # its state directory (LVSADMIN_STATE_DIR): database, role file, keepalived.conf
+    secret: Path  # the peer secret both directors share
     hwaddr: str = ""  # kept across a "reboot", as a real machine's NIC keeps its MAC
-    keepalived: subprocess.Popen[bytes] | None = None
-    worker: object = None
-    thread: threading.Thread | None = None
-    errors: list[BaseException] = field(default_factory=list)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.base / "lvsadmin.sqlite3"
 
     @property
     def role_file(self) -> Path:
@@ -90,30 +145,37 @@ class Director:
     def conf(self) -> Path:
         return self.base / "keepalived.conf"
 
-    @property
-    def pid_file(self) -> Path:
-        return self.base / "keepalived.pid"
-
     def role(self) -> str:
         try:
             return json.loads(self.role_file.read_text())["role"]
         except (OSError, ValueError, KeyError):
             return "none"
 
-    def settings(self) -> dict[str, object]:
+    def environment(self) -> dict[str, str]:
         return {
-            "LVSADMIN_APPLY_STATE": self.base / "apply-state.json",
-            "LVSADMIN_ROLE_FILE": self.role_file,
-            "LVSADMIN_KEEPALIVED_CONF": self.conf,
-            "LVSADMIN_KEEPALIVED_PID": self.pid_file,
-            "LVSADMIN_VRRP_YIELD_FILE": self.base / "vrrp-yield",
-            "LVSADMIN_REDUNDANCY_STATUS": self.base / "redundancy-status.json",
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "lvsadmin.settings",
+            "LVSADMIN_STATE_DIR": str(self.base),
+            "LVSADMIN_SECRET_KEY": f"lab-secret-key-{self.name}-0123456789abcdef",
+            "LVSADMIN_BIND": f"{self.address}:{GUI_PORT}",
+            "LVSADMIN_WORKERS": "1",
+            "LVSADMIN_ALLOWED_HOSTS": f"{self.address},127.0.0.1,localhost",
+            "LVSADMIN_ALLOWED_NETWORKS": "192.0.2.0/24,127.0.0.0/8",
+            "LVSADMIN_PEER_SECRET_FILE": str(self.secret),
+            "LVSADMIN_PEER_URL": f"http://{self.peer}:{GUI_PORT}",
+            "LVSADMIN_PEER_POLL_SECONDS": "0.25",
+            "LVSADMIN_LOG_LEVEL": "INFO",
         }
 
+    def client(self) -> Client:
+        """A logged-in GUI session on this director (from the lab's root namespace)."""
+        client = Client(GUI_PORT, host=self.address)
+        client.log_in()
+        return client
+
     # --- the machine -------------------------------------------------------------------------
-    def boot(self, settings) -> None:
-        """The namespace, its worker, and keepalived once the worker has written its
-        configuration (as `make run` starts them)."""
+    def boot(self) -> None:
+        """The namespace and its three processes, started as `make run` starts them."""
         self.base.mkdir(parents=True, exist_ok=True)
         add_namespace(self.name, BRIDGE, f"{self.address}/24")
         # A new veth gets a new MAC; the peer's neighbour entry would then send its unicast
@@ -123,88 +185,79 @@ class Director:
             run("ip", "link", "set", "eth0", "address", self.hwaddr, ns=self.name)
         link = json.loads(run("ip", "-j", "link", "show", "eth0", ns=self.name).stdout)[0]
         self.hwaddr = link["address"]
-        say(f"{self.name}: namespace up, starting its worker")
-        self.start_worker(settings)
-        deadline = time.monotonic() + 120
-        while not self.conf.exists():
-            if time.monotonic() > deadline or self.errors:
+        python = [sys.executable, str(REPO / "manage.py")]
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        argv = {
+            "worker": [*python, "lvsworker"],
+            "web": [gunicorn, "-c", "lvsadmin/gunicorn.conf.py", "lvsadmin.wsgi:application"],
+            "keepalived": [*python, "vrrp", "--exec-keepalived", "--wait", "600"],
+        }
+        for what, command in argv.items():
+            log = open(self.base / f"{what}.log", "ab")  # noqa: SIM115 (kept by the process)
+            self.processes[what] = subprocess.Popen(
+                ["ip", "netns", "exec", self.name, *command], cwd=REPO, env=self.environment(),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        say(f"{self.name}: namespace up, worker, gunicorn and keepalived starting")
+
+    def ready(self) -> bool:
+        """Its GUI answers and keepalived runs; an exited process fails at once with its log."""
+        for what, process in self.processes.items():
+            if process.poll() is not None:
                 raise AssertionError(
-                    f"{self.name}: no keepalived.conf from the worker {self.errors}"
+                    f"{self.name}: {what} exited with {process.returncode}\n{self.log_tail()}"
                 )
-            time.sleep(0.1)
-        say(f"{self.name}: keepalived.conf written by the worker, starting keepalived")
-        self.start_keepalived()
-
-    def start_worker(self, settings) -> None:
-        from monitoring.worker.loop import Worker
-
-        for key, value in self.settings().items():
-            setattr(settings, key, value)
-        worker = Worker("netlink", arp_count=1)
-        self.worker = worker
-
-        def main() -> None:
-            try:
-                enter_netns(self.name)
-                say(f"{self.name}: worker thread in its namespace")
-                asyncio.run(worker.run())
-            except BaseException as exc:  # shown by the test that waits on this director
-                self.errors.append(exc)
-
-        self.thread = threading.Thread(target=main, name=f"worker-{self.name}", daemon=True)
-        self.thread.start()
-
-    def start_keepalived(self) -> None:
-        log = open(self.base / "keepalived.log", "ab")  # noqa: SIM115 (kept by the process)
-        self.keepalived = subprocess.Popen(
-            ["ip", "netns", "exec", self.name, "keepalived", "--vrrp", "--dont-fork",
-             "--log-console", "--log-detail", "-f", str(self.conf), "-p", str(self.pid_file),
-             "-r", str(self.base / "vrrp.pid")],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
-
-    def stop_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            if self.thread is not None:
-                self.thread.join(timeout=30)
-        self.worker = self.thread = None
+        try:
+            pid = int((self.base / "keepalived.pid").read_text().split()[0])
+            os.kill(pid, 0)
+            socket.create_connection((self.address, GUI_PORT), timeout=1).close()
+        except (OSError, ValueError, IndexError):
+            return False
+        return True
 
     def die(self) -> None:
         """kill -9 of everything in the namespace and its link gone at once (a machine losing
-        power); then the in-process worker stopped and the namespace deleted."""
-        pids = run("ip", "netns", "pids", self.name, check=False).stdout.split()
-        for pid in pids:
+        power), then the namespace deleted."""
+        for pid in run("ip", "netns", "pids", self.name, check=False).stdout.split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        # Threads of this process that entered the namespace keep it alive after `ip netns del`:
-        # deleting the link makes sure the dead director answers nothing, ARP included.
         run("ip", "-n", self.name, "link", "del", "eth0", check=False)
-        if self.keepalived is not None:
-            self.keepalived.wait(timeout=30)
-            self.keepalived = None
-        self.stop_worker()
+        self._reap()
         run("ip", "netns", "del", self.name, check=False)
 
     def shutdown(self) -> None:
-        if self.keepalived is not None and self.keepalived.poll() is None:
-            self.keepalived.terminate()
-            try:
-                self.keepalived.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.keepalived.kill()
-        self.keepalived = None
-        self.stop_worker()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        self._reap()
+        for pid in run("ip", "netns", "pids", self.name, check=False).stdout.split():
+            try:  # anything left (keepalived's VRRP child, a notify hook)
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         run("ip", "-n", self.name, "link", "del", "eth0", check=False)
         run("ip", "netns", "del", self.name, check=False)
 
-    def log_tail(self) -> str:
-        try:
-            return "\n".join((self.base / "keepalived.log").read_text().splitlines()[-15:])
-        except OSError:
-            return "(no keepalived log)"
+    def _reap(self) -> None:
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+        self.processes = {}
+
+    def log_tail(self, lines: int = 15) -> str:
+        parts = []
+        for what in LOGS:
+            try:
+                text = (self.base / f"{what}.log").read_text(errors="replace")
+            except OSError:
+                text = "(no log)"
+            parts.append(f"[{what}]\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
 
 
 class VipSampler:

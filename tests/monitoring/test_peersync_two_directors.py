@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.monitoring.test_peersync_follow import lvs_cf
-from tests.monitoring.test_soak import PASSWORD, REPO, Client, free_port, read_db
+from tests.monitoring.test_soak import REPO
+from tests.support.gui_client import PASSWORD, Client, free_port, read_db
 
 FOLLOW_WITHIN = 2.0
 

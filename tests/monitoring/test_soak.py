@@ -9,50 +9,27 @@ up different from the published configuration minus what health took out.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from monitoring.ipvs.table import desired_state, format_table
+from tests.support.gui_client import PASSWORD, Client, free_port, read_db, wait_for_listener
 from virtualservers.lvsconf.model import RealServerRef
 from virtualservers.lvsconf.parse import parse
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = 20
 SOAK_SECONDS = 30
-PASSWORD = "soak-Test-pass-1"
 FRESH_SECONDS = 10  # monitoring.live.FRESH: an older heartbeat shows the worker as stopped
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_listener(port: int, process: subprocess.Popen, log: Path) -> None:
-    """Until gunicorn accepts connections on the port; its log if it exits or never does."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
 
 
 def listener() -> socket.socket:
@@ -100,52 +77,6 @@ def lvs_cf(watched: list[int], churn_port: int, extra: int = 0) -> str:
     return "serial_no = 1\nnetwork = direct\n" + "\n".join(blocks) + "\n"
 
 
-class Client:
-    """A browser-like HTTP client: session and CSRF cookies, the form's CSRF token."""
-
-    def __init__(self, port: int, statuses: Counter, timings: list | None = None) -> None:
-        self.port = port
-        self.cookies: dict[str, str] = {}
-        self.token = ""
-        self.statuses = statuses
-        self.timings = timings if timings is not None else []
-
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-        started = time.monotonic()
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.token, **form})
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://127.0.0.1:{self.port}{path}"
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            text = response.read().decode(errors="replace")
-        finally:
-            connection.close()
-        for header, value in response.getheaders():
-            if header.lower() == "set-cookie":
-                name, _, rest = value.partition("=")
-                self.cookies[name] = rest.split(";", 1)[0]
-        match = CSRF.search(text)
-        if match:
-            self.token = match.group(1)
-        self.statuses[response.status] += 1
-        self.timings.append(
-            (f"{method} {re.sub(r'[0-9]+', 'N', path)}", time.monotonic() - started)
-        )
-        return response.status, text
-
-    def log_in(self) -> None:
-        self.request("GET", "/accounts/login/")
-        status, _ = self.request(
-            "POST", "/accounts/login/", {"username": "piranha", "password": PASSWORD}
-        )
-        assert status == 302, "login failed"
-
-
 def churn(client: Client, index: int, deadline: float, errors: list[str]) -> None:
     """Toggle this client's virtual server and its real server, look at pages, apply."""
     try:
@@ -168,11 +99,6 @@ def churn(client: Client, index: int, deadline: float, errors: list[str]) -> Non
             step += 1
     except Exception as exc:  # reported by the test, with the others
         errors.append(f"client {index}: {type(exc).__name__}: {exc}")
-
-
-def read_db(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
-        return db.execute(sql, args).fetchall()
 
 
 @pytest.fixture

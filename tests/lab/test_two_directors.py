@@ -1,0 +1,295 @@
+"""Two directors through VRRP (keepalived), each a whole installation in its own namespace
+(gunicorn, the worker, keepalived; its own database and state directory), as a sysadmin runs
+them: the VIP on exactly one, a publish on the active director followed by the standby within
+2 s, a hard death replaced within deadtime + 1 s with the client's neighbour entry moved, a held
+MySQL connection surviving with the sync daemon, no fail-back, the GUI hand-over, monitor_links
+giving the role away on a link loss, and a held connection breaking without the sync daemon.
+
+One test, one pair of directors: each boot starts three Django processes under emulation, so
+the scenes follow each other on the same pair. Timers: keepalive 1 s, deadtime 4 s (VRRP's
+takeover: 3 adverts + skew = 3.6 s)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from tests.lab import lvscf
+from tests.lab.topology import CLIENT, VIP, Topology, mysql_connect, query_one, run
+from tests.lab.two_directors import (
+    DEADTIME,
+    DIRECTORS,
+    KEEPALIVE,
+    SYNC_ID,
+    Director,
+    VipSampler,
+    copy_database,
+    lvs_cf,
+    say,
+    seed,
+)
+from tests.support.gui_client import read_db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FOLLOW_WITHIN = 2.0
+
+
+def wait_for(condition, limit: float, what: str, directors=()) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > limit:
+            logs = "\n".join(f"--- {d.name} ({d.role()}):\n{d.log_tail()}" for d in directors)
+            raise AssertionError(f"{what} did not happen within {limit} s\n{logs}")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def ipvs_table(director: Director) -> str:
+    return run("ipvsadm", "-Ln", ns=director.name).stdout
+
+
+def connections(director: Director) -> str:
+    return run("ipvsadm", "-Lnc", ns=director.name).stdout
+
+
+def sync_daemons(director: Director) -> str:
+    return run("ipvsadm", "-L", "--daemon", ns=director.name).stdout
+
+
+def mac(director: Director) -> str:
+    link = json.loads(run("ip", "-j", "link", "show", "eth0", ns=director.name).stdout)[0]
+    return link["address"]
+
+
+def client_neighbour() -> str:
+    entries = json.loads(run("ip", "-j", "neigh", "show", VIP, ns=CLIENT).stdout)
+    return entries[0].get("lladdr", "") if entries else ""
+
+
+def connect_through_vip(limit: float = 20) -> pymysql.connections.Connection:
+    deadline = time.monotonic() + limit
+    while True:  # the client's first ARP may precede the VIP
+        try:
+            return mysql_connect(VIP, timeout=3)
+        except pymysql.err.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def held_connection() -> tuple[pymysql.connections.Connection, str]:
+    """A MySQL connection through the VIP that has carried a few queries (so the sync daemon
+    has a reason to send it), and its client end as ipvsadm -Lnc prints it."""
+    connection = connect_through_vip()
+    for _ in range(5):
+        assert query_one(connection, "SELECT 1") == (1,)
+    address, port = connection._sock.getsockname()[:2]
+    return connection, f"{address}:{port}"
+
+
+def real_server_ids(director: Director, name: str) -> tuple[int, int]:
+    ((virtual, real),) = read_db(
+        director.database,
+        "SELECT r.virtual_server_id, r.id FROM realservers_realserver r "
+        "JOIN virtualservers_virtualserver v ON v.id = r.virtual_server_id "
+        "WHERE v.name = 'mysql' AND r.name = ?",
+        (name,),
+    )
+    return virtual, real
+
+
+def latest_serial(director: Director) -> int:
+    rows = read_db(director.database, "SELECT MAX(serial_no) FROM virtualservers_revision")
+    return rows[0][0] or 0
+
+
+def redundancy_form(monitor_links: bool, syncdaemon: bool) -> dict[str, str]:
+    """REDUNDANCY as an operator fills it in (unchecked boxes are simply absent)."""
+    form = {
+        "backup": DIRECTORS["dir2"],
+        "keepalive": str(KEEPALIVE),
+        "deadtime": str(DEADTIME),
+        "heartbeat_port": "539",
+        "syncd_iface": "eth0",
+        "syncd_id": str(SYNC_ID),
+    }
+    if monitor_links:
+        form["monitor_links"] = "on"
+    if syncdaemon:
+        form["syncdaemon"] = "on"
+    return form
+
+
+def apply(director: Director, gui, comment: str) -> int:
+    gui.request("GET", "/")  # the page with the Apply form and its CSRF token
+    status, _ = gui.request("POST", "/apply/", {"comment": comment})
+    assert status == 302
+    return latest_serial(director)
+
+
+@pytest.fixture
+def pair(tmp_path, topology: Topology) -> Iterator[dict[str, Director]]:
+    secret = tmp_path / "peer-secret"
+    secret.write_text("lab-peer-secret-" + "5a" * 24 + "\n")
+    secret.chmod(0o600)
+    text = lvscf.config(
+        lvscf.virtual(
+            "mysql", address=VIP, device="eth0:1", scheduler="lc", servers=lvscf.mysql_servers()
+        ),
+        network="direct",
+    )
+    seed(lvs_cf(text, syncdaemon=True), tmp_path / "seed-lvs.cf")
+    names = list(DIRECTORS)
+    directors = {}
+    for name, peer in zip(names, reversed(names), strict=True):
+        base = tmp_path / name
+        copy_database(base / "lvsadmin.sqlite3")
+        directors[name] = Director(name, DIRECTORS[name], DIRECTORS[peer], base, secret)
+    yield directors
+    for director in directors.values():
+        director.shutdown()
+
+
+def boot(*directors: Director, everyone: list[Director]) -> float:
+    started = time.monotonic()
+    for director in directors:
+        director.boot()
+    wait_for(lambda: all(d.ready() for d in directors), 600, "the directors' start", everyone)
+    return time.monotonic() - started
+
+
+def test_two_directors_follow_fail_over_hand_over_and_keep_connections(pair):
+    dir1, dir2 = pair["dir1"], pair["dir2"]
+    everyone = [dir1, dir2]
+    took = boot(dir1, dir2, everyone=everyone)
+    say(f"both directors up (GUI answering, keepalived running) after {took:.0f} s")
+
+    # --- steady state: the VIP on one director, both tables loaded --------------------------
+    sampler = VipSampler([d.name for d in everyone]).start()
+    wait_for(lambda: len(sampler.holders()) == 1, 60, "one director holding the VIP", everyone)
+    (holder,) = sampler.holders()
+    active = pair[holder]
+    standby = dir2 if active is dir1 else dir1
+    wait_for(lambda: active.role() == "active" and standby.role() == "standby", 30,
+             "the role files", everyone)  # fmt: skip
+    for director in everyone:  # both tables loaded, each by its own worker
+        wait_for(lambda d=director: ipvs_table(d).count("-> 192.0.2.24") == 2, 60,
+                 f"{director.name}'s IPVS table", everyone)  # fmt: skip
+    assert ipvs_table(active) == ipvs_table(standby)
+    say(f"steady: {active.name} active, {standby.name} standby, tables equal")
+
+    # --- a publish on the active director reaches the standby --------------------------------
+    gui = active.client()
+    virtual, rs2 = real_server_ids(active, "rs2")
+    for step, servers in (("rs2 out", 1), ("rs2 back", 2)):
+        assert gui.request("POST", f"/virtual/{virtual}/real/{rs2}/toggle/", {})[0] == 302
+        started = time.monotonic()
+        serial = apply(active, gui, step)
+        took = wait_for(
+            lambda s=serial, n=servers: latest_serial(standby) == s
+            and ipvs_table(standby).count("-> 192.0.2.24") == n
+            and ipvs_table(standby) == ipvs_table(active),
+            30, f"serial {serial} ({step}) on the standby", everyone,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        say(f"publish '{step}': serial {serial} and its table on the standby {elapsed:.2f} s "
+            f"after the Apply was sent ({took:.2f} s after it returned)")  # fmt: skip
+        assert took <= FOLLOW_WITHIN, f"the standby followed after {took:.2f} s"
+
+    # --- the active director dies hard; the sync daemon keeps a held connection ------------
+    held, end = held_connection()
+    assert client_neighbour() == mac(active)
+    # The master sync daemon flushes a partly filled buffer every 2 s.
+    wait_for(lambda: end in connections(standby), 10,
+             "the held connection reaching the standby's table", everyone)  # fmt: skip
+    died = time.monotonic()
+    active.die()
+    sampler.forget(active.name)
+    took = wait_for(lambda: sampler.holders() == {standby.name}, DEADTIME + 1,
+                    "the standby taking the VIP", everyone)  # fmt: skip
+    say(f"hard death: the standby held the VIP {took:.2f} s later (deadtime {DEADTIME} s)")
+    wait_for(lambda: client_neighbour() == mac(standby), 5, "the client's ARP entry")
+    say(f"the client's neighbour entry moved {time.monotonic() - died:.2f} s after the death")
+    assert query_one(held, "SELECT 1") == (1,), "the held connection survived (sync daemon)"
+    held.close()
+    connect_through_vip(5).close()
+    wait_for(lambda: standby.role() == "active", 10, "the survivor's role file", everyone)
+
+    # --- the old primary returns: no fail-back -----------------------------------------------
+    survivor, returned = standby, active
+    took = boot(returned, everyone=everyone)
+    sampler.watch_again(returned.name)
+    wait_for(lambda: returned.role() == "standby", 60, "the returned director standing by",
+             everyone)  # fmt: skip
+    say(f"{returned.name} rebooted in {took:.0f} s and stands by")
+    settle = time.monotonic() + 4 * KEEPALIVE
+    while time.monotonic() < settle:
+        assert sampler.holders() == {survivor.name}, "the returned director took the VIP back"
+        time.sleep(0.1)
+
+    # --- the operator hands the active role back from the survivor's GUI --------------------
+    gui = survivor.client()
+    assert "HAND OVER" in gui.request("GET", "/director/handover/")[1]
+    assert gui.request("POST", "/director/handover/", {})[0] == 302
+    took = wait_for(lambda: sampler.holders() == {returned.name}, DEADTIME + 1, "the hand-over",
+                    everyone)  # fmt: skip
+    say(f"hand-over: the peer held the VIP {took:.2f} s after the POST")
+    wait_for(lambda: survivor.role() == "standby" and returned.role() == "active", 15,
+             "the roles after the hand-over", everyone)  # fmt: skip
+    settle = time.monotonic() + 2 * DEADTIME  # the yield flag is cleared: still no fail-back
+    while time.monotonic() < settle:
+        assert sampler.holders() == {returned.name}, "the yielding director took the VIP back"
+        time.sleep(0.1)
+    active, standby = returned, survivor
+
+    # --- monitor_links, set in REDUNDANCY: the active director's link goes down -------------
+    gui = active.client()
+    assert gui.request("GET", "/redundancy/")[0] == 200
+    status, page = gui.request("POST", "/redundancy/", redundancy_form(True, True))
+    assert status == 302, re.sub(r"\s+", " ", page)[:2000]
+    serial = apply(active, gui, "monitor_links on")
+    wait_for(lambda: latest_serial(standby) == serial and all(
+        "dont_track_primary" not in d.conf.read_text() for d in everyone), 15,
+        "keepalived's configuration with link tracking on both", everyone)  # fmt: skip
+    time.sleep(2 * KEEPALIVE)  # both keepalived reloaded (SIGHUP) and advertising again
+    run("ip", "link", "set", "eth0", "down", ns=active.name)
+    took = wait_for(lambda: sampler.holders() == {standby.name}, DEADTIME + 1,
+                    "the peer taking over after the link loss", everyone)  # fmt: skip
+    wait_for(lambda: active.role() == "fault", 10, "the role given away", everyone)
+    say(f"monitor_links: the peer held the VIP {took:.2f} s after the link went down")
+    run("ip", "link", "set", "eth0", "up", ns=active.name)
+    wait_for(lambda: active.role() == "standby", 15, "the director back as standby", everyone)
+    active, standby = standby, active
+
+    # --- without the sync daemon a held connection breaks on failover -----------------------
+    gui = active.client()
+    status, page = gui.request("POST", "/redundancy/", redundancy_form(True, False))
+    assert status == 302, re.sub(r"\s+", " ", page)[:2000]
+    serial = apply(active, gui, "sync daemon off")
+    wait_for(lambda: latest_serial(standby) == serial and not any(
+        sync_daemons(d).strip() for d in everyone), 15, "both sync daemons stopped",
+        everyone)  # fmt: skip
+    held, end = held_connection()
+    time.sleep(2.5)  # as long as the sync daemon would have needed
+    assert end not in connections(standby)
+    active.die()
+    sampler.forget(active.name)
+    wait_for(lambda: sampler.holders() == {standby.name}, DEADTIME + 1, "the standby taking over",
+             everyone)  # fmt: skip
+    wait_for(lambda: client_neighbour() == mac(standby), 5, "the client's ARP entry")
+    # The standby has no entry for the connection: its packets reach the standby's own stack,
+    # which resets them.
+    with pytest.raises(pymysql.err.OperationalError):
+        query_one(held, "SELECT 1")
+    connect_through_vip(5).close()  # new connections are fine
+
+    sampler.stop()
+    overlap = sampler.longest_overlap()
+    say(f"longest time both directors held the VIP: {overlap:.2f} s over "
+        f"{len(sampler.samples)} samples")  # fmt: skip
+    assert overlap <= KEEPALIVE
