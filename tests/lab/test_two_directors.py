@@ -11,7 +11,6 @@ takeover: 3 adverts + skew = 3.6 s)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,148 +18,42 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from tests.lab import lvscf
-from tests.lab.topology import CLIENT, VIP, Topology, mysql_connect, query_one, run
+from tests.lab.topology import Topology, query_one, run
 from tests.lab.two_directors import (
     DEADTIME,
-    DIRECTORS,
     KEEPALIVE,
-    SYNC_ID,
     Director,
     VipSampler,
-    copy_database,
-    lvs_cf,
+    apply,
+    boot,
+    client_neighbour,
+    connect_through_vip,
+    connections,
+    held_connection,
+    ipvs_table,
+    latest_serial,
+    mac,
+    make_pair,
+    real_server_ids,
+    redundancy_form,
     say,
-    seed,
+    steady,
+    sync_daemons,
+    wait_for,
 )
-from tests.support.gui_client import read_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FOLLOW_WITHIN = 2.0
 
 
-def wait_for(condition, limit: float, what: str, directors=()) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > limit:
-            logs = "\n".join(f"--- {d.name} ({d.role()}):\n{d.log_tail()}" for d in directors)
-            raise AssertionError(f"{what} did not happen within {limit} s\n{logs}")
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
-def ipvs_table(director: Director) -> str:
-    return run("ipvsadm", "-Ln", ns=director.name).stdout
-
-
-def connections(director: Director) -> str:
-    return run("ipvsadm", "-Lnc", ns=director.name).stdout
-
-
-def sync_daemons(director: Director) -> str:
-    return run("ipvsadm", "-L", "--daemon", ns=director.name).stdout
-
-
-def mac(director: Director) -> str:
-    link = json.loads(run("ip", "-j", "link", "show", "eth0", ns=director.name).stdout)[0]
-    return link["address"]
-
-
-def client_neighbour() -> str:
-    entries = json.loads(run("ip", "-j", "neigh", "show", VIP, ns=CLIENT).stdout)
-    return entries[0].get("lladdr", "") if entries else ""
-
-
-def connect_through_vip(limit: float = 20) -> pymysql.connections.Connection:
-    deadline = time.monotonic() + limit
-    while True:  # the client's first ARP may precede the VIP
-        try:
-            return mysql_connect(VIP, timeout=3)
-        except pymysql.err.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def held_connection() -> tuple[pymysql.connections.Connection, str]:
-    """A MySQL connection through the VIP that has carried a few queries (so the sync daemon
-    has a reason to send it), and its client end as ipvsadm -Lnc prints it."""
-    connection = connect_through_vip()
-    for _ in range(5):
-        assert query_one(connection, "SELECT 1") == (1,)
-    address, port = connection._sock.getsockname()[:2]
-    return connection, f"{address}:{port}"
-
-
-def real_server_ids(director: Director, name: str) -> tuple[int, int]:
-    ((virtual, real),) = read_db(
-        director.database,
-        "SELECT r.virtual_server_id, r.id FROM realservers_realserver r "
-        "JOIN virtualservers_virtualserver v ON v.id = r.virtual_server_id "
-        "WHERE v.name = 'mysql' AND r.name = ?",
-        (name,),
-    )
-    return virtual, real
-
-
-def latest_serial(director: Director) -> int:
-    rows = read_db(director.database, "SELECT MAX(serial_no) FROM virtualservers_revision")
-    return rows[0][0] or 0
-
-
-def redundancy_form(monitor_links: bool, syncdaemon: bool) -> dict[str, str]:
-    """REDUNDANCY as an operator fills it in (unchecked boxes are simply absent)."""
-    form = {
-        "backup": DIRECTORS["dir2"],
-        "keepalive": str(KEEPALIVE),
-        "deadtime": str(DEADTIME),
-        "heartbeat_port": "539",
-        "syncd_iface": "eth0",
-        "syncd_id": str(SYNC_ID),
-    }
-    if monitor_links:
-        form["monitor_links"] = "on"
-    if syncdaemon:
-        form["syncdaemon"] = "on"
-    return form
-
-
-def apply(director: Director, gui, comment: str) -> int:
-    gui.request("GET", "/")  # the page with the Apply form and its CSRF token
-    status, _ = gui.request("POST", "/apply/", {"comment": comment})
-    assert status == 302
-    return latest_serial(director)
-
-
 @pytest.fixture
 def pair(tmp_path, topology: Topology) -> Iterator[dict[str, Director]]:
-    secret = tmp_path / "peer-secret"
-    secret.write_text("lab-peer-secret-" + "5a" * 24 + "\n")
-    secret.chmod(0o600)
-    text = lvscf.config(
-        lvscf.virtual(
-            "mysql", address=VIP, device="eth0:1", scheduler="lc", servers=lvscf.mysql_servers()
-        ),
-        network="direct",
-    )
-    seed(lvs_cf(text, syncdaemon=True), tmp_path / "seed-lvs.cf")
-    names = list(DIRECTORS)
-    directors = {}
-    for name, peer in zip(names, reversed(names), strict=True):
-        base = tmp_path / name
-        copy_database(base / "lvsadmin.sqlite3")
-        directors[name] = Director(name, DIRECTORS[name], DIRECTORS[peer], base, secret)
+    directors = make_pair(tmp_path)
     yield directors
     for director in directors.values():
         director.shutdown()
-
-
-def boot(*directors: Director, everyone: list[Director]) -> float:
-    started = time.monotonic()
-    for director in directors:
-        director.boot()
-    wait_for(lambda: all(d.ready() for d in directors), 600, "the directors' start", everyone)
-    return time.monotonic() - started
+        # Shown for a failure (and in the lab's pytest.log, which runs with -s).
+        print(f"--- {director.name} ({director.role()}):\n{director.log_tail(40)}")
 
 
 def test_two_directors_follow_fail_over_hand_over_and_keep_connections(pair):
@@ -171,15 +64,7 @@ def test_two_directors_follow_fail_over_hand_over_and_keep_connections(pair):
 
     # --- steady state: the VIP on one director, both tables loaded --------------------------
     sampler = VipSampler([d.name for d in everyone]).start()
-    wait_for(lambda: len(sampler.holders()) == 1, 60, "one director holding the VIP", everyone)
-    (holder,) = sampler.holders()
-    active = pair[holder]
-    standby = dir2 if active is dir1 else dir1
-    wait_for(lambda: active.role() == "active" and standby.role() == "standby", 30,
-             "the role files", everyone)  # fmt: skip
-    for director in everyone:  # both tables loaded, each by its own worker
-        wait_for(lambda d=director: ipvs_table(d).count("-> 192.0.2.24") == 2, 60,
-                 f"{director.name}'s IPVS table", everyone)  # fmt: skip
+    active, standby = steady(pair, sampler)
     assert ipvs_table(active) == ipvs_table(standby)
     say(f"steady: {active.name} active, {standby.name} standby, tables equal")
 
@@ -187,6 +72,7 @@ def test_two_directors_follow_fail_over_hand_over_and_keep_connections(pair):
     gui = active.client()
     virtual, rs2 = real_server_ids(active, "rs2")
     for step, servers in (("rs2 out", 1), ("rs2 back", 2)):
+        assert gui.request("GET", f"/virtual/{virtual}/real/")[0] == 200
         assert gui.request("POST", f"/virtual/{virtual}/real/{rs2}/toggle/", {})[0] == 302
         started = time.monotonic()
         serial = apply(active, gui, step)
@@ -200,6 +86,7 @@ def test_two_directors_follow_fail_over_hand_over_and_keep_connections(pair):
         say(f"publish '{step}': serial {serial} and its table on the standby {elapsed:.2f} s "
             f"after the Apply was sent ({took:.2f} s after it returned)")  # fmt: skip
         assert took <= FOLLOW_WITHIN, f"the standby followed after {took:.2f} s"
+    say("GUI requests: " + ", ".join(f"{what} {seconds:.1f} s" for what, seconds in gui.timings))
 
     # --- the active director dies hard; the sync daemon keeps a held connection ------------
     held, end = held_connection()

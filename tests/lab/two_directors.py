@@ -30,17 +30,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pymysql
+
 from tests.lab.topology import (
     BRIDGE,
+    CLIENT,
     CLONE_NEWNET,
     MYSQL_PASSWORD,
     MYSQL_USER,
     VIP,
     _libc,
     add_namespace,
+    mysql_connect,
+    query_one,
     run,
 )
-from tests.support.gui_client import PASSWORD, Client
+from tests.support.gui_client import PASSWORD, Client, read_db
 
 REPO = Path(__file__).resolve().parents[2]
 DIRECTORS = {"dir1": "192.0.2.11", "dir2": "192.0.2.12"}
@@ -87,10 +92,20 @@ def lvs_cf(text: str, syncdaemon: bool, monitor_links: bool = False) -> str:
     return "\n".join([lines[0], redundancy, *lines[1:]]) + "\n"
 
 
-def seed(text: str, lvs_cf_path: Path) -> None:
+def seed(text: str, lvs_cf_path: Path) -> str:
     """The first installation, in the calling process's Django database: the user `piranha`,
-    `text` imported into the draft, a MySQL check on every virtual server, and one Apply."""
-    from django.contrib.auth import get_user_model
+    `text` imported into the draft, a MySQL check on every virtual server, and one Apply.
+
+    Returns the key of a session logged in as `piranha`: a password login costs minutes in the
+    VM (PBKDF2's million rounds under emulation, on a director busy starting), so the GUI
+    sessions start from this one (the login itself is tested on the host)."""
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
     from django.test import override_settings
 
     from monitoring.draft import replace_draft
@@ -107,6 +122,12 @@ def seed(text: str, lvs_cf_path: Path) -> None:
         )
     with override_settings(LVSADMIN_LVS_CF=lvs_cf_path):
         publish(user, "seeded by the lab")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key
 
 
 def copy_database(target: Path) -> None:
@@ -130,6 +151,10 @@ class Director:
     peer: str
     base: Path  # its state directory (LVSADMIN_STATE_DIR): database, role file, keepalived.conf
     secret: Path  # the peer secret both directors share
+    session: str = ""  # a logged-in session's key (see seed)
+    secret_key: str = (
+        ""  # Django's SECRET_KEY, the seeding process's (the session is signed with it)
+    )
     hwaddr: str = ""  # kept across a "reboot", as a real machine's NIC keeps its MAC
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -156,21 +181,22 @@ class Director:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "lvsadmin.settings",
             "LVSADMIN_STATE_DIR": str(self.base),
-            "LVSADMIN_SECRET_KEY": f"lab-secret-key-{self.name}-0123456789abcdef",
+            "LVSADMIN_SECRET_KEY": self.secret_key,
             "LVSADMIN_BIND": f"{self.address}:{GUI_PORT}",
             "LVSADMIN_WORKERS": "1",
             "LVSADMIN_ALLOWED_HOSTS": f"{self.address},127.0.0.1,localhost",
             "LVSADMIN_ALLOWED_NETWORKS": "192.0.2.0/24,127.0.0.0/8",
             "LVSADMIN_PEER_SECRET_FILE": str(self.secret),
             "LVSADMIN_PEER_URL": f"http://{self.peer}:{GUI_PORT}",
-            "LVSADMIN_PEER_POLL_SECONDS": "0.25",
             "LVSADMIN_LOG_LEVEL": "INFO",
         }
 
     def client(self) -> Client:
         """A logged-in GUI session on this director (from the lab's root namespace)."""
         client = Client(GUI_PORT, host=self.address)
-        client.log_in()
+        client.cookies["sessionid"] = self.session
+        status, _ = client.request("GET", "/")  # CONTROL/MONITORING: the CSRF cookie and token
+        assert status == 200, f"{self.name}: GET / answered {status}"
         return client
 
     # --- the machine -------------------------------------------------------------------------
@@ -258,6 +284,153 @@ class Director:
                 text = "(no log)"
             parts.append(f"[{what}]\n" + "\n".join(text.splitlines()[-lines:]))
         return "\n".join(parts)
+
+
+# --- what the test and the failover benchmark (bench/vm_failover.py) both do ----------------
+def wait_for(condition, limit: float, what: str, directors=()) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > limit:
+            logs = "\n".join(f"--- {d.name} ({d.role()}):\n{d.log_tail()}" for d in directors)
+            raise AssertionError(f"{what} did not happen within {limit} s\n{logs}")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def ipvs_table(director: Director) -> str:
+    return run("ipvsadm", "-Ln", ns=director.name).stdout
+
+
+def connections(director: Director) -> str:
+    return run("ipvsadm", "-Lnc", ns=director.name).stdout
+
+
+def sync_daemons(director: Director) -> str:
+    return run("ipvsadm", "-L", "--daemon", ns=director.name).stdout
+
+
+def mac(director: Director) -> str:
+    link = json.loads(run("ip", "-j", "link", "show", "eth0", ns=director.name).stdout)[0]
+    return link["address"]
+
+
+def client_neighbour() -> str:
+    entries = json.loads(run("ip", "-j", "neigh", "show", VIP, ns=CLIENT).stdout)
+    return entries[0].get("lladdr", "") if entries else ""
+
+
+def connect_through_vip(limit: float = 20) -> pymysql.connections.Connection:
+    deadline = time.monotonic() + limit
+    while True:  # the client's first ARP may precede the VIP
+        try:
+            return mysql_connect(VIP, timeout=3, read_timeout=10)
+        except pymysql.err.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def held_connection() -> tuple[pymysql.connections.Connection, str]:
+    """A MySQL connection through the VIP that has carried a few queries (so the sync daemon
+    has a reason to send it), and its client end as ipvsadm -Lnc prints it."""
+    connection = connect_through_vip()
+    for _ in range(5):
+        assert query_one(connection, "SELECT 1") == (1,)
+    address, port = connection._sock.getsockname()[:2]
+    return connection, f"{address}:{port}"
+
+
+def real_server_ids(director: Director, name: str) -> tuple[int, int]:
+    ((virtual, real),) = read_db(
+        director.database,
+        "SELECT r.virtual_server_id, r.id FROM realservers_realserver r "
+        "JOIN virtualservers_virtualserver v ON v.id = r.virtual_server_id "
+        "WHERE v.name = 'mysql' AND r.name = ?",
+        (name,),
+    )
+    return virtual, real
+
+
+def latest_serial(director: Director) -> int:
+    rows = read_db(director.database, "SELECT MAX(serial_no) FROM virtualservers_revision")
+    return rows[0][0] or 0
+
+
+def redundancy_form(monitor_links: bool, syncdaemon: bool) -> dict[str, str]:
+    """REDUNDANCY as an operator fills it in (unchecked boxes are simply absent)."""
+    form = {
+        "backup": DIRECTORS["dir2"],
+        "keepalive": str(KEEPALIVE),
+        "deadtime": str(DEADTIME),
+        "heartbeat_port": "539",
+        "syncd_iface": "eth0",
+        "syncd_id": str(SYNC_ID),
+    }
+    if monitor_links:
+        form["monitor_links"] = "on"
+    if syncdaemon:
+        form["syncdaemon"] = "on"
+    return form
+
+
+def apply(director: Director, gui, comment: str) -> int:
+    gui.request("GET", "/")  # the page with the Apply form and its CSRF token
+    status, _ = gui.request("POST", "/apply/", {"comment": comment})
+    assert status == 302
+    return latest_serial(director)
+
+
+def make_pair(base: Path, syncdaemon: bool = True) -> dict[str, Director]:
+    """Two directors seeded from one installation (see the module), not started yet: the MySQL
+    service on the VIP over both lab real servers, direct routing, least-connection."""
+    from tests.lab import lvscf
+
+    secret = base / "peer-secret"
+    secret.write_text("lab-peer-secret-" + "5a" * 24 + "\n")
+    secret.chmod(0o600)
+    text = lvscf.config(
+        lvscf.virtual(
+            "mysql", address=VIP, device="eth0:1", scheduler="lc", servers=lvscf.mysql_servers()
+        ),
+        network="direct",
+    )
+    from django.conf import settings
+
+    session = seed(lvs_cf(text, syncdaemon=syncdaemon), base / "seed-lvs.cf")
+    names = list(DIRECTORS)
+    directors = {}
+    for name, peer in zip(names, reversed(names), strict=True):
+        copy_database(base / name / "lvsadmin.sqlite3")
+        directors[name] = Director(
+            name, DIRECTORS[name], DIRECTORS[peer], base / name, secret, session,
+            settings.SECRET_KEY,
+        )  # fmt: skip
+    return directors
+
+
+def boot(*directors: Director, everyone: list[Director]) -> float:
+    """Start `directors` and wait until each is ready; the seconds it took."""
+    started = time.monotonic()
+    for director in directors:
+        director.boot()
+    wait_for(lambda: all(d.ready() for d in directors), 600, "the directors' start", everyone)
+    return time.monotonic() - started
+
+
+def steady(pair: dict[str, Director], sampler: VipSampler) -> tuple[Director, Director]:
+    """Once one director holds the VIP, both role files agree and both IPVS tables are loaded
+    (each by its own worker): the active and the standby director."""
+    everyone = list(pair.values())
+    wait_for(lambda: len(sampler.holders()) == 1, 60, "one director holding the VIP", everyone)
+    (holder,) = sampler.holders()
+    active = pair[holder]
+    (standby,) = [d for d in everyone if d is not active]
+    wait_for(lambda: active.role() == "active" and standby.role() == "standby", 30,
+             "the role files", everyone)  # fmt: skip
+    for director in everyone:
+        wait_for(lambda d=director: ipvs_table(d).count("-> 192.0.2.24") == 2, 60,
+                 f"{director.name}'s IPVS table", everyone)  # fmt: skip
+    return active, standby
 
 
 class VipSampler:
