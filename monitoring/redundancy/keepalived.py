@@ -265,6 +265,26 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def command(binary: str, conf: Path, pid_file: Path) -> list[str]:
+    """keepalived's argv as lvsadmin runs it: VRRP only (no IPVS: the table is the worker's),
+    in the foreground for its supervisor, logging to its output, with our pid files."""
+    argv = [binary, "--vrrp", "--dont-fork", "--log-console", "--log-detail"]
+    return argv + ["-f", str(conf), "-p", str(pid_file), "-r", str(vrrp_pid_file(pid_file))]
+
+
+def vrrp_pid_file(pid_file: Path) -> Path:
+    return pid_file.with_name("keepalived-vrrp.pid")
+
+
+def configured(conf: Path) -> bool:
+    """True once the worker has written a VRRP configuration there: keepalived starts on it,
+    never on an old or empty one by chance."""
+    try:
+        return "vrrp_instance" in conf.read_text()
+    except OSError:
+        return False
+
+
 def running_pid(pid_file: Path) -> int | None:
     """keepalived's pid from its pid file, if that process is alive."""
     try:

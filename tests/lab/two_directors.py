@@ -1,9 +1,9 @@
 """Two directors for the lab, each as a real installation: namespaces "dir1" (primary) and "dir2"
 (backup) on the lab's bridge, each with its own state directory and SQLite file, running what
-`make run` runs there (gunicorn on :3636, `manage.py lvsworker`, and `manage.py vrrp
---exec-keepalived`, which becomes keepalived once the worker has written its configuration),
-each process started inside its namespace. They share only the peer secret; the standby follows
-the active director's published revisions over HTTP (monitoring.peersync), as in production.
+`make run` runs there (gunicorn on :3636, `manage.py lvsworker`, and keepalived with the argv
+and the wait of `manage.py vrrp --exec-keepalived`), each process started inside its namespace.
+They share only the peer secret; the standby follows the active director's published revisions
+over HTTP (monitoring.peersync), as in production.
 
 Both start from one seeded database (`seed` then `copy_database`): the same account, the same
 published revision and the same MONITORING SCRIPTS (a MySQL check), as two directors set up from
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pymysql
 
+from monitoring.redundancy import keepalived
 from tests.lab.topology import (
     BRIDGE,
     CLIENT,
@@ -45,7 +46,7 @@ from tests.lab.topology import (
     query_one,
     run,
 )
-from tests.support.gui_client import PASSWORD, Client, read_db
+from tests.support.gui_client import Client, read_db
 
 REPO = Path(__file__).resolve().parents[2]
 DIRECTORS = {"dir1": "192.0.2.11", "dir2": "192.0.2.12"}
@@ -96,9 +97,9 @@ def seed(text: str, lvs_cf_path: Path) -> str:
     """The first installation, in the calling process's Django database: the user `piranha`,
     `text` imported into the draft, a MySQL check on every virtual server, and one Apply.
 
-    Returns the key of a session logged in as `piranha`: a password login costs minutes in the
+    Returns the key of a session logged in as `piranha`: a password login cost minutes in the
     VM (PBKDF2's million rounds under emulation, on a director busy starting), so the GUI
-    sessions start from this one (the login itself is tested on the host)."""
+    sessions start from this one (logging in is tested on the host)."""
     from django.contrib.auth import (
         BACKEND_SESSION_KEY,
         HASH_SESSION_KEY,
@@ -113,7 +114,9 @@ def seed(text: str, lvs_cf_path: Path) -> str:
     from virtualservers.lvsconf.parse import parse
     from virtualservers.models import MonitoringScript, VirtualServer
 
-    user = get_user_model().objects.create_superuser("piranha", password=PASSWORD)
+    # No password (hashing one costs tens of seconds under emulation): the session below is
+    # how the test logs in.
+    user = get_user_model().objects.create_superuser("piranha", password=None)
     replace_draft(parse(text)[0])
     for virtual in VirtualServer.objects.all():
         MonitoringScript.objects.update_or_create(
@@ -213,18 +216,18 @@ class Director:
         self.hwaddr = link["address"]
         python = [sys.executable, str(REPO / "manage.py")]
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        argv = {
-            "worker": [*python, "lvsworker"],
-            "web": [gunicorn, "-c", "lvsadmin/gunicorn.conf.py", "lvsadmin.wsgi:application"],
-            "keepalived": [*python, "vrrp", "--exec-keepalived", "--wait", "600"],
-        }
-        for what, command in argv.items():
-            log = open(self.base / f"{what}.log", "ab")  # noqa: SIM115 (kept by the process)
-            self.processes[what] = subprocess.Popen(
-                ["ip", "netns", "exec", self.name, *command], cwd=REPO, env=self.environment(),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        say(f"{self.name}: namespace up, worker, gunicorn and keepalived starting")
+        self.start("worker", [*python, "lvsworker"])
+        self.start(
+            "web", [gunicorn, "-c", "lvsadmin/gunicorn.conf.py", "lvsadmin.wsgi:application"]
+        )
+        say(f"{self.name}: namespace up, worker and gunicorn starting")
+
+    def start(self, what: str, command: list[str]) -> None:
+        log = open(self.base / f"{what}.log", "ab")  # noqa: SIM115 (kept by the process)
+        self.processes[what] = subprocess.Popen(
+            ["ip", "netns", "exec", self.name, *command], cwd=REPO, env=self.environment(),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
     def ready(self) -> bool:
         """Its GUI answers and keepalived runs; an exited process fails at once with its log."""
@@ -233,6 +236,13 @@ class Director:
                 raise AssertionError(
                     f"{self.name}: {what} exited with {process.returncode}\n{self.log_tail()}"
                 )
+        # keepalived as `manage.py vrrp --exec-keepalived` starts it (the same argv, once the
+        # worker has written its configuration), without a third Django start-up per boot.
+        if "keepalived" not in self.processes:
+            if not keepalived.configured(self.conf):
+                return False
+            pid_file = self.base / "keepalived.pid"
+            self.start("keepalived", keepalived.command("keepalived", self.conf, pid_file))
         try:
             pid = int((self.base / "keepalived.pid").read_text().split()[0])
             os.kill(pid, 0)

@@ -114,9 +114,8 @@ class Lab:
         directory = self.base / ns
         log = open(directory / "log", "ab")  # noqa: SIM115 (kept by the process)
         self.keepalived[ns] = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "keepalived", "--vrrp", "--dont-fork", "--log-console",
-             "-f", str(directory / "keepalived.conf"), "-p", str(directory / "k.pid"),
-             "-r", str(directory / "v.pid")],
+            ["ip", "netns", "exec", ns,
+             *keepalived.command("keepalived", directory / "keepalived.conf", directory / "k.pid")],
             stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         self.watch(ns)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import publish
+from monitoring.redundancy import keepalived
 from monitoring.redundancy.role import read_role
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
@@ -76,22 +77,13 @@ class Command(BaseCommand):
         conf = Path(settings.LVSADMIN_KEEPALIVED_CONF)
         deadline = time.monotonic() + wait
         # The worker writes the configuration (it knows which director this is from the
-        # addresses on its interfaces); keepalived starts on it, never on an old one by chance.
-        while "vrrp_instance" not in _text(conf):
+        # addresses on its interfaces).
+        while not keepalived.configured(conf):
             if time.monotonic() > deadline:
                 raise CommandError(
                     f"no VRRP configuration in {conf} after {wait:g} s: is the worker running? "
                     "(CONTROL/MONITORING says why it cannot write it)"
                 )
             time.sleep(0.5)
-        pid = Path(settings.LVSADMIN_KEEPALIVED_PID)
-        argv = [binary, "--vrrp", "--dont-fork", "--log-console", "--log-detail"]
-        argv += ["-f", str(conf), "-p", str(pid), "-r", str(pid.with_name("keepalived-vrrp.pid"))]
-        os.execv(binary, argv)
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
+        pid_file = Path(settings.LVSADMIN_KEEPALIVED_PID)
+        os.execv(binary, keepalived.command(binary, conf, pid_file))
