@@ -286,7 +286,11 @@ class Director:
         self.processes = {}
 
     def log_tail(self, lines: int = 15) -> str:
-        parts = []
+        try:
+            role = self.role_file.read_text().strip()
+        except OSError as exc:
+            role = f"(no role file: {exc.strerror})"
+        parts = [f"[role file at {time.strftime('%H:%M:%S')}] {role}"]
         for what in LOGS:
             try:
                 text = (self.base / f"{what}.log").read_text(errors="replace")
@@ -435,10 +439,12 @@ def steady(pair: dict[str, Director], sampler: VipSampler) -> tuple[Director, Di
     (holder,) = sampler.holders()
     active = pair[holder]
     (standby,) = [d for d in everyone if d is not active]
-    wait_for(lambda: active.role() == "active" and standby.role() == "standby", 30,
+    # Untimed steps wait long: Python under emulation on a busy machine is slow to start (the
+    # notify hook) and to poll; only the steps the issue times are held to their promise.
+    wait_for(lambda: active.role() == "active" and standby.role() == "standby", 180,
              "the role files", everyone)  # fmt: skip
     for director in everyone:
-        wait_for(lambda d=director: ipvs_table(d).count("-> 192.0.2.24") == 2, 60,
+        wait_for(lambda d=director: ipvs_table(d).count("-> 192.0.2.24") == 2, 180,
                  f"{director.name}'s IPVS table", everyone)  # fmt: skip
     return active, standby
 
