@@ -449,6 +449,42 @@ def steady(pair: dict[str, Director], sampler: VipSampler) -> tuple[Director, Di
     return active, standby
 
 
+class TableWatcher:
+    """How many real servers a director's IPVS table holds, read every 20 ms from a thread inside
+    its namespace (/proc/thread-self/net/ip_vs is the thread's namespace's table): when a change
+    reached the kernel, to the poll. An `ipvsadm` process per look costs a second under
+    emulation; the test reads the table back with ipvsadm once the time is taken."""
+
+    def __init__(self, ns: str, every: float = 0.02) -> None:
+        self.ns, self.every = ns, every
+        self.samples: list[tuple[float, int]] = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> TableWatcher:
+        self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        enter_netns(self.ns)
+        while not self.stopping:
+            text = Path("/proc/thread-self/net/ip_vs").read_text()
+            servers = sum(
+                1
+                for line in text.splitlines()
+                if line.lstrip().startswith("->") and "RemoteAddress" not in line
+            )
+            self.samples.append((time.monotonic(), servers))
+            time.sleep(self.every)
+
+    def first(self, servers: int, after: float) -> float | None:
+        """When the table first held `servers` real servers after `after` (None: not yet)."""
+        return next((t for t, n in list(self.samples) if t > after and n == servers), None)
+
+    def stop(self) -> None:
+        self.stopping = True
+
+
 class VipSampler:
     """Which directors hold the VIP, sampled every 100 ms from a thread per director that
     entered its namespace: binding a socket to the VIP succeeds only where it is a local
