@@ -15,7 +15,7 @@ the active director's GUI and applied, as an operator would). Goal: every outage
 1 s, and every held connection survives with the sync daemon; exits 1 when a goal is missed.
 Timers as in the test: keepalive 1 s, deadtime 4 s.
 
-    LAB_MODE=bench scripts/lab.sh bench/vm_failover.py     (LVSADMIN_BENCH_FAILOVERS=3)
+    LAB_MODE=bench scripts/lab.sh bench/vm_failover.py     (LVSADMIN_BENCH_FAILOVERS=2)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 STATE = Path(tempfile.mkdtemp(prefix="lvsadmin-failover-"))
+(STATE / "seed").mkdir()
 os.environ["LVSADMIN_STATE_DIR"] = str(STATE / "seed")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lvsadmin.settings")
 
@@ -57,7 +58,7 @@ from tests.lab.two_directors import (  # noqa: E402
     wait_for,
 )
 
-FAILOVERS = int(os.environ.get("LVSADMIN_BENCH_FAILOVERS", "3"))
+FAILOVERS = int(os.environ.get("LVSADMIN_BENCH_FAILOVERS", "2"))
 HELD = 8
 PROBE_EVERY = 0.05
 

@@ -126,6 +126,7 @@ class Worker:
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
+        self.revision_stored = False
         self.scanner: ConnectScanner | None = None
         self.notifications = WorkerNotifications()  # delivered on threads of its own
         self.held_read = False
@@ -231,8 +232,10 @@ class Worker:
         self.notifications.notify(announce.drained_event(ref))
 
     def reread_config(self) -> None:
-        """Read the configuration on the next pass (from another thread: a new revision)."""
-        self.reload_requested = True
+        """A new revision was stored (from another thread: the configuration follower): look
+        for it on the next pass. Not a forced read: the regular poll may have found it already,
+        and forcing would converge the same revision a second time."""
+        self.revision_stored = True
 
     def request_reload(self) -> None:
         log.info("SIGHUP: re-reading the configuration")
@@ -360,6 +363,9 @@ class Worker:
                     if self.reload_requested:
                         self.reload_requested = False
                         controlling, reading = on(control, self.read_config, True), True
+                    elif self.revision_stored:
+                        self.revision_stored = False
+                        controlling, reading = on(control, self.read_config), True
                     elif now >= next_poll:
                         next_poll = now + CONFIG_POLL
                         controlling, reading = on(control, self.poll), True

@@ -468,3 +468,29 @@ def test_a_restarted_worker_says_so_on_control_monitoring(memory, listener, admi
     assert status.started_at is not None and status.started_at >= first_seen
     page = admin_client.get("/live/").content.decode()
     assert "restarted; the previous worker was last seen at" in page
+
+
+def test_a_revision_from_the_peer_already_found_by_the_poll_is_not_enforced_twice(
+    memory, listener, caplog
+):
+    """The configuration follower stores a revision and tells the worker; when the worker's own
+    poll found it first, the follower's call must not converge it a second time (a full dump and
+    diff, seconds on a slow standby)."""
+    import logging
+
+    dead = free_port()
+    publish(lvs_cf(listener, dead))
+    worker = Worker("memory", arp_count=0)
+    thread = run_in_thread(worker)
+    try:
+        wait_until(lambda: worker.serial == 1)
+        with caplog.at_level(logging.INFO, logger="lvsadmin.worker"):
+            publish(lvs_cf(listener, dead).replace("scheduler = wlc", "scheduler = rr"), serial=2)
+            wait_until(lambda: worker.serial == 2)
+            worker.reread_config()  # the follower's call, after the poll's read
+            time.sleep(1.0)  # many passes of the loop
+        enforced = [r for r in caplog.messages if r == "enforcing revision 2"]
+        assert len(enforced) == 1, caplog.messages
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
