@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import http.client
 import json
 import os
 import signal
@@ -147,6 +148,17 @@ def copy_database(target: Path) -> None:
         source.close()
 
 
+class LabClient(Client):
+    """The GUI client, each request said in the lab's log with its time (pages take seconds
+    under emulation; a slow one should be visible)."""
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        started = time.monotonic()
+        status, text = super().request(method, path, form)
+        say(f"{self.host}: {method} {path} -> {status} in {time.monotonic() - started:.1f} s")
+        return status, text
+
+
 @dataclass
 class Director:
     name: str
@@ -186,17 +198,19 @@ class Director:
             "LVSADMIN_STATE_DIR": str(self.base),
             "LVSADMIN_SECRET_KEY": self.secret_key,
             "LVSADMIN_BIND": f"{self.address}:{GUI_PORT}",
-            "LVSADMIN_WORKERS": "1",
             "LVSADMIN_ALLOWED_HOSTS": f"{self.address},127.0.0.1,localhost",
             "LVSADMIN_ALLOWED_NETWORKS": "192.0.2.0/24,127.0.0.0/8",
             "LVSADMIN_PEER_SECRET_FILE": str(self.secret),
             "LVSADMIN_PEER_URL": f"http://{self.peer}:{GUI_PORT}",
             "LVSADMIN_LOG_LEVEL": "INFO",
+            # Under emulation a gunicorn worker needs more than the default 30 s to import
+            # Django and serve its first pages; it would be killed in a loop.
+            "LVSADMIN_WEB_TIMEOUT": "600",
         }
 
     def client(self) -> Client:
         """A logged-in GUI session on this director (from the lab's root namespace)."""
-        client = Client(GUI_PORT, host=self.address)
+        client = LabClient(GUI_PORT, host=self.address)
         client.cookies["sessionid"] = self.session
         status, _ = client.request("GET", "/")  # CONTROL/MONITORING: the CSRF cookie and token
         assert status == 200, f"{self.name}: GET / answered {status}"
@@ -246,10 +260,17 @@ class Director:
         try:
             pid = int((self.base / "keepalived.pid").read_text().split()[0])
             os.kill(pid, 0)
-            socket.create_connection((self.address, GUI_PORT), timeout=1).close()
         except (OSError, ValueError, IndexError):
             return False
-        return True
+        # gunicorn listens before its workers have loaded Django: ready once a page answers.
+        connection = http.client.HTTPConnection(self.address, GUI_PORT, timeout=600)
+        try:
+            connection.request("GET", "/accounts/login/")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
 
     def die(self) -> None:
         """kill -9 of everything in the namespace and its link gone at once (a machine losing
