@@ -186,24 +186,17 @@ _STATS64_LENGTHS, _STATS64_KINDS = (12, 12, 12, 12, 12), (1, 2, 3, 4, 5)
 
 def parse_traffic(data: bytes, start: int, end: int) -> Traffic:
     """The five totals of a nested STATS or STATS64 attribute's body (absent ones are 0)."""
-    if end - start >= 60:  # one unpack for the usual layout: half the cost of the loop below
+    if end - start >= 60:  # one unpack for the usual layout, a third of the cost of the walk
         head = _STATS64_HEAD.unpack_from(data, start)
         if head[0::3] == _STATS64_LENGTHS and head[1::3] == _STATS64_KINDS:
             return Traffic(*head[2::3])
     values = [0, 0, 0, 0, 0]
-    unpack_hdr = NLA.unpack_from
-    pos = start
-    while pos + 4 <= end:
-        length, kind = unpack_hdr(data, pos)
-        if length < 4:
-            break
-        kind &= 0x3FFF
+    for kind, body, stop in walk_attrs(data, start, end):
         if STATS_CONNS <= kind <= STATS_OUTBYTES:
-            if length == 12:
-                values[kind - 1] = _U64.unpack_from(data, pos + 4)[0]
-            elif length == 8:
-                values[kind - 1] = U32.unpack_from(data, pos + 4)[0]
-        pos += (length + 3) & ~3
+            if stop - body == 8:
+                values[kind - 1] = _U64.unpack_from(data, body)[0]
+            elif stop - body == 4:
+                values[kind - 1] = U32.unpack_from(data, body)[0]
     return Traffic(*values)
 
 
