@@ -225,39 +225,89 @@ HEALTH_DOC = (
 )
 
 
+# node_exporter's ipvs collector has the kernel's traffic counters only as global totals
+# (node_ipvs_connections_total, ...) and per backend only gauges; it names no per-service or
+# per-backend counter. Putting such names under node_ipvs_* would claim its namespace (a later
+# node_exporter family of the same name with other labels would clash in the same Prometheus), so
+# they are lvsadmin_ipvs_service_* and lvsadmin_ipvs_backend_*, with the same five fields as its
+# totals and the labels of its per-backend families (plus the names from lvs.cf).
+TRAFFIC_WHAT = {
+    "connections": "Connections scheduled",
+    "incoming_packets": "Packets received",
+    "outgoing_packets": "Packets sent",
+    "incoming_bytes": "Bytes received",
+    "outgoing_bytes": "Bytes sent",
+}
+SERVICE_TRAFFIC = tuple(
+    (f"lvsadmin_ipvs_service_{field}_total",
+     f"{TRAFFIC_WHAT[field]} by this virtual service since it was added to the kernel.")
+    for field in IPVS_STATS_FIELDS
+)  # fmt: skip
+BACKEND_TRAFFIC = tuple(
+    (f"lvsadmin_ipvs_backend_{field}_total",
+     f"{TRAFFIC_WHAT[field]} by this real server of this virtual service since it was added.")
+    for field in IPVS_STATS_FIELDS
+)  # fmt: skip
+
+
+class _Text:
+    """Numbers formatted and names escaped once each per scrape: few distinct gauge values and
+    names recur on thousands of lines."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[object, str] = {}
+        self.escaped: dict[str, str] = {}
+
+    def number(self, value: object) -> str:
+        text = self.numbers.get(value)
+        if text is None:
+            text = self.numbers[value] = floatToGoString(value)
+        return text
+
+    def label(self, value: str) -> str:
+        text = self.escaped.get(value)
+        if text is None:
+            text = self.escaped[value] = _escape(value)
+        return text
+
+
+def counter(value: int) -> str:
+    """A counter's value as floatToGoString() writes it; most are distinct, so no cache, and
+    an int under a million is the common case that needs no float formatting."""
+    if type(value) is int and 0 <= value < 1_000_000:
+        return f"{value}.0"
+    return floatToGoString(value)
+
+
+def _backend_labels(service: str, virtual: str) -> tuple[str, str]:
+    """The parts of a per-backend line's labels before and after the real server's name. The
+    addresses and ports are the kernel's, which need no escaping; `virtual` is escaped. Labels
+    in name order, as generate_latest() writes them."""
+    proto, local_address, local_port, mark = service_labels(service)
+    head = (
+        f'{{local_address="{local_address}",local_mark="{mark}",local_port="{local_port}",'
+        f'proto="{proto}",real_server="'
+    )
+    return head, f'",virtual_server="{virtual}"}} '
+
+
+def _counter_header(name: str, documentation: str) -> str:
+    return f"# HELP {name} {documentation}\n# TYPE {name} counter\n"
+
+
 def per_real_server(table: object, names: dict, health: Iterable[tuple]) -> str:
     """The node_ipvs_backend_* families (one line per real server in the kernel table) and
     lvsadmin_real_server_up (one per checked real server), as exposition text."""
-    numbers: dict[object, str] = {}  # few distinct values and names: each formatted once
-    escaped: dict[str, str] = {}
-
-    def number(value: object) -> str:
-        text = numbers.get(value)
-        if text is None:
-            text = numbers[value] = floatToGoString(value)
-        return text
-
-    def label(value: str) -> str:
-        text = escaped.get(value)
-        if text is None:
-            text = escaped[value] = _escape(value)
-        return text
-
+    text = _Text()
+    number, label = text.number, text.label
     (active_name, _), (inactive_name, _), (weight_name, _) = BACKEND_FAMILIES
     active: list[str] = []
     inactive: list[str] = []
     weight: list[str] = []
     for service in table if isinstance(table, list) else []:
-        proto, local_address, local_port, mark = service_labels(service.get("service", ""))
         virtual = service.get("virtual", "")
         reals = names.get(virtual) or {}
-        # Addresses and ports are the kernel's, which need no escaping; names are the user's.
-        # Labels in name order, as generate_latest() writes them.
-        head = (
-            f'{{local_address="{local_address}",local_mark="{mark}",local_port="{local_port}",'
-            f'proto="{proto}",real_server="'
-        )
-        tail = f'",virtual_server="{label(virtual)}"}} '
+        head, tail = _backend_labels(service.get("service", ""), label(virtual))
         for dest in service.get("destinations", []):
             address, port = dest["address"], dest["port"]
             real = label(reals.get(f"{address} {port}", ""))  # name_key(), inlined
@@ -281,6 +331,42 @@ def per_real_server(table: object, names: dict, health: Iterable[tuple]) -> str:
     return "".join(parts)
 
 
+def traffic(services: object, names: dict) -> str:
+    """The lvsadmin_ipvs_service_*_total and lvsadmin_ipvs_backend_*_total counters, as
+    exposition text, from the worker's .traffic rows (worker_metrics.traffic_rows)."""
+    label = _Text().label
+    by_service: list[list[str]] = [[] for _ in SERVICE_TRAFFIC]
+    by_backend: list[list[str]] = [[] for _ in BACKEND_TRAFFIC]
+    service_names = [name for name, _doc in SERVICE_TRAFFIC]
+    backend_names = [name for name, _doc in BACKEND_TRAFFIC]
+    for row in services if isinstance(services, list) else []:
+        if not isinstance(row, list) or len(row) != 8:
+            continue  # a file of another version: its counters are left out, not misread
+        service, virtual, *totals, dests = row
+        proto, local_address, local_port, mark = service_labels(service)
+        virtual_label = label(virtual)
+        labels = (
+            f'{{local_address="{local_address}",local_mark="{mark}",local_port="{local_port}",'
+            f'proto="{proto}",virtual_server="{virtual_label}"}} '
+        )
+        for lines, name, value in zip(by_service, service_names, totals, strict=True):
+            lines.append(f"{name}{labels}{counter(value)}\n")
+        reals = names.get(virtual) or {}
+        head, tail = _backend_labels(service, virtual_label)
+        for address, port, *values in dests:
+            real = label(reals.get(f"{address} {port}", ""))  # name_key(), inlined
+            labels = f'{head}{real}",remote_address="{address}",remote_port="{port}{tail}'
+            for lines, name, value in zip(by_backend, backend_names, values, strict=True):
+                lines.append(f"{name}{labels}{counter(value)}\n")
+    parts = []
+    for (name, doc), lines in zip(
+        (*SERVICE_TRAFFIC, *BACKEND_TRAFFIC), (*by_service, *by_backend), strict=True
+    ):
+        parts.append(_counter_header(name, doc))
+        parts.extend(lines)
+    return "".join(parts)
+
+
 def exposition(state_path: Path) -> bytes:
     """The text exposition format of one scrape."""
     status = (
@@ -290,10 +376,11 @@ def exposition(state_path: Path) -> bytes:
     ) or {}
     names = read_json(sibling(state_path, ".names")).get("names") or {}
     worker = read_json(sibling(state_path, ".metrics"))
+    counters = read_json(sibling(state_path, ".traffic")).get("services")
     health = RealServerHealth.objects.exclude(state="unknown").values_list(
         "virtual_name", "address", "port", "state"
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LvsCollector(status, worker))
-    text = per_real_server(status.get("table"), names, health)
+    text = per_real_server(status.get("table"), names, health) + traffic(counters, names)
     return text.encode() + generate_latest(registry)

@@ -33,6 +33,12 @@ class MemoryDriver:
     def dump(self) -> Table:
         return {k: ServiceEntry(v.service, dict(v.destinations)) for k, v in self.table.items()}
 
+    def traffic(self) -> Table:
+        # Without the worker's lock (see Driver.traffic): list() copies the items in one step.
+        return {
+            k: ServiceEntry(v.service, dict(v.destinations)) for k, v in list(self.table.items())
+        }
+
     def apply(self, ops: list[Op]) -> int:
         done = 0
         for op in ops:
