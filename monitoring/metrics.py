@@ -271,14 +271,6 @@ class _Text:
         return text
 
 
-def counter(value: int) -> str:
-    """A counter's value as floatToGoString() writes it; most are distinct, so no cache, and
-    an int under a million is the common case that needs no float formatting."""
-    if type(value) is int and 0 <= value < 1_000_000:
-        return f"{value}.0"
-    return floatToGoString(value)
-
-
 def _backend_labels(service: str, virtual: str) -> tuple[str, str]:
     """The parts of a per-backend line's labels before and after the real server's name. The
     addresses and ports are the kernel's, which need no escaping; `virtual` is escaped. Labels
@@ -333,31 +325,47 @@ def per_real_server(table: object, names: dict, health: Iterable[tuple]) -> str:
 
 def traffic(services: object, names: dict) -> str:
     """The lvsadmin_ipvs_service_*_total and lvsadmin_ipvs_backend_*_total counters, as
-    exposition text, from the worker's .traffic rows (worker_metrics.traffic_rows)."""
+    exposition text, from the worker's .traffic rows (worker_metrics.traffic_rows).
+
+    The values are the kernel's integers as they are ("2500000011"), where generate_latest()
+    writes Go's float form ("2.500000011e+09"): both are what Prometheus' parser (Go's
+    ParseFloat) reads, the integer is exact past 2**53, and formatting 55,000 distinct values
+    as Go floats cost a quarter of a scrape at 1,000 x 10. A test parses both and compares."""
     label = _Text().label
     by_service: list[list[str]] = [[] for _ in SERVICE_TRAFFIC]
     by_backend: list[list[str]] = [[] for _ in BACKEND_TRAFFIC]
     service_names = [name for name, _doc in SERVICE_TRAFFIC]
     backend_names = [name for name, _doc in BACKEND_TRAFFIC]
+    # The five fields unrolled: this loop writes 55,000 lines at 1,000 x 10.
+    s0, s1, s2, s3, s4 = by_service
+    b0, b1, b2, b3, b4 = by_backend
+    n0, n1, n2, n3, n4 = service_names
+    m0, m1, m2, m3, m4 = backend_names
     for row in services if isinstance(services, list) else []:
         if not isinstance(row, list) or len(row) != 8:
             continue  # a file of another version: its counters are left out, not misread
-        service, virtual, *totals, dests = row
+        service, virtual, conns, inpkts, outpkts, inbytes, outbytes, dests = row
         proto, local_address, local_port, mark = service_labels(service)
         virtual_label = label(virtual)
         labels = (
             f'{{local_address="{local_address}",local_mark="{mark}",local_port="{local_port}",'
             f'proto="{proto}",virtual_server="{virtual_label}"}} '
         )
-        for lines, name, value in zip(by_service, service_names, totals, strict=True):
-            lines.append(f"{name}{labels}{counter(value)}\n")
+        s0.append(f"{n0}{labels}{conns}\n")
+        s1.append(f"{n1}{labels}{inpkts}\n")
+        s2.append(f"{n2}{labels}{outpkts}\n")
+        s3.append(f"{n3}{labels}{inbytes}\n")
+        s4.append(f"{n4}{labels}{outbytes}\n")
         reals = names.get(virtual) or {}
         head, tail = _backend_labels(service, virtual_label)
-        for address, port, *values in dests:
+        for address, port, conns, inpkts, outpkts, inbytes, outbytes in dests:
             real = label(reals.get(f"{address} {port}", ""))  # name_key(), inlined
             labels = f'{head}{real}",remote_address="{address}",remote_port="{port}{tail}'
-            for lines, name, value in zip(by_backend, backend_names, values, strict=True):
-                lines.append(f"{name}{labels}{counter(value)}\n")
+            b0.append(f"{m0}{labels}{conns}\n")
+            b1.append(f"{m1}{labels}{inpkts}\n")
+            b2.append(f"{m2}{labels}{outpkts}\n")
+            b3.append(f"{m3}{labels}{inbytes}\n")
+            b4.append(f"{m4}{labels}{outbytes}\n")
     parts = []
     for (name, doc), lines in zip(
         (*SERVICE_TRAFFIC, *BACKEND_TRAFFIC), (*by_service, *by_backend), strict=True
