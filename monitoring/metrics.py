@@ -7,12 +7,13 @@ state to go stale or to share between gunicorn's processes, and no netlink.
 Names follow node_exporter's ipvs collector where they overlap (node_ipvs_*, with its label
 names); everything else is lvsadmin_*.
 
-The four families with a line per real server (three per backend in the kernel table, and the
-health of each) are written as text here, in the same format generate_latest() writes (a test
-compares the two): at 1,000 x 10 they are 37,000 lines, and generate_latest() validates and
-escapes every label name and value of every line (256,000 calls), which took 2.2 s where a
-scrape may cost 200 ms (on the loaded 2-core development machine; 0.35 s written here). Here the
-labels of a service and of a real server are escaped once each.
+The families with a line per real server (three gauges per backend in the kernel table, the
+health of each, and five traffic counters per backend and per service) are written as text
+here, in the format generate_latest() writes (tests compare the two): at 1,000 x 10 they are
+92,000 lines, and generate_latest() validates and escapes every label name and value of every
+line (256,000 calls for the first 37,000 lines alone), which took 2.2 s where a scrape may cost
+200 ms. Here the labels of a service and of a real server are escaped once each and built once
+per line, and the traffic counters are written as integers (see traffic()).
 Everything else is prometheus_client's families and generate_latest().
 """
 
