@@ -166,9 +166,8 @@ class StatusWriter:
             log.warning("cannot write the metrics beside %s: %s", self.kernel.state_path, exc)
 
     def _publish_traffic(self, names: dict[ServiceKey, str]) -> None:
-        traffic = self.kernel.traffic()
-        if traffic is None:
-            return
+        # No kernel to read: no counters, rather than the last ones read shown as current.
+        traffic = self.kernel.traffic() or {}
         try:
             publish_traffic(self.kernel.state_path, traffic, names)
         except OSError as exc:

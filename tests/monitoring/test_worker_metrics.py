@@ -4,8 +4,10 @@ import json
 import os
 import socket
 import stat
+import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +16,7 @@ from django.test import Client
 from monitoring.ipvs import drivers
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, Traffic
 from monitoring.models import Revision
+from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from monitoring.worker_metrics import (
     Histogram,
     WorkerMetrics,
@@ -168,6 +171,24 @@ def test_the_worker_leaves_the_kernels_traffic_counters_for_metrics(
         'local_port="80",proto="TCP",real_server="web1",remote_address="198.51.100.11",'
         'remote_port="80",virtual_server="web"} 3000'
     ) in text
+
+
+@pytest.mark.django_db
+def test_a_worker_that_cannot_read_the_kernel_leaves_no_counters_from_before(tmp_path):
+    state = tmp_path / "apply-state.json"
+    key = ServiceKey.for_address("tcp", "192.0.2.80", 80)
+    old = {key: ServiceEntry(Service(key, traffic=Traffic(1, 2, 3, 4, 5)))}
+    publish_traffic(state, old, {key: "web"})
+    kernel = SimpleNamespace(
+        ok=False, message="no kernel access", driver=None, dump=lambda: None, held={},
+        driver_name="netlink", state_path=state, traffic=lambda: None,
+        metrics=SimpleNamespace(publish=lambda *args, **kwargs: None),
+    )  # fmt: skip
+    config = parse("serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.80 eth0\n}\n")
+    StatusWriter(kernel, time.time).write(
+        Enforced(config[0], 1), HealthSnapshot([], frozenset(), 0), force=True
+    )
+    assert read_json(sibling(state, ".traffic")) == {"services": []}
 
 
 def test_the_files_are_readable_by_the_state_directorys_group_only(tmp_path):
