@@ -10,7 +10,10 @@ revisions) and two JSON files beside the apply state, like the worker's view fil
   restart resets them, which Prometheus' rate() expects of a counter), and the kernel's global
   IPVS counters from /proc/net/ip_vs_stats when the worker drives the real kernel;
 - `<apply state>.names`, rewritten only when the enforced configuration changes: the real
-  servers' names, which the kernel table does not carry.
+  servers' names, which the kernel table does not carry;
+- `<apply state>.traffic`, rewritten at each read of the kernel's per-service and
+  per-destination traffic counters (every TRAFFIC_EVERY seconds: a netlink dump, one request per
+  service, too dear for every heartbeat at 1,000 services).
 
 Django-free (the worker's threads fill it, the web only reads the files).
 """
@@ -22,8 +25,10 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
+from monitoring.ipvs.table import ServiceKey, Table
 from virtualservers.lvsconf.model import LvsConfig
 
 # Seconds. A check is a connect or a short request on a LAN: most land in the first buckets, a
@@ -33,6 +38,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # whole table (seconds).
 APPLY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 PROC_IPVS_STATS = "/proc/net/ip_vs_stats"
+TRAFFIC_EVERY = 10.0  # seconds between reads of the traffic counters
 IPVS_STATS_FIELDS = ("connections", "incoming_packets", "outgoing_packets", "incoming_bytes",
                      "outgoing_bytes")  # fmt: skip
 
@@ -95,6 +101,34 @@ class WorkerMetrics:
         if config is not None and config is not self.names_for:
             _write_json(sibling(state_path, ".names"), {"names": real_server_names(config)})
             self.names_for = config
+
+
+def traffic_rows(table: Table, names: Mapping[ServiceKey, str]) -> list[list]:
+    """The table's traffic counters as the .traffic file carries them: per service that has
+    them, [label as ipvsadm names it, virtual server ("" for one made by hand), its five
+    totals (Traffic's order), [[address, port, five totals], ...] of its destinations]."""
+    rows: list[list] = []
+    for key in sorted(table):
+        entry = table[key]
+        if entry.service.traffic is None:
+            continue
+        rows.append(
+            [
+                key.label(),
+                names.get(key, ""),
+                *entry.service.traffic,
+                [
+                    [dest.address, dest.port, *dest.traffic]
+                    for _dkey, dest in sorted(entry.destinations.items())
+                    if dest.traffic is not None
+                ],
+            ]
+        )
+    return rows
+
+
+def publish_traffic(state_path: Path, table: Table, names: Mapping[ServiceKey, str]) -> None:
+    _write_json(sibling(state_path, ".traffic"), {"services": traffic_rows(table, names)})
 
 
 def sibling(state_path: Path, suffix: str) -> Path:

@@ -23,6 +23,8 @@ class NetlinkDriver:
     def __init__(self) -> None:
         self.ipvs = IPVSNetlink()
         self.links = addresses.Addresses()
+        # The traffic counters' own socket (Driver.traffic), opened at their first read.
+        self.counters: IPVSNetlink | None = None
 
     @property
     def messages_sent(self) -> int:
@@ -31,10 +33,18 @@ class NetlinkDriver:
     def close(self) -> None:
         self.ipvs.close()
         self.links.close()
+        if self.counters is not None:
+            self.counters.close()
 
     # --- IPVS --------------------------------------------------------------------------------
     def dump(self) -> Table:
         return self.ipvs.dump()
+
+    def traffic(self) -> Table:
+        # Over netlink (/proc/net/ip_vs has no counters): one request per service.
+        if self.counters is None:
+            self.counters = IPVSNetlink()
+        return self.counters.dump_netlink()
 
     def apply(self, ops: list[Op]) -> int:
         return self.ipvs.apply(ops)

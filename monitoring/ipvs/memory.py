@@ -31,7 +31,13 @@ class MemoryDriver:
     daemons: dict[str, SyncDaemon] = field(default_factory=dict)
 
     def dump(self) -> Table:
-        return {k: ServiceEntry(v.service, dict(v.destinations)) for k, v in self.table.items()}
+        # list() copies the items in one step: traffic() runs without the worker's lock.
+        return {
+            k: ServiceEntry(v.service, dict(v.destinations)) for k, v in list(self.table.items())
+        }
+
+    def traffic(self) -> Table:
+        return self.dump()  # whatever counters a test put on the entries
 
     def apply(self, ops: list[Op]) -> int:
         done = 0

@@ -11,6 +11,7 @@ import functools
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from monitoring.ipvs.runtime import Held, held_weight
 from virtualservers.lvsconf.model import (
@@ -67,12 +68,26 @@ def endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+class Traffic(NamedTuple):
+    """The kernel's counters of a service or a destination since it was added (ipvsadm -Ln
+    --stats --exact): what went through it, never what it is configured to be."""
+
+    connections: int
+    incoming_packets: int
+    outgoing_packets: int
+    incoming_bytes: int
+    outgoing_bytes: int
+
+
 @dataclass(frozen=True)
 class Service:
     key: ServiceKey
     scheduler: str = DEFAULT_SCHEDULER
     persistent: int = 0  # seconds; 0 = not persistent
     netmask: str = ""  # persistence netmask; "" = the default (/32)
+    # Read from a netlink dump only (/proc/net/ip_vs has no counters): None when not read. Not
+    # compared, so that two reads of the same table are equal while traffic flows.
+    traffic: Traffic | None = field(default=None, compare=False)
 
     def attributes(self) -> tuple[str, int, str]:
         return (self.scheduler, self.persistent, self.netmask if self.persistent else "")
@@ -87,6 +102,7 @@ class Destination:
     # Counters, read from the kernel; ignored by the diff.
     active_conn: int = 0
     inact_conn: int = 0
+    traffic: Traffic | None = field(default=None, compare=False)  # as Service.traffic
 
     @property
     def key(self) -> tuple[str, int]:

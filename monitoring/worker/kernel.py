@@ -168,6 +168,18 @@ class KernelSide:
             what = "repaired drift" if drift_repair else "applied"
             log.info("%s: %s", what, result.summary())
 
+    def traffic(self) -> Table | None:
+        """The table with its traffic counters, for /metrics (None: no kernel to read). Not
+        under self.lock: the driver reads them without disturbing applies (Driver.traffic)."""
+        driver = self.driver
+        if driver is None:
+            return None
+        try:
+            return driver.traffic()
+        except (DriverError, OSError) as exc:
+            log.warning("cannot read the IPVS traffic counters: %s", exc)
+            return None
+
     def dump(self) -> Table | None:
         """The live table for the status page (None: no kernel to read)."""
         if self.writer is None:

@@ -24,6 +24,7 @@ from monitoring.ipvs.table import (
 from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
 from monitoring.worker.drains import DrainWatch
 from monitoring.worker.kernel import KernelSide
+from monitoring.worker_metrics import TRAFFIC_EVERY, publish_traffic
 from virtualservers.lvsconf.model import LvsConfig
 
 log = logging.getLogger("lvsadmin.worker")
@@ -96,6 +97,7 @@ class StatusWriter:
         self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
         self.last_health = -HEALTH_EVERY
         self.last_sample = 0.0
+        self.last_traffic = -TRAFFIC_EVERY
         self.started_at = _aware(clock())
         self.announced = False  # the first write records the start, and the previous worker
         self.drains = DrainWatch()
@@ -146,6 +148,9 @@ class StatusWriter:
                 self._rows_and_samples(health, counters, now, write_health, sample)
         self.announced = True
         self._publish_metrics(config)
+        if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
+            self.last_traffic = now
+            self._publish_traffic(names)
         if write_health:
             self.last_health = now
         if sample:
@@ -159,6 +164,14 @@ class StatusWriter:
             )
         except OSError as exc:  # /metrics goes without them; the heartbeat must not
             log.warning("cannot write the metrics beside %s: %s", self.kernel.state_path, exc)
+
+    def _publish_traffic(self, names: dict[ServiceKey, str]) -> None:
+        # No kernel to read: no counters, rather than the last ones read shown as current.
+        traffic = self.kernel.traffic() or {}
+        try:
+            publish_traffic(self.kernel.state_path, traffic, names)
+        except OSError as exc:
+            log.warning("cannot write the traffic beside %s: %s", self.kernel.state_path, exc)
 
     def _rows_and_samples(
         self,

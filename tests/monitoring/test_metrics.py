@@ -1,6 +1,7 @@
 """The /metrics families, read back from a known table, health rows, revisions and worker files;
 names and labels as node_exporter's ipvs collector; valid exposition text."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,13 +9,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
 from monitoring import metrics
+from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, Traffic
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 from monitoring.redundancy.role import write_role
-from monitoring.worker_metrics import WorkerMetrics
+from monitoring.worker_metrics import WorkerMetrics, publish_traffic
 from virtualservers.lvsconf.parse import parse
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +79,27 @@ TABLE = [
 ]  # fmt: skip
 
 
+WEB = ServiceKey.for_address("tcp", "192.0.2.80", 80)
+MARK = ServiceKey.for_fwmark(5)
+BIG = Traffic(7, 5_000_000_000, 40, 2**40 + 1, 12_345)  # past u32 and past a float's form
+
+
+def kernel_traffic() -> dict:
+    """The kernel's counters as the worker reads them (a netlink dump), for two services."""
+    web = ServiceEntry(Service(WEB, traffic=Traffic(10, 200, 150, 30_000, 90_000)))
+    for address, port, traffic in [("198.51.100.11", 80, BIG),
+                                   ("198.51.100.12", 8080, Traffic(3, 4, 5, 6, 7))]:  # fmt: skip
+        web.destinations[(address, port)] = Destination(address, port, traffic=traffic)
+    marked = ServiceEntry(Service(MARK, traffic=Traffic(1, 2, 3, 4, 5)))
+    marked.destinations[("198.51.100.21", 443)] = Destination(
+        "198.51.100.21", 443, traffic=Traffic(1, 2, 3, 4, 5)
+    )
+    return {WEB: web, MARK: marked}
+
+
 @pytest.fixture
 def known(settings, tmp_path):
-    """What a worker would have written: the table, health rows, its two files."""
+    """What a worker would have written: the table, health rows, its three files."""
     settings.LVSADMIN_APPLY_STATE = tmp_path / "apply-state.json"
     settings.LVSADMIN_METRICS_TOKEN = TOKEN
     Revision.objects.create(serial_no=7, text=LVS_CF)
@@ -105,6 +126,9 @@ def known(settings, tmp_path):
     worker.observe_apply(3.0, ok=False)
     config, _warnings = parse(LVS_CF)
     worker.publish(Path(settings.LVSADMIN_APPLY_STATE), config, kernel=False)
+    publish_traffic(
+        Path(settings.LVSADMIN_APPLY_STATE), kernel_traffic(), {WEB: "web", MARK: "marked"}
+    )
     return settings
 
 
@@ -140,6 +164,80 @@ def test_backend_gauges_carry_node_exporters_names_and_labels_plus_the_servers_n
         web1: 7, web2: 1, ns1: 9, m1: 0}  # fmt: skip
     assert samples(families["node_ipvs_backend_weight"]) == {web1: 1, web2: 2, ns1: 5, m1: 1}
     assert set(active.samples[0].labels) == {*NODE_LABELS, "virtual_server", "real_server"}
+
+
+def test_traffic_counters_per_service_and_per_real_server_carry_names_and_addresses(known):
+    families = scrape()
+    web = tuple(sorted({"local_address": "192.0.2.80", "local_port": "80", "proto": "TCP",
+                        "local_mark": "", "virtual_server": "web"}.items()))  # fmt: skip
+    mark = tuple(sorted({"local_address": "", "local_port": "0", "proto": "FWM",
+                         "local_mark": "5", "virtual_server": "marked"}.items()))  # fmt: skip
+    conns = families["lvsadmin_ipvs_service_connections"]
+    assert conns.type == "counter"
+    assert samples(conns, "lvsadmin_ipvs_service_connections_total") == {web: 10, mark: 1}
+    assert samples(families["lvsadmin_ipvs_service_outgoing_bytes"]) == {web: 90_000, mark: 5}
+    web1 = backend("192.0.2.80", "80", "198.51.100.11", "80", "TCP", "", "web", "web1")
+    web2 = backend("192.0.2.80", "80", "198.51.100.12", "8080", "TCP", "", "web", "web2")
+    m1 = backend("", "0", "198.51.100.21", "443", "FWM", "5", "marked", "m1")
+    by_field = {
+        field: samples(
+            families[f"lvsadmin_ipvs_backend_{field}"], f"lvsadmin_ipvs_backend_{field}_total"
+        )
+        for field in BIG._fields
+    }
+    assert {field: values[web1] for field, values in by_field.items()} == BIG._asdict()
+    assert by_field["incoming_packets"] == {web1: 5_000_000_000, web2: 4, m1: 2}
+    assert families["lvsadmin_ipvs_backend_incoming_bytes"].type == "counter"
+
+
+def test_no_traffic_file_no_traffic_samples(settings, tmp_path):
+    settings.LVSADMIN_APPLY_STATE = tmp_path / "apply-state.json"
+    settings.LVSADMIN_METRICS_TOKEN = TOKEN
+    families = scrape()
+    assert samples(families["lvsadmin_ipvs_backend_connections"]) == {}
+    assert samples(families["lvsadmin_ipvs_service_connections"]) == {}
+
+
+def test_the_traffic_text_written_by_hand_reads_back_as_generate_latests():
+    """The traffic families bypass generate_latest() for speed and write the kernel's integers
+    where it writes Go floats: parsed, both say the same, and only the numbers' form differs."""
+    awkward = 'we"b\\1\nx'
+    rows = [["TCP  192.0.2.80:80", awkward, 10, 200, 150, 30_000, 2**40 + 1,
+             [["198.51.100.11", 80, 7, 5_000_000_000, 40, 1_000_000, 0]]],
+            ["FWM  5 IPv6", "m", 1, 2, 3, 4, 5, [["2001:db8::b", 443, 1, 2, 3, 4, 5]]]]  # fmt: skip
+    names = {awkward: {"198.51.100.11 80": 'r"1'}}
+    ours = metrics.traffic(rows, names)
+
+    service_labels = ["local_address", "local_port", "proto", "local_mark", "virtual_server"]
+    services = [CounterMetricFamily(name[: -len("_total")], doc, labels=service_labels)
+                for name, doc in metrics.SERVICE_TRAFFIC]  # fmt: skip
+    backends = [CounterMetricFamily(name[: -len("_total")], doc,
+                                    labels=NODE_LABELS + ["virtual_server", "real_server"])
+                for name, doc in metrics.BACKEND_TRAFFIC]  # fmt: skip
+    for family, value in zip(services, rows[0][2:7], strict=True):
+        family.add_metric(["192.0.2.80", "80", "TCP", "", awkward], value)
+    for family, value in zip(services, rows[1][2:7], strict=True):
+        family.add_metric(["", "0", "FWM", "5", "m"], value)
+    for family, value in zip(backends, rows[0][7][0][2:], strict=True):
+        family.add_metric(["192.0.2.80", "80", "198.51.100.11", "80", "TCP", "", awkward, 'r"1'],
+                          value)  # fmt: skip
+    for family, value in zip(backends, rows[1][7][0][2:], strict=True):
+        family.add_metric(["", "0", "2001:db8::b", "443", "FWM", "5", "m", ""], value)
+
+    class Fixed:
+        def collect(self):
+            return [*services, *backends]
+
+    reference = CollectorRegistry(auto_describe=False)
+    reference.register(Fixed())
+    theirs = generate_latest(reference).decode()
+    assert list(text_string_to_metric_families(ours)) == list(
+        text_string_to_metric_families(theirs)
+    )
+    as_go_floats = re.sub(
+        r" (\d+)$", lambda m: f" {floatToGoString(int(m[1]))}", ours, flags=re.MULTILINE
+    )
+    assert as_go_floats == theirs
 
 
 def test_health_is_one_for_up_zero_for_down_and_unchecked_servers_are_left_out(known):
