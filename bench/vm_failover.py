@@ -75,7 +75,7 @@ class Prober(threading.Thread):
     def run(self) -> None:
         while not self.stopping:
             try:
-                connection = mysql_connect(VIP, timeout=1, read_timeout=2)
+                connection = mysql_connect(VIP, timeout=1)
                 query_one(connection, "SELECT 1")
                 connection.close()
                 self.successes.append(time.monotonic())

@@ -361,7 +361,7 @@ def connect_through_vip(limit: float = 20) -> pymysql.connections.Connection:
     deadline = time.monotonic() + limit
     while True:  # the client's first ARP may precede the VIP
         try:
-            return mysql_connect(VIP, timeout=3, read_timeout=10)
+            return mysql_connect(VIP, timeout=5)
         except pymysql.err.OperationalError:
             if time.monotonic() > deadline:
                 raise
