@@ -285,6 +285,25 @@ def configured(conf: Path) -> bool:
         return False
 
 
+def clear_stale_pid_files(pid_file: Path) -> list[Path]:
+    """Remove keepalived's pid files that name no running keepalived; the files removed.
+
+    They live in the state directory, which survives a reboot, and after one their pids belong
+    to other processes: keepalived then refuses to start ("daemon is already running"), and the
+    director that came back could never take part (seen in the lab's reboot)."""
+    removed = []
+    for path in (pid_file, vrrp_pid_file(pid_file)):
+        try:
+            pid = int(path.read_text().split()[0])
+            alive = Path(f"/proc/{pid}/comm").read_text().strip() == "keepalived"
+        except (OSError, ValueError, IndexError):
+            alive = False
+        if not alive and path.exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def running_pid(pid_file: Path) -> int | None:
     """keepalived's pid from its pid file, if that process is alive."""
     try:

@@ -259,6 +259,7 @@ class Director:
             if not keepalived.configured(self.conf):
                 return False
             pid_file = self.base / "keepalived.pid"
+            keepalived.clear_stale_pid_files(pid_file)
             self.start("keepalived", keepalived.command("keepalived", self.conf, pid_file))
         try:
             pid = int((self.base / "keepalived.pid").read_text().split()[0])

@@ -244,3 +244,19 @@ def test_generated_config_passes_keepalived_own_check(tmp_path):
             text=True,
         )
         assert check.returncode == 0, check.stderr
+
+
+def test_pid_files_left_by_a_keepalived_that_died_are_removed_before_a_start(tmp_path):
+    """After a reboot the state directory's pid files name other processes (here: this test's
+    own); keepalived would refuse to start on them."""
+    import os
+
+    from monitoring.redundancy import keepalived as kd
+
+    pid_file = tmp_path / "keepalived.pid"
+    pid_file.write_text(f"{os.getpid()}\n")  # alive, but not a keepalived
+    kd.vrrp_pid_file(pid_file).write_text("999999999\n")  # no such process
+    removed = kd.clear_stale_pid_files(pid_file)
+    assert set(removed) == {pid_file, kd.vrrp_pid_file(pid_file)}
+    assert not pid_file.exists() and not kd.vrrp_pid_file(pid_file).exists()
+    assert kd.clear_stale_pid_files(pid_file) == []  # nothing left to remove

@@ -86,4 +86,5 @@ class Command(BaseCommand):
                 )
             time.sleep(0.5)
         pid_file = Path(settings.LVSADMIN_KEEPALIVED_PID)
+        keepalived.clear_stale_pid_files(pid_file)
         os.execv(binary, keepalived.command(binary, conf, pid_file))
