@@ -12,6 +12,16 @@ from realservers.models import RealServer
 from virtualservers.models import SingletonModel
 
 
+def create_the_single_row(model: type[models.Model]) -> None:
+    """Create a one-row table's row (pk=1) in a transaction of its own, before any transaction
+    that locks it to write it. Created inside such a transaction (update_or_create), two writers
+    starting at once on MariaDB deadlock: the loser of the insert keeps its duplicate-key check's
+    shared lock until its transaction ends, then asks for the row's exclusive lock while the
+    winner's next write already waits for it. Here the loser's transaction, and that lock, end
+    with its failed insert."""
+    model._default_manager.get_or_create(pk=1)
+
+
 class Revision(models.Model):
     """A published lvs.cf: what Apply wrote, by whom and when."""
 

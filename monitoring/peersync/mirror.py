@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from monitoring import publish
-from monitoring.models import PeerFollowStatus, Revision
+from monitoring.models import PeerFollowStatus, Revision, create_the_single_row
 from monitoring.peersync import signing
 from monitoring.peersync.follow import (
     Follower,
@@ -138,6 +138,7 @@ def write_status(state: FollowState | None, role_name: str, now: float, reason: 
             failing_since=_aware(state.failing_since),
             reason=state.reason[:255],
         )
+    create_the_single_row(PeerFollowStatus)
     with transaction.atomic():
         PeerFollowStatus.objects.update_or_create(pk=1, defaults=values)
 

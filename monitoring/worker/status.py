@@ -21,7 +21,13 @@ from monitoring.ipvs.table import (
     service_key,
     table_rows,
 )
-from monitoring.models import ConnectionSample, HealthState, RealServerHealth, WorkerStatus
+from monitoring.models import (
+    ConnectionSample,
+    HealthState,
+    RealServerHealth,
+    WorkerStatus,
+    create_the_single_row,
+)
 from monitoring.worker.drains import DrainWatch
 from monitoring.worker.kernel import KernelSide
 from monitoring.worker_metrics import TRAFFIC_EVERY, publish_traffic
@@ -133,6 +139,8 @@ class StatusWriter:
         rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
         if not self.announced:
             status["started_at"] = self.started_at
+        if not self.announced:
+            create_the_single_row(WorkerStatus)
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible.
         with transaction.atomic():

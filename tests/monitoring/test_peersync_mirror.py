@@ -3,14 +3,16 @@ checks), lvs.cf is written, and the draft mirrors it for a later takeover."""
 
 import io
 import json
+import time
 
 import pytest
 
 from monitoring.models import PeerFollowStatus, Revision
 from monitoring.peersync.follow import PeerRevision, digest
-from monitoring.peersync.mirror import DatabaseStore, FollowThread
+from monitoring.peersync.mirror import DatabaseStore, FollowThread, write_status
 from monitoring.publish import pending_diff
 from tests.monitoring.test_peersync_follow import lvs_cf
+from tests.support.concurrency import InsertRace, at_once
 from virtualservers.models import GlobalSettings, VirtualServer
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +101,19 @@ def test_a_director_that_does_not_follow_writes_its_status_once(settings):
     PeerFollowStatus.objects.all().delete()
     thread.step()
     assert not PeerFollowStatus.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_followers_writing_their_first_status_at_once_both_go_on_writing():
+    """Two directors on one database writing their first follow status at once, then their
+    next: no error reaches either (on MariaDB the insert's loser deadlocked with the winner's
+    next write, as the worker's status row did), and one row results."""
+    race = InsertRace(PeerFollowStatus)
+
+    def follower(role: str) -> None:
+        with race.hook():
+            for n in range(3):
+                write_status(None, role, time.time(), reason=f"{role} {n}")
+
+    at_once(lambda: follower("active"), lambda: follower("standby"))
+    assert PeerFollowStatus.objects.count() == 1

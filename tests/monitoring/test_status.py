@@ -11,7 +11,7 @@ from monitoring.checks.health import ServerHealth
 from monitoring.checks.probes import CheckSpec
 from monitoring.models import RealServerHealth, WorkerStatus
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
-from tests.support.concurrency import at_once
+from tests.support.concurrency import InsertRace, at_once
 from virtualservers.lvsconf.model import RealServerRef
 
 # The kernel side as the status writer sees it, with nothing held and the metrics file not written.
@@ -59,3 +59,25 @@ def test_two_workers_writing_at_once_leave_one_row_a_server_all_from_one_write()
     last = set(RealServerHealth.objects.values_list("last_error", "state"))
     assert last in ({(f"one {rounds - 1}", "up")}, {(f"two {rounds - 1}", "down")}), last
     assert WorkerStatus.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_starting_at_once_on_an_empty_database_both_go_on_writing():
+    """Two workers' first writes at once, before either has created the status row (a fresh
+    installation whose two directors start together), each going straight on to its next write:
+    no error reaches either, and one status row results. On MariaDB the loser of the insert
+    kept the shared lock of its duplicate-key check and then asked for the row's exclusive lock,
+    while the winner's next write already waited for that lock: InnoDB's deadlock (seen in CI
+    under load). InsertRace widens that window from microseconds to a second."""
+    race = InsertRace(WorkerStatus)
+
+    def worker(name: str) -> None:
+        writer = StatusWriter(NO_KERNEL, time.time)
+        with race.hook():
+            for n in range(3):
+                health = snapshot(SERVERS[:5], True, f"{name} {n}")
+                writer.write(Enforced(None, None), health, force=True)
+
+    at_once(lambda: worker("one"), lambda: worker("two"))
+    assert WorkerStatus.objects.count() == 1
+    assert WorkerStatus.objects.get().heartbeat is not None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
-from django.db import connections
+from django.db import IntegrityError, connection, connections
+from django.db.models import Model
 
 
 def at_once(*writers: Callable[[], object], timeout: float = 120) -> list[object]:
@@ -33,3 +36,30 @@ def at_once(*writers: Callable[[], object], timeout: float = 120) -> list[object
     if errors:
         raise errors[0]
     return results
+
+
+class InsertRace:
+    """Widens the race of two writers both inserting a one-row table's row, from microseconds
+    to a second: each writer's insert of it waits for the other's (so both try it), and the
+    loser's duplicate-key error reaches it a second late, while the winner goes on. Enter
+    `InsertRace.hook()` in each writer's thread (it acts on that thread's connection)."""
+
+    def __init__(self, model: type[Model], writers: int = 2) -> None:
+        self.table = model._meta.db_table
+        self.at_the_insert = threading.Barrier(writers)
+
+    def _around(self, execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        if not (sql.startswith("INSERT INTO") and self.table in sql.split("(")[0]):
+            return execute(sql, params, many, context)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.at_the_insert.wait(timeout=5)
+        try:
+            return execute(sql, params, many, context)
+        except IntegrityError:
+            time.sleep(1)  # the winner commits and starts its next write meanwhile
+            raise
+
+    @contextlib.contextmanager
+    def hook(self) -> Iterator[None]:
+        with connection.execute_wrapper(self._around):
+            yield
