@@ -285,6 +285,28 @@ def configured(conf: Path) -> bool:
         return False
 
 
+def _live_process(pid: int) -> str | None:
+    """The command name of process `pid` if it lives; None if there is none or it is a zombie.
+
+    A keepalived killed with -9 can leave its VRRP child a zombie, its pid still taken: signal 0
+    reaches it, and both keepalived ("daemon is already running") and this module took it for a
+    running keepalived (seen in the lab, where a director's processes are killed at once)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")".
+    name, _, rest = stat.partition(" (")[2].rpartition(")")
+    return None if rest.split()[:1] == ["Z"] else name
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def clear_stale_pid_files(pid_file: Path) -> list[Path]:
     """Remove keepalived's pid files that name no running keepalived; the files removed.
 
@@ -293,11 +315,8 @@ def clear_stale_pid_files(pid_file: Path) -> list[Path]:
     director that came back could never take part (seen in the lab's reboot)."""
     removed = []
     for path in (pid_file, vrrp_pid_file(pid_file)):
-        try:
-            pid = int(path.read_text().split()[0])
-            alive = Path(f"/proc/{pid}/comm").read_text().strip() == "keepalived"
-        except (OSError, ValueError, IndexError):
-            alive = False
+        pid = _pid_in(path)
+        alive = pid is not None and _live_process(pid) == "keepalived"
         if not alive and path.exists():
             path.unlink(missing_ok=True)
             removed.append(path)
@@ -305,13 +324,9 @@ def clear_stale_pid_files(pid_file: Path) -> list[Path]:
 
 
 def running_pid(pid_file: Path) -> int | None:
-    """keepalived's pid from its pid file, if that process is alive."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
+    """keepalived's pid from its pid file, if that process is alive (a zombie is not)."""
+    pid = _pid_in(pid_file)
+    return pid if pid is not None and _live_process(pid) is not None else None
 
 
 def reload(pid_file: Path) -> bool:

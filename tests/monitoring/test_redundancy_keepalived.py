@@ -260,3 +260,48 @@ def test_pid_files_left_by_a_keepalived_that_died_are_removed_before_a_start(tmp
     assert set(removed) == {pid_file, kd.vrrp_pid_file(pid_file)}
     assert not pid_file.exists() and not kd.vrrp_pid_file(pid_file).exists()
     assert kd.clear_stale_pid_files(pid_file) == []  # nothing left to remove
+
+
+def test_a_zombie_keepalived_is_not_running_and_its_pid_files_are_removed(tmp_path):
+    """A keepalived killed with -9 leaves its VRRP child a zombie whose pid still answers signal
+    0: it was taken for a running keepalived, so keepalived refused to start again ("daemon is
+    already running", seen in the lab) and the worker would SIGHUP a dead process."""
+    import shutil
+    import time
+
+    from monitoring.redundancy import keepalived as kd
+
+    binary = tmp_path / "keepalived"  # the process's name is its executable's
+    shutil.copy("/bin/true", binary)
+    zombie = subprocess.Popen([binary])  # exits at once; not waited for: a zombie
+    try:
+        stat = Path(f"/proc/{zombie.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            time.sleep(0.01)
+        pid_file = tmp_path / "keepalived.pid"
+        for path in (pid_file, kd.vrrp_pid_file(pid_file)):
+            path.write_text(f"{zombie.pid}\n")
+        assert kd.running_pid(pid_file) is None
+        assert kd.reload(pid_file) is False
+        assert set(kd.clear_stale_pid_files(pid_file)) == {pid_file, kd.vrrp_pid_file(pid_file)}
+    finally:
+        zombie.wait()
+
+
+def test_a_live_keepalived_keeps_its_pid_files(tmp_path):
+    import shutil
+
+    from monitoring.redundancy import keepalived as kd
+
+    binary = tmp_path / "keepalived"
+    shutil.copy("/bin/sleep", binary)
+    live = subprocess.Popen([binary, "30"])
+    try:
+        pid_file = tmp_path / "keepalived.pid"
+        pid_file.write_text(f"{live.pid}\n")
+        assert kd.running_pid(pid_file) == live.pid
+        assert kd.clear_stale_pid_files(pid_file) == []
+        assert pid_file.exists()
+    finally:
+        live.kill()
+        live.wait()
