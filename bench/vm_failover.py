@@ -122,7 +122,8 @@ def failover(pair, sampler, prober, sync: bool) -> tuple[float, int]:
         f"{survived}/{HELD} (sync daemon {'on' if sync else 'off'})")  # fmt: skip
     boot(active, everyone=everyone)
     sampler.watch_again(active.name)
-    wait_for(lambda: active.role() == "standby", 60, "the dead director back as standby", everyone)
+    wait_for(lambda: active.role() == "standby", 180, "the dead director back as standby",
+             everyone)  # fmt: skip
     return outage, survived
 
 
