@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from monitoring.peersync import signing
@@ -25,29 +24,6 @@ from virtualservers.lvsconf.render import render
 
 PEER_PATH = "/peer/revision"
 TIMEOUT = 2.0
-ROLES = ("active", "standby", "fault", "single")
-
-
-@dataclass(frozen=True)
-class Role:
-    role: str
-    peer: str = ""
-
-
-def read_role(path: Path) -> Role:
-    """This director's role from the JSON file keepalived's notify hooks write ({"role",
-    "since", "reason", "peer"}), read as `monitoring.redundancy.role.read_role` (the redundancy
-    side's reader, which replaces this one once both are merged) reads it: a missing file means
-    a single director, a bad one a fault; neither follows nor is read-only."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Role("single")
-    except (OSError, ValueError):
-        return Role("fault")
-    if not isinstance(data, dict) or data.get("role") not in ROLES:
-        return Role("fault")
-    return Role(data["role"], str(data.get("peer") or ""))
 
 
 def digest(text: str, checks: Mapping[str, Any]) -> str:

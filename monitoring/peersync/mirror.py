@@ -24,20 +24,19 @@ from monitoring.peersync.follow import (
     PeerClient,
     PeerError,
     PeerRevision,
-    Role,
     digest,
-    read_role,
 )
+from monitoring.redundancy.role import DirectorRole, read_role
 
 log = logging.getLogger("lvsadmin.peersync")
 
 
-def role() -> Role:
+def role() -> DirectorRole:
     """This director's role (the redundancy side's file); "single" when there is none."""
     return read_role(Path(settings.LVSADMIN_ROLE_FILE))
 
 
-def peer_url(role_info: Role) -> str:
+def peer_url(role_info: DirectorRole) -> str:
     """Where the peer's GUI answers: the setting, else the role file's peer on :3636."""
     if settings.LVSADMIN_PEER_URL:
         return settings.LVSADMIN_PEER_URL.rstrip("/")

@@ -11,9 +11,7 @@ from monitoring.peersync.follow import (
     Follower,
     Local,
     PeerClient,
-    Role,
     digest,
-    read_role,
 )
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
 from virtualservers.lvsconf.parse import parse
@@ -251,17 +249,6 @@ def test_equal_content_under_an_older_peer_serial_is_not_stored_again(peer, stor
     peer.publish(44, lvs_cf(44, weight=2))
     state = follower(peer, store, clock).step()
     assert state.adopted == [] and state.matches is True
-
-
-def test_a_missing_role_file_is_a_single_director_and_a_bad_one_a_fault(tmp_path):
-    path = tmp_path / "director-role.json"
-    assert read_role(path).role == "single"
-    path.write_text("{not json")
-    assert read_role(path).role == "fault"
-    path.write_text(json.dumps({"role": "boss"}))
-    assert read_role(path).role == "fault"
-    path.write_text(json.dumps({"role": "standby", "since": 1.0, "peer": PEER}))
-    assert read_role(path) == Role("standby", PEER)
 
 
 def test_the_directors_talk_directly_whatever_proxy_the_environment_names(monkeypatch):
