@@ -79,12 +79,16 @@ cached_root() {
   for dir in /proc /sys /dev /run /etc /var /tmp "$out"; do
     mount --rbind "$dir" "$host_root$dir" || return 1
   done
-  # The test kernel's modules are linked from the guest's /lib/modules, a directory the host may
-  # not have (then modprobe works only outside the chroot: the modules the tests need are loaded
-  # above, and the kernel loads IPVS schedulers itself).
-  if [ -d "$host_root/lib/modules" ]; then
-    mount --rbind /lib/modules "$host_root/lib/modules" || return 1
+  # The test kernel's modules, linked from the guest's /lib/modules (modprobe and the tests read
+  # them there), in a directory the host may not have: then it is made in a writable layer over
+  # the share's /usr/lib (which /lib links to).
+  if [ ! -d "$host_root/usr/lib/modules" ]; then
+    mkdir -p "$lab_run/usr-lib/upper" "$lab_run/usr-lib/work"
+    mount -t overlay lab-usr-lib -o "lowerdir=$host_root/usr/lib,upperdir=$lab_run/usr-lib/upper,workdir=$lab_run/usr-lib/work" \
+      "$host_root/usr/lib" || return 1
+    mkdir "$host_root/usr/lib/modules" || return 1
   fi
+  mount --rbind /usr/lib/modules "$host_root/usr/lib/modules" || return 1
   in_root=(chroot "$host_root" /usr/bin/env --chdir="$repo")
 }
 if cached_root; then
