@@ -576,6 +576,10 @@ class VipSampler:
         with self.lock:
             return frozenset(n for n, held in self.holding.items() if held)
 
+    def first(self, holders: set[str], after: float) -> float:
+        """When `holders` first held the VIP (and nobody else) after `after`."""
+        return next(at for at, now in list(self.samples) if at > after and now == holders)
+
     def longest_overlap(self) -> float:
         """The longest stretch during which more than one director held the VIP."""
         longest, start = 0.0, None
