@@ -53,8 +53,8 @@ if [ ! -e "/lib/modules/$kver/modules.dep" ]; then
   exit
 fi
 
-# The modules the product and the tests need; the kernel loads IPVS schedulers on demand.
-for mod in ip_vs veth bridge dummy ipip; do
+# The module the product needs; schedulers are loaded on demand by the kernel (and by the tests).
+for mod in ip_vs veth bridge dummy; do
   modprobe "$mod" || stamp "modprobe $mod failed"
 done
 ip link set lo up

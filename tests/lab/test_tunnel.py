@@ -5,7 +5,6 @@ VIP. Applied by applylvs and used by a real MySQL client."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from tests.lab.topology import REAL_SERVERS, VIP, Topology, mysql_connect, run, 
 @pytest.fixture
 def tunnel_endpoints() -> Iterator[None]:
     """Each real server accepts IPIP on tunl0 (the VIP is already on its lo, ARP-silent)."""
-    if not Path("/sys/module/ipip").exists():  # tests/lab/guest.sh loads it
-        run("modprobe", "ipip")
+    run("modprobe", "ipip")
     for ns in REAL_SERVERS:
         run("ip", "link", "set", "tunl0", "up", ns=ns)
         for scope in ("all", "default", "eth0", "tunl0"):
