@@ -139,7 +139,6 @@ class StatusWriter:
         rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
         if not self.announced:
             status["started_at"] = self.started_at
-        if not self.announced:
             create_the_single_row(WorkerStatus)
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible.
