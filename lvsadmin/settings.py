@@ -417,6 +417,9 @@ LVSADMIN_KEEPALIVED = env("KEEPALIVED", "keepalived")
 LVSADMIN_KEEPALIVED_CONF = Path(env("KEEPALIVED_CONF", str(STATE_DIR / "keepalived.conf")))
 LVSADMIN_KEEPALIVED_PID = Path(env("KEEPALIVED_PID", str(STATE_DIR / "keepalived.pid")))
 LVSADMIN_VRRP_YIELD_FILE = Path(env("VRRP_YIELD_FILE", str(STATE_DIR / "vrrp-yield")))
+# 1 while keepalived must hold this director in FAULT because its worker has not loaded the
+# IPVS table yet (set by `manage.py vrrp --exec-keepalived`, cleared by the worker).
+LVSADMIN_WORKER_READY_FILE = Path(env("WORKER_READY_FILE", str(STATE_DIR / "worker-ready")))
 LVSADMIN_REDUNDANCY_STATUS = Path(
     env("REDUNDANCY_STATUS", str(STATE_DIR / "redundancy-status.json"))
 )

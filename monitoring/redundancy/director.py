@@ -40,6 +40,7 @@ class RedundancyPaths:
     binary: str = "keepalived"
     router_id: int = 51
     secret: str = ""
+    ready_file: Path | None = None  # the worker-ready track file (keepalived.hold_until_ready)
 
 
 @dataclass
@@ -77,7 +78,14 @@ class RedundancyControl:
         self.state = RedundancyState()
         self.owns_daemon = False  # a daemon we started, stopped again when syncdaemon goes off
 
-    def step(self, config: LvsConfig | None, driver: Driver | None, serial: int | None) -> None:
+    def step(
+        self,
+        config: LvsConfig | None,
+        driver: Driver | None,
+        serial: int | None,
+        table_loaded: bool = False,
+    ) -> None:
+        """``table_loaded``: the worker has loaded the IPVS table since it started."""
         if config is None:
             return
         self.state.enabled = config.redundant
@@ -85,6 +93,12 @@ class RedundancyControl:
         message = self._keepalived(config, driver, serial) if config.redundant else self._single()
         role = read_role(self.paths.role_file)
         message = message or self._sync_daemon(config, role, driver)
+        if config.redundant and table_loaded and self.paths.ready_file is not None:
+            # After the sync daemon's switch, so that the director leaving FAULT already
+            # receives the active one's connections. Never set back to "not ready" here: a
+            # worker restart on the active director must not give the VIPs away.
+            if keepalived.mark_ready(self.paths.ready_file):
+                log.info("ready: the IPVS table is loaded; keepalived may stand by")
         if message != self.state.message and message:
             log.error("redundancy: %s", message)
         self.state.message, self.state.role = message, role
@@ -132,7 +146,12 @@ class RedundancyControl:
             text = keepalived.render(
                 config,
                 director,
-                keepalived.Hooks(self.paths.notify, self.paths.role_file, self.paths.yield_file),
+                keepalived.Hooks(
+                    self.paths.notify,
+                    self.paths.role_file,
+                    self.paths.yield_file,
+                    self.paths.ready_file,
+                ),
                 self.paths.router_id,
                 self.paths.secret,
                 serial,

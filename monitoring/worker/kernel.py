@@ -47,6 +47,7 @@ class KernelSide:
         self.held: Held = {}
         self.applied_held: Held = {}
         self.need_converge = False
+        self.loaded = False  # a full converge succeeded since this worker started
         self.last_converge = 0.0
         self.last_driver_try = -DRIVER_RETRY
         self.requests = ConvergeRequests(state_path)
@@ -146,6 +147,7 @@ class KernelSide:
         self.metrics.observe_apply(time.perf_counter() - started, ok=result.ok)
         if full:
             self.last_converge = self.clock()
+            self.loaded = self.loaded or not result.error
         self._report(result, drift_repair)
         self.applied_down, self.applied_weights = down, weights
         self.applied_held = held

@@ -217,7 +217,7 @@ class Worker:
         self.kernel.notice_requests()
         self.notifications.reload()
         with self.kernel.lock:
-            self.redundancy.step(self.config, self.kernel.driver, self.serial)
+            self.redundancy.step(self.config, self.kernel.driver, self.serial, self.kernel.loaded)
         role = self.redundancy.control.state.role
         event = announce.role_event(self.role_seen, role)
         if event is not None:

@@ -33,6 +33,7 @@ def paths_from_settings() -> RedundancyPaths:
         binary=settings.LVSADMIN_KEEPALIVED,
         router_id=settings.LVSADMIN_VRRP_ROUTER_ID,
         secret=settings.LVSADMIN_VRRP_SECRET,
+        ready_file=Path(settings.LVSADMIN_WORKER_READY_FILE),
     )
 
 
@@ -42,9 +43,15 @@ class WorkerRedundancy:
         self.status_path = Path(settings.LVSADMIN_REDUNDANCY_STATUS)
         self.written = ""
 
-    def step(self, config: LvsConfig | None, driver: Driver | None, serial: int | None) -> None:
+    def step(
+        self,
+        config: LvsConfig | None,
+        driver: Driver | None,
+        serial: int | None,
+        table_loaded: bool = False,
+    ) -> None:
         try:
-            self.control.step(config, driver, serial)
+            self.control.step(config, driver, serial, table_loaded)
         except OSError as exc:
             self.control.state.message = f"redundancy: {exc}"
             log.error("redundancy step failed: %s", exc)

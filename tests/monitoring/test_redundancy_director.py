@@ -8,6 +8,7 @@ import pytest
 
 from monitoring.ipvs.base import KernelAddress, SyncDaemon
 from monitoring.ipvs.memory import MemoryDriver
+from monitoring.redundancy import keepalived
 from monitoring.redundancy.director import (
     RedundancyControl,
     RedundancyPaths,
@@ -48,6 +49,7 @@ def paths(tmp_path):
         role_file=tmp_path / "director-role.json",
         yield_file=tmp_path / "vrrp-yield",
         notify=("/usr/bin/python3", "/opt/lvsadmin/notify.py"),
+        ready_file=tmp_path / "worker-ready",
     )
 
 
@@ -157,6 +159,33 @@ def test_sync_daemon_follows_the_role(paths, driver, keepalived_process):
     write_role(paths.role_file, "fault", "link down")
     control.step(config(), driver, 1)
     assert driver.sync_daemons() == [SyncDaemon("backup", "eth0", 9)]
+
+
+def test_ready_only_once_the_table_is_loaded_and_the_sync_daemon_switched(
+    paths, driver, keepalived_process
+):
+    keepalived.hold_until_ready(paths.ready_file)  # keepalived has just started
+    control = RedundancyControl(paths, installed)
+    write_role(paths.role_file, "fault", "keepalived: FAULT")
+    control.step(config(), driver, 1, table_loaded=False)
+    assert paths.ready_file.read_text() == "1\n"  # keepalived stays in FAULT
+    control.step(config(), driver, 1, table_loaded=True)
+    assert paths.ready_file.read_text() == "0\n"
+    assert driver.sync_daemons() == [SyncDaemon("backup", "eth0", 9)]  # already receiving
+
+
+def test_a_restarted_worker_never_puts_a_serving_director_in_fault(
+    paths, driver, keepalived_process
+):
+    paths.ready_file.write_text("0\n")
+    write_role(paths.role_file, "active", "keepalived: MASTER")
+    RedundancyControl(paths, installed).step(config(), driver, 1, table_loaded=False)
+    assert paths.ready_file.read_text() == "0\n"
+
+
+def test_a_single_director_has_no_ready_file(paths, driver):
+    RedundancyControl(paths, installed).step(config(on=0), driver, 1, table_loaded=True)
+    assert not paths.ready_file.exists()
 
 
 def test_sync_daemon_off_stops_the_one_it_started_and_no_other(paths, driver, keepalived_process):

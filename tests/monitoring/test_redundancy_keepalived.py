@@ -50,6 +50,7 @@ def hooks(tmp_path):
         ("/usr/bin/python3", "/opt/lvsadmin/monitoring/redundancy/notify.py"),
         tmp_path / "director-role.json",
         tmp_path / "vrrp-yield",
+        tmp_path / "worker-ready",
     )
 
 
@@ -134,7 +135,7 @@ def test_notify_hooks_name_each_state_and_the_role_file(tmp_path):
         assert (
             f'notify_{event} "/usr/bin/python3 /opt/lvsadmin/monitoring/redundancy/notify.py '
             f"--role-file {role_file} --yield-file {tmp_path / 'vrrp-yield'} "
-            f'--peer 192.0.2.1 {state}"'
+            f'--ready-file {tmp_path / "worker-ready"} --peer 192.0.2.1 {state}"'
         ) in text
 
 
@@ -197,6 +198,39 @@ def test_notify_program_records_the_role(tmp_path):
     assert read_role(role_file).role == "standby"
 
 
+def test_the_instance_waits_in_fault_for_the_worker_ready_file(tmp_path):
+    text = k.render(config(), k.whoami(config(), LOCAL_BACKUP), hooks(tmp_path))
+    track = text[text.index(f"vrrp_track_file {k.READY_TRACK}") :].split("}", 1)[0]
+    assert f'file "{tmp_path / "worker-ready"}"' in track
+    assert "weight 0" in track  # any non-zero number: FAULT
+    assert "init_file 1" in track and "overwrite" not in track  # a reload never resets it
+    instance = text[text.index("vrrp_instance") :]
+    tracked = instance[instance.index("track_file {") :].split("}", 1)[0]
+    assert k.YIELD_TRACK in tracked and k.READY_TRACK in tracked
+    assert f"--ready-file {tmp_path / 'worker-ready'}" in text  # the notify hook can say why
+
+
+def test_hold_until_ready_then_mark_ready(tmp_path):
+    ready = tmp_path / "worker-ready"
+    k.hold_until_ready(ready)
+    assert ready.read_text() == "1\n"
+    assert k.mark_ready(ready) and ready.read_text() == "0\n"
+    assert not k.mark_ready(ready)  # unchanged: not written again
+
+
+def test_notify_says_a_fault_is_the_wait_for_the_worker(tmp_path):
+    role_file, ready = tmp_path / "r.json", tmp_path / "worker-ready"
+    args = ["--role-file", str(role_file), "--yield-file", str(tmp_path / "y")]
+    args += ["--ready-file", str(ready), "--peer", "192.0.2.2"]
+    k.hold_until_ready(ready)
+    notify_main([*args, "FAULT"])
+    role = read_role(role_file)
+    assert role.role == "fault" and "worker has loaded the IPVS table" in role.reason
+    k.mark_ready(ready)
+    notify_main([*args, "FAULT"])
+    assert "tracked link is down" in read_role(role_file).reason
+
+
 def test_notify_program_runs_as_keepalived_runs_it(tmp_path):
     script = Path(k.__file__).with_name("notify.py")
     role_file = tmp_path / "r.json"
@@ -228,7 +262,9 @@ def test_generated_config_passes_keepalived_own_check(tmp_path):
     cfg = config("nat", "nat_router = 198.51.100.254 eth1:1", links=1)
     for local in (LOCAL_PRIMARY, LOCAL_BACKUP):
         conf = tmp_path / "keepalived.conf"
-        hooks_ = k.Hooks((sys.executable, str(script)), tmp_path / "r", tmp_path / "y")
+        hooks_ = k.Hooks(
+            (sys.executable, str(script)), tmp_path / "r", tmp_path / "y", tmp_path / "ready"
+        )
         conf.write_text(k.render(cfg, k.whoami(cfg, local), hooks_))
         check = subprocess.run(
             [

@@ -103,15 +103,24 @@ class Lab:
         directory.mkdir(exist_ok=True)
         config = parse(lvs_cf(monitor_links))[0]
         hooks = keepalived.Hooks(
-            (sys.executable, str(NOTIFY)), directory / "role.json", directory / "yield"
+            (sys.executable, str(NOTIFY)),
+            directory / "role.json",
+            directory / "yield",
+            directory / "worker-ready",
         )
         me = keepalived.whoami(config, [(self.directors[ns], "eth0")])
         return keepalived.write_if_changed(
             directory / "keepalived.conf", keepalived.render(config, me, hooks)
         )
 
-    def start(self, ns: str) -> None:
+    def start(self, ns: str, worker_ready: bool = True) -> None:
+        """keepalived started as `manage.py vrrp --exec-keepalived` starts it; `worker_ready`: the
+        worker (not run here) has loaded its table, as it has within a poll of its start."""
         directory = self.base / ns
+        keepalived.clear_stale_pid_files(directory / "k.pid")
+        keepalived.hold_until_ready(directory / "worker-ready")
+        if worker_ready:
+            keepalived.mark_ready(directory / "worker-ready")
         log = open(directory / "log", "ab")  # noqa: SIM115 (kept by the process)
         self.keepalived[ns] = subprocess.Popen(
             ["ip", "netns", "exec", ns,
@@ -122,6 +131,18 @@ class Lab:
 
     def role(self, ns: str) -> str:
         return read_role(self.base / ns / "role.json").role
+
+    def kill(self, ns: str) -> None:
+        """kill -9 of every process in the namespace (keepalived and its VRRP child)."""
+        pids = [int(pid) for pid in ip("netns", "pids", ns).split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.keepalived[ns].wait(timeout=10)
+        # The VRRP child takes a moment to exit (seen in state D after leaving the namespace);
+        # until then keepalived, started again, says "daemon is already running".
+        deadline = time.monotonic() + 10
+        while any(map(alive, pids)) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     # --- who holds the VIP, every 100 ms -----------------------------------------------------
     def watch(self, ns: str) -> None:
@@ -163,6 +184,14 @@ class Lab:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def alive(pid: int) -> bool:
+    """Not gone and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def wait_for(condition, limit: float, what: str, lab: Lab) -> float:
     start = time.monotonic()
     while not condition():
@@ -199,8 +228,7 @@ def test_vrrp_failover_no_failback_hand_over_and_monitor_links(lab):
 
     # The active director dies hard: every process killed, its link gone with it.
     hwaddr, died = lab.mac(active), time.monotonic()
-    for pid in ip("netns", "pids", active).split():
-        os.kill(int(pid), signal.SIGKILL)
+    lab.kill(active)
     ip("-n", active, "link", "del", "eth0")
     lab.forget(active)
     wait_for(lambda: lab.holders() == {standby}, DEADTIME + 1, "the takeover", lab)
@@ -250,3 +278,34 @@ def test_vrrp_failover_no_failback_hand_over_and_monitor_links(lab):
         both = both + 1 if len(holders) > 1 else 0
         longest = max(longest, both)
     assert longest * 0.1 <= KEEPALIVE, f"both directors held the VIP for {longest * 0.1:.1f} s"
+
+
+def test_a_director_whose_worker_is_not_ready_never_takes_the_vips(lab):
+    """After a reboot keepalived is up long before the worker has loaded the IPVS table (33 s in
+    the lab under emulation): the peer's death then must not move the VIPs to an empty table."""
+    for ns in lab.directors:
+        lab.configure(ns, monitor_links=0)
+        lab.start(ns)
+    wait_for(lambda: len(lab.holders()) == 1, 30, "one director holding the VIP", lab)
+    (active,) = lab.holders()
+    (standby,) = set(lab.directors) - {active}
+    wait_for(lambda: lab.role(standby) == "standby", 15, "the standby", lab)
+
+    lab.kill(standby)  # it restarts, its worker still starting
+    lab.start(standby, worker_ready=False)
+    wait_for(lambda: lab.role(standby) == "fault", 15, "the restarted director in FAULT", lab)
+    assert "worker has loaded the IPVS table" in read_role(lab.base / standby / "role.json").reason
+
+    lab.kill(active)
+    ip("-n", active, "link", "del", "eth0")
+    lab.forget(active)
+    waited = time.monotonic() + DEADTIME + 2
+    while time.monotonic() < waited:
+        assert lab.holders() == frozenset(), "a director without its IPVS table took the VIP"
+        time.sleep(0.1)
+
+    ready = time.monotonic()
+    keepalived.mark_ready(lab.base / standby / "worker-ready")  # the worker's first apply
+    wait_for(lambda: lab.holders() == {standby}, DEADTIME + 2, "the takeover once ready", lab)
+    assert time.monotonic() - ready <= DEADTIME + 2
+    wait_for(lambda: lab.role(standby) == "active", 5, "its role", lab)

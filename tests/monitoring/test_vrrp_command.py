@@ -18,6 +18,7 @@ def paths(settings, tmp_path):
     settings.LVSADMIN_ROLE_FILE = tmp_path / "director-role.json"
     settings.LVSADMIN_KEEPALIVED_CONF = tmp_path / "keepalived.conf"
     settings.LVSADMIN_KEEPALIVED_PID = tmp_path / "keepalived.pid"
+    settings.LVSADMIN_WORKER_READY_FILE = tmp_path / "worker-ready"
     return settings
 
 
@@ -48,6 +49,22 @@ def test_keepalived_waits_for_the_workers_configuration(paths):
     Revision.objects.create(serial_no=1, text=REDUNDANT)
     with pytest.raises(CommandError, match="no VRRP configuration"):
         call_command("vrrp", "--exec-keepalived", "--wait", "0.2")
+
+
+def test_keepalived_starts_held_in_fault_until_the_worker_is_ready(paths, monkeypatch):
+    paths.LVSADMIN_KEEPALIVED = "sh"
+    Revision.objects.create(serial_no=1, text=REDUNDANT)
+    paths.LVSADMIN_KEEPALIVED_CONF.write_text("vrrp_instance lvsadmin {\n}\n")
+    paths.LVSADMIN_WORKER_READY_FILE.write_text("0\n")  # from before a reboot
+    started = []
+
+    def execv(binary, argv):
+        started.append((paths.LVSADMIN_WORKER_READY_FILE.read_text(), argv))
+
+    monkeypatch.setattr("os.execv", execv)
+    call_command("vrrp", "--exec-keepalived")
+    ((ready, argv),) = started
+    assert ready == "1\n" and "--vrrp" in argv
 
 
 def test_role_prints_the_role_file(paths, capsys):

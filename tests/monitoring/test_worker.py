@@ -494,3 +494,22 @@ def test_a_revision_from_the_peer_already_found_by_the_poll_is_not_enforced_twic
     finally:
         worker.stop()
         thread.join(timeout=20)
+
+
+def test_the_redundancy_step_learns_when_the_table_is_loaded(memory, listener, monkeypatch):
+    """keepalived is held in FAULT until then (monitoring.redundancy.keepalived)."""
+    publish(lvs_cf(listener, free_port()))
+    worker = Worker("memory", arp_count=0)
+    loaded = []
+
+    def step(config, driver, serial, table_loaded=False):
+        loaded.append(table_loaded)
+
+    monkeypatch.setattr(worker.redundancy, "step", step)
+    worker.open_driver()
+    worker.use_config(worker.poll())
+    worker.poll()
+    assert loaded == [False, False]  # configuration read, table not applied yet
+    assert worker.apply_if_needed(frozenset())
+    worker.poll()
+    assert loaded[-1] is True
