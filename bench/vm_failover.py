@@ -18,7 +18,7 @@ the active director's GUI and applied, as an operator would). Goal: every outage
 1 s, and every held connection survives with the sync daemon; exits 1 when a goal is missed.
 Timers as in the test: keepalive 1 s, deadtime 4 s.
 
-    LAB_MODE=bench scripts/lab.sh bench/vm_failover.py     (LVSADMIN_BENCH_FAILOVERS=2)
+    LVSADMIN_BENCH_FAILOVERS=5 LAB_MODE=bench scripts/lab.sh bench/vm_failover.py   (default 2)
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ for arg in "$@"; do
   esac
   printf '%s\n' "$arg" >>"$out/args"
 done
+# The benchmarks' settings (LVSADMIN_BENCH_*, e.g. LVSADMIN_BENCH_FAILOVERS=5) travel the same
+# way: the guest's environment is not the host's.
+env | grep -E '^LVSADMIN_BENCH_[A-Z0-9_]+=[A-Za-z0-9._-]*$' >"$out/env" || true
 
 # The guest cannot keep bytecode (its root is read-only), and the host may never have written the
 # repository's (PYTHONDONTWRITEBYTECODE): without this every Python process in the guest compiles

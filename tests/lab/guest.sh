@@ -99,6 +99,13 @@ fi
 
 python=$repo/.venv/bin/python
 cd "$repo"
+if [ -s "$out/env" ]; then
+  while IFS= read -r setting; do
+    if [[ $setting =~ ^LVSADMIN_BENCH_[A-Z0-9_]+=[A-Za-z0-9._-]*$ ]]; then
+      export "$setting"
+    fi
+  done <"$out/env"
+fi
 extra=()
 if [ -s "$out/args" ]; then
   mapfile -t extra <"$out/args"
