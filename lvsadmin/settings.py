@@ -423,6 +423,11 @@ LVSADMIN_WORKER_READY_FILE = Path(env("WORKER_READY_FILE", str(STATE_DIR / "work
 LVSADMIN_REDUNDANCY_STATUS = Path(
     env("REDUNDANCY_STATUS", str(STATE_DIR / "redundancy-status.json"))
 )
+# With the sync daemon on: a connection that carries traffic is sent to the standby again every
+# this many seconds (net.ipv4.vs.sync_refresh_period, sync_threshold "3 0", sync_retries 1), so a
+# standby that started after it was opened learns it too; 0 leaves the kernel's sysctls alone
+# (each connection sent once, at its third packet).
+LVSADMIN_SYNC_REFRESH_SECONDS = int(env("SYNC_REFRESH_SECONDS", "10"))
 # Both directors must use the same router id (1-255, unique on the segment) and secret.
 LVSADMIN_VRRP_ROUTER_ID = int(env("VRRP_ROUTER_ID", "51"))
 LVSADMIN_VRRP_SECRET = env("VRRP_SECRET", "")

@@ -80,6 +80,7 @@ env | grep -E '^LVSADMIN_BENCH_[A-Z0-9_]+=[A-Za-z0-9._-]*$' >"$out/env" || true
 # the tests in a chroot on it. A process's start (applylvs --help) measured 30 s uncached, 11.5 s
 # cached (tests/lab/guest.sh). virtme creates the mount point in the guest's /srv overlay.
 host_root_share=/srv/lvsadmin-host-root
+printf '%s\n' "$host_root_share" >"$out/host-root"  # where guest.sh finds it
 console=$out/console.log
 started=$(date +%s)
 echo "lab: booting $kver under QEMU/TCG ($mode; output in $out; timeout ${timeout}s)"

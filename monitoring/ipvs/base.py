@@ -46,6 +46,23 @@ class SyncDaemon:
     syncid: int
 
 
+@dataclass(frozen=True)
+class SyncCadence:
+    """When the master sync daemon sends a connection (net.ipv4.vs.sync_threshold, whose two
+    numbers are ``threshold`` and ``period``, sync_refresh_period and sync_retries): at its
+    ``threshold``-th incoming packet and every ``period`` packets after; with ``period`` 0 and
+    ``refresh_seconds`` set, again on a packet once ``refresh_seconds`` have passed, each send
+    repeated ``retries`` times (every refresh_seconds / 8) against a lost message."""
+
+    threshold: int
+    period: int
+    refresh_seconds: int
+    retries: int
+
+
+KERNEL_SYNC_CADENCE = SyncCadence(3, 50, 0, 0)  # the kernel's default
+
+
 class Driver(Protocol):
     name: str
 
@@ -69,4 +86,6 @@ class Driver(Protocol):
     def sync_daemons(self) -> list[SyncDaemon]: ...
     def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None: ...
     def stop_sync_daemon(self, state: str) -> None: ...
+    def sync_cadence(self) -> SyncCadence: ...
+    def set_sync_cadence(self, cadence: SyncCadence) -> None: ...
     def close(self) -> None: ...

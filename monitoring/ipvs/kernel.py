@@ -8,11 +8,29 @@ never imports it, nor pyroute2, nor needs root.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from monitoring.ipvs import addresses
-from monitoring.ipvs.base import KernelAddress, SyncDaemon
+from monitoring.ipvs.base import KernelAddress, SyncCadence, SyncDaemon
 from monitoring.ipvs.ipvs_netlink import IPVSNetlink
 from monitoring.ipvs.table import Op, Table
+
+# The IPVS sysctls of this process's network namespace (there once ip_vs is loaded, which the
+# netlink socket's opening did).
+IPVS_SYSCTLS = Path("/proc/sys/net/ipv4/vs")
+
+
+def read_sync_cadence(sysctls: Path = IPVS_SYSCTLS) -> SyncCadence:
+    threshold, period = (int(n) for n in (sysctls / "sync_threshold").read_text().split())
+    refresh = int((sysctls / "sync_refresh_period").read_text())
+    return SyncCadence(threshold, period, refresh, int((sysctls / "sync_retries").read_text()))
+
+
+def write_sync_cadence(cadence: SyncCadence, sysctls: Path = IPVS_SYSCTLS) -> None:
+    # The refresh first: with period 0 and no refresh, a connection is sent only once.
+    (sysctls / "sync_refresh_period").write_text(f"{cadence.refresh_seconds}\n")
+    (sysctls / "sync_retries").write_text(f"{cadence.retries}\n")
+    (sysctls / "sync_threshold").write_text(f"{cadence.threshold} {cadence.period}\n")
 
 
 class NetlinkDriver:
@@ -66,6 +84,12 @@ class NetlinkDriver:
 
     def stop_sync_daemon(self, state: str) -> None:
         self.ipvs.stop_sync_daemon(state)
+
+    def sync_cadence(self) -> SyncCadence:
+        return read_sync_cadence()
+
+    def set_sync_cadence(self, cadence: SyncCadence) -> None:
+        write_sync_cadence(cadence)
 
     # --- the host ----------------------------------------------------------------------------
     def addresses(self) -> list[KernelAddress]:

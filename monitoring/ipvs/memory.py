@@ -11,7 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from monitoring.ipvs.base import DriverError, KernelAddress, SyncDaemon
+from monitoring.ipvs.base import (
+    KERNEL_SYNC_CADENCE,
+    DriverError,
+    KernelAddress,
+    SyncCadence,
+    SyncDaemon,
+)
 from monitoring.ipvs.table import Op, ServiceEntry, Table, apply_op
 
 
@@ -29,6 +35,7 @@ class MemoryDriver:
     fail_on: str | None = None  # an ipvsadm text of an op to refuse, for failure tests
     name: str = "memory"
     daemons: dict[str, SyncDaemon] = field(default_factory=dict)
+    cadence: SyncCadence = KERNEL_SYNC_CADENCE
 
     def dump(self) -> Table:
         # list() copies the items in one step: traffic() runs without the worker's lock.
@@ -108,6 +115,12 @@ class MemoryDriver:
         if self.daemons.pop(state, None) is None:
             raise DriverError(f"no {state} sync daemon runs", 3)
         self.messages_sent += 1
+
+    def sync_cadence(self) -> SyncCadence:
+        return self.cadence
+
+    def set_sync_cadence(self, cadence: SyncCadence) -> None:
+        self.cadence = cadence
 
     def close(self) -> None:
         pass

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.ipvs.base import Driver, DriverError, SyncDaemon
+from monitoring.ipvs.base import Driver, DriverError, SyncCadence, SyncDaemon
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.role import (
     ROLE_FAULT,
@@ -28,6 +28,8 @@ from virtualservers.lvsconf.model import LvsConfig
 
 log = logging.getLogger("lvsadmin.worker")
 DEFAULT_SYNC_IFACE = "eth0"
+SYNC_THRESHOLD = 3  # the kernel's: the first send at a connection's third incoming packet
+SYNC_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class RedundancyPaths:
     router_id: int = 51
     secret: str = ""
     ready_file: Path | None = None  # the worker-ready track file (keepalived.hold_until_ready)
+    sync_refresh: int = 10  # seconds between sends of a busy connection; 0: the kernel's cadence
 
 
 @dataclass
@@ -203,6 +206,7 @@ class RedundancyControl:
                     self.owns_daemon, running = False, []
                 self.state.sync_daemons = running
                 return ""
+            self._cadence(driver)
             if running != [wanted]:
                 # Piranha's pulse, too, stopped both roles before starting the one it wanted.
                 for daemon in running:
@@ -217,7 +221,26 @@ class RedundancyControl:
             self.state.sync_daemons = running
         except DriverError as exc:
             return f"cannot switch the sync daemon: {exc}"
+        except OSError as exc:  # the sysctls
+            return f"cannot set when the sync daemon sends a connection: {exc}"
         return ""
+
+    def _cadence(self, driver: Driver) -> None:
+        """On both directors (the standby is the next master). The kernel's default sends a
+        connection once, at its third packet: a standby that starts later (a reboot, a
+        keepalived restart) never learns the connections already open, and one lost message
+        loses a connection for good. With a refresh, every connection that carries traffic is
+        sent again every ``sync_refresh`` seconds, once repeated."""
+        if not self.paths.sync_refresh:
+            return  # the kernel's (or the administrator's) own settings
+        wanted = SyncCadence(SYNC_THRESHOLD, 0, self.paths.sync_refresh, SYNC_RETRIES)
+        if driver.sync_cadence() != wanted:
+            driver.set_sync_cadence(wanted)
+            log.info(
+                "sync daemon: each connection sent at its packet %d and again every %d s "
+                "(repeated %d time) while it carries traffic",
+                wanted.threshold, wanted.refresh_seconds, wanted.retries,
+            )  # fmt: skip
 
 
 def hand_over(yield_file: Path) -> None:

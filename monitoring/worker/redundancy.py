@@ -34,6 +34,7 @@ def paths_from_settings() -> RedundancyPaths:
         router_id=settings.LVSADMIN_VRRP_ROUTER_ID,
         secret=settings.LVSADMIN_VRRP_SECRET,
         ready_file=Path(settings.LVSADMIN_WORKER_READY_FILE),
+        sync_refresh=settings.LVSADMIN_SYNC_REFRESH_SECONDS,
     )
 
 

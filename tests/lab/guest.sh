@@ -66,10 +66,11 @@ stamp "modules loaded: $(lsmod | awk 'NR>1{print $1}' | grep -E '^(ip_vs|veth|br
 # 11.5 s here. Nothing on the host changes during a run, which is what cache=loose assumes. The
 # guest's own mounts are bound in, so the chroot sees the same /proc, /sys, /dev, /run (network
 # namespaces, the lab's tmpfs), /etc, /var, /tmp, kernel modules and output directory.
-host_root=/srv/lvsadmin-host-root
+host_root=$(cat "$out/host-root" 2>/dev/null)  # the share's mount point, from scripts/lab.sh
 in_root=()
 cached_root() {
   local tag
+  [ -n "$host_root" ] || return 1
   tag=$(awk -v m="$host_root" '$2 == m && $3 == "9p" {print $1}' /proc/mounts)
   [ -n "$tag" ] || return 1
   umount "$host_root" || return 1

@@ -3,10 +3,11 @@
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
-from monitoring.ipvs.base import KernelAddress, SyncDaemon
+from monitoring.ipvs.base import KERNEL_SYNC_CADENCE, KernelAddress, SyncCadence, SyncDaemon
 from monitoring.ipvs.memory import MemoryDriver
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.director import (
@@ -186,6 +187,29 @@ def test_a_restarted_worker_never_puts_a_serving_director_in_fault(
 def test_a_single_director_has_no_ready_file(paths, driver):
     RedundancyControl(paths, installed).step(config(on=0), driver, 1, table_loaded=True)
     assert not paths.ready_file.exists()
+
+
+def test_busy_connections_are_sent_to_the_standby_again_every_sync_refresh(
+    paths, driver, keepalived_process
+):
+    control = RedundancyControl(paths, installed)
+    for role in ("standby", "active"):  # the standby is the next master: both alike
+        driver.set_sync_cadence(KERNEL_SYNC_CADENCE)
+        write_role(paths.role_file, role, "keepalived")
+        control.step(config(), driver, 1)
+        assert driver.sync_cadence() == SyncCadence(3, 0, 10, 1)
+
+
+def test_the_kernels_sync_cadence_is_left_alone_when_asked_or_without_sync_daemon(
+    paths, driver, keepalived_process
+):
+    write_role(paths.role_file, "active", "keepalived: MASTER")
+    RedundancyControl(paths, installed).step(config(sync=0), driver, 1)
+    assert driver.sync_cadence() == KERNEL_SYNC_CADENCE
+    kernel_only = replace(paths, sync_refresh=0)
+    RedundancyControl(kernel_only, installed).step(config(), driver, 1)
+    assert driver.sync_cadence() == KERNEL_SYNC_CADENCE
+    assert driver.sync_daemons() == [SyncDaemon("master", "eth0", 9)]
 
 
 def test_sync_daemon_off_stops_the_one_it_started_and_no_other(paths, driver, keepalived_process):
