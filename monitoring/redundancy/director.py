@@ -162,6 +162,15 @@ class RedundancyControl:
         except (keepalived.RedundancyError, DriverError) as exc:
             return self._fault(str(exc))
         if keepalived.write_if_changed(self.paths.conf, text):
+            ready = self.paths.ready_file
+            if (
+                ready is not None
+                and not ready.exists()
+                and keepalived.running_pid(self.paths.pid_file)
+            ):
+                # A keepalived started before the gate existed (an upgrade) is serving: on this
+                # reload, init_file would create the file as "not ready" and put it in FAULT.
+                keepalived.mark_ready(ready)
             if keepalived.reload(self.paths.pid_file):
                 log.info("keepalived reloaded: %s changed", self.paths.conf)
         if keepalived.running_pid(self.paths.pid_file) is None:

@@ -184,6 +184,17 @@ def test_a_restarted_worker_never_puts_a_serving_director_in_fault(
     assert paths.ready_file.read_text() == "0\n"
 
 
+def test_an_upgrade_reloading_a_running_keepalived_does_not_put_it_in_fault(
+    paths, driver, keepalived_process
+):
+    # keepalived runs on a configuration without the worker-ready track (started by the old
+    # code); the new worker's first step, before its first apply, adds the track and reloads.
+    write_role(paths.role_file, "active", "keepalived: MASTER")
+    RedundancyControl(paths, installed).step(config(), driver, 1, table_loaded=False)
+    assert paths.ready_file.read_text() == "0\n"  # so init_file does not create it as 1
+    assert "lvsadmin_worker_ready" in paths.conf.read_text()
+
+
 def test_a_single_director_has_no_ready_file(paths, driver):
     RedundancyControl(paths, installed).step(config(on=0), driver, 1, table_loaded=True)
     assert not paths.ready_file.exists()

@@ -4,7 +4,7 @@ exactly one director, a hard death replaced within deadtime + 1 s with the clien
 entry moved, no fail-back, the hand-over flag, and monitor_links giving the role away.
 
 The IPVS side of a failover (both tables, the sync daemon, MySQL through the VIP) is not proven
-here. This test needs only root, keepalived and iproute2, and takes ~30 s."""
+here. This test needs only root, keepalived and iproute2, and takes ~55 s."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from monitoring.ipvs.base import KernelAddress
+from monitoring.ipvs.memory import MemoryDriver
 from monitoring.redundancy import keepalived
-from monitoring.redundancy.director import hand_over
+from monitoring.redundancy.director import RedundancyControl, RedundancyPaths, hand_over
 from monitoring.redundancy.role import read_role
 from tests.lab.two_directors import enter_netns
 from virtualservers.lvsconf.parse import parse
@@ -309,3 +311,41 @@ def test_a_director_whose_worker_is_not_ready_never_takes_the_vips(lab):
     wait_for(lambda: lab.holders() == {standby}, DEADTIME + 2, "the takeover once ready", lab)
     assert time.monotonic() - ready <= DEADTIME + 2
     wait_for(lambda: lab.role(standby) == "active", 5, "its role", lab)
+
+
+def test_an_upgrade_adding_the_worker_ready_track_keeps_the_active_director(lab):
+    """keepalived started by a version without the worker-ready track; the new worker's first
+    step (before its first apply) writes the configuration with the track and reloads it."""
+    for ns in lab.directors:
+        directory = lab.base / ns
+        directory.mkdir(exist_ok=True)
+        config = parse(lvs_cf(0))[0]
+        old = keepalived.Hooks((sys.executable, str(NOTIFY)), directory / "role.json",
+                               directory / "yield")  # fmt: skip
+        me = keepalived.whoami(config, [(lab.directors[ns], "eth0")])
+        (directory / "keepalived.conf").write_text(keepalived.render(config, me, old))
+        lab.start(ns)
+        (directory / "worker-ready").unlink()  # the old version had none
+    wait_for(lambda: len(lab.holders()) == 1, 30, "one director holding the VIP", lab)
+    (active,) = lab.holders()
+    wait_for(lambda: lab.role(active) == "active", 15, "the active director's role", lab)
+
+    for ns in lab.directors:
+        directory = lab.base / ns
+        paths = RedundancyPaths(
+            conf=directory / "keepalived.conf",
+            pid_file=directory / "k.pid",
+            role_file=directory / "role.json",
+            yield_file=directory / "yield",
+            notify=(sys.executable, str(NOTIFY)),
+            ready_file=directory / "worker-ready",
+        )
+        driver = MemoryDriver(address_list=[KernelAddress(lab.directors[ns], 24, "eth0", "eth0")])
+        control = RedundancyControl(paths)
+        control.step(parse(lvs_cf(0))[0], driver, 2, table_loaded=False)
+        assert keepalived.READY_TRACK in paths.conf.read_text()
+    settle = time.monotonic() + 2 * DEADTIME
+    while time.monotonic() < settle:
+        assert lab.holders() == {active}, "the upgrade moved the VIP"
+        time.sleep(0.1)
+    assert lab.role(active) == "active"
