@@ -1,7 +1,8 @@
 """keepalived running the generated configuration, on the host in network namespaces this test
 makes (a bridge, two directors and a client; TEST-NET addresses; no IPVS needed): the VIP on
 exactly one director, a hard death replaced within deadtime + 1 s with the client's neighbour
-entry moved, no fail-back, the hand-over flag, and monitor_links giving the role away.
+entry moved, no fail-back, the hand-over flag, monitor_links giving the role away; a director
+whose worker is not ready never takes the VIP, and an upgrade that adds that gate moves nothing.
 
 The IPVS side of a failover (both tables, the sync daemon, MySQL through the VIP) is not proven
 here. This test needs only root, keepalived and iproute2, and takes ~55 s."""
