@@ -124,12 +124,12 @@ class Prober(threading.Thread):
                 self.successes.append((sent, time.monotonic()))
 
     def last_before(self, moment: float) -> float:
-        """When the last query answered before `moment` was answered."""
+        """When the last probe answered before `moment` was answered."""
         with self.lock:
             return max(finished for _, finished in self.successes if finished <= moment)
 
     def first_after(self, moment: float) -> float | None:
-        """When the first query sent after `moment` was answered (None: none yet). Probes sent
+        """When the first probe sent after `moment` was answered (None: none yet). Probes sent
         before it are left out: one sent just before a death may still be answered by the dying
         director."""
         with self.lock:

@@ -313,6 +313,14 @@ def mark_ready(ready_file: Path) -> bool:
     return write_if_changed(ready_file, READY)
 
 
+def before_start(pid_file: Path, ready_file: Path) -> None:
+    """What comes right before keepalived starts (``manage.py vrrp --exec-keepalived``, and the
+    tests that start it as that command does): the pid files of a dead keepalived removed, the
+    worker marked not ready."""
+    clear_stale_pid_files(pid_file)
+    hold_until_ready(ready_file)
+
+
 def vrrp_pid_file(pid_file: Path) -> Path:
     return pid_file.with_name("keepalived-vrrp.pid")
 
@@ -326,7 +334,7 @@ def configured(conf: Path) -> bool:
         return False
 
 
-def _live_process(pid: int) -> str | None:
+def live_process(pid: int) -> str | None:
     """The command name of process `pid` if it lives; None if there is none or it is a zombie.
 
     A keepalived killed with -9 can leave its VRRP child a zombie, its pid still taken: signal 0
@@ -357,7 +365,7 @@ def clear_stale_pid_files(pid_file: Path) -> list[Path]:
     removed = []
     for path in (pid_file, vrrp_pid_file(pid_file)):
         pid = _pid_in(path)
-        alive = pid is not None and _live_process(pid) == "keepalived"
+        alive = pid is not None and live_process(pid) == "keepalived"
         if not alive and path.exists():
             path.unlink(missing_ok=True)
             removed.append(path)
@@ -367,7 +375,7 @@ def clear_stale_pid_files(pid_file: Path) -> list[Path]:
 def running_pid(pid_file: Path) -> int | None:
     """keepalived's pid from its pid file, if that process is alive (a zombie is not)."""
     pid = _pid_in(pid_file)
-    return pid if pid is not None and _live_process(pid) is not None else None
+    return pid if pid is not None and live_process(pid) is not None else None
 
 
 def reload(pid_file: Path) -> bool:

@@ -101,7 +101,8 @@ class Lab:
         thread.join()
 
     # --- keepalived --------------------------------------------------------------------------
-    def configure(self, ns: str, monitor_links: int) -> bool:
+    def configure(self, ns: str, monitor_links: int, ready_track: bool = True) -> bool:
+        """`ready_track`: False as a version before the worker-ready file wrote it."""
         directory = self.base / ns
         directory.mkdir(exist_ok=True)
         config = parse(lvs_cf(monitor_links))[0]
@@ -109,7 +110,7 @@ class Lab:
             (sys.executable, str(NOTIFY)),
             directory / "role.json",
             directory / "yield",
-            directory / "worker-ready",
+            directory / "worker-ready" if ready_track else None,
         )
         me = keepalived.whoami(config, [(self.directors[ns], "eth0")])
         return keepalived.write_if_changed(
@@ -120,8 +121,7 @@ class Lab:
         """keepalived started as `manage.py vrrp --exec-keepalived` starts it; `worker_ready`: the
         worker (not run here) has loaded its table, as it has within a poll of its start."""
         directory = self.base / ns
-        keepalived.clear_stale_pid_files(directory / "k.pid")
-        keepalived.hold_until_ready(directory / "worker-ready")
+        keepalived.before_start(directory / "k.pid", directory / "worker-ready")
         if worker_ready:
             keepalived.mark_ready(directory / "worker-ready")
         log = open(directory / "log", "ab")  # noqa: SIM115 (kept by the process)
@@ -144,7 +144,7 @@ class Lab:
         # The VRRP child takes a moment to exit (seen in state D after leaving the namespace);
         # until then keepalived, started again, says "daemon is already running".
         deadline = time.monotonic() + 10
-        while any(map(alive, pids)) and time.monotonic() < deadline:
+        while any(map(keepalived.live_process, pids)) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     # --- who holds the VIP, every 100 ms -----------------------------------------------------
@@ -185,14 +185,6 @@ class Lab:
                 process.wait(timeout=10)
         for ns in [*self.directors, self.client, self.switch]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-
-
-def alive(pid: int) -> bool:
-    """Not gone and not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_for(condition, limit: float, what: str, lab: Lab) -> float:
@@ -318,15 +310,9 @@ def test_an_upgrade_adding_the_worker_ready_track_keeps_the_active_director(lab)
     """keepalived started by a version without the worker-ready track; the new worker's first
     step (before its first apply) writes the configuration with the track and reloads it."""
     for ns in lab.directors:
-        directory = lab.base / ns
-        directory.mkdir(exist_ok=True)
-        config = parse(lvs_cf(0))[0]
-        old = keepalived.Hooks((sys.executable, str(NOTIFY)), directory / "role.json",
-                               directory / "yield")  # fmt: skip
-        me = keepalived.whoami(config, [(lab.directors[ns], "eth0")])
-        (directory / "keepalived.conf").write_text(keepalived.render(config, me, old))
+        lab.configure(ns, monitor_links=0, ready_track=False)
         lab.start(ns)
-        (directory / "worker-ready").unlink()  # the old version had none
+        (lab.base / ns / "worker-ready").unlink()  # the old version had none
     wait_for(lambda: len(lab.holders()) == 1, 30, "one director holding the VIP", lab)
     (active,) = lab.holders()
     wait_for(lambda: lab.role(active) == "active", 15, "the active director's role", lab)
@@ -342,8 +328,7 @@ def test_an_upgrade_adding_the_worker_ready_track_keeps_the_active_director(lab)
             ready_file=directory / "worker-ready",
         )
         driver = MemoryDriver(address_list=[KernelAddress(lab.directors[ns], 24, "eth0", "eth0")])
-        control = RedundancyControl(paths)
-        control.step(parse(lvs_cf(0))[0], driver, 2, table_loaded=False)
+        RedundancyControl(paths).step(parse(lvs_cf(0))[0], driver, 2, table_loaded=False)
         assert keepalived.READY_TRACK in paths.conf.read_text()
     settle = time.monotonic() + 2 * DEADTIME
     while time.monotonic() < settle:

@@ -86,8 +86,7 @@ class Command(BaseCommand):
                 )
             time.sleep(0.5)
         pid_file = Path(settings.LVSADMIN_KEEPALIVED_PID)
-        keepalived.clear_stale_pid_files(pid_file)
         # FAULT until the worker has loaded the IPVS table: after a reboot keepalived is up long
         # before the worker, and must not take the VIPs to an empty table meanwhile.
-        keepalived.hold_until_ready(Path(settings.LVSADMIN_WORKER_READY_FILE))
+        keepalived.before_start(pid_file, Path(settings.LVSADMIN_WORKER_READY_FILE))
         os.execv(binary, keepalived.command(binary, conf, pid_file))
