@@ -36,7 +36,7 @@ def measure_here() -> None:
     from django.db import connection
     from django.test import Client
 
-    from monitoring.publish import publish
+    from monitoring.publish.revisions import publish
 
     try:
         call_command("migrate", verbosity=0)

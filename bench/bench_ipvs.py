@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitoring.ipvs.ipvs_netlink import ensure_ipvs_module  # noqa: E402
-from monitoring.ipvs.kernel import NetlinkDriver  # noqa: E402
+from monitoring.ipvs.drivers.ipvs_family import ensure_ipvs_module  # noqa: E402
+from monitoring.ipvs.drivers.kernel import NetlinkDriver  # noqa: E402
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, diff  # noqa: E402
 
 SERVICES, DESTS = 1000, 10

@@ -32,7 +32,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from monitoring.draft import draft_config, replace_draft  # noqa: E402
+from monitoring.publish.draft import draft_config, replace_draft  # noqa: E402
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer  # noqa: E402
 from virtualservers.lvsconf.parse import parse  # noqa: E402
 from virtualservers.lvsconf.render import render  # noqa: E402

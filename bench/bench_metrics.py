@@ -41,9 +41,9 @@ from monitoring.ipvs.table import (  # noqa: E402
     Traffic,
     service_key,
 )
+from monitoring.metrics.counters import WorkerMetrics, publish_traffic  # noqa: E402
 from monitoring.models import Revision  # noqa: E402
-from monitoring.publish import publish  # noqa: E402
-from monitoring.worker_metrics import WorkerMetrics, publish_traffic  # noqa: E402
+from monitoring.publish.revisions import publish  # noqa: E402
 from virtualservers.lvsconf.parse import parse  # noqa: E402
 
 VIRTUALS = 1000

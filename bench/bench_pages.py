@@ -44,7 +44,7 @@ from monitoring.models import (  # noqa: E402
     RealServerHealth,
     WorkerStatus,
 )
-from monitoring.publish import publish  # noqa: E402
+from monitoring.publish.revisions import publish  # noqa: E402
 from realservers.models import RealServer  # noqa: E402
 from virtualservers.models import MonitoringScript, VirtualServer  # noqa: E402
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitoring.ipvs.drivers import get_driver  # noqa: E402
-from monitoring.ipvs.writer import TableWriter  # noqa: E402
+from monitoring.ipvs.written import WrittenTable  # noqa: E402
 from virtualservers.lvsconf.model import (  # noqa: E402
     LvsConfig,
     RealServer,
@@ -72,7 +72,7 @@ def main() -> int:
     subprocess.run(["ipvsadm", "-C"], check=True)
     driver = Counting(get_driver("netlink"))
     with tempfile.TemporaryDirectory() as state_dir:
-        writer = TableWriter(driver, Path(state_dir) / "state.json", arp_count=0)
+        writer = WrittenTable(driver, Path(state_dir) / "state.json", arp_count=0)
         cf = config()
         started = time.perf_counter()
         result = writer.converge(cf)

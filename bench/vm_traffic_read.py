@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 from bench_ipvs import DESTS, SERVICES, best, table  # noqa: E402
 
 from monitoring.ipvs import ipvs_codec  # noqa: E402
-from monitoring.ipvs.ipvs_netlink import ensure_ipvs_module  # noqa: E402
-from monitoring.ipvs.kernel import NetlinkDriver  # noqa: E402
+from monitoring.ipvs.drivers.ipvs_family import ensure_ipvs_module  # noqa: E402
+from monitoring.ipvs.drivers.kernel import NetlinkDriver  # noqa: E402
 from monitoring.ipvs.table import diff  # noqa: E402
-from monitoring.worker_metrics import TRAFFIC_EVERY  # noqa: E402
+from monitoring.metrics.counters import TRAFFIC_EVERY  # noqa: E402
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from lvsadmin.middleware import Address, parse_networks, within
-from monitoring.metrics import exposition
+from monitoring.metrics.exposition import exposition
 
 log = logging.getLogger("lvsadmin.metrics")
 METRICS_PATH = "/metrics"

@@ -18,9 +18,24 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(f"LVSADMIN_{name}", default)
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
 def env_bool(name: str, default: bool = False) -> bool:
+    """A yes/no variable. An unknown value stops start-up: `LVSADMIN_HTTPS=y` must not quietly
+    read as false and turn HTTPS mode off."""
     value = env(name, "1" if default else "0").strip().lower()
-    return value in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"LVSADMIN_{name}={env(name)!r} is not a yes/no value: use one of "
+        f"{', '.join(TRUE_WORDS)} (yes) or {', '.join(w for w in FALSE_WORDS if w)} (no)"
+    )
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -136,7 +151,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every view needs a login, on every method (CVE-2013-6492 was auth limited to GET).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "monitoring.audit.AuditMiddleware",
+    "monitoring.publish.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -160,6 +175,12 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Each feature keeps its template tags in its own package, not in a templatetags/
+            # folder apart from it.
+            "libraries": {
+                "live": "monitoring.live.tags",
+                "peersync": "monitoring.peersync.tags",
+            },
         },
     },
 ]

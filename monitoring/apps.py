@@ -6,8 +6,8 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
 
     def ready(self) -> None:
-        from monitoring import audit
         from monitoring.api import auth as api_auth
+        from monitoring.publish import audit
 
         audit.connect()
         api_auth.connect()

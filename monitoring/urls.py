@@ -2,8 +2,12 @@
 
 from django.urls import path
 
-from monitoring import director_views, live, notify_views, runtime_views, views
+from monitoring.live import panel as live
+from monitoring.live import views as runtime_views
+from monitoring.notify import views as notify_views
 from monitoring.peersync import views as peersync
+from monitoring.publish import views
+from monitoring.redundancy import views as director_views
 
 app_name = "monitoring"
 urlpatterns = [

@@ -1,7 +1,7 @@
 """GLOBAL SETTINGS, REDUNDANCY and VIRTUAL SERVERS pages (with the MONITORING SCRIPTS subtab).
 
 Views are thin: they edit the draft models and redirect. Nothing here touches lvs.cf; that is
-Apply's job (monitoring.publish), on the CONTROL/MONITORING page. Every state change is a POST
+Apply's job (monitoring.publish.revisions), on the CONTROL/MONITORING page. Every state change is a POST
 (Piranha's GETs made every button CSRF-able).
 """
 

@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from monitoring import audit
+from monitoring.publish import audit
 
 API_NAMESPACE = "api"
 # A view's `required_permission` for changes anyone logged in may make to their own account.

@@ -3,7 +3,7 @@
 DRF's nested ModelSerializers cost about half a millisecond a real server (a second for the
 1,000 real servers of 100 virtual servers on the development machine); reading the same fields
 with three `values()` queries costs a small fraction of that, so the read views build their
-answers here. tests/monitoring/test_api_rows.py checks that both give the same data."""
+answers here. tests/monitoring/api/test_api_rows.py checks that both give the same data."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django import forms
 from rest_framework import serializers
 
-from monitoring.forms import ApplyForm
 from monitoring.models import Revision
+from monitoring.publish.forms import ApplyForm
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.models import GlobalSettings, MonitoringScript, Redundancy, VirtualServer
@@ -127,7 +127,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-# --- The live table (documentation of monitoring.api.live's plain data) -------------------------
+# --- The live table (documentation of monitoring.api.live_table's plain data) -------------------------
 
 
 class HealthSerializer(serializers.Serializer):

@@ -26,14 +26,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import publish, runtime
 from monitoring.api import rows
 from monitoring.api import serializers as s
 from monitoring.api.auth import OWN_ACCOUNT, issue_token, revoke_token
-from monitoring.api.live import live_table
-from monitoring.forms import ApplyForm
+from monitoring.api.live_table import live_table
+from monitoring.live import states as runtime
+from monitoring.live.views import DONE as RUNTIME_DONE
 from monitoring.models import Revision
-from monitoring.runtime_views import DONE as RUNTIME_DONE
+from monitoring.publish import revisions as publish
+from monitoring.publish.forms import ApplyForm
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.activation import (
@@ -204,7 +205,7 @@ def activation(sentence: str, active: bool, summary: str) -> Action:
 
 def runtime_state(action: str, summary: str) -> Action:
     """Drain, maintenance, return: runtime states of the published real server (not the draft),
-    as the GUI's buttons set them (monitoring.runtime.set_state), with their message."""
+    as the GUI's buttons set them (monitoring.live.states.set_state), with their message."""
 
     def run(real) -> bool:
         virtual = real.virtual_server

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 import re2
 
 from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
-from virtualservers.lvsconf.schema import CHECK_TYPES, DEFAULT_HTTP_STATUS, WEB_CHECK_KEYS
+from virtualservers.lvsconf.schema import (
+    BUILTIN_CHECK_SETTINGS,
+    CHECK_TYPES,
+    DEFAULT_HTTP_STATUS,
+    WEB_CHECK_KEYS,
+)
 
 NANNY_DEFAULT_SEND = "GET / HTTP/1.0\\r\\n\\r\\n"
 NANNY_DEFAULT_EXPECT = "HTTP"
@@ -74,9 +79,9 @@ class CheckSpec:
 WEB_CHECKS = frozenset(CHECK_TYPES)
 
 
-# The built-in MySQL check's settings. The same names are the MonitoringScript model's fields, the
-# keys of a published revision's checks (Revision.checks[virtual name]) and CheckSpec's fields.
-MYSQL_SETTINGS = ("mysql_user", "mysql_password", "mysql_database", "mysql_query", "mysql_expect")
+# The built-in MySQL check's settings are declared with the lvs.cf keys (schema.py), as what
+# lvs.cf cannot hold; a published revision carries them in its `checks`.
+MYSQL_SETTINGS = BUILTIN_CHECK_SETTINGS
 
 
 def builtin_check(values: Mapping[str, object]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from monitoring.ipvs.runtime import Held, held_weight
+from monitoring.live.holds import Held, held_weight
 from virtualservers.lvsconf.model import (
     DEFAULT_SCHEDULER,
     LvsConfig,

@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from monitoring import publish
 from monitoring.models import PeerFollowStatus, Revision, create_the_single_row
 from monitoring.peersync import signing
 from monitoring.peersync.follow import (
@@ -26,6 +25,7 @@ from monitoring.peersync.follow import (
     PeerRevision,
     digest,
 )
+from monitoring.publish import revisions as publish
 from monitoring.redundancy.role import DirectorRole, read_role
 
 log = logging.getLogger("lvsadmin.peersync")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.ipvs.base import Driver, DriverError, SyncCadence, SyncDaemon
+from monitoring.ipvs.drivers.base import Driver, DriverError, SyncCadence, SyncDaemon
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.role import (
     ROLE_FAULT,

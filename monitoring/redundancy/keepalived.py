@@ -37,12 +37,12 @@ import ipaddress
 import os
 import re
 import signal
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitoring.ipvs.table import Vip, desired_state
+from virtualservers.lvsconf.files import write_atomically
 from virtualservers.lvsconf.model import DEFAULT_DEADTIME, DEFAULT_KEEPALIVE, LvsConfig
 
 PRIMARY_PRIORITY = 150
@@ -280,16 +280,7 @@ def write_if_changed(path: Path, text: str) -> bool:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text, mode=0o644)
     return True
 
 

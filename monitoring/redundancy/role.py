@@ -26,12 +26,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from virtualservers.lvsconf.files import write_atomically
 
 ROLE_ACTIVE = "active"
 ROLE_STANDBY = "standby"
@@ -135,14 +136,5 @@ def write_role(
     if previous.role == role and previous.since:
         stamp = previous.since
     record = DirectorRole(role=role, since=stamp, reason=reason, peer=peer)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".director-role.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(record.to_json() + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, record.to_json() + "\n", mode=0o644)
     return record

@@ -29,14 +29,15 @@ from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
-from monitoring.ipvs.writer import WorkerPresence
+from monitoring.ipvs.coordination import WorkerPresence
+from monitoring.ipvs.writer import KernelWriter
+from monitoring.live.states import drain_ready, held_now
+from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
-from monitoring.notifications import WorkerNotifications
+from monitoring.notify import announce
+from monitoring.notify.delivery import WorkerNotifications
 from monitoring.redundancy.role import DirectorRole
-from monitoring.runtime import drain_ready, held_now
-from monitoring.worker import announce
-from monitoring.worker.kernel import KernelSide
-from monitoring.worker.redundancy import WorkerRedundancy
+from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
@@ -111,12 +112,14 @@ class Worker:
                 root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
             )
         )
-        self.kernel = KernelSide(
+        self.metrics = WorkerMetrics()  # for /metrics: applies counted by the writer, checks here
+        self.kernel = KernelWriter(
             driver_name or settings.LVSADMIN_IPVS_DRIVER,
             self.state_path,
             clock,
             arp_count,
             drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
+            metrics=self.metrics,
         )
         self.status = StatusWriter(self.kernel, clock)
         self.slow_start = SlowStart(clock, settings.LVSADMIN_SLOW_START_STEP_SECONDS)
@@ -254,7 +257,7 @@ class Worker:
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
-        self.kernel.metrics.observe_check(result.latency, transition and transition.up)
+        self.metrics.observe_check(result.latency, transition and transition.up)
         if transition is not None and ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.

@@ -21,6 +21,9 @@ from monitoring.ipvs.table import (
     service_key,
     table_rows,
 )
+from monitoring.ipvs.writer import KernelWriter
+from monitoring.live.drainwatch import DrainWatch
+from monitoring.metrics.counters import TRAFFIC_EVERY, publish_traffic
 from monitoring.models import (
     ConnectionSample,
     HealthState,
@@ -28,9 +31,6 @@ from monitoring.models import (
     WorkerStatus,
     create_the_single_row,
 )
-from monitoring.worker.drains import DrainWatch
-from monitoring.worker.kernel import KernelSide
-from monitoring.worker_metrics import TRAFFIC_EVERY, publish_traffic
 from virtualservers.lvsconf.model import LvsConfig
 
 log = logging.getLogger("lvsadmin.worker")
@@ -96,7 +96,7 @@ def upsert_health(rows: list[tuple]) -> None:
 
 
 class StatusWriter:
-    def __init__(self, kernel: KernelSide, clock: Callable[[], float]) -> None:
+    def __init__(self, kernel: KernelWriter, clock: Callable[[], float]) -> None:
         self.kernel = kernel
         self.clock = clock
         self.last_status = 0.0

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from monitoring import runtime
+from monitoring.live import states as runtime
 from tests.lab import ipvsadm
 from tests.lab.test_worker_lab import (  # noqa: F401 (the worker fixture)
     panel,

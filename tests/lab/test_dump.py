@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring.ipvs.kernel import NetlinkDriver
+from monitoring.ipvs.drivers.kernel import NetlinkDriver
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, diff, format_table
 from tests.lab import ipvsadm
 from tests.lab.topology import BRIDGE, VIP, mysql_connect, run

@@ -9,10 +9,10 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitoring.ipvs.kernel import NetlinkDriver
+from monitoring.ipvs.drivers.kernel import NetlinkDriver
 from monitoring.ipvs.table import ServiceKey
-from monitoring.metrics import traffic
-from monitoring.worker_metrics import real_server_names, traffic_rows
+from monitoring.metrics.counters import real_server_names, traffic_rows
+from monitoring.metrics.exposition import traffic
 from tests.lab import lvscf
 from tests.lab.product import Applier
 from tests.lab.topology import BRIDGE, VIP, Topology, mysql_connect, run

@@ -110,8 +110,8 @@ def seed(text: str, lvs_cf_path: Path) -> str:
     from django.contrib.sessions.backends.db import SessionStore
     from django.test import override_settings
 
-    from monitoring.draft import replace_draft
-    from monitoring.publish import publish
+    from monitoring.publish.draft import replace_draft
+    from monitoring.publish.revisions import publish
     from virtualservers.lvsconf.parse import parse
     from virtualservers.models import MonitoringScript, VirtualServer
 

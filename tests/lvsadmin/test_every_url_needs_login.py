@@ -122,7 +122,7 @@ def test_it_keeps_the_admin_behind_a_staff_login(objects):
 
 def test_only_the_login_static_files_and_the_signed_peer_endpoint_skip_the_login():
     # The peer endpoint has no login: it checks the other director's signature itself
-    # (tests/monitoring/test_peersync_views.py); /metrics has its own rule (test_metrics_access);
+    # (tests/monitoring/peersync/test_peersync_views.py); /metrics has its own rule (test_metrics_access);
     # the API's views take a token instead, and answer 401 without one (the test above). Any
     # other view opened up fails here.
     def callbacks(resolver):

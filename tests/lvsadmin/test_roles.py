@@ -109,7 +109,7 @@ def test_a_viewer_still_reads_every_page(objects):  # noqa: F811
     client = client_for(member("viewer"))
     for name, url in all_urls(objects):
         # peer_revision is no page: only the other director's signature opens it (a login does
-        # not; tests/monitoring/test_peersync_views.py).
+        # not; tests/monitoring/peersync/test_peersync_views.py).
         if name in ACCOUNT_VIEWS | {"live_table_text", "peer_revision"}:
             continue
         # 405: a button's URL (toggle, apply...) has no page of its own.

@@ -4,9 +4,9 @@ name their field; what it saves reaches lvs.cf as lvsadmin's own keys, and only 
 import pytest
 from django.urls import reverse
 
-from monitoring.draft import draft_config, replace_draft
-from monitoring.publish import publish
-from tests.monitoring.test_control_views import script_data
+from monitoring.publish.draft import draft_config, replace_draft
+from monitoring.publish.revisions import publish
+from tests.monitoring.publish.test_control_views import script_data
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import render
 from virtualservers.models import MonitoringScript, VirtualServer

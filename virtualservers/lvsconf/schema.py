@@ -24,6 +24,19 @@ GLOBAL = "global"
 VIRTUAL = "virtual"
 SERVER = "server"
 
+# Which draft model holds a key (Key.home): the model field has the key's attribute name.
+# GLOBAL SETTINGS, REDUNDANCY, VIRTUAL SERVER, MONITORING SCRIPTS and REAL SERVER each store
+# their keys; BY_HAND keys are mapped by the draft's own code: serial_no (the publish counter,
+# not stored), a virtual block's address line (whether the file had one is a column of its own),
+# fwmark (0 means none) and check (the monitoring script's kind).
+IN_SETTINGS = "GlobalSettings"
+IN_REDUNDANCY = "Redundancy"
+IN_VIRTUAL = "VirtualServer"
+IN_SCRIPT = "MonitoringScript"
+IN_SERVER = "RealServer"
+BY_HAND = "by hand"
+_SECTION_HOME = {GLOBAL: IN_SETTINGS, VIRTUAL: IN_VIRTUAL, SERVER: IN_SERVER}
+
 NETWORK_TYPES = ("direct", "nat", "tunnel")
 PROTOCOLS = ("tcp", "udp")
 SERVICES = ("lvs", "fos")
@@ -93,6 +106,8 @@ class Key:
     gui: Range | None = None
     choices: tuple[str, ...] = ()
     second: str | None = None
+    # The draft model that holds it (IN_*), or BY_HAND; _key() fills in the section's model.
+    home: str = ""
 
     @property
     def values(self) -> int:
@@ -114,37 +129,48 @@ class Key:
 
 def _key(section: str, name: str, kind: str, **options) -> Key:
     attr = options.pop("attr", name)
+    options.setdefault("home", _SECTION_HOME[section])
     return Key(name=name, attr=attr, kind=kind, section=section, **options)
+
+
+def _redundancy(name: str, kind: str, **options) -> Key:
+    """A global key the REDUNDANCY page edits."""
+    return _key(GLOBAL, name, kind, home=IN_REDUNDANCY, **options)
+
+
+def _check(name: str, kind: str, **options) -> Key:
+    """A virtual block's key the MONITORING SCRIPTS subtab edits."""
+    return _key(VIRTUAL, name, kind, home=options.pop("home", IN_SCRIPT), **options)
 
 
 KEYS: tuple[Key, ...] = (
     # --- the global section, in piranha-gui's order; the hand-edit-only keys last -------------
-    _key(GLOBAL, "serial_no", "int", default=0),
+    _key(GLOBAL, "serial_no", "int", default=0, home=BY_HAND),
     _key(GLOBAL, "primary", "ip", default="0.0.0.0"),
     _key(GLOBAL, "primary_private", "ip"),
     _key(GLOBAL, "primary_shared", "word"),
     _key(GLOBAL, "service", "choice", default="lvs", choices=SERVICES),
     _key(GLOBAL, "rsh_command", "word", default="rsh"),
-    _key(GLOBAL, "backup_active", "bool", default=False),
-    _key(GLOBAL, "backup", "ip"),
-    _key(GLOBAL, "backup_private", "ip"),
-    _key(GLOBAL, "backup_shared", "word"),
-    _key(GLOBAL, "heartbeat", "bool", default=False),
-    _key(GLOBAL, "heartbeat_port", "port", default=539, limits=PORTS, gui=PORTS),
+    _redundancy("backup_active", "bool", default=False),
+    _redundancy("backup", "ip"),
+    _redundancy("backup_private", "ip"),
+    _redundancy("backup_shared", "word"),
+    _redundancy("heartbeat", "bool", default=False),
+    _redundancy("heartbeat_port", "port", default=539, limits=PORTS, gui=PORTS),
     # pulse sleeps `keepalive` between heartbeats: 0 busy-loops but runs, so only a warning.
-    _key(GLOBAL, "keepalive", "int", default=2, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
-    _key(GLOBAL, "deadtime", "int", default=5, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
+    _redundancy("keepalive", "int", default=2, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
+    _redundancy("deadtime", "int", default=5, limits=SECONDS, gui=Range(1, MAX_SECONDS)),
     # The daemons default to nat; the GUI's default for a new file is direct.
     _key(GLOBAL, "network", "choice", default="nat", choices=NETWORK_TYPES),
     _key(GLOBAL, "nat_router", "pair", attr="nat_router_ip", second="nat_router_device"),
     _key(GLOBAL, "nat_nmask", "mask"),
     _key(GLOBAL, "reservation_conflict_action", "word"),
     _key(GLOBAL, "debug_level", "word", default="NONE"),
-    _key(GLOBAL, "monitor_links", "intbool", default=False),
-    _key(GLOBAL, "syncdaemon", "bool", default=False),
-    _key(GLOBAL, "syncd_iface", "word", default="eth0"),
+    _redundancy("monitor_links", "intbool", default=False),
+    _redundancy("syncdaemon", "bool", default=False),
+    _redundancy("syncd_iface", "word", default="eth0"),
     # The kernel's sync id is one byte (pulse masks it with 0xff; we refuse rather than wrap).
-    _key(GLOBAL, "syncd_id", "int", default=0, limits=Range(0, 255), gui=Range(0, 255)),
+    _redundancy("syncd_id", "int", default=0, limits=Range(0, 255), gui=Range(0, 255)),
     # 0 = leave the kernel's timeout unchanged; negative breaks `ipvsadm --set` and netlink.
     _key(GLOBAL, "tcp_timeout", "int", default=0, limits=SECONDS, gui=SECONDS),
     _key(GLOBAL, "tcpfin_timeout", "int", default=0, limits=SECONDS, gui=SECONDS),
@@ -156,19 +182,27 @@ KEYS: tuple[Key, ...] = (
     _key(GLOBAL, "sync", "bool", default=False),
     # --- a virtual block ------------------------------------------------------------------------
     _key(VIRTUAL, "active", "bool", default=False),
-    _key(VIRTUAL, "address", "pair", default="0.0.0.0", second="device"),
+    _key(VIRTUAL, "address", "pair", default="0.0.0.0", second="device", home=BY_HAND),
     _key(VIRTUAL, "sorry_server", "dotted"),
     _key(VIRTUAL, "vip_nmask", "mask"),
     # 0 means "no mark" to pulse (and is stored as absent by the GUI); wider than 32 bits cannot
     # be packed.
-    _key(VIRTUAL, "fwmark", "int", default=0, limits=Range(0, 2**32 - 1), gui=Range(1, 2**32 - 1)),
+    _key(
+        VIRTUAL,
+        "fwmark",
+        "int",
+        default=0,
+        limits=Range(0, 2**32 - 1),
+        gui=Range(1, 2**32 - 1),
+        home=BY_HAND,
+    ),
     _key(VIRTUAL, "port", "port", default=80, limits=PORTS, gui=PORTS),
     _key(VIRTUAL, "persistent", "int", default=0, limits=SECONDS, gui=SECONDS),
     _key(VIRTUAL, "pmask", "mask"),
-    _key(VIRTUAL, "send", "quoted"),
-    _key(VIRTUAL, "expect", "quoted"),
-    _key(VIRTUAL, "use_regex", "bool", default=False),
-    _key(VIRTUAL, "send_program", "quoted"),
+    _check("send", "quoted"),
+    _check("expect", "quoted"),
+    _check("use_regex", "bool", default=False),
+    _check("send_program", "quoted"),
     # The stock parser takes any word here (nanny ignores what it does not know).
     _key(VIRTUAL, "load_monitor", "word", default="none"),
     _key(VIRTUAL, "scheduler", "scheduler", default="wlc", choices=SCHEDULERS),
@@ -181,8 +215,7 @@ KEYS: tuple[Key, ...] = (
     # lvsadmin's own keys (Piranha had none for these; a stock pulse refuses a file that has
     # them, so they are written only when they differ from the default).
     # Consecutive failed checks that take a real server out (nanny: one).
-    _key(
-        VIRTUAL,
+    _check(
         "fall",
         "int",
         default=1,
@@ -190,19 +223,19 @@ KEYS: tuple[Key, ...] = (
         gui=Range(1, MAX_CHECK_COUNT),
     ),
     # Consecutive good checks that bring it back (absent: reentry / timeout, as nanny).
-    _key(VIRTUAL, "rise", "int", limits=Range(1, MAX_CHECK_COUNT), gui=Range(1, MAX_CHECK_COUNT)),
+    _check("rise", "int", limits=Range(1, MAX_CHECK_COUNT), gui=Range(1, MAX_CHECK_COUNT)),
     # nanny's slow start (weight/32, doubling about every 20 s); 0 puts a server in at full weight.
-    _key(VIRTUAL, "slow_start", "bool", default=True),
-    _key(VIRTUAL, "check", "choice", choices=CHECK_TYPES),
-    _key(VIRTUAL, "http_method", "choice", default="GET", choices=HTTP_METHODS),
-    _key(VIRTUAL, "http_path", "word", default="/"),
-    _key(VIRTUAL, "http_host", "word"),
-    _key(VIRTUAL, "http_status", "statuses", default=DEFAULT_HTTP_STATUS),
-    _key(VIRTUAL, "http_body", "quoted"),
-    _key(VIRTUAL, "http_body_regex", "bool", default=False),
-    _key(VIRTUAL, "tls_verify", "bool", default=False),
-    _key(VIRTUAL, "tls_ca", "word"),
-    _key(VIRTUAL, "tls_sni", "word"),
+    _check("slow_start", "bool", default=True),
+    _check("check", "choice", choices=CHECK_TYPES, home=BY_HAND),
+    _check("http_method", "choice", default="GET", choices=HTTP_METHODS),
+    _check("http_path", "word", default="/"),
+    _check("http_host", "word"),
+    _check("http_status", "statuses", default=DEFAULT_HTTP_STATUS),
+    _check("http_body", "quoted"),
+    _check("http_body_regex", "bool", default=False),
+    _check("tls_verify", "bool", default=False),
+    _check("tls_ca", "word"),
+    _check("tls_sni", "word"),
     # --- a server block -------------------------------------------------------------------------
     _key(SERVER, "address", "ip", default="0.0.0.0"),
     _key(SERVER, "active", "bool", default=False),
@@ -222,6 +255,27 @@ BY_NAME: dict[str, dict[str, Key]] = {
 WEB_CHECK_KEYS: tuple[str, ...] = tuple(
     k.name for k in SECTIONS[VIRTUAL] if k.name.startswith(("http_", "tls_"))
 )
+
+
+# The built-in MySQL check's settings: what lvs.cf cannot hold (a password has no place in a file
+# pulse reads). They are MonitoringScript's fields of these names, and travel beside lvs.cf in one
+# declared place: a published revision's `checks` (Revision.checks[virtual name], with the
+# check's kind), which the worker reads; the probes' CheckSpec has the same fields.
+BUILTIN_CHECK_SETTINGS: tuple[str, ...] = (
+    "mysql_user",
+    "mysql_password",
+    "mysql_database",
+    "mysql_query",
+    "mysql_expect",
+)
+
+
+def attrs_held_by(section: str, home: str) -> tuple[str, ...]:
+    """The dataclass attributes (the model's field names) of the keys of `section` that the
+    draft model `home` holds, in the schema's order."""
+    return tuple(
+        name for k in SECTIONS[section] if k.home == home for name in (k.attr, k.second) if name
+    )
 
 
 def parse_statuses(text: str) -> tuple[tuple[int, int], ...]:

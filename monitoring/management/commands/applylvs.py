@@ -21,17 +21,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from monitoring.ipvs.base import DriverError
-from monitoring.ipvs.drivers import get_driver
-from monitoring.ipvs.engine import ApplyBusy, ApplyResult, apply
-from monitoring.ipvs.memory import MemoryDriver
-from monitoring.ipvs.writer import (
+from monitoring.ipvs.converge import ApplyBusy, ApplyResult, apply
+from monitoring.ipvs.coordination import (
     WorkerPresence,
     read_view_down,
     read_view_held,
     request_converge,
 )
-from monitoring.runtime import held_now
+from monitoring.ipvs.drivers import get_driver
+from monitoring.ipvs.drivers.base import DriverError
+from monitoring.ipvs.drivers.memory import MemoryDriver
+from monitoring.live.states import held_now
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from monitoring.draft import draft_config
+from monitoring.publish.draft import draft_config
 from virtualservers.lvsconf.render import render
 
 

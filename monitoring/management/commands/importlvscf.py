@@ -11,8 +11,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring import audit
-from monitoring.draft import replace_draft
+from monitoring.publish import audit
+from monitoring.publish.draft import replace_draft
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse

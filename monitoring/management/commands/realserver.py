@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring import runtime
+from monitoring.live import states as runtime
 from monitoring.models import RealServerRuntimeState
 
 

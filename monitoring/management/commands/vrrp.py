@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring import publish
+from monitoring.publish import revisions as publish
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.role import read_role
 from virtualservers.lvsconf.model import LvsConfError

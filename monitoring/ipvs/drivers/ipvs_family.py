@@ -1,0 +1,183 @@
+"""The kernel's IPVS family over generic netlink: load ip_vs if needed, apply table operations,
+dump the table, and read or set the timeouts and version (what ipvsadm does).
+
+Operations are packed by ipvs_codec.py and sent many per sendmsg (GenericNetlink.batch), as
+ipvsadm-restore does. A dump reads /proc/net/ip_vs when the text says everything (procfs.py, one
+read), else asks netlink: one dump of the services, then one per service for its destinations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+
+from monitoring.ipvs.drivers import procfs
+from monitoring.ipvs.drivers.base import DriverError, NoIPVSError, SyncDaemon
+from monitoring.ipvs.drivers.codec import (
+    IPVS_CMD_ATTR_DAEMON,
+    IPVS_CMD_ATTR_DEST,
+    IPVS_CMD_ATTR_SERVICE,
+    IPVS_CMD_ATTR_TIMEOUT_TCP,
+    IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
+    IPVS_CMD_ATTR_TIMEOUT_UDP,
+    IPVS_CMD_DEL_DAEMON,
+    IPVS_CMD_GET_CONFIG,
+    IPVS_CMD_GET_DAEMON,
+    IPVS_CMD_GET_DEST,
+    IPVS_CMD_GET_INFO,
+    IPVS_CMD_GET_SERVICE,
+    IPVS_CMD_NEW_DAEMON,
+    IPVS_CMD_SET_CONFIG,
+    IPVS_INFO_ATTR_CONN_TAB_SIZE,
+    IPVS_INFO_ATTR_VERSION,
+    ServiceCodec,
+    daemon_payload,
+    parse_daemon,
+    parse_dest,
+    parse_service,
+    timeouts_payload,
+)
+from monitoring.ipvs.drivers.netlink import (
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    U32,
+    GenericNetlink,
+    walk_attrs,
+)
+from monitoring.ipvs.table import Op, Service, ServiceEntry, Table
+
+
+def ensure_ipvs_module() -> None:
+    """Load ip_vs if it is not there yet; NoIPVSError when this kernel cannot have it."""
+    if os.path.exists(procfs.PROC_IPVS):
+        return
+    try:
+        subprocess.run(["modprobe", "ip_vs"], check=False, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if not os.path.exists(procfs.PROC_IPVS):
+        raise NoIPVSError(
+            "this kernel has no IPVS support (modprobe ip_vs failed and /proc/net/ip_vs is missing)"
+        )
+
+
+class IPVSNetlink(GenericNetlink):
+    """One generic-netlink socket to the kernel's IPVS family."""
+
+    def __init__(self) -> None:
+        if os.geteuid() != 0:
+            raise DriverError("changing the IPVS table needs root (CAP_NET_ADMIN)")
+        ensure_ipvs_module()
+        super().__init__()
+        self.codec = ServiceCodec()
+        family = self.family_id(b"IPVS")
+        if family is None:
+            raise NoIPVSError("this kernel has no IPVS generic-netlink family (is ip_vs loaded?)")
+        self.family = family
+
+    # --- table -------------------------------------------------------------------------------
+    def dump(self) -> Table:
+        """The kernel's table: from /proc/net/ip_vs when it says everything (one read, where
+        netlink needs a request per service), else over netlink."""
+        table = self.dump_proc()
+        return self.dump_netlink() if table is None else table
+
+    def dump_proc(self) -> Table | None:
+        """The table as /proc/net/ip_vs says it, or None (see procfs.read_table)."""
+        return procfs.read_table(self.services)
+
+    def services(self) -> list[Service]:
+        """The services, over netlink (one dump; no destinations)."""
+        seq = self._next_seq()
+        self.sock.send(
+            self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b"", seq)
+        )
+        services: list[Service] = []
+        for _type, payload in self._replies(seq):
+            for kind, start, end in walk_attrs(payload, 4):
+                if kind == IPVS_CMD_ATTR_SERVICE:
+                    services.append(parse_service(payload, start, end))
+        return services
+
+    def dump_netlink(self) -> Table:
+        """The table over netlink: one dump of the services, then one per service."""
+        table: Table = {}
+        for service in self.services():
+            entry = ServiceEntry(service)
+            seq = self._next_seq()
+            self.sock.send(
+                self._message(
+                    self.family,
+                    NLM_F_REQUEST | NLM_F_DUMP,
+                    IPVS_CMD_GET_DEST,
+                    self.codec.key_only(service.key),
+                    seq,
+                )
+            )
+            for _type, payload in self._replies(seq):
+                for kind, start, end in walk_attrs(payload, 4):
+                    if kind == IPVS_CMD_ATTR_DEST:
+                        dest = parse_dest(payload, start, end, service.key.family)
+                        entry.destinations[dest.key] = dest
+            table[service.key] = entry
+        return table
+
+    def apply(self, ops: Iterable[Op]) -> int:
+        requests = self.codec.requests(ops)
+        self.batch(requests)
+        return len(requests)
+
+    # --- configuration -----------------------------------------------------------------------
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        self.request(IPVS_CMD_SET_CONFIG, timeouts_payload(tcp, tcpfin, udp))
+
+    def timeouts(self) -> tuple[int, int, int]:
+        """The kernel's TCP, TCP FIN and UDP timeouts (`ipvsadm -L --timeout`)."""
+        seq = self._next_seq()
+        self.sock.send(self._message(self.family, NLM_F_REQUEST, IPVS_CMD_GET_CONFIG, b"", seq))
+        values = {IPVS_CMD_ATTR_TIMEOUT_TCP: 0, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN: 0}
+        values[IPVS_CMD_ATTR_TIMEOUT_UDP] = 0
+        for _type, payload in self._replies(seq):
+            for kind, s, _e in walk_attrs(payload, 4):
+                if kind in values:
+                    values[kind] = U32.unpack_from(payload, s)[0]
+        return (
+            values[IPVS_CMD_ATTR_TIMEOUT_TCP],
+            values[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN],
+            values[IPVS_CMD_ATTR_TIMEOUT_UDP],
+        )
+
+    def version(self) -> tuple[str, int]:
+        seq = self._next_seq()
+        self.sock.send(self._message(self.family, NLM_F_REQUEST, IPVS_CMD_GET_INFO, b"", seq))
+        version, size = "1.2.1", 4096
+        for _type, payload in self._replies(seq):
+            for kind, s, _e in walk_attrs(payload, 4):
+                if kind == IPVS_INFO_ATTR_VERSION:
+                    v = U32.unpack_from(payload, s)[0]
+                    version = f"{(v >> 16) & 0xFF}.{(v >> 8) & 0xFF}.{v & 0xFF}"
+                elif kind == IPVS_INFO_ATTR_CONN_TAB_SIZE:
+                    size = U32.unpack_from(payload, s)[0]
+        return version, size
+
+    # --- connection sync daemon (ipvsadm --start-daemon / --stop-daemon / -L --daemon) --------
+    def sync_daemons(self) -> list[SyncDaemon]:
+        seq = self._next_seq()
+        self.sock.send(
+            self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_DAEMON, b"", seq)
+        )
+        daemons = []
+        for _type, payload in self._replies(seq):
+            for kind, start, end in walk_attrs(payload, 4):
+                if kind == IPVS_CMD_ATTR_DAEMON:
+                    daemon = parse_daemon(payload, start, end)
+                    if daemon is not None:
+                        daemons.append(daemon)
+        return daemons
+
+    def start_sync_daemon(self, state: str, iface: str, syncid: int) -> None:
+        self.request(IPVS_CMD_NEW_DAEMON, daemon_payload(state, iface, syncid))
+
+    def stop_sync_daemon(self, state: str) -> None:
+        self.request(IPVS_CMD_DEL_DAEMON, daemon_payload(state))

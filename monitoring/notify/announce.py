@@ -1,0 +1,65 @@
+"""Changes the worker sees besides health transitions, turned into notifications: an operator's
+drain, maintenance and return of a real server, a drain that has finished (no connection left),
+and this director's VRRP role. Health transitions go through `WorkerNotifications.changed`;
+these go through `notify`, the same grouping and channels.
+
+Each is noticed where the worker already looks (the control thread's poll reads the held states
+and the role; the status thread finds finished drains), so nothing here reads anything itself."""
+
+from __future__ import annotations
+
+import socket
+
+from django.conf import settings
+
+from monitoring.live.holds import Held, RuntimeState
+from monitoring.notify.events import DirectorState, ServerState, director_event, realserver_event
+from monitoring.redundancy.role import ROLE_ACTIVE, ROLE_FAULT, ROLE_STANDBY, DirectorRole
+from virtualservers.lvsconf.model import RealServerRef
+
+# keepalived's words for the roles, as its notify scripts get them.
+DIRECTOR_STATES = {
+    ROLE_ACTIVE: DirectorState.MASTER,
+    ROLE_STANDBY: DirectorState.BACKUP,
+    ROLE_FAULT: DirectorState.FAULT,
+}
+HELD_STATES = {
+    RuntimeState.DRAIN: "DRAINING",
+    RuntimeState.MAINTENANCE: ServerState.MAINTENANCE,
+}
+
+
+def held_events(before: Held, after: Held) -> list:
+    """Events for the real servers whose held state changed: maintenance, and back (a server
+    returned by its operator). Entering a drain is told when it is done (`drained_event`)."""
+    events = []
+    for ref in sorted(before.keys() | after.keys(), key=lambda r: (r.virtual, r.address, r.port)):
+        old, new = before.get(ref), after.get(ref)
+        if old == new:
+            continue
+        previous = str(HELD_STATES.get(old, "")) if old else ""
+        if new == RuntimeState.MAINTENANCE:
+            events.append(_server(ref, ServerState.MAINTENANCE, previous, "put in maintenance"))
+        elif new is None:
+            events.append(_server(ref, ServerState.BACK, previous, "returned by an operator"))
+    return events
+
+
+def drained_event(ref: RealServerRef):
+    return _server(ref, ServerState.DRAINED, "DRAINING", "drained: no connection left")
+
+
+def role_event(before: DirectorRole | None, after: DirectorRole):
+    """The event for a role change, or None (no change, or a role keepalived does not name)."""
+    if before is not None and before.role == after.role:
+        return None
+    state = DIRECTOR_STATES.get(after.role)
+    if state is None or before is None:  # the first look at the role is not a change
+        return None
+    previous = DIRECTOR_STATES.get(before.role, "")
+    name = settings.LVSADMIN_DIRECTOR_NAME or socket.gethostname()
+    return director_event(name, state, previous=previous, reason=after.reason)
+
+
+def _server(ref: RealServerRef, state: ServerState, previous: str, reason: str):
+    return realserver_event(ref.virtual, ref.address, ref.port, state, previous, reason)

@@ -1,0 +1,320 @@
+"""Apply: turn the draft into a published revision and write lvs.cf.
+
+The draft (models) and the published lvs.cf are separate, as the design says: edits change
+nothing on the balancer until someone applies them. Publishing is the only code that writes the
+file, and it writes it atomically (temp file in the same directory, fsync, rename, fsync of the
+directory), so pulse, lvsd, the worker or applylvs never read half a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+
+from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
+from monitoring.models import Revision
+from monitoring.publish import audit
+from monitoring.publish.draft import draft_config, fresh_config, replace_draft
+from virtualservers.lvsconf import files
+from virtualservers.lvsconf.model import LvsConfError, LvsConfig
+from virtualservers.lvsconf.parse import parse
+from virtualservers.lvsconf.render import render
+from virtualservers.models import CheckKind, GlobalSettings, MonitoringScript, VirtualServer
+
+log = logging.getLogger("lvsadmin.publish")
+LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
+
+
+class PublishError(Exception):
+    """Apply refused or failed; the message is for the user."""
+
+
+def lvs_cf_path() -> Path:
+    return Path(settings.LVSADMIN_LVS_CF)
+
+
+def parse_text(text: str) -> LvsConfig:
+    """The config in an lvs.cf text (the parser's warnings do not matter here)."""
+    config, _warnings = parse(text)
+    return config
+
+
+def write_atomically(path: Path, text: str, mode: int = LVS_CF_MODE) -> None:
+    """Replace lvs.cf durably, keeping the group of the file it replaces (e.g. piranha), which
+    readers rely on."""
+    files.write_atomically(path, text, mode=mode, group_of=path, durable=True)
+
+
+def builtin_checks() -> dict[str, dict[str, str]]:
+    """Settings of the checks lvs.cf cannot express (TCP connect, MySQL), by virtual name."""
+    rows = MonitoringScript.objects.filter(kind__in=[CheckKind.MYSQL, CheckKind.TCP]).values(
+        "virtual_server__name", "kind", *MYSQL_SETTINGS
+    )
+    return {row["virtual_server__name"]: builtin_check(row) for row in rows}
+
+
+def _count_and_write(serial: int, path: Path, text: str) -> None:
+    """The last steps of publishing, inside its transaction: the counter, then the file (an
+    error rolls the revision back)."""
+    GlobalSettings.objects.filter(pk=1).update(serial_no=serial)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        raise PublishError(
+            f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
+        ) from exc
+
+
+def publish(user, comment: str = "") -> Revision:
+    """Publish the draft as the next revision and write it to settings.LVSADMIN_LVS_CF.
+
+    The file is written after the revision row is created and before the transaction commits:
+    if writing fails, the row is rolled back, so the history never names a file that was not
+    written.
+    """
+    GlobalSettings.load()  # the row must exist before it can be locked
+    path = lvs_cf_path()
+    with transaction.atomic():
+        # Lock first: a no-op UPDATE takes SQLite's write lock (select_for_update is a no-op
+        # there) and the row lock on MySQL, so two Applies cannot take the same serial.
+        GlobalSettings.objects.filter(pk=1).update(serial_no=F("serial_no"))
+        globals_row = GlobalSettings.objects.select_for_update().get(pk=1)
+        last = Revision.objects.aggregate(last=Max("serial_no"))["last"] or 0
+        serial = max(last, globals_row.serial_no) + 1
+
+        config = draft_config(serial_no=serial)
+        try:
+            text = render(config)
+        except ValueError as exc:
+            raise PublishError(f"Refusing to publish: {exc}. Nothing was written.") from exc
+        if "\r" in text:
+            raise PublishError("Refusing to publish: the rendered lvs.cf contains a CR.")
+        try:
+            parse_text(text)
+        except LvsConfError as exc:
+            raise PublishError(
+                f"Refusing to publish: the rendered lvs.cf does not parse ({exc}). "
+                "Nothing was written."
+            ) from exc
+
+        revision = Revision.objects.create(
+            serial_no=serial,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            text=text,
+            comment=comment,
+            checks=builtin_checks(),
+        )
+        _count_and_write(serial, path, text)
+    return revision
+
+
+def publish_copy(serial: int, text: str, checks: dict, comment: str) -> Revision:
+    """Publish a revision made on the other director as it is (same serial, same text) and make
+    it this director's draft too, so that editing here after a takeover starts from the
+    configuration that runs. The caller has checked that `text` parses and `serial` is free."""
+    GlobalSettings.load()
+    path = lvs_cf_path()
+    with transaction.atomic():
+        GlobalSettings.objects.filter(pk=1).update(serial_no=F("serial_no"))
+        revision = Revision.objects.create(
+            serial_no=serial, text=text, comment=comment[:255], checks=checks
+        )
+        try:
+            _load_draft(revision)
+        except (LvsConfError, ValidationError) as exc:
+            # The revision is what the worker enforces; a draft this version cannot hold must
+            # not stop the standby from following. The log says what to look at.
+            log.error("serial %s is published but not loaded into the draft: %s", serial, exc)
+        _count_and_write(serial, path, text)
+    return revision
+
+
+def _load_draft(revision: Revision):
+    """The draft becomes `revision` (lvs.cf text plus the built-in checks); returns the change."""
+    change = replace_draft(parse_text(revision.text))
+    names = dict(VirtualServer.objects.values_list("name", "id"))
+    for name, check in (revision.checks or {}).items():
+        if name not in names:
+            continue
+        with audit.muted():
+            MonitoringScript.objects.update_or_create(
+                virtual_server_id=names[name], defaults=builtin_check(check)
+            )
+    return change
+
+
+def restore(revision: Revision) -> list[str]:
+    """Replace the draft with a published revision (lvs.cf text plus the built-in checks);
+    returns what changed in the draft, one line per kind of change."""
+    with transaction.atomic():
+        change = _load_draft(revision)
+        audit.record(
+            "restore",
+            f"revision serial {revision.serial_no}",
+            summary=f"restore of serial {revision.serial_no}: " + "; ".join(change.lines()),
+        )
+    return change.lines()
+
+
+# --- What is pending ----------------------------------------------------------------------------
+
+
+def latest_revision() -> Revision | None:
+    return Revision.objects.only("serial_no", "text").order_by("-serial_no").first()
+
+
+NOTHING_PUBLISHED = "nothing published yet"
+_LATEST = object()  # "look it up": callers that already have the latest revision pass it in
+
+
+def published_text(latest: Revision | None | object = _LATEST) -> tuple[str, str]:
+    """(label, text) of what is published: the last revision, else the file a Piranha install
+    left behind, else nothing."""
+    if latest is _LATEST:
+        latest = latest_revision()
+    if latest is not None:
+        return f"published lvs.cf (serial {latest.serial_no})", latest.text
+    path = lvs_cf_path()
+    try:
+        return f"{path} (not published by lvsadmin)", path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return NOTHING_PUBLISHED, ""
+
+
+def file_drift(latest: Revision | None | object = _LATEST) -> str:
+    """Why lvs.cf on disk is not the last published revision (hand edit, deleted...), or ""."""
+    if latest is _LATEST:
+        latest = latest_revision()
+    if latest is None:
+        return ""
+    path = lvs_cf_path()
+    try:
+        on_disk = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{path} is missing. Apply writes it again."
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{path} cannot be read ({exc}). Apply writes it again."
+    if on_disk != latest.text:
+        return (
+            f"{path} differs from published serial {latest.serial_no} (edited by hand?). "
+            "Apply replaces it with the draft."
+        )
+    return ""
+
+
+def draft_text() -> str:
+    """The draft as lvs.cf; PublishError if some value cannot be written to the file."""
+    try:
+        return render(draft_config())
+    except ValueError as exc:
+        raise PublishError(f"The draft cannot be written to lvs.cf: {exc}.") from exc
+
+
+# Every Apply bumps serial_no; it is not a change anyone made.
+_SERIAL_LINE = re.compile(r"^serial_no\b[^\n]*(\n|$)", re.MULTILINE)
+
+
+def _without_serial(text: str) -> str:
+    # Only the first: it is a global key, near the top, so this does not scan a long file.
+    return _SERIAL_LINE.sub("", text, count=1)
+
+
+# Above this many line pairs, difflib's matcher (quadratic on lvs.cf's many repeated lines:
+# 2.7 s for one changed line in 80,000) is skipped for one plain hunk.
+DIFFLIB_MAX_PAIRS = 4_000_000
+DIFF_CONTEXT = 3
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified-diff range, as difflib writes it (1-based; an empty range names the line
+    before it)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def file_lines(text: str) -> list[str]:
+    """The lines of an lvs.cf text as the daemons read it: split on LF only (str.splitlines would
+    also split on VT, FF, NEL, U+2028..., which a value may hold)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
+    """A unified diff of two lvs.cf texts, ignoring serial_no; empty when they agree.
+
+    Edits touch a few lines of a long file, so the common head and tail are cut off first and
+    only the middle goes through difflib: cost follows the size of the change, not of the file.
+    """
+    # Comparing two strings is cheap; only split into lines when there is a difference.
+    old, new = _without_serial(old), _without_serial(new)
+    if old == new:
+        return ""
+    a, b = file_lines(old), file_lines(new)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    start = max(head - DIFF_CONTEXT, 0)
+    a_stop = len(a) - max(tail - DIFF_CONTEXT, 0)
+    b_stop = len(b) - max(tail - DIFF_CONTEXT, 0)
+    lines = [f"--- {old_label}", f"+++ {new_label}"]
+    middle_a, middle_b = a[start:a_stop], b[start:b_stop]
+    if len(middle_a) * len(middle_b) <= DIFFLIB_MAX_PAIRS:
+        for line in difflib.unified_diff(middle_a, middle_b, n=DIFF_CONTEXT, lineterm=""):
+            if line.startswith(("---", "+++")):
+                continue
+            if line.startswith("@@"):
+                line = _shift_hunk(line, start)
+            lines.append(line)
+    else:
+        lines.append(f"@@ -{_range(start, a_stop)} +{_range(start, b_stop)} @@")
+        lines += [" " + line for line in a[start:head]]
+        lines += ["-" + line for line in a[head : len(a) - tail]]
+        lines += ["+" + line for line in b[head : len(b) - tail]]
+        lines += [" " + line for line in a[len(a) - tail : a_stop]]
+    return "\n".join(lines)
+
+
+def _shift_hunk(header: str, offset: int) -> str:
+    """Move a hunk header computed on a slice back to the whole file's line numbers."""
+    match = _HUNK.match(header)
+    if match is None or not offset:
+        return header
+    old_start, old_len, new_start, new_len = match.groups()
+    return (
+        f"@@ -{int(old_start) + offset}{old_len or ''} +{int(new_start) + offset}{new_len or ''} @@"
+    )
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@$")
+
+
+def pending_diff(latest: Revision | None | object = _LATEST) -> str:
+    """What Apply would change in lvs.cf (empty when the draft is what is published)."""
+    label, text = published_text(latest)
+    draft = draft_text()
+    if label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
+        render(fresh_config())
+    ):
+        # A new installation: its draft is the defaults nobody chose yet, nothing to apply.
+        return ""
+    return unified_diff(text, draft, label, "draft")
+
+
+def revision_diff(old: Revision | None, new: Revision) -> str:
+    """Diff of two revisions (`old` None: against an empty file)."""
+    old_label = f"serial {old.serial_no}" if old else "empty"
+    return unified_diff(old.text if old else "", new.text, old_label, f"serial {new.serial_no}")

@@ -1,0 +1,175 @@
+"""The IPVS request packing read back by the dump parser: what the driver sends the kernel is what
+a dump of the kernel gives back (the lab checks the same against a real kernel)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitoring.ipvs.drivers import codec as codec
+from monitoring.ipvs.drivers.netlink import U32, pack_attr, walk_attrs
+from monitoring.ipvs.table import Destination, Op, Service, ServiceKey
+from virtualservers.lvsconf.model import DEFAULT_SCHEDULER
+
+WEB = ServiceKey.for_address("tcp", "192.0.2.240", 80)
+
+
+def nested(data: bytes) -> dict[int, tuple[int, int]]:
+    """The top-level attributes of a request payload: kind -> (payload start, end)."""
+    return {kind: (start, end) for kind, start, end in walk_attrs(data)}
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        Service(WEB, "lc"),
+        Service(ServiceKey.for_address("udp", "192.0.2.240", 53), "rr", 300, "255.255.255.0"),
+        Service(ServiceKey.for_address("tcp", "2001:db8::80", 443), "sh", 600),
+        Service(ServiceKey.for_fwmark(5), "wrr", 60),
+        Service(ServiceKey.for_fwmark(9, 6), "wlc"),
+    ],
+)
+def test_a_packed_service_parses_back_as_itself(service):
+    data = codec.ServiceCodec().full(service)
+    start, end = nested(data)[codec.IPVS_CMD_ATTR_SERVICE]
+    assert codec.parse_service(data, start, end) == service
+
+
+@pytest.mark.parametrize(
+    "dest, family",
+    [
+        (Destination("192.0.2.241", 80, "route", 3), 4),
+        (Destination("198.51.100.1", 8080, "masq", 0), 4),
+        (Destination("203.0.113.9", 80, "tunnel", 1000), 4),
+        (Destination("2001:db8::1", 8080, "masq", 2), 6),
+    ],
+)
+def test_a_packed_destination_parses_back_as_itself(dest, family):
+    data = codec.dest_attrs(dest, family, full=True)
+    start, end = nested(data)[codec.IPVS_CMD_ATTR_DEST]
+    assert codec.parse_dest(data, start, end, family) == dest
+
+
+def test_each_operation_is_one_request_naming_its_service_and_destination():
+    service = Service(WEB, "lc")
+    dest = Destination("192.0.2.241", 80, "route", 3)
+    ops = [
+        Op("add_service", service),
+        Op("add_dest", service, dest),
+        Op("edit_dest", service, Destination("192.0.2.241", 80, "route", 0)),
+        Op("del_dest", service, dest),
+        Op("edit_service", Service(WEB, "rr")),
+        Op("del_service", service),
+    ]
+    requests = codec.ServiceCodec().requests(ops)
+    assert [(cmd, op) for cmd, _payload, op in requests] == list(
+        zip(
+            [
+                codec.IPVS_CMD_NEW_SERVICE,
+                codec.IPVS_CMD_NEW_DEST,
+                codec.IPVS_CMD_SET_DEST,
+                codec.IPVS_CMD_DEL_DEST,
+                codec.IPVS_CMD_SET_SERVICE,
+                codec.IPVS_CMD_DEL_SERVICE,
+            ],
+            ops,
+            strict=True,
+        )
+    )
+    for _cmd, payload, op in requests:
+        attrs = nested(payload)
+        parsed = codec.parse_service(payload, *attrs[codec.IPVS_CMD_ATTR_SERVICE])
+        assert parsed.key == op.service.key
+        if op.destination is None:
+            assert codec.IPVS_CMD_ATTR_DEST not in attrs
+        else:
+            got = codec.parse_dest(payload, *attrs[codec.IPVS_CMD_ATTR_DEST], 4)
+            assert got.key == op.destination.key
+            if op.action != "del_dest":  # a delete names the destination only
+                assert got.attributes() == op.destination.attributes()
+
+
+def test_a_dumped_service_without_a_scheduler_has_the_default_one():
+    body = pack_attr(codec.SVC_AF, b"\x02\x00") + pack_attr(codec.SVC_FWMARK, U32.pack(7))
+    assert codec.parse_service(body, 0, len(body)).scheduler == DEFAULT_SCHEDULER
+
+
+# The kernel's nested stats as ip_vs_ctl.c writes them: STATS has u32 connections and packets and
+# u64 bytes; STATS64 has u64 everything; a u64 may follow a PAD attribute (11, empty body) where
+# the architecture wants 8-byte alignment. Then the five rates, which the parser skips.
+def u64(value: int) -> bytes:
+    return value.to_bytes(8, "little")
+
+
+def stats32(conns: int, inpkts: int, outpkts: int, inbytes: int, outbytes: int) -> bytes:
+    pad = pack_attr(11, b"")
+    return (
+        pack_attr(1, U32.pack(conns))
+        + pack_attr(2, U32.pack(inpkts))
+        + pack_attr(3, U32.pack(outpkts))
+        + pad
+        + pack_attr(4, u64(inbytes))
+        + pad
+        + pack_attr(5, u64(outbytes))
+        + b"".join(pack_attr(kind, U32.pack(7)) for kind in range(6, 11))
+    )
+
+
+def stats64(*values: int, pad: bool = False) -> bytes:
+    before = pack_attr(11, b"") if pad else b""
+    return b"".join(before + pack_attr(kind, u64(v)) for kind, v in enumerate(values, 1)) + (
+        b"".join(pack_attr(kind, u64(7)) for kind in range(6, 11))
+    )
+
+
+NESTED = 0x8000
+BIG = (5_000_000_000, 6_000_000_000, 7_000_000_000, 2**40 + 1, 2**50 + 3)  # past u32
+SMALL = (11, 22, 33, 44_000_000_000, 55)
+
+
+def dumped_dest(*stats: tuple[int, bytes]) -> bytes:
+    """A destination of a dump (kernel order): its settings and counters, then the stats."""
+    dest = Destination("192.0.2.241", 80, "route", 3)
+    body = codec.dest_attrs(dest, 4, full=True)[4:]
+    body += pack_attr(codec.DEST_ACTIVE, U32.pack(4)) + pack_attr(codec.DEST_INACT, U32.pack(9))
+    for kind, payload in stats:
+        body += pack_attr(kind | NESTED, payload)
+    return pack_attr(codec.IPVS_CMD_ATTR_DEST | NESTED, body)
+
+
+def test_a_dumped_destination_carries_the_64_bit_counters_when_the_kernel_sends_both():
+    data = dumped_dest((codec.DEST_STATS, stats32(*SMALL)), (codec.DEST_STATS64, stats64(*BIG)))
+    dest = codec.parse_dest(data, 4, len(data), 4)
+    assert dest.traffic == BIG
+    assert (dest.weight, dest.active_conn, dest.inact_conn) == (3, 4, 9)
+
+
+def test_64_bit_counters_behind_padding_are_read_too():
+    data = dumped_dest((codec.DEST_STATS64, stats64(*BIG, pad=True)))
+    assert codec.parse_dest(data, 4, len(data), 4).traffic == BIG
+
+
+def test_a_dumped_destination_falls_back_to_the_32_bit_stats_of_an_older_kernel():
+    data = dumped_dest((codec.DEST_STATS, stats32(*SMALL)))
+    dest = codec.parse_dest(data, 4, len(data), 4)
+    assert dest.traffic == SMALL
+    assert dest.traffic.incoming_bytes == 44_000_000_000  # bytes are u64 even there
+
+
+def test_a_destination_without_stats_has_no_traffic_and_counters_never_make_two_differ():
+    plain = dumped_dest()
+    without = codec.parse_dest(plain, 4, len(plain), 4)
+    assert without.traffic is None
+    busy = dumped_dest((codec.DEST_STATS64, stats64(*BIG)))
+    assert codec.parse_dest(busy, 4, len(busy), 4) == without
+
+
+def test_a_dumped_service_carries_its_counters_64_bit_first():
+    key = codec.ServiceCodec().full(Service(WEB, "lc"))[4:]
+    both = key + pack_attr(codec.SVC_STATS | NESTED, stats32(*SMALL))
+    both += pack_attr(codec.SVC_STATS64 | NESTED, stats64(*BIG))
+    service = codec.parse_service(both, 0, len(both))
+    assert service.traffic == BIG
+    assert service == Service(WEB, "lc")
+    older = key + pack_attr(codec.SVC_STATS | NESTED, stats32(*SMALL))
+    assert codec.parse_service(older, 0, len(older)).traffic == SMALL
+    assert codec.parse_service(key, 0, len(key)).traffic is None

@@ -1,0 +1,183 @@
+"""The audit trail: who, when, from which address and what changed, for the GUI, the admin,
+imports, Apply, restore, activations and role changes."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from monitoring.models import AuditEntry, Revision
+from monitoring.publish import revisions as publish
+from realservers.models import RealServer
+from tests.virtualservers.samples import VALID_SAMPLES, sample_path
+from tests.virtualservers.test_views_virtual import form_data
+from virtualservers.models import MonitoringScript, VirtualServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def lvs_cf(settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "lvs.cf"
+
+
+@pytest.fixture
+def boss():
+    user = User.objects.create_user("boss", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="administrator"))
+    return user
+
+
+@pytest.fixture
+def client(boss):
+    client = Client(REMOTE_ADDR="127.0.0.7")
+    client.force_login(boss)
+    return client
+
+
+@pytest.fixture
+def virtual():
+    vs = VirtualServer.objects.create(name="www", address="192.0.2.100", port=80)
+    MonitoringScript.objects.create(virtual_server=vs)
+    return vs
+
+
+def latest() -> AuditEntry:
+    return AuditEntry.objects.first()
+
+
+def test_a_gui_edit_records_who_from_where_and_the_field_changes(client, virtual):
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = client.post(url, form_data(name="www", port="8080"))
+    assert response.status_code == 302
+    entry = latest()
+    assert (entry.username, entry.address, entry.action) == ("boss", "127.0.0.7", "change")
+    assert entry.target == "virtual server www"
+    assert entry.changes["port"] == [80, 8080]
+
+
+def test_a_forwarded_for_header_from_an_untrusted_peer_is_not_believed(client, virtual):
+    url = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
+    client.post(url, HTTP_X_FORWARDED_FOR="203.0.113.66")
+    entry = latest()
+    assert entry.action == "activate" and entry.address == "127.0.0.7"
+
+
+def test_a_trusted_proxy_forwards_the_client_address(client, virtual, settings):
+    settings.LVSADMIN_TRUSTED_PROXIES = ["127.0.0.7/32"]
+    settings.LVSADMIN_ALLOWED_NETWORKS = ["127.0.0.0/8", "198.51.100.0/24"]
+    url = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
+    client.post(url, HTTP_X_FORWARDED_FOR="198.51.100.5")
+    assert latest().address == "198.51.100.5"
+
+
+def test_an_admin_edit_and_an_admin_activation_are_recorded(client, virtual):
+    real = RealServer.objects.create(virtual_server=virtual, name="web1", address="192.0.2.1")
+    changelist = reverse("admin:realservers_realserver_changelist")
+    client.post(changelist, {"action": "activate", "_selected_action": [real.pk]})
+    entry = latest()
+    assert (entry.action, entry.target) == ("activate", "real server web1 (192.0.2.1) of www")
+    client.post(
+        changelist,
+        {"action": "set_weight", "_selected_action": [real.pk], "apply": "1", "weight": "7"},
+    )
+    entry = latest()
+    assert entry.action == "change" and entry.changes == {"weight": [1, 7]}
+    assert entry.username == "boss"
+
+
+def test_deleting_records_what_was_deleted(client, virtual):
+    client.post(reverse("virtualservers:virtual_delete", args=[virtual.pk]))
+    actions = list(AuditEntry.objects.values_list("action", "target"))
+    assert ("delete", "virtual server www") in actions
+    deleted = AuditEntry.objects.get(action="delete", target="virtual server www")
+    assert deleted.changes["address"] == ["192.0.2.100", None]
+
+
+def test_a_mysql_password_never_reaches_the_trail(virtual):
+    script = virtual.monitoring_script
+    script.mysql_password = "s3cret"
+    script.save()
+    entry = latest()
+    assert entry.changes["mysql_password"] == ["", "(secret changed)"]
+    assert "s3cret" not in str(AuditEntry.objects.values_list("changes", flat=True))
+
+
+def test_an_import_leaves_one_summary_by_the_os_user_from_local():
+    call_command(
+        "importlvscf",
+        str(sample_path(VALID_SAMPLES[0])),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    entries = list(AuditEntry.objects.all())
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.action == "import" and entry.address == "local"
+    assert entry.username.endswith("(shell)")
+    assert entry.summary.startswith(f"import of {sample_path(VALID_SAMPLES[0])} by ")
+    assert "virtual servers added" in entry.summary
+
+
+def test_apply_and_restore_are_recorded_and_survive_pruning_the_revision(client, virtual):
+    assert client.post(reverse("monitoring:apply"), {"comment": "first"}).status_code == 302
+    entry = latest()
+    assert (entry.action, entry.target, entry.summary) == ("apply", "revision serial 1", "first")
+    virtual.delete()
+    client.post(reverse("monitoring:revision_restore", args=[1]))
+    entry = latest()
+    assert entry.action == "restore" and entry.username == "boss"
+    assert "virtual servers added: www" in entry.summary
+    Revision.objects.all().delete()
+    assert AuditEntry.objects.filter(action__in=["apply", "restore"]).count() == 2
+
+
+def test_a_restore_writes_no_row_by_row_entries(virtual, boss):
+    revision = publish.publish(boss)
+    VirtualServer.objects.all().delete()
+    count = AuditEntry.objects.count()
+    publish.restore(revision)
+    assert AuditEntry.objects.count() == count + 1
+
+
+def test_role_changes_are_recorded(client):
+    alice = User.objects.create_user("alice")
+    page = reverse("admin:auth_user_change", args=[alice.pk])
+    operator = Group.objects.get(name="operator")
+    data = {
+        "username": "alice",
+        "is_active": "on",
+        "groups": [operator.pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    assert client.post(page, data).status_code == 302
+    entry = AuditEntry.objects.filter(action="role").first()
+    assert entry.target == "user alice"
+    assert entry.changes == {"groups": ["added to", ["operator"]]}
+    assert entry.username == "boss" and entry.address == "127.0.0.7"
+
+
+def test_a_password_change_is_recorded_without_the_password():
+    alice = User.objects.create_user("alice", password="old passphrase 1")
+    alice.set_password("new passphrase 2")
+    alice.save()
+    entry = latest()
+    assert (entry.action, entry.target, entry.changes) == ("password", "user alice", {})
+
+
+def test_the_audit_page_is_readable_by_a_viewer_newest_first(virtual):
+    viewer = User.objects.create_user("watcher")
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    client = Client()
+    client.force_login(viewer)
+    virtual.port = 81
+    virtual.save()
+    virtual.port = 82
+    virtual.save()
+    html = client.get(reverse("monitoring:audit")).content.decode()
+    assert html.index("80 → 81") > html.index("81 → 82")
+    assert client.post(reverse("monitoring:audit")).status_code == 405
