@@ -5,7 +5,7 @@
 The data of bench_pages.py (the 1,000 x 10 draft, published, and a worker's report: 10,000
 health rows and ten minutes of connection samples), then a logged-in GET of CONTROL/MONITORING (`/`)
 through Django's test client, median of 7 after a warm-up, on each database in turn: a throw-away
-SQLite file, then a throw-away MariaDB server (tests/support/mariadb.py: its own data directory
+SQLite file, then a throw-away MariaDB server (scripts/testbed/mariadb.py: its own data directory
 on tmpfs, a unix socket, stopped afterwards). Prints ms per request on each and the ratio; the
 goal is the page's own (300 ms) on both.
 """
@@ -82,7 +82,7 @@ def run_child(label: str, env: dict[str, str]) -> dict | None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from tests.support.mariadb import AppDatabaseServer
+    from scripts.testbed.mariadb import AppDatabaseServer
 
     print(f"{TOTAL} virtual servers x 10 real servers, logged-in GET of CONTROL/MONITORING")
     sqlite = run_child("SQLite", {"LVSADMIN_DB_ENGINE": "sqlite"})

@@ -46,7 +46,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from tests.lab.topology import (  # noqa: E402
+from scripts.testbed.topology import (  # noqa: E402
     CLIENT,
     MYSQL_PORT,
     VIP,
@@ -54,7 +54,7 @@ from tests.lab.topology import (  # noqa: E402
     query_one,
     teardown,
 )
-from tests.lab.two_directors import (  # noqa: E402
+from scripts.testbed.two_directors import (  # noqa: E402
     DEADTIME,
     Director,
     VipSampler,

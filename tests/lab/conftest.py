@@ -1,4 +1,4 @@
-"""Fixtures for the VM lab (run by scripts/lab.sh inside the VM; see tests/lab/topology.py).
+"""Fixtures for the VM lab (run by scripts/lab.sh inside the VM; see scripts/testbed/topology.py).
 
 - `topology` (session): bridges, namespaces and both MariaDB real servers, built and started once
   (MariaDB takes seconds to start under TCG). Tests may stop or kill a server through
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.testbed.topology import Topology, build, reset_director, run, teardown
 from tests.lab.product import Applier
-from tests.lab.topology import Topology, build, reset_director, run, teardown
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

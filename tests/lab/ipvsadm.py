@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tests.lab.topology import run
+from scripts.testbed.topology import run
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import BRIDGE, CLIENT, VIP, run
 from tests.lab.product import Applier
-from tests.lab.topology import BRIDGE, CLIENT, VIP, run
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.lab import ipvsadm, lvscf
-from tests.lab.product import Applier
-from tests.lab.topology import (
+from scripts.testbed import lvscf
+from scripts.testbed.topology import (
     BRIDGE,
     CLIENT,
     VIP,
@@ -17,6 +16,8 @@ from tests.lab.topology import (
     mysql_connect,
     which_server,
 )
+from tests.lab import ipvsadm
+from tests.lab.product import Applier
 
 CLASSIC = lvscf.config(
     lvscf.virtual(

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from monitoring.live import states as runtime
+from scripts.testbed.topology import VIP, Topology, mysql_connect, query_one, which_server
 from tests.lab import ipvsadm
 from tests.lab.test_worker_lab import (  # noqa: F401 (the worker fixture)
     panel,
@@ -19,7 +20,6 @@ from tests.lab.test_worker_lab import (  # noqa: F401 (the worker fixture)
     wait_for,
     worker,
 )
-from tests.lab.topology import VIP, Topology, mysql_connect, query_one, which_server
 from virtualservers.lvsconf.model import RealServerRef
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,9 +3,10 @@ it does not own."""
 
 from __future__ import annotations
 
-from tests.lab import ipvsadm, lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import BRIDGE, CLIENT, VIP, Topology, addresses, mariadb_cli, run
+from tests.lab import ipvsadm
 from tests.lab.product import Applier
-from tests.lab.topology import BRIDGE, CLIENT, VIP, Topology, addresses, mariadb_cli, run
 
 OTHER_VIP = "192.0.2.239"
 FOREIGN = "TCP 203.0.113.9:80"

@@ -8,8 +8,8 @@ import pytest
 
 from monitoring.ipvs.drivers.kernel import NetlinkDriver
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, diff, format_table
+from scripts.testbed.topology import BRIDGE, VIP, mysql_connect, run
 from tests.lab import ipvsadm
-from tests.lab.topology import BRIDGE, VIP, mysql_connect, run
 
 
 def entry(service: Service, *destinations: Destination) -> ServiceEntry:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.lab import ipvsadm
-from tests.lab.topology import (
+from scripts.testbed.topology import (
     BRIDGE,
     CLIENT,
     NAT_ROUTER,
@@ -22,6 +21,7 @@ from tests.lab.topology import (
     sysctl,
     which_server,
 )
+from tests.lab import ipvsadm
 
 
 def test_it_reaches_each_real_servers_mariadb_directly(topology: Topology) -> None:

@@ -13,9 +13,9 @@ from monitoring.ipvs.drivers.kernel import NetlinkDriver
 from monitoring.ipvs.table import ServiceKey
 from monitoring.metrics.counters import real_server_names, traffic_rows
 from monitoring.metrics.exposition import traffic
-from tests.lab import lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import BRIDGE, VIP, Topology, mysql_connect, run
 from tests.lab.product import Applier
-from tests.lab.topology import BRIDGE, VIP, Topology, mysql_connect, run
 from virtualservers.lvsconf.parse import parse
 
 CONFIG = lvscf.config(

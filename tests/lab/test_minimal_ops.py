@@ -3,9 +3,10 @@ connections through the VIP survive any number of applies."""
 
 from __future__ import annotations
 
-from tests.lab import ipvsadm, lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import BRIDGE, CLIENT, VIP, Topology, mysql_connect, query_one
+from tests.lab import ipvsadm
 from tests.lab.product import Applier
-from tests.lab.topology import BRIDGE, CLIENT, VIP, Topology, mysql_connect, query_one
 
 SERVICE = f"TCP {VIP}:3306"
 

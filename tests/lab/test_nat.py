@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.lab import ipvsadm, lvscf
-from tests.lab.product import Applier
-from tests.lab.topology import (
+from scripts.testbed import lvscf
+from scripts.testbed.topology import (
     BRIDGE,
     NAT_ROUTER,
     NAT_VIP,
@@ -20,6 +19,8 @@ from tests.lab.topology import (
     read_sysctl,
     which_server,
 )
+from tests.lab import ipvsadm
+from tests.lab.product import Applier
 
 NAT = lvscf.config(
     lvscf.virtual(

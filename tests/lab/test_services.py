@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import ipvsadm, lvscf
-from tests.lab.product import Applier
-from tests.lab.topology import (
+from scripts.testbed import lvscf
+from scripts.testbed.topology import (
     BRIDGE,
     CLIENT,
     REAL_SERVERS,
@@ -22,6 +21,8 @@ from tests.lab.topology import (
     run,
     which_server,
 )
+from tests.lab import ipvsadm
+from tests.lab.product import Applier
 from virtualservers.lvsconf.model import SCHEDULERS
 
 IPVS_MODULES = Path("/lib/modules", platform.release(), "kernel/net/netfilter/ipvs")

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from monitoring.checks.slowstart import ramp
-from tests.lab import lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import Topology
 from tests.lab.test_worker_lab import RS1, VIP, destinations, publish, wait_for, worker  # noqa: F401
-from tests.lab.topology import Topology
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RS2 = "192.0.2.242:3306"

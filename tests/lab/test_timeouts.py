@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.lab import lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import VIP
 from tests.lab.product import Applier
-from tests.lab.topology import VIP
 
 
 def kernel_timeouts() -> str:

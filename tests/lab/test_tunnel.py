@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab import ipvsadm, lvscf
+from scripts.testbed import lvscf
+from scripts.testbed.topology import REAL_SERVERS, VIP, Topology, mysql_connect, run, which_server
+from tests.lab import ipvsadm
 from tests.lab.product import Applier
-from tests.lab.topology import REAL_SERVERS, VIP, Topology, mysql_connect, run, which_server
 
 
 @pytest.fixture

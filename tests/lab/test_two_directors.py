@@ -23,8 +23,8 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from tests.lab.topology import Topology, query_one, run
-from tests.lab.two_directors import (
+from scripts.testbed.topology import Topology, query_one, run
+from scripts.testbed.two_directors import (
     DEADTIME,
     KEEPALIVE,
     Director,

@@ -19,8 +19,8 @@ from django.test import Client
 
 from monitoring.models import RealServerHealth, Revision
 from monitoring.worker.loop import Worker
-from tests.lab import ipvsadm, lvscf
-from tests.lab.topology import (
+from scripts.testbed import lvscf
+from scripts.testbed.topology import (
     BRIDGE,
     MYSQL_PASSWORD,
     MYSQL_USER,
@@ -30,6 +30,7 @@ from tests.lab.topology import (
     mysql_connect,
     which_server,
 )
+from tests.lab import ipvsadm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]

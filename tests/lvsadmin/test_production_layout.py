@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gui_client import Client, free_port, wait_for_listener
+from scripts.testbed.gui_client import Client, free_port, wait_for_listener
 
 REPO = Path(__file__).resolve().parents[2]
 USER = "lvsadmin-ci"

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.mariadb import APP_DATABASE, AppDatabaseServer
+from scripts.testbed.mariadb import APP_DATABASE, AppDatabaseServer
 
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
 

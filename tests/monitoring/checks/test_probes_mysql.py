@@ -12,7 +12,7 @@ import pytest
 
 from monitoring.checks import programs
 from monitoring.checks.probes import CheckSpec, probe
-from tests.support.mariadb import MONITOR_PASSWORD, MONITOR_USER, MariaDBServer, install_template
+from scripts.testbed.mariadb import MONITOR_PASSWORD, MONITOR_USER, MariaDBServer, install_template
 
 pytestmark = pytest.mark.mariadb
 # The guide's script, unchanged: mysqladmin ping on the default port of the host it is given.

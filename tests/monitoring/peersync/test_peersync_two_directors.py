@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.testbed.gui_client import PASSWORD, Client, free_port, read_db
 from tests.monitoring.peersync.test_peersync_follow import lvs_cf
 from tests.monitoring.worker.test_soak import REPO
-from tests.support.gui_client import PASSWORD, Client, free_port, read_db
 
 FOLLOW_WITHIN = 2.0
 

@@ -26,7 +26,7 @@ from monitoring.ipvs.drivers.memory import MemoryDriver
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.director import RedundancyControl, RedundancyPaths, hand_over
 from monitoring.redundancy.role import read_role
-from tests.lab.two_directors import enter_netns
+from scripts.testbed.two_directors import enter_netns
 from virtualservers.lvsconf.parse import parse
 
 VIP = "192.0.2.240"

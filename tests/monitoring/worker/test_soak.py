@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from monitoring.ipvs.table import desired_state, format_table
-from tests.support.gui_client import PASSWORD, Client, free_port, read_db, wait_for_listener
+from scripts.testbed.gui_client import PASSWORD, Client, free_port, read_db, wait_for_listener
 from virtualservers.lvsconf.model import RealServerRef
 from virtualservers.lvsconf.parse import parse
 

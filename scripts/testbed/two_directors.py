@@ -34,7 +34,8 @@ from pathlib import Path
 import pymysql
 
 from monitoring.redundancy import keepalived
-from tests.lab.topology import (
+from scripts.testbed.gui_client import Client, read_db
+from scripts.testbed.topology import (
     BRIDGE,
     CLIENT,
     CLONE_NEWNET,
@@ -47,9 +48,8 @@ from tests.lab.topology import (
     query_one,
     run,
 )
-from tests.support.gui_client import Client, read_db
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # scripts/testbed/ -> the checkout
 DIRECTORS = {"dir1": "192.0.2.11", "dir2": "192.0.2.12"}
 KEEPALIVE, DEADTIME = 1, 4
 SYNC_ID = 7
@@ -74,7 +74,7 @@ def enter_netns(ns: str) -> None:
 
 
 def lvs_cf(text: str, syncdaemon: bool, monitor_links: bool = False) -> str:
-    """A lab lvs.cf (tests.lab.lvscf) made redundant: dir1 primary, dir2 backup, short timers."""
+    """A lab lvs.cf (scripts.testbed.lvscf) made redundant: dir1 primary, dir2 backup, short timers."""
     redundancy = "\n".join(
         [
             f"primary = {DIRECTORS['dir1']}",
@@ -430,7 +430,7 @@ def apply(director: Director, gui, comment: str) -> int:
 def make_pair(base: Path, syncdaemon: bool = True) -> dict[str, Director]:
     """Two directors seeded from one installation (see the module), not started yet: the MySQL
     service on the VIP over both lab real servers, direct routing, least-connection."""
-    from tests.lab import lvscf
+    from scripts.testbed import lvscf
 
     secret = base / "peer-secret"
     secret.write_text("lab-peer-secret-" + "5a" * 24 + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tests.lab.topology import BRIDGE, DIRECTOR_IP, REAL_SERVERS
+from scripts.testbed.topology import BRIDGE, DIRECTOR_IP, REAL_SERVERS
 
 
 def server(
