@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from lvsadmin.middleware import Address, parse_networks, within
 from monitoring.metrics.exposition import exposition
+from monitoring.worker.conf import worker
 
 log = logging.getLogger("lvsadmin.metrics")
 METRICS_PATH = "/metrics"
@@ -96,5 +97,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     denied = refusal(request, getattr(request, "metrics_client", None))
     if denied is not None:
         return denied
-    body = exposition(Path(settings.LVSADMIN_APPLY_STATE))
+    body = exposition(worker().apply_state)
     return HttpResponse(body, content_type=CONTENT_TYPE)

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -36,6 +35,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, sibling
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
+from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import read_role
 
 ROLES = ("active", "standby", "fault", "single")
@@ -65,7 +65,7 @@ def _counts(
 def director_role() -> str:
     """This director's role ("active", "standby", "fault" or "single"), from the role file
     keepalived's notify hook writes."""
-    return read_role(settings.LVSADMIN_ROLE_FILE).role
+    return read_role(redundancy().role_file).role
 
 
 def service_labels(label: str) -> tuple[str, str, str, str]:

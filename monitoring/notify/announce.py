@@ -8,11 +8,8 @@ and the role; the status thread finds finished drains), so nothing here reads an
 
 from __future__ import annotations
 
-import socket
-
-from django.conf import settings
-
 from monitoring.live.holds import Held, RuntimeState
+from monitoring.notify import conf
 from monitoring.notify.events import DirectorState, ServerState, director_event, realserver_event
 from monitoring.redundancy.role import ROLE_ACTIVE, ROLE_FAULT, ROLE_STANDBY, DirectorRole
 from virtualservers.lvsconf.model import RealServerRef
@@ -57,7 +54,7 @@ def role_event(before: DirectorRole | None, after: DirectorRole):
     if state is None or before is None:  # the first look at the role is not a change
         return None
     previous = DIRECTOR_STATES.get(before.role, "")
-    name = settings.LVSADMIN_DIRECTOR_NAME or socket.gethostname()
+    name = conf.notify().director_name
     return director_event(name, state, previous=previous, reason=after.reason)
 
 

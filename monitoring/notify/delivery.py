@@ -8,7 +8,6 @@ turns the NotificationSettings row into channels, and is what the worker and the
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,10 +20,12 @@ from django.db import DatabaseError
 from monitoring.checks.health import Transition
 from monitoring.checks.programs import ProgramPolicy
 from monitoring.models import NotificationSettings
+from monitoring.notify import conf
 from monitoring.notify.channels import Channel, EmailChannel, ProgramChannel, WebhookChannel
 from monitoring.notify.events import Event, ServerState, realserver_event
 from monitoring.notify.message import Message
 from monitoring.notify.notifier import EVENT_QUEUE, Notifier, Outcome, deliver_concurrently
+from virtualservers.conf import check_programs
 
 # The fields whose change makes the worker rebuild its channels.
 CONFIG_FIELDS = tuple(
@@ -39,16 +40,13 @@ TEST_SECONDS = 20.0
 
 
 def director_name() -> str:
-    return settings.LVSADMIN_DIRECTOR_NAME or socket.gethostname()
+    return conf.notify().director_name
 
 
 def program_policy() -> ProgramPolicy:
     """The check programs' policy, from the same settings root sets for them."""
-    return ProgramPolicy(
-        dirs=tuple(settings.LVSADMIN_CHECK_PROGRAM_DIRS),
-        user=settings.LVSADMIN_CHECK_USER,
-        root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
-    )
+    programs = check_programs()
+    return ProgramPolicy(dirs=programs.dirs, user=programs.user, root_dirs=programs.root_dirs)
 
 
 def _mail_sender(from_email: str):
@@ -78,7 +76,7 @@ def channels_for(
                 config.webhook_url,
                 timeout=capped(config.webhook_timeout),
                 retries=config.webhook_retries if retries is None else retries,
-                backoff=settings.LVSADMIN_NOTIFY_RETRY_BACKOFF,
+                backoff=conf.notify().retry_backoff,
             )
         )
     if config.program.strip():

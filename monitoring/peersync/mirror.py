@@ -8,14 +8,13 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from monitoring.models import PeerFollowStatus, Revision, create_the_single_row
 from monitoring.peersync import signing
+from monitoring.peersync.conf import peersync
 from monitoring.peersync.follow import (
     Follower,
     FollowState,
@@ -26,6 +25,7 @@ from monitoring.peersync.follow import (
     digest,
 )
 from monitoring.publish import revisions as publish
+from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import DirectorRole, read_role
 
 log = logging.getLogger("lvsadmin.peersync")
@@ -33,13 +33,13 @@ log = logging.getLogger("lvsadmin.peersync")
 
 def role() -> DirectorRole:
     """This director's role (the redundancy side's file); "single" when there is none."""
-    return read_role(Path(settings.LVSADMIN_ROLE_FILE))
+    return read_role(redundancy().role_file)
 
 
 def peer_url(role_info: DirectorRole) -> str:
     """Where the peer's GUI answers: the setting, else the role file's peer on :3636."""
-    if settings.LVSADMIN_PEER_URL:
-        return settings.LVSADMIN_PEER_URL.rstrip("/")
+    if peersync().peer_url:
+        return peersync().peer_url
     peer = role_info.peer
     if not peer:
         return ""
@@ -48,7 +48,7 @@ def peer_url(role_info: DirectorRole) -> str:
 
 
 def secret() -> bytes:
-    return signing.load_secret(Path(settings.LVSADMIN_PEER_SECRET_FILE))
+    return signing.load_secret(peersync().secret_file)
 
 
 # --- what the active director serves -------------------------------------------------------------
@@ -169,7 +169,7 @@ class FollowThread(threading.Thread):
                 self.step()
             except Exception:  # the worker must go on whatever this thread meets
                 log.exception("following the peer failed")
-            self.stopping.wait(settings.LVSADMIN_PEER_POLL_SECONDS)
+            self.stopping.wait(peersync().poll_seconds)
 
     def step(self) -> None:
         now = self.clock()

@@ -12,13 +12,13 @@ import json
 import logging
 import time
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from monitoring.peersync import mirror, signing
+from monitoring.peersync.conf import peersync
 from monitoring.peersync.follow import PEER_PATH
 
 log = logging.getLogger("lvsadmin.peersync")
@@ -34,7 +34,7 @@ def _peer_allowed(address: str) -> bool:
         client = ipaddress.ip_address(address)
     except ValueError:
         return False
-    for value in settings.LVSADMIN_PEER_ALLOWED_NETWORKS:
+    for value in peersync().allowed_networks:
         network = ipaddress.ip_network(value, strict=False)
         if client.version == network.version and client in network:
             return True

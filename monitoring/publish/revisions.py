@@ -13,14 +13,13 @@ import logging
 import re
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.models import Revision
-from monitoring.publish import audit
+from monitoring.publish import audit, conf
 from monitoring.publish.draft import draft_config, fresh_config, replace_draft
 from virtualservers.lvsconf import files
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
@@ -37,7 +36,7 @@ class PublishError(Exception):
 
 
 def lvs_cf_path() -> Path:
-    return Path(settings.LVSADMIN_LVS_CF)
+    return conf.lvs_cf()
 
 
 def parse_text(text: str) -> LvsConfig:

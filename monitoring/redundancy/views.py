@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -21,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from monitoring.publish import audit
+from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.director import hand_over, handing_over
 from monitoring.redundancy.role import read_role
 from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
@@ -28,7 +27,7 @@ from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
 
 def worker_state() -> dict[str, Any]:
     try:
-        data = json.loads(Path(settings.LVSADMIN_REDUNDANCY_STATUS).read_text())
+        data = json.loads(redundancy().status_file.read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -36,7 +35,7 @@ def worker_state() -> dict[str, Any]:
 
 def director_context() -> dict[str, Any]:
     """What the DIRECTOR panel shows."""
-    role = read_role(settings.LVSADMIN_ROLE_FILE)
+    role = read_role(redundancy().role_file)
     state = worker_state()
     since = datetime.fromtimestamp(role.since, UTC) if role.since else None
     return {
@@ -47,7 +46,7 @@ def director_context() -> dict[str, Any]:
             "message": state.get("message", ""),
             "takeover_seconds": state.get("takeover_seconds"),
             "sync_daemons": state.get("sync_daemons", []),
-            "handing_over": handing_over(Path(settings.LVSADMIN_VRRP_YIELD_FILE)),
+            "handing_over": handing_over(redundancy().yield_file),
         }
     }
 
@@ -56,7 +55,7 @@ def director_context() -> dict[str, Any]:
 @requires(PUBLISH_REVISION)
 def handover(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST gives the active role to the peer director."""
-    role = read_role(settings.LVSADMIN_ROLE_FILE)
+    role = read_role(redundancy().role_file)
     if request.method == "POST":
         if not role.is_active:
             messages.error(
@@ -65,7 +64,7 @@ def handover(request: HttpRequest) -> HttpResponse:
                 % {"role": role.role},
             )
             return redirect("monitoring:control")
-        hand_over(Path(settings.LVSADMIN_VRRP_YIELD_FILE))
+        hand_over(redundancy().yield_file)
         audit.record(
             "handover", f"director role to {role.peer}", summary="active role handed to the peer"
         )

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import asdict
-from pathlib import Path
-
-from django.conf import settings
 
 from monitoring.ipvs.drivers.base import Driver
-from monitoring.redundancy import hook, keepalived
+from monitoring.redundancy import keepalived
+from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.director import RedundancyControl, RedundancyPaths
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -24,24 +21,13 @@ log = logging.getLogger("lvsadmin.worker")
 
 
 def paths_from_settings() -> RedundancyPaths:
-    return RedundancyPaths(
-        conf=Path(settings.LVSADMIN_KEEPALIVED_CONF),
-        pid_file=Path(settings.LVSADMIN_KEEPALIVED_PID),
-        role_file=Path(settings.LVSADMIN_ROLE_FILE),
-        yield_file=Path(settings.LVSADMIN_VRRP_YIELD_FILE),
-        notify=(sys.executable, str(Path(hook.__file__).resolve())),
-        binary=settings.LVSADMIN_KEEPALIVED,
-        router_id=settings.LVSADMIN_VRRP_ROUTER_ID,
-        secret=settings.LVSADMIN_VRRP_SECRET,
-        ready_file=Path(settings.LVSADMIN_WORKER_READY_FILE),
-        sync_refresh=settings.LVSADMIN_SYNC_REFRESH_SECONDS,
-    )
+    return redundancy().paths()
 
 
 class WorkerRedundancy:
     def __init__(self, control: RedundancyControl | None = None) -> None:
         self.control = control or RedundancyControl(paths_from_settings())
-        self.status_path = Path(settings.LVSADMIN_REDUNDANCY_STATUS)
+        self.status_path = redundancy().status_file
         self.written = ""
 
     def step(

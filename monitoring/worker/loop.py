@@ -19,9 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.db import close_old_connections
 
 from monitoring.checks import programs
@@ -36,9 +34,12 @@ from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
 from monitoring.notify import announce
 from monitoring.notify.delivery import WorkerNotifications
+from monitoring.publish.conf import lvs_cf
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
+from monitoring.worker.conf import worker
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
+from virtualservers.conf import check_programs
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
 
@@ -104,25 +105,25 @@ class Worker:
         self.checks: dict = {}
         self.serial: int | None = None
         self.source_stamp: object = None
-        self.state_path = Path(settings.LVSADMIN_APPLY_STATE)
+        self.state_path = worker().apply_state
         programs.configure(
             programs.ProgramPolicy(
-                dirs=tuple(settings.LVSADMIN_CHECK_PROGRAM_DIRS),
-                user=settings.LVSADMIN_CHECK_USER,
-                root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
+                dirs=check_programs().dirs,
+                user=check_programs().user,
+                root_dirs=check_programs().root_dirs,
             )
         )
         self.metrics = WorkerMetrics()  # for /metrics: applies counted by the writer, checks here
         self.kernel = KernelWriter(
-            driver_name or settings.LVSADMIN_IPVS_DRIVER,
+            driver_name or worker().ipvs_driver,
             self.state_path,
             clock,
             arp_count,
-            drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
+            drift_every=worker().drift_every,
             metrics=self.metrics,
         )
         self.status = StatusWriter(self.kernel, clock)
-        self.slow_start = SlowStart(clock, settings.LVSADMIN_SLOW_START_STEP_SECONDS)
+        self.slow_start = SlowStart(clock, worker().slow_start_step)
         self.kernel.ramp = self.slow_start.weights
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
@@ -158,7 +159,7 @@ class Worker:
             revision = Revision.objects.get(serial_no=latest["serial_no"])
             text, checks, serial = revision.text, revision.checks or {}, revision.serial_no
         else:
-            path = Path(settings.LVSADMIN_LVS_CF)
+            path = lvs_cf()
             try:
                 info = path.stat()
             except FileNotFoundError:
@@ -194,7 +195,7 @@ class Worker:
         self.kernel.need_converge = True
         log.info(
             "enforcing %s",
-            f"revision {loaded.serial}" if loaded.serial is not None else settings.LVSADMIN_LVS_CF,
+            f"revision {loaded.serial}" if loaded.serial is not None else str(lvs_cf()),
         )
         return True
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
@@ -32,6 +31,8 @@ from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
 from monitoring.ipvs.drivers.memory import MemoryDriver
 from monitoring.live.states import held_now
+from monitoring.publish.conf import lvs_cf
+from monitoring.worker import conf as worker_conf
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -86,9 +87,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        published = Path(settings.LVSADMIN_LVS_CF)
+        published = lvs_cf()
         path = Path(options["config"] or published)
-        state = Path(options["state"] or settings.LVSADMIN_APPLY_STATE)
+        state = Path(options["state"] or worker_conf.worker().apply_state)
         config = self._read(path)
         dry_run = options["dry_run"]
         worker = WorkerPresence.alive(state)
@@ -155,7 +156,7 @@ class Command(BaseCommand):
 
     def _driver(self, name: str | None, dry_run: bool):
         try:
-            return get_driver(name or settings.LVSADMIN_IPVS_DRIVER), ""
+            return get_driver(name or worker_conf.worker().ipvs_driver), ""
         except DriverError as exc:
             if not dry_run:
                 raise CommandError(self._why(exc), returncode=EXIT_NO_KERNEL) from None

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.publish import revisions as publish
 from monitoring.redundancy import keepalived
+from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import read_role
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
@@ -50,14 +49,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["role"]:
-            role = read_role(settings.LVSADMIN_ROLE_FILE)
+            role = read_role(redundancy().role_file)
             self.stdout.write(role.to_json())
             return
         on = redundancy_published()
         if options["enabled"]:
             if not on:
                 raise SystemExit(1)
-            if shutil.which(settings.LVSADMIN_KEEPALIVED) is None:
+            if shutil.which(redundancy().keepalived) is None:
                 raise CommandError(self._missing(), returncode=2)
             return
         if not on:
@@ -66,15 +65,15 @@ class Command(BaseCommand):
 
     def _missing(self) -> str:
         return (
-            f"backup_active = 1 but keepalived ({settings.LVSADMIN_KEEPALIVED}) is not installed:"
+            f"backup_active = 1 but keepalived ({redundancy().keepalived}) is not installed:"
             " install Debian's keepalived package (scripts/install-system-deps.sh)"
         )
 
     def exec_keepalived(self, wait: float) -> None:
-        binary = shutil.which(settings.LVSADMIN_KEEPALIVED)
+        binary = shutil.which(redundancy().keepalived)
         if binary is None:
             raise CommandError(self._missing(), returncode=2)
-        conf = Path(settings.LVSADMIN_KEEPALIVED_CONF)
+        conf = redundancy().keepalived_conf
         deadline = time.monotonic() + wait
         # The worker writes the configuration (it knows which director this is from the
         # addresses on its interfaces).
@@ -85,8 +84,8 @@ class Command(BaseCommand):
                     "(CONTROL/MONITORING says why it cannot write it)"
                 )
             time.sleep(0.5)
-        pid_file = Path(settings.LVSADMIN_KEEPALIVED_PID)
+        pid_file = redundancy().keepalived_pid
         # FAULT until the worker has loaded the IPVS table: after a reboot keepalived is up long
         # before the worker, and must not take the VIPs to an empty table meanwhile.
-        keepalived.before_start(pid_file, Path(settings.LVSADMIN_WORKER_READY_FILE))
+        keepalived.before_start(pid_file, redundancy().ready_file)
         os.execv(binary, keepalived.command(binary, conf, pid_file))

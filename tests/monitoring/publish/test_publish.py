@@ -10,6 +10,7 @@ from monitoring.models import Revision
 from monitoring.publish import revisions as publish
 from realservers.models import RealServer
 from tests.support.concurrency import at_once
+from virtualservers.lvsconf import files
 from virtualservers.models import GlobalSettings, MonitoringScript, VirtualServer
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def test_a_failed_write_keeps_the_old_file_and_records_no_revision(
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(publish.os, "replace", read_only)
+    monkeypatch.setattr(files.os, "replace", read_only)  # the one atomic write
     with pytest.raises(publish.PublishError, match="Read-only file system"):
         publish.publish(user)
     assert lvs_cf.read_text() == first.text

@@ -1,0 +1,50 @@
+"""Settings read once: each feature resolves the LVSADMIN_* settings it uses in one conf module,
+into a typed record, through `resolved_once`; and the check programs' settings, which the
+MONITORING SCRIPTS form, the worker and the notifications all obey."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+T = TypeVar("T")
+_RESOLVED: list[functools._lru_cache_wrapper] = []
+
+
+def resolved_once(read: Callable[[], T]) -> Callable[[], T]:
+    """`read()` runs once; a settings change (override_settings, the tests' `settings`) reads
+    again. Settings do not change in a running process otherwise."""
+    cached = functools.cache(read)
+    _RESOLVED.append(cached)
+    return cached
+
+
+def _forget(**_kwargs) -> None:
+    for cached in _RESOLVED:
+        cached.cache_clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="lvsadmin-resolved-settings")
+
+
+@dataclass(frozen=True)
+class CheckPrograms:
+    """Where sending programs (and the notify program) may live, and who runs them."""
+
+    dirs: tuple[str, ...]  # LVSADMIN_CHECK_PROGRAM_DIRS
+    user: str  # LVSADMIN_CHECK_USER
+    root_dirs: tuple[str, ...]  # LVSADMIN_CHECK_ROOT_DIRS
+
+
+@resolved_once
+def check_programs() -> CheckPrograms:
+    return CheckPrograms(
+        dirs=tuple(settings.LVSADMIN_CHECK_PROGRAM_DIRS),
+        user=settings.LVSADMIN_CHECK_USER,
+        root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
+    )
