@@ -21,10 +21,10 @@ from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import format_value
 from virtualservers.lvsconf.schema import SECTIONS, SERVER, VIRTUAL
 
-# The roles' permissions (the groups that hold them are made by monitoring's migrations).
+# The roles' permissions on the draft (the groups that hold them are made by monitoring's
+# migrations; Apply's own, PUBLISH_REVISION, is monitoring.publish's).
 CHANGE_DRAFT = "virtualservers.change_draft"
 TOGGLE_SERVER = "virtualservers.toggle_server"
-PUBLISH_REVISION = "monitoring.publish_revision"
 
 PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
 

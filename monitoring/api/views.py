@@ -35,6 +35,7 @@ from monitoring.live.views import DONE as RUNTIME_DONE
 from monitoring.models import Revision
 from monitoring.publish import revisions as publish
 from monitoring.publish.forms import ApplyForm
+from monitoring.publish.revisions import PUBLISH_REVISION
 from realservers.forms import RealServerForm
 from realservers.models import RealServer
 from virtualservers.activation import (
@@ -45,7 +46,7 @@ from virtualservers.activation import (
 )
 from virtualservers.lvsconf.model import DEFAULT_PORT, RealServerRef
 from virtualservers.models import GlobalSettings, Redundancy, VirtualServer
-from virtualservers.tabs import CHANGE_DRAFT, PUBLISH_REVISION, TOGGLE_SERVER
+from virtualservers.tabs import CHANGE_DRAFT, TOGGLE_SERVER
 
 REFUSED = {
     401: OpenApiResponse(s.ErrorSerializer, description="No token (or session), or a bad one."),

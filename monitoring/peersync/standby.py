@@ -20,7 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from monitoring.peersync import mirror
-from virtualservers.tabs import CHANGE_DRAFT, PUBLISH_REVISION, TOGGLE_SERVER
+from monitoring.publish.revisions import PUBLISH_REVISION
+from virtualservers.tabs import CHANGE_DRAFT, TOGGLE_SERVER
 
 CONFIGURATION_PERMISSIONS = frozenset({CHANGE_DRAFT, TOGGLE_SERVER, PUBLISH_REVISION})
 # Admin pages of these apps edit the configuration (the draft, revisions, checks).

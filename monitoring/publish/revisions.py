@@ -31,6 +31,10 @@ log = logging.getLogger("lvsadmin.publish")
 LVS_CF_MODE = 0o640  # root and the worker's group read it; nobody else needs MySQL check names
 
 
+# The roles' permission to Apply and restore (operator and administrator).
+PUBLISH_REVISION = "monitoring.publish_revision"
+
+
 class PublishError(Exception):
     """Apply refused or failed; the message is for the user."""
 

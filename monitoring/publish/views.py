@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from monitoring.models import AuditEntry, Revision
 from monitoring.publish import revisions as publish
 from monitoring.publish.forms import ApplyForm
+from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.views import director_context
 from virtualservers.lvsconf.model import LvsConfError
-from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
+from virtualservers.tabs import render_tab, requires
 
 REVISIONS_PER_PAGE = 20
 AUDIT_PER_PAGE = 50

@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from monitoring.publish import audit
+from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.director import hand_over, handing_over
 from monitoring.redundancy.role import read_role
-from virtualservers.tabs import PUBLISH_REVISION, render_tab, requires
+from virtualservers.tabs import render_tab, requires
 
 
 def worker_state() -> dict[str, Any]:

@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from monitoring.models import PeerFollowStatus, Revision
 from monitoring.peersync.tags import follow_lines
+from monitoring.publish.revisions import PUBLISH_REVISION
 from tests.lvsadmin.test_every_url_needs_login import all_urls, objects  # noqa: F401 (fixture)
 from tests.lvsadmin.test_roles import client_for, draft_state, member
 from tests.virtualservers.test_views_virtual import form_data
 from virtualservers.models import VirtualServer
-from virtualservers.tabs import CHANGE_DRAFT, PUBLISH_REVISION, TOGGLE_SERVER
+from virtualservers.tabs import CHANGE_DRAFT, TOGGLE_SERVER
 
 pytestmark = pytest.mark.django_db
 BANNER = "This director is the standby; edit on 192.0.2.10"
