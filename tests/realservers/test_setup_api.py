@@ -1,0 +1,60 @@
+"""/api/.../setup/: the Set up page's texts for scripts, readable by a viewer's token."""
+
+import pytest
+
+from realservers.models import RealServer
+from realservers.setup.plan import PASSWORD_PLACEHOLDER
+from tests.monitoring.api_support import api_client, member
+from tests.realservers.setup_support import lvs_cf
+from virtualservers.models import CheckKind, MonitoringScript, VirtualServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def real(settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "lvs.cf"
+    settings.LVSADMIN_LVS_CF.write_text(lvs_cf(serial=5))
+    virtual = VirtualServer.objects.create(name="mysql", address="192.0.2.240", port=3306)
+    MonitoringScript.objects.create(
+        virtual_server=virtual, kind=CheckKind.MYSQL, mysql_user="lvs_check", mysql_password="pw-9"
+    )
+    return RealServer.objects.create(virtual_server=virtual, name="mysql1", address="192.0.2.241")
+
+
+def test_a_viewer_reads_a_real_servers_set_up_from_the_published_revision(real):
+    client = api_client(member("viewer"))
+    response = client.get(
+        f"/api/virtualservers/{real.virtual_server_id}/realservers/{real.pk}/setup/?arp=nftables"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["serial_no"] == 5 and body["network"] == "direct" and body["arp"] == "nftables"
+    assert body["hosts"] == [
+        {
+            "address": "192.0.2.241",
+            "names": ["mysql/mysql1", "www/web1"],
+            "vips": ["192.0.2.240", "192.0.2.250"],
+        }
+    ]
+    assert body["script"].startswith("#!/bin/sh") and "Type=oneshot" in body["unit"]
+    assert "'lvs_check'@'192.0.2.1'" in body["sql"] and PASSWORD_PLACEHOLDER in body["sql"]
+    assert "pw-9" not in response.content.decode()
+
+
+def test_the_virtual_servers_set_up_covers_its_real_servers(real):
+    client = api_client(member("viewer"))
+    body = client.get(f"/api/virtualservers/{real.virtual_server_id}/setup/").json()
+    assert [h["address"] for h in body["hosts"]] == ["192.0.2.241", "192.0.2.242"]
+
+
+def test_nothing_published_is_a_404_that_says_so(real, settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "none.cf"
+    client = api_client(member("viewer"))
+    response = client.get(f"/api/virtualservers/{real.virtual_server_id}/setup/")
+    assert response.status_code == 404 and "Nothing is published yet" in response.json()["detail"]
+
+
+def test_the_set_up_needs_a_token(real, client):
+    response = client.get(f"/api/virtualservers/{real.virtual_server_id}/setup/")
+    assert response.status_code in (401, 403)
