@@ -9,7 +9,6 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,21 +31,34 @@ ARP = OpenApiParameter(
 )
 ANSWER = OpenApiResponse(
     OpenApiTypes.OBJECT,
-    description="serial_no, network, arp, hosts (address, names, vips), notes, and the texts: "
-    "script, unit, sql (a stored password never appears: a placeholder does).",
+    description="problem (why there is nothing to set up: nothing published, or the server not "
+    "in the published lvs.cf; then the texts are empty), serial_no, network, arp, hosts "
+    "(address, names, vips), notes, and the texts: script, unit, sql (a stored password never "
+    "appears: a placeholder does).",
 )
+
+
+def _problem(problem: str) -> Response:
+    """As the page does: 200, saying why there is nothing to set up (nothing published, or the
+    server not in the published file yet), and no texts."""
+    body: dict[str, Any] = {"problem": problem, "serial_no": None, "hosts": [], "notes": []}
+    body.update(dict.fromkeys(FORMATS, ""))
+    return Response(body)
 
 
 def _answer(request: Request, make) -> Response:
     current = published()
     if current.config is None:
-        raise NotFound(current.problem)
-    arp = request.query_params.get("arp") or default_arp_method()
+        return _problem(current.problem)
+    arp = request.query_params.get("arp", "")
+    if arp not in ARP_METHODS:
+        arp = default_arp_method()
     try:
         plan: SetupPlan = make(current.config, arp=arp, mysql_checks=mysql_checks())
     except SetupError as exc:
-        raise NotFound(str(exc)) from None
+        return _problem(f"{exc}. Apply the draft to publish it.")
     body: dict[str, Any] = {
+        "problem": "",
         "serial_no": plan.serial,
         "network": plan.network,
         "arp": plan.arp,
@@ -62,7 +74,7 @@ def _answer(request: Request, make) -> Response:
 class RealServerSetup(ApiView):
     @extend_schema(
         summary="A real server's set-up (script, systemd unit, MySQL account SQL) from the "
-        "published lvs.cf; 404 when it is not published.",
+        "published lvs.cf.",
         parameters=[ARP],
         responses={200: ANSWER, **REFUSED, **NOT_FOUND},
     )
@@ -77,7 +89,7 @@ class RealServerSetup(ApiView):
 class VirtualServerSetup(ApiView):
     @extend_schema(
         summary="The set-up of every real server of a virtual server (one script for all) "
-        "from the published lvs.cf; 404 when it is not published.",
+        "from the published lvs.cf.",
         parameters=[ARP],
         responses={200: ANSWER, **REFUSED, **NOT_FOUND},
     )

@@ -29,6 +29,7 @@ def test_a_viewer_reads_a_real_servers_set_up_from_the_published_revision(real):
     )
     assert response.status_code == 200
     body = response.json()
+    assert body["problem"] == ""
     assert body["serial_no"] == 5 and body["network"] == "direct" and body["arp"] == "nftables"
     assert body["hosts"] == [
         {
@@ -48,11 +49,25 @@ def test_the_virtual_servers_set_up_covers_its_real_servers(real):
     assert [h["address"] for h in body["hosts"]] == ["192.0.2.241", "192.0.2.242"]
 
 
-def test_nothing_published_is_a_404_that_says_so(real, settings, tmp_path):
+def test_nothing_published_says_so_with_no_texts(real, settings, tmp_path):
     settings.LVSADMIN_LVS_CF = tmp_path / "none.cf"
     client = api_client(member("viewer"))
     response = client.get(f"/api/virtualservers/{real.virtual_server_id}/setup/")
-    assert response.status_code == 404 and "Nothing is published yet" in response.json()["detail"]
+    assert response.status_code == 200
+    body = response.json()
+    assert "Nothing is published yet" in body["problem"]
+    assert body["script"] == body["unit"] == body["sql"] == "" and body["serial_no"] is None
+
+
+def test_a_real_server_only_in_the_draft_says_to_apply(real):
+    draft_only = RealServer.objects.create(
+        virtual_server=real.virtual_server, name="mysql9", address="192.0.2.249"
+    )
+    client = api_client(member("viewer"))
+    url = f"/api/virtualservers/{real.virtual_server_id}/realservers/{draft_only.pk}/setup/"
+    body = client.get(url).json()
+    assert "no real server 'mysql/mysql9' in the published lvs.cf" in body["problem"]
+    assert body["script"] == ""
 
 
 def test_the_set_up_needs_a_token(real, client):
