@@ -3,6 +3,7 @@
 from django.urls import path
 
 from realservers import views
+from realservers.setup import views as setup_views
 
 app_name = "realservers"
 urlpatterns = [
@@ -11,4 +12,8 @@ urlpatterns = [
     path("virtual/<int:virtual_pk>/real/<int:pk>/", views.real_edit, name="real_edit"),
     path("virtual/<int:virtual_pk>/real/<int:pk>/delete/", views.real_delete, name="real_delete"),
     path("virtual/<int:virtual_pk>/real/<int:pk>/toggle/", views.real_toggle, name="real_toggle"),
+    path("virtual/<int:virtual_pk>/real/setup/", setup_views.virtual_setup, name="virtual_setup"),
+    path(
+        "virtual/<int:virtual_pk>/real/<int:pk>/setup/", setup_views.real_setup, name="real_setup"
+    ),
 ]

@@ -4,7 +4,7 @@
 set -euo pipefail
 mode=${1:-run}
 run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod keepalived)
-test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables busybox-static keepalived
+test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables nftables dash busybox-static keepalived
            mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

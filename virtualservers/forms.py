@@ -32,7 +32,12 @@ from virtualservers.models import (
     Redundancy,
     VirtualServer,
 )
-from virtualservers.validators import parse_port, validate_check_program_location
+from virtualservers.validators import (
+    MYSQL_HINT,
+    parse_port,
+    validate_check_program_file,
+    validate_check_program_location,
+)
 
 # Piranha's netmask drop-downs: /32 down to /16 (17 entries; /23 was added in 0.8.5-9).
 NETMASKS = [
@@ -425,7 +430,11 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
         help_texts = {
             "send_program": _(
                 "An absolute path and its arguments; %h is replaced with the real server's "
-                "address and %p with its port. Takes priority over Send."
+                "address and %p with its port. Takes priority over Send. The program must be "
+                "installed, executable, owned by root, in a check program directory. A sending "
+                "program connects to the real server's own address: it cannot use the "
+                "forwarding-path check (through the VIP). For MySQL, prefer the built-in MySQL "
+                "check."
             ),
             "send": _(
                 r"Escapes such as \r\n are allowed. Leave blank to only test that the port "
@@ -498,10 +507,19 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
         self.fields["http_status"].widget.attrs["placeholder"] = DEFAULT_HTTP_STATUS
         self.fields["http_path"].widget.attrs["placeholder"] = "/"
         self.has_password = bool(self.instance.mysql_password)
+        typed = (self.data.get("send_program") if self.is_bound else None) or getattr(
+            self.instance, "send_program", ""
+        )
+        if "mysql" in (typed or "").lower():
+            # The guide's mysql_mon.sh: say, beside the field, what replaces it.
+            field = self.fields["send_program"]
+            field.help_text = f"{MYSQL_HINT} {field.help_text}"
 
     def clean_send_program(self) -> str:
         value = self.cleaned_data["send_program"]
+        # Where and what first (the text), then the installed file, each with its own fix.
         validate_check_program_location(value)
+        validate_check_program_file(value)
         return value
 
     def clean_send(self) -> str | None:

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import socket
+import stat
 
 import re2
 from django.conf import settings
@@ -80,15 +81,100 @@ def validate_absolute_program(value: str) -> None:
         )
 
 
+# Programs that run code given on their command line, refused by name even in a check program
+# directory. The same list as the worker's (monitoring/checks/programs.py, which this app may not
+# import); tests/virtualservers/test_validators.py checks that they stay equal.
+INTERPRETER_RE = re.compile(
+    r"^(sh|bash|dash|ash|zsh|ksh|mksh|csh|tcsh|fish|busybox|env|sudo|su|xargs|nohup|timeout|"
+    r"setsid|nice|awk|gawk|mawk|nawk|sed|find|expect|tclsh|wish|node|nodejs|"
+    r"(python|perl|ruby|php|lua|luajit|pypy)[0-9.]*)$"
+)
+# Said when the program looks like the guide's mysql_mon.sh.
+MYSQL_HINT = _(
+    "For MySQL, the built-in check (Check: “Built-in MySQL check”) replaces mysql_mon.sh: a "
+    "full login and a clean quit, with nothing to install on the director."
+)
+
+
+def _check_dirs() -> list[str]:
+    return [d.rstrip("/") or "/" for d in settings.LVSADMIN_CHECK_PROGRAM_DIRS if d.startswith("/")]
+
+
+def _install_dir() -> str:
+    """The directory the fixes install into: the last one listed (by default
+    /etc/lvsadmin/checks, the administrator's; the first is for packages)."""
+    dirs = _check_dirs()
+    return dirs[-1] if dirs else "/etc/lvsadmin/checks"
+
+
+def _install_commands(source: str, target: str) -> str:
+    directory = os.path.dirname(target)
+    return (
+        f"install -d -o root -g root -m 0755 {directory} and "
+        f"install -o root -g root -m 0755 {source} {target}"
+    )
+
+
+def _with_mysql_hint(message: str, value: str) -> str:
+    return f"{message} {MYSQL_HINT}" if "mysql" in value.lower() else message
+
+
 def validate_check_program_location(value: str) -> None:
     """The GUI's gate: a sending program from a directory root designated
-    (LVSADMIN_CHECK_PROGRAM_DIRS). The worker checks again, and more (ownership, modes), at every
-    run: the database is not trusted. Not a model validator, so that importing a Piranha lvs.cf
-    keeps its programs (the worker then says why they do not run)."""
-    program = value.split(" ", 1)[0]
+    (LVSADMIN_CHECK_PROGRAM_DIRS), given by its absolute path, and not an interpreter. Each case
+    has its own message with the exact fix. The worker checks again, and more, at every run: the
+    database is not trusted. Not a model validator, so that importing a Piranha lvs.cf keeps its
+    programs (the worker then says why they do not run)."""
+    words = value.split(" ")
+    program, arguments = words[0], [w for w in words[1:] if w]
     if not program:
         return
-    dirs = [d.rstrip("/") + "/" for d in settings.LVSADMIN_CHECK_PROGRAM_DIRS if d.startswith("/")]
+    name = os.path.basename(program)
+    target_dir = _install_dir()
+    if INTERPRETER_RE.match(name) or INTERPRETER_RE.match(
+        os.path.basename(os.path.realpath(program))
+    ):
+        script = arguments[0] if arguments and arguments[0].startswith("/") else ""
+        if script:
+            target = f"{target_dir}/{os.path.basename(script)}"
+            fix = _(
+                "Make the script the program: give it a #! line (#!/bin/sh), install it as "
+                "root with %(commands)s, then type %(typed)s."
+            ) % {
+                "commands": _install_commands(script, target),
+                "typed": " ".join([target, *arguments[1:]]),
+            }
+        else:
+            fix = _(
+                "Put the check in a script with a #! line, install it in a check program "
+                "directory (%(dirs)s; root sets them with LVSADMIN_CHECK_PROGRAM_DIRS) and type "
+                "the script's path."
+            ) % {"dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none"}
+        raise ValidationError(
+            _with_mysql_hint(
+                _(
+                    "“%(name)s” is an interpreter: it would run whatever code the command line "
+                    "gives it, so it is refused even in a check program directory. %(fix)s"
+                )
+                % {"name": name, "fix": fix},
+                value,
+            )
+        )
+    if not program.startswith("/") or program != os.path.normpath(program):
+        raise ValidationError(
+            _with_mysql_hint(
+                _(
+                    "“%(program)s” is not an absolute path: no shell runs the program and no "
+                    "PATH is searched. Type its full path, such as %(example)s."
+                )
+                % {
+                    "program": program,
+                    "example": f"{target_dir}/{os.path.basename(program) or 'check'}",
+                },
+                value,
+            )
+        )
+    dirs = [d.rstrip("/") + "/" for d in _check_dirs()]
     allowed = dirs + [os.path.realpath(d) + "/" for d in dirs]
     # By the text (the program may be installed later) and, when it exists, by where it resolves.
     inside = all(
@@ -96,12 +182,97 @@ def validate_check_program_location(value: str) -> None:
         for path in (os.path.normpath(program), os.path.realpath(program))
     )
     if not inside:
+        target = f"{target_dir}/{name}"
         raise ValidationError(
-            _(
-                "The sending program must be in a check program directory: %(dirs)s "
-                "(root sets them with LVSADMIN_CHECK_PROGRAM_DIRS)."
-            ),
-            params={"dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none"},
+            _with_mysql_hint(
+                _(
+                    "%(program)s is outside the check program directories (%(dirs)s; root sets "
+                    "them with LVSADMIN_CHECK_PROGRAM_DIRS). As root: %(commands)s, then type "
+                    "%(typed)s."
+                )
+                % {
+                    "program": program,
+                    "dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none",
+                    "commands": _install_commands(program, target),
+                    "typed": " ".join([target, *arguments]),
+                },
+                value,
+            )
+        )
+
+
+def validate_check_program_file(value: str) -> None:
+    """The program, inside a check program directory (validate_check_program_location first),
+    is installed as the worker will require: it exists, is a regular executable file, owned by
+    root and writable by nobody else, as is every directory from the listed one down to it.
+    Otherwise every real server would go DOWN after Apply, with the reason only on CONTROL."""
+    program = value.split(" ", 1)[0]
+    if not program:
+        return
+    real = os.path.realpath(program)
+    directory = os.path.dirname(program)
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        raise ValidationError(
+            _with_mysql_hint(
+                _(
+                    "%(program)s does not exist: every real server would be DOWN after Apply. "
+                    "As root: %(commands)s (from where your script is now)."
+                )
+                % {
+                    "program": program,
+                    "commands": _install_commands(f"/path/to/{os.path.basename(program)}", program),
+                },
+                value,
+            )
+        ) from None
+    except OSError as exc:
+        raise ValidationError(
+            _("%(program)s cannot be read: %(error)s."),
+            params={"program": program, "error": exc.strerror or exc},
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValidationError(
+            _("%(program)s is not a regular file: give the path of the check program itself."),
+            params={"program": program},
+        )
+    if not info.st_mode & 0o111:
+        raise ValidationError(
+            _("%(program)s is not executable. As root: chmod 0755 %(program)s"),
+            params={"program": program},
+        )
+    # The file, then its directories up to the listed one: owned by root, not group- or
+    # world-writable (the worker refuses to run it otherwise).
+    roots = [os.path.realpath(d) for d in _check_dirs()]
+    paths = [real]
+    parent = os.path.dirname(real)
+    while parent not in roots and parent != "/" and any(parent.startswith(r + "/") for r in roots):
+        paths.append(parent)
+        parent = os.path.dirname(parent)
+    paths.append(parent)
+    for path in paths:
+        path_info = os.stat(path)
+        problems = []
+        if path_info.st_uid != 0:
+            problems.append(_("owned by uid %(uid)s, not root") % {"uid": path_info.st_uid})
+        if path_info.st_mode & 0o022:
+            problems.append(
+                _("group- or world-writable (mode %(mode)s)")
+                % {"mode": oct(path_info.st_mode & 0o7777)[2:].zfill(4)}
+            )
+        if not problems:
+            continue
+        if path == real:
+            fix = _("As root: %(commands)s") % {
+                "commands": f"install -d -o root -g root -m 0755 {directory} and "
+                f"chown root:root {program} && chmod 0755 {program}"
+            }
+        else:
+            fix = _("As root: install -d -o root -g root -m 0755 %(path)s") % {"path": path}
+        raise ValidationError(
+            _("%(path)s is %(problems)s: the worker runs only what root alone can change. %(fix)s")
+            % {"path": path, "problems": _(" and ").join(problems), "fix": fix}
         )
 
 

@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView
 
-from monitoring.api import views
+from monitoring.api import setup, views
 
 app_name = "api"
 
@@ -48,5 +48,7 @@ urlpatterns = [
     path("publish/", endpoint(views.Publish), name="publish"),
     path("live/", endpoint(views.LiveView), name="live"),
     path("token/", endpoint(views.OwnToken), name="api_token"),
+    path(f"{VIRTUAL}setup/", endpoint(setup.VirtualServerSetup), name="virtual_setup"),
+    path(f"{REAL}setup/", endpoint(setup.RealServerSetup), name="real_setup"),
     path("schema/", require_safe(SpectacularAPIView.as_view()), name="schema"),
 ]

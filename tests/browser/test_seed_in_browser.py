@@ -9,8 +9,21 @@ from tests.browser.conftest import log_in, tab
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def mysql_mon(settings, tmp_path):
+    """The guide's script installed as root would (the tests run as root): the form refuses a
+    program that is not there."""
+    checks = tmp_path / "checks"
+    checks.mkdir(mode=0o755)
+    script = checks / "mysql_mon.sh"
+    script.write_text("#!/bin/sh\necho UP\n")
+    script.chmod(0o755)
+    settings.LVSADMIN_CHECK_PROGRAM_DIRS = [str(checks)]
+    return script
+
+
 def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
-    live_server, page, screenshot, lvs_cf, piranha
+    live_server, page, screenshot, lvs_cf, piranha, mysql_mon
 ):
     log_in(page, live_server.url)
     screenshot("01-control-monitoring-empty")
@@ -51,7 +64,7 @@ def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
     screenshot("06-real-server-subtab")
 
     tab(page, "MONITORING SCRIPTS")
-    page.get_by_label("Sending Program", exact=True).fill("/etc/lvsadmin/checks/mysql_mon.sh %h")
+    page.get_by_label("Sending Program", exact=True).fill(f"{mysql_mon} %h")
     page.get_by_label("Expect", exact=True).fill("UP")
     page.get_by_label("Treat expect string as a regular expression").check()
     page.get_by_role("button", name="ACCEPT").first.click()
@@ -75,7 +88,7 @@ def test_it_builds_the_seed_configuration_from_the_tabs_and_publishes_it(
         "     active = 1\n",
         "     address = 192.0.2.240 eth0:1\n",
         "     port = 3306\n",
-        '     send_program = "/etc/lvsadmin/checks/mysql_mon.sh %h"\n',
+        f'     send_program = "{mysql_mon} %h"\n',
         '     expect = "UP"\n',
         "     use_regex = 1\n",
         "     scheduler = lc\n",

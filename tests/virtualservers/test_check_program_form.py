@@ -29,10 +29,16 @@ def test_a_shell_with_code_is_refused_on_the_sending_program_field(admin_client,
     assert MonitoringScript.objects.get().send_program == ""
 
 
-def test_a_program_in_a_check_directory_is_saved(admin_client, virtual):
+def test_a_program_in_a_check_directory_is_saved(admin_client, virtual, settings, tmp_path):
+    # Installed as the form now requires (root-owned, 0755: the tests run as root).
+    checks = tmp_path / "checks"
+    checks.mkdir(mode=0o755)
+    (checks / "mysql_mon.sh").write_text("#!/bin/sh\necho UP\n")
+    (checks / "mysql_mon.sh").chmod(0o755)
+    settings.LVSADMIN_CHECK_PROGRAM_DIRS = [str(checks)]
     response = admin_client.post(
         reverse("virtualservers:monitoring_script", args=[virtual.pk]),
-        script_data(send_program="/etc/lvsadmin/checks/mysql_mon.sh %h", expect="UP"),
+        script_data(send_program=f"{checks}/mysql_mon.sh %h", expect="UP"),
     )
     assert response.status_code == 302
-    assert MonitoringScript.objects.get().send_program == "/etc/lvsadmin/checks/mysql_mon.sh %h"
+    assert MonitoringScript.objects.get().send_program == f"{checks}/mysql_mon.sh %h"

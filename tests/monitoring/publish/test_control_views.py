@@ -438,11 +438,16 @@ def test_diff_rows_are_split_on_newline_only():
     [("send", "send"), ("expect", "expect"), ("program", "send_program")],
 )
 def test_blank_buttons_keep_the_other_fields_typed_on_the_page(
-    admin_client, virtual, what, field, settings
+    admin_client, virtual, what, field, settings, tmp_path
 ):
-    settings.LVSADMIN_CHECK_PROGRAM_DIRS = ["/usr/local/bin"]  # where the typed program lives
+    # Where the typed program lives, installed as the form requires (the tests run as root).
+    checks = tmp_path / "checks"
+    checks.mkdir(mode=0o755)
+    (checks / "check").write_text("#!/bin/sh\necho 200\n")
+    (checks / "check").chmod(0o755)
+    settings.LVSADMIN_CHECK_PROGRAM_DIRS = [str(checks)]
     typed = script_data(
-        send_program="/usr/local/bin/check %h", send="HEAD / HTTP/1.0", expect="200", use_regex="on"
+        send_program=f"{checks}/check %h", send="HEAD / HTTP/1.0", expect="200", use_regex="on"
     )
     url = reverse("virtualservers:monitoring_blank", args=[virtual.pk, what])
     response = admin_client.post(url, typed)
@@ -456,7 +461,7 @@ def test_blank_buttons_keep_the_other_fields_typed_on_the_page(
     }
     blank = "" if field == "send_program" else None
     expected = {
-        "send_program": "/usr/local/bin/check %h",
+        "send_program": f"{checks}/check %h",
         "send": "HEAD / HTTP/1.0",
         "expect": "200",
         "use_regex": True,
