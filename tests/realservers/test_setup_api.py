@@ -4,7 +4,7 @@ import pytest
 
 from realservers.models import RealServer
 from realservers.setup.plan import PASSWORD_PLACEHOLDER
-from tests.monitoring.api_support import api_client, member
+from tests.monitoring.api.api_support import api_client, member
 from tests.realservers.setup_support import lvs_cf
 from virtualservers.models import CheckKind, MonitoringScript, VirtualServer
 
