@@ -326,6 +326,9 @@ LVSADMIN_IPVS_DRIVER = env("IPVS_DRIVER", "netlink")
 # How often the worker reads the whole kernel table and repairs drift (someone's ipvsadm -C, a
 # reboot, an entry deleted by hand). Health changes never wait for it: they are applied at once.
 LVSADMIN_DRIFT_REPAIR_SECONDS = float(env("DRIFT_REPAIR_SECONDS", "5"))
+# The ARP guard (monitoring/arpguard): the worker asks who answers ARP for each VIP every 30 s,
+# only while it drives the real kernel (the netlink driver, opened), never with the memory one.
+LVSADMIN_ARP_GUARD = env_bool("ARP_GUARD", True)
 
 
 def env_paths(name: str, default: str = "") -> list[str]:

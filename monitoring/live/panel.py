@@ -16,9 +16,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from monitoring.arpguard.watch import read_conflicts
 from monitoring.ipvs.table import endpoint
 from monitoring.live import states as runtime
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
+from monitoring.worker.conf import worker
 
 FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is stopped
 MIN_RATE, DEFAULT_RATE = 2, 10
@@ -141,6 +143,8 @@ def live_context(request: HttpRequest) -> dict:
         "graph_h": GRAPH_H,
         "can_drain": request.user.has_perm(runtime.DRAIN_SERVER),
         "held_counts": runtime.held_counts(),
+        # The ARP guard's warnings: hosts other than the directors answering ARP for a VIP.
+        "arp_conflicts": read_conflicts(worker().apply_state).get("conflicts") or [],
     }
 
 

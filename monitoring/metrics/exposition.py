@@ -33,6 +33,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from monitoring.arpguard.watch import read_conflicts
 from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, sibling
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 from monitoring.redundancy.conf import redundancy
@@ -376,6 +377,29 @@ def traffic(services: object, names: dict) -> str:
     return "".join(parts)
 
 
+def arp_guard(found: dict) -> str:
+    """The ARP guard's gauges: the VIPs it guards, and one series per foreign MAC answering for
+    a VIP (absent when there is none, so an alert is `lvsadmin_vip_arp_conflict == 1`)."""
+    if not found:
+        return ""
+    text = (
+        _header("lvsadmin_arp_guard_vips", "IPv4 VIPs whose ARP answers the worker watches.")
+        + f"lvsadmin_arp_guard_vips {int(found.get('guarded') or 0)}\n"
+    )
+    conflicts = found.get("conflicts") or []
+    text += _header(
+        "lvsadmin_vip_arp_conflict",
+        "1 while a host other than the directors answers ARP for the VIP (owner: the real "
+        "server with that MAC, if any).",
+    )
+    for c in conflicts:
+        labels = ",".join(
+            f'{key}="{_escape(str(c.get(key) or ""))}"' for key in ("vip", "mac", "owner")
+        )
+        text += f"lvsadmin_vip_arp_conflict{{{labels}}} 1\n"
+    return text
+
+
 def exposition(state_path: Path) -> bytes:
     """The text exposition format of one scrape."""
     status = (
@@ -392,4 +416,5 @@ def exposition(state_path: Path) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LvsCollector(status, worker))
     text = per_real_server(status.get("table"), names, health) + traffic(counters, names)
+    text += arp_guard(read_conflicts(state_path))
     return text.encode() + generate_latest(registry)

@@ -1,4 +1,5 @@
-"""What is notified: a real server's state change or a director's role change.
+"""What is notified: a real server's state change, a director's role change, or an ARP conflict
+on a VIP.
 
 One event type for both, named as keepalived's notify scripts name them (TYPE NAME STATE), so
 that a program written for keepalived reads ours without surprise. Real server states cover
@@ -18,6 +19,7 @@ class EventType(StrEnum):
     REALSERVER = "REALSERVER"
     DIRECTOR = "DIRECTOR"
     TEST = "TEST"  # the "Send test message" button: a program should do nothing but succeed
+    VIP = "VIP"  # the ARP guard: someone else answers ARP for a VIP (monitoring.arpguard)
 
 
 class ServerState(StrEnum):
@@ -39,6 +41,7 @@ STATES: dict[EventType, frozenset[str]] = {
     EventType.REALSERVER: frozenset(ServerState),
     EventType.DIRECTOR: frozenset(DirectorState),
     EventType.TEST: frozenset({"TEST"}),
+    EventType.VIP: frozenset({"ARP_CONFLICT", "ARP_CLEAR"}),
 }
 
 

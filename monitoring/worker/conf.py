@@ -17,6 +17,7 @@ class WorkerSettings:
     apply_state: Path  # LVSADMIN_APPLY_STATE
     drift_every: float  # LVSADMIN_DRIFT_REPAIR_SECONDS
     slow_start_step: float  # LVSADMIN_SLOW_START_STEP_SECONDS
+    arp_guard: bool  # LVSADMIN_ARP_GUARD
 
 
 @resolved_once
@@ -26,4 +27,5 @@ def worker() -> WorkerSettings:
         apply_state=Path(settings.LVSADMIN_APPLY_STATE),
         drift_every=settings.LVSADMIN_DRIFT_REPAIR_SECONDS,
         slow_start_step=settings.LVSADMIN_SLOW_START_STEP_SECONDS,
+        arp_guard=settings.LVSADMIN_ARP_GUARD,
     )

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections
 
+from monitoring.arpguard import packet
+from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
 from monitoring.checks.health import HealthBook
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe
@@ -232,6 +234,13 @@ class Worker:
     def stop(self) -> None:
         self.stopping = True
 
+    def guarded_config(self) -> LvsConfig | None:
+        """The configuration whose VIPs the ARP guard watches: only while this worker drives the
+        real kernel (with the memory driver, on a test host, it must not send ARP anywhere)."""
+        if self.kernel.driver_name != "netlink" or self.kernel.writer is None:
+            return None
+        return self.config
+
     def drained(self, sender, ref: RealServerRef, **kwargs) -> None:
         self.notifications.notify(announce.drained_event(ref))
 
@@ -323,6 +332,15 @@ class Worker:
             self.scanner = ConnectScanner(
                 lambda batch: loop.call_soon_threadsafe(self.scan_results, batch)
             )
+        arp_watch = None
+        if not once and worker().arp_guard and packet.can_ask():
+            arp_watch = ArpWatch(
+                self.state_path,
+                self.guarded_config,
+                self.notifications.notify,
+                packet.local_addresses,
+            )
+            arp_watch.start()
         if not once and threading.current_thread() is threading.main_thread():
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
@@ -396,6 +414,8 @@ class Worker:
             if self.scanner is not None:
                 self.scanner.close()
                 self.scanner = None
+            if arp_watch is not None:
+                arp_watch.stop()
             control.shutdown(wait=True)
             status.shutdown(wait=True)
             self.notifications.close()
