@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,7 @@ from scripts.testbed.topology import (
     MYSQL_USER,
     VIP,
     Topology,
+    mysql_connect,
     read_sysctl,
     run,
     sysctl,
@@ -32,7 +34,6 @@ from tests.lab.test_worker_lab import (
     destinations,
     publish,
     seed,
-    seed_running,
     servers_answering,
     wait_for,
 )
@@ -74,6 +75,19 @@ def put_the_vip_on_lo(ns: str) -> None:
         sysctl(f"net.ipv4.conf.{scope}.arp_ignore", "1", ns=ns)
         sysctl(f"net.ipv4.conf.{scope}.arp_announce", "2", ns=ns)
     run("ip", "addr", "replace", f"{VIP}/32", "dev", "lo", ns=ns)
+
+
+def client_reaches_the_vip() -> None:
+    """The client's first ARP for the VIP may have gone out before the VIP was up: retry."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            mysql_connect(VIP, timeout=3).close()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def private_services() -> dict[str, ipvsadm.Service]:
@@ -118,7 +132,7 @@ def test_a_real_server_without_the_vip_on_lo_goes_down_with_the_path_reason_and_
     assert [s["service"] for s in shown.table] == [f"TCP  {VIP}:3306"]
     assert "FWM" not in shown.table_text
     # Every client connection through the VIP is served, by rs1.
-    seed_running()
+    client_reaches_the_vip()
     assert servers_answering(8) == {"rs1"}
 
     put_the_vip_on_lo("rs2")
@@ -143,7 +157,7 @@ def test_with_quiesce_the_real_server_without_the_vip_gets_weight_zero(
     publish(seed(quiesce=1))
     thread.start()
     wait_for(lambda: destinations() == {RS1: 1, RS2: 0}, 60, "rs2 at weight 0")
-    seed_running()
+    client_reaches_the_vip()
     assert servers_answering(6) == {"rs1"}
     assert "not through VIP" in rs2_health().last_error
 
@@ -162,3 +176,41 @@ def test_with_path_check_0_the_real_server_without_the_vip_stays_in(
     wait_for(lambda: rs2_health() is not None and rs2_health().last_check, 30, "a check of rs2")
     assert rs2_health().state == "up"
     assert private_services() == {}
+
+
+@pytest.fixture
+def rs2_without_tunl0(topology: Topology) -> Iterator[None]:
+    """Tunnelling: rs1 unwraps IPIP on tunl0 (the VIP on its lo, ARP-silent); rs2 is half set
+    up: its tunl0 is down. Both put back down afterwards, as the lab was built."""
+    run("modprobe", "ipip")
+    for ns in ("rs1", "rs2"):
+        for scope in ("all", "default", "eth0", "tunl0"):
+            sysctl(f"net.ipv4.conf.{scope}.rp_filter", "0", ns=ns)
+    run("ip", "link", "set", "tunl0", "up", ns="rs1")
+    try:
+        yield
+    finally:
+        for ns in ("rs1", "rs2"):
+            run("ip", "link", "set", "tunl0", "down", ns=ns)
+
+
+def test_tunnelling_a_real_server_without_tunl0_goes_down_and_returns_once_it_is_up(
+    topology: Topology, worker, rs2_without_tunl0
+) -> None:
+    instance, thread = worker
+    publish(seed().replace("network = direct", "network = tunnel"))
+    thread.start()
+    wait_for(lambda: RS2 not in destinations() and RS1 in destinations(), 60, "rs2 out")
+    wait_for(lambda: (rs2_health() or RealServerHealth()).state == "down", 30, "rs2's row")
+    reason = rs2_health().last_error
+    print(f"rs2's reason: {reason}")
+    assert reason.startswith(f"answers on {RS2} but not through VIP {VIP}:3306 (")
+    assert "is its tunl0 up with the VIP" in reason
+    private = private_services()
+    assert {d.forward for s in private.values() for d in s.destinations} == {"Tunnel"}
+    client_reaches_the_vip()
+    assert servers_answering(6) == {"rs1"}
+
+    run("ip", "link", "set", "tunl0", "up", ns="rs2")
+    wait_for(lambda: RS2 in destinations(), 30, "rs2 back in the table")
+    assert "rs2" in servers_answering(10)

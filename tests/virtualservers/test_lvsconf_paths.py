@@ -111,5 +111,5 @@ def test_the_reason_says_what_failed_and_what_to_fix() -> None:
         "after 6 s): is the VIP on its lo (with arp_ignore=1, arp_announce=2)? See Set up"
     )
     tunnel = PathCheck(ref, VIP, PATH_MARK_FIRST, "tunnel")
-    assert "is the VIP on its tunl0" in tunnel.failed_reason("connection refused")
+    assert "is its tunl0 up with the VIP" in tunnel.failed_reason("connection refused")
     assert len(route.failed_reason("x" * 60)) <= 255  # the health row's column

@@ -37,7 +37,7 @@ PATH_NETWORKS = {"direct": "route", "tunnel": "tunnel"}
 # What the real server lacks when the path fails, per forwarding method (README "Real servers").
 PATH_FIX = {
     "route": "is the VIP on its lo (with arp_ignore=1, arp_announce=2)?",
-    "tunnel": "is the VIP on its tunl0 (ipip module loaded, rp_filter off)?",
+    "tunnel": "is its tunl0 up with the VIP (ipip module loaded, rp_filter 0)?",
 }
 
 
