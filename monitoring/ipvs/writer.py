@@ -19,7 +19,7 @@ from monitoring.ipvs.converge import ApplyBusy, ApplyResult
 from monitoring.ipvs.coordination import ConvergeRequests, write_view
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
-from monitoring.ipvs.table import Table
+from monitoring.ipvs.table import ServiceKey, Table
 from monitoring.ipvs.written import WrittenTable
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -183,6 +183,18 @@ class KernelWriter:
         except OSError as exc:
             log.warning("cannot write the worker's view beside %s: %s", self.state_path, exc)
         return True
+
+    def path_written(self, path: PathCheck) -> bool:
+        """Whether a check may go through `path`: its private service is in the kernel as this
+        writer last left it. Until then (start-up, a new real server, no kernel or no root, a
+        failed apply) a path check could only fail, so the real server gets its direct check
+        alone. Read from the event loop: one dictionary lookup, no lock."""
+        written = self.writer.written if self.writer is not None else None
+        return (
+            written is not None
+            and not self.message
+            and ServiceKey.for_fwmark(path.mark) in written.table
+        )
 
     def remove_path_services(self, config: LvsConfig | None) -> bool:
         """The worker's clean stop: its private path-check services leave the kernel and the

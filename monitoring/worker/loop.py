@@ -42,7 +42,7 @@ from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.conf import check_programs
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
-from virtualservers.lvsconf.paths import path_checks
+from virtualservers.lvsconf.paths import PathCheck, path_checks
 
 log = logging.getLogger("lvsadmin.worker")
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
@@ -258,12 +258,20 @@ class Worker:
         async with limit:
             try:
                 result = await probe_both_ways(
-                    server.ref.address, server.ref.port, server.spec, server.path
+                    server.ref.address, server.ref.port, server.spec, self.path_of(server)
                 )
             except Exception as exc:  # a bug in one probe must not stop the others
                 log.exception("check of %s:%s raised", server.ref.address, server.ref.port)
                 result = ProbeResult(False, 0.0, f"check error: {type(exc).__name__}: {exc}")
         self.record(server.ref, result, started)
+
+    def path_of(self, server) -> PathCheck | None:
+        """The server's check through the forwarding path, once its private service is in the
+        kernel (KernelWriter.path_written); None: its direct check only."""
+        path = server.path
+        if path is None or not self.kernel.path_written(path):
+            return None
+        return path
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
@@ -297,7 +305,7 @@ class Worker:
                     server.ref.address,
                     server.ref.port,
                     server.spec.timeout,
-                    server.path,
+                    self.path_of(server),
                 )
                 continue
             task = asyncio.get_running_loop().create_task(self.run_check(server, limit))
