@@ -196,8 +196,8 @@ def apply(
 
 # What the director needs for a check through the forwarding path, on the device that leads to
 # the real server: the reply comes from the VIP, a local address of the director, which the
-# kernel drops as a martian unless accept_local is on; and strict reverse-path filtering drops
-# it too (rp_filter 0; loose, 2, accepts it but is set to 0 as proven in the lab).
+# kernel drops as a martian unless accept_local is on; and reverse-path filtering must not drop
+# it either: rp_filter 0, the setting proven in the lab VM (tests/lab/test_path_check_lab.py).
 PATH_SYSCTLS = (("accept_local", "1"), ("rp_filter", "0"))
 
 
