@@ -425,6 +425,7 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
             "fall",
             "rise",
             "slow_start",
+            "path_check",
             *WEB_CHECK_KEYS,
         ]
         help_texts = {
@@ -461,7 +462,7 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
     keep_absent = {"use_regex": False}
 
     NANNY_FIELDS = ("send_program", "send", "expect", "use_regex")
-    COUNT_FIELDS = ("fall", "rise", "slow_start")
+    COUNT_FIELDS = ("fall", "rise", "slow_start", "path_check")
     WEB_FIELDS = (
         "http_method",
         "http_path",
@@ -475,7 +476,12 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
     )
     # Flags that are lvsadmin's own lvs.cf keys: left at their default they stay absent from
     # the file (a stock pulse refuses keys it does not know), unless the file had them.
-    ABSENT_AT_DEFAULT = {"slow_start": True, "http_body_regex": False, "tls_verify": False}
+    ABSENT_AT_DEFAULT = {
+        "slow_start": True,
+        "path_check": True,
+        "http_body_regex": False,
+        "tls_verify": False,
+    }
     MYSQL_FIELDS = (
         "mysql_user",
         "mysql_password",

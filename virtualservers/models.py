@@ -478,6 +478,18 @@ class MonitoringScript(models.Model):
             "20 s (as nanny)."
         ),
     )
+    path_check = models.BooleanField(
+        _("Check through the forwarding path"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Direct routing and tunnelling: also run the check through the VIP, delivered to "
+            "each real server as clients' packets are, so that one without the VIP on its lo "
+            "(tunl0 for tunnelling) goes down with what to fix. Not for a sending program: its "
+            "own connections cannot take the path, so it is checked on the real server's "
+            "address only. No effect with NAT."
+        ),
+    )
     http_method = models.CharField(
         _("HTTP method"),
         max_length=7,

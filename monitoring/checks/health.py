@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from monitoring.checks.probes import CheckSpec, ProbeResult, spec_for
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
+from virtualservers.lvsconf.paths import PathCheck
 
 
 @dataclass
@@ -35,6 +36,8 @@ class ServerHealth:
     reason: str = ""
     next_due: float = 0.0
     running: bool = False
+    # Also checked through the forwarding path (lvsconf.paths), or only at its own address.
+    path: PathCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,18 @@ class HealthBook:
     def _schedule(self, server: ServerHealth) -> None:
         heapq.heappush(self._queue, (server.next_due, next(self._seq), server.ref))
 
-    def sync(self, config: LvsConfig, checks: dict | None = None) -> None:
-        """Check every active real server of every active virtual; keep the state of servers
-        that stay, forget the ones that left."""
+    def sync(
+        self,
+        config: LvsConfig,
+        checks: dict | None = None,
+        paths: dict[RealServerRef, PathCheck] | None = None,
+    ) -> None:
+        """Check every active real server of every active virtual (through the forwarding
+        path too, for those in `paths`); keep the state of servers that stay, forget the ones
+        that left."""
         now = self.clock()
         checks = checks or {}
+        paths = paths or {}
         wanted: dict[RealServerRef, tuple[CheckSpec, int, int]] = {}
         for virtual in config.virtuals:
             if not virtual.effective_active:
@@ -93,13 +103,16 @@ class HealthBook:
                     (zlib.crc32(f"{ref.address}:{ref.port}".encode()) % 1000) / 1000 * spec.timeout
                 )
                 server = ServerHealth(ref, spec, threshold, fall, since=now, next_due=now + offset)
+                server.path = paths.get(ref)
                 self.servers[ref] = server
                 self._schedule(server)
             else:
-                if current.spec != spec and not current.running:
+                path = paths.get(ref)
+                if (current.spec != spec or current.path != path) and not current.running:
                     current.next_due = min(current.next_due, now)
                     self._schedule(current)
                 current.spec, current.threshold, current.fall = spec, threshold, fall
+                current.path = path
 
     def due(self, now: float | None = None) -> list[ServerHealth]:
         """Servers whose check is due; each is returned once per scheduled check."""

@@ -19,7 +19,9 @@ from monitoring.checks.probes import (
     _read_up_to,
     _timeout_reason,
     expect_regex,
+    open_stream,
 )
+from virtualservers.lvsconf.paths import PathCheck
 from virtualservers.lvsconf.schema import parse_statuses
 
 # What a body match looks at: health pages are small, and a huge page must not cost memory.
@@ -95,8 +97,11 @@ def request_bytes(spec: CheckSpec, address: str, port: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def web_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
-    """A `check = http`, `https` or `tls` of one real server."""
+async def web_check(
+    address: str, port: int, spec: CheckSpec, path: PathCheck | None = None
+) -> tuple[bool, str]:
+    """A `check = http`, `https` or `tls` of one real server (through the forwarding path with
+    `path`: the same request, Host header and SNI name, sent to the VIP)."""
     try:
         request = request_bytes(spec, address, port) if spec.kind != "tls" else b""
     except ValueError as exc:
@@ -111,9 +116,10 @@ async def web_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str
     try:
         async with asyncio.timeout(spec.timeout):
             try:
-                reader, writer = await asyncio.open_connection(
+                reader, writer = await open_stream(
                     address,
                     port,
+                    path,
                     ssl=context,
                     server_hostname=server_name(spec, address) if context else None,
                     ssl_handshake_timeout=spec.timeout if context else None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import re2
 
 from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
+from virtualservers.lvsconf.paths import PathCheck
 from virtualservers.lvsconf.schema import (
     BUILTIN_CHECK_SETTINGS,
     CHECK_TYPES,
@@ -164,25 +165,94 @@ def web_settings(virtual) -> dict[str, object]:
     return values
 
 
-async def probe(address: str, port: int, spec: CheckSpec) -> ProbeResult:
+async def probe(
+    address: str, port: int, spec: CheckSpec, path: PathCheck | None = None
+) -> ProbeResult:
+    """Check the real server at address:port; with `path`, the same check goes through the
+    forwarding path instead (to the VIP, by the path's private service): every request, Host
+    header and SNI name stays the real server's, so that only the path differs."""
     start = time.monotonic()
     try:
         if spec.kind == "mysql":
-            ok, reason = await asyncio.to_thread(mysql_check, address, port, spec)
+            ok, reason = await asyncio.to_thread(mysql_check, address, port, spec, path)
         elif spec.kind in WEB_CHECKS:
             from monitoring.checks.http import web_check
 
-            ok, reason = await web_check(address, port, spec)
+            ok, reason = await web_check(address, port, spec, path)
         elif spec.kind == "nanny" and spec.send_program:
+            # A program opens its own sockets, which carry no mark (lvsconf.paths never plans
+            # a path check for one).
             ok, reason = await program_check(address, port, spec)
         elif spec.protocol == "udp":
-            ok, reason = await udp_check(address, port, spec)
+            ok, reason = await udp_check(address, port, spec, path)
         else:
             tcp_only = spec.kind == "tcp"
-            ok, reason = await tcp_check(address, port, spec, tcp_only)
+            ok, reason = await tcp_check(address, port, spec, tcp_only, path)
     except Exception as exc:  # a probe must never take the worker down
         ok, reason = False, f"check failed: {exc}"
     return ProbeResult(ok, time.monotonic() - start, reason)
+
+
+async def probe_both_ways(
+    address: str, port: int, spec: CheckSpec, path: PathCheck | None
+) -> ProbeResult:
+    """The configured check to the real server's own address and, when it has a path check,
+    through the forwarding path at the same time (so the whole stays within one timeout)."""
+    if path is None:
+        return await probe(address, port, spec)
+    direct, through = await asyncio.gather(
+        probe(address, port, spec), probe(address, port, spec, path)
+    )
+    return both_ways(direct, through, path)
+
+
+def both_ways(direct: ProbeResult, through: ProbeResult, path: PathCheck) -> ProbeResult:
+    """One verdict from the two checks: the direct check's failure says what it says; a real
+    server that answers directly but not through the path is down with what to fix on it."""
+    if not direct.ok or through.ok:
+        return direct
+    return ProbeResult(False, direct.latency, path.failed_reason(through.reason))
+
+
+def source_address(real_server: str) -> str:
+    """The director's own address towards a real server: what the kernel's route picks (a UDP
+    socket's connect sends nothing). The path check's socket is bound to it, since left to the
+    kernel the source would be the VIP itself, a local address, and the reply would go to the
+    real server's own copy of the VIP."""
+    family = socket.AF_INET6 if ":" in real_server else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe_socket:
+        probe_socket.connect((real_server, 9))
+        return probe_socket.getsockname()[0]
+
+
+def path_socket(path: PathCheck, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """A socket whose packets IPVS sends to the path's one real server: marked with the private
+    service's mark (SO_MARK needs CAP_NET_ADMIN: the worker runs as root) and bound to the
+    director's own address; the caller connects it to the VIP."""
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, path.mark)
+        sock.bind((source_address(path.address), 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def open_stream(
+    address: str, port: int, path: PathCheck | None = None, **options
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """asyncio.open_connection to the real server, or through the path to the VIP."""
+    if path is None:
+        return await asyncio.open_connection(address, port, **options)
+    sock = path_socket(path)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (path.vip, port))
+    except BaseException:  # a timeout cancels the connect: the socket must not leak
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock, **options)
 
 
 def _timeout_reason(spec: CheckSpec) -> str:
@@ -190,12 +260,14 @@ def _timeout_reason(spec: CheckSpec) -> str:
 
 
 async def tcp_check(
-    address: str, port: int, spec: CheckSpec, connect_only: bool = False
+    address: str,
+    port: int,
+    spec: CheckSpec,
+    connect_only: bool = False,
+    path: PathCheck | None = None,
 ) -> tuple[bool, str]:
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(address, port), spec.timeout
-        )
+        reader, writer = await asyncio.wait_for(open_stream(address, port, path), spec.timeout)
     except TimeoutError:
         return False, f"connect {_timeout_reason(spec)}"
     except OSError as exc:
@@ -256,14 +328,26 @@ class _UDPProbe(asyncio.DatagramProtocol):
             self.reply.set_exception(exc)
 
 
-async def udp_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
+async def udp_check(
+    address: str, port: int, spec: CheckSpec, path: PathCheck | None = None
+) -> tuple[bool, str]:
     if not spec.expect:
         # nanny 0.8.6 crashed here (NULL expect); a UDP check needs a reply to mean anything.
         return False, "a UDP check needs an expect string (a reply to wait for)"
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        _UDPProbe, remote_addr=(address, port)
-    )
+    if path is None:
+        transport, protocol = await loop.create_datagram_endpoint(
+            _UDPProbe, remote_addr=(address, port)
+        )
+    else:
+        sock = path_socket(path, socket.SOCK_DGRAM)
+        try:
+            sock.connect((path.vip, port))  # a UDP connect sends nothing
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        transport, protocol = await loop.create_datagram_endpoint(_UDPProbe, sock=sock)
     try:
         transport.sendto(unescape(spec.send or "").encode("latin-1"))
         try:
@@ -348,7 +432,9 @@ async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool,
     return False, f"expected {expect!r}, got {first[:60]!r}"
 
 
-def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
+def mysql_check(
+    address: str, port: int, spec: CheckSpec, path: PathCheck | None = None
+) -> tuple[bool, str]:
     """A full MySQL login, an optional query, then a clean COM_QUIT: unlike a bare TCP
     connect-and-drop, this never raises the server's connect-error count for the director.
 
@@ -361,9 +447,22 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
     """
     import pymysql
 
+    sock = None
+    if path is not None:
+        # PyMySQL opens its own socket; it takes one made here, marked, on connect(sock).
+        try:
+            sock = path_socket(path)
+            sock.settimeout(spec.timeout)
+            sock.connect((path.vip, port))
+        except TimeoutError:
+            _close(sock)
+            return False, f"connect {_timeout_reason(spec)}"
+        except OSError as exc:
+            _close(sock)
+            return False, _os_reason(exc)
     try:
         connection = pymysql.connect(
-            host=address,
+            host=address if path is None else path.vip,
             port=port,
             user=spec.mysql_user,
             password=spec.mysql_password,
@@ -371,7 +470,10 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
             connect_timeout=spec.timeout,
             read_timeout=spec.timeout,
             write_timeout=spec.timeout,
+            defer_connect=sock is not None,
         )
+        if sock is not None:
+            connection.connect(sock)
     except pymysql.OperationalError as exc:
         code, message = (exc.args + ("",))[:2]
         if code == 1045:
@@ -404,6 +506,11 @@ def mysql_check(address: str, port: int, spec: CheckSpec) -> tuple[bool, str]:
             connection.close()  # sends COM_QUIT
         except Exception:
             pass
+
+
+def _close(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.close()
 
 
 def _os_reason(exc: OSError) -> str:

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,10 +28,12 @@ from monitoring.ipvs.table import (
     Vip,
     desired_state,
     diff,
+    is_path_service,
 )
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.files import write_atomically
 from virtualservers.lvsconf.model import LvsConfig
+from virtualservers.lvsconf.paths import PathCheck
 
 LOCK_WAIT_SECONDS = 10.0
 
@@ -97,6 +99,8 @@ class ApplyResult:
     arp_threads: list[threading.Thread] = field(default_factory=list)
     desired: DesiredState | None = None
     timeouts_set: tuple[int, int, int] | None = None  # (tcp, tcpfin, udp) when they changed
+    # (device, sysctl, value before, value set) of what the path checks needed changed.
+    sysctls_set: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -122,6 +126,8 @@ class ApplyResult:
                 parts.append(f"{len(vips)} VIP{'s' if len(vips) > 1 else ''} {verb}")
         if self.timeouts_set:
             parts.append("timeouts set")
+        for device, name, _before, value in self.sysctls_set:
+            parts.append(f"net.ipv4.conf.{device}.{name} = {value}")
         if not parts:
             return "nothing to do: the kernel already matches the configuration"
         return f"{len(self.ops)} operation{'s' if len(self.ops) != 1 else ''}: " + ", ".join(parts)
@@ -137,14 +143,28 @@ def apply(
     lock_wait: float = LOCK_WAIT_SECONDS,
     held: Held | None = None,
     weights: Mapping[RealServerRef, int] | None = None,
+    paths: Iterable[PathCheck] = (),
+    keep_path_services: bool = False,
+    path_devices: dict[str, str] | None = None,
 ) -> ApplyResult:
     """Converge; on a refused operation stop there, keep what was not reached as it was, and
-    say which operation failed and why (result.error)."""
-    desired = desired_state(config, down, held=held, weights=weights)
+    say which operation failed and why (result.error).
+
+    `paths` (the worker's) adds the private services of the checks through the forwarding path
+    and sets what the director needs for them (path_sysctls). Without a worker they are not
+    wanted, and ones a crashed worker left are removed like any service of ours that left the
+    configuration; `keep_path_services` keeps them (`applylvs --dry-run` while a worker runs)."""
+    paths = list(paths)
+    desired = desired_state(config, down, held=held, weights=weights, paths=paths)
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)
         current = driver.dump()
+        if keep_path_services:
+            operators = set(desired.table)
+            for key, entry in current.items():
+                if is_path_service(key, operators):
+                    desired.table.setdefault(key, entry)
         result.ops = diff(current, desired.table, owned.services)
         if dry_run:
             result.vips_added, result.vips_removed = _vip_changes(
@@ -169,7 +189,78 @@ def apply(
         except DriverError as exc:
             result.error = str(exc)
         owned.save(state_path)
+    if not dry_run:
+        path_sysctls(driver, paths, result, path_devices)
     return result
+
+
+# What the director needs for a check through the forwarding path, on the device that leads to
+# the real server: the reply comes from the VIP, a local address of the director, which the
+# kernel drops as a martian unless accept_local is on; and reverse-path filtering must not drop
+# it either: rp_filter 0, the setting proven in the lab VM (tests/lab/test_path_check_lab.py).
+PATH_SYSCTLS = (("accept_local", "1"), ("rp_filter", "0"))
+
+
+def path_sysctls(
+    driver: Driver,
+    paths: Iterable[PathCheck],
+    result: ApplyResult,
+    devices: dict[str, str] | None = None,
+) -> None:
+    """Set accept_local=1 and rp_filter=0 on each device a checked real server is reached by,
+    and nothing else (never `all`; a strict `all.rp_filter` is reported, not changed).
+    `devices` caches address -> device between converges."""
+    devices = {} if devices is None else devices
+    wanted: set[str] = set()
+    for path in paths:
+        if path.address not in devices:
+            try:
+                devices[path.address] = driver.route_device(path.address)
+            except DriverError as exc:
+                result.warnings.append(f"the path check of {path.address} cannot run: {exc}")
+                continue
+        wanted.add(devices[path.address])
+    for device in sorted(wanted):
+        for name, value in PATH_SYSCTLS:
+            try:
+                before = driver.interface_sysctl(device, name)
+                if before != value:
+                    driver.set_interface_sysctl(device, name, value)
+                    result.sysctls_set.append((device, name, before, value))
+            except DriverError as exc:
+                result.warnings.append(f"the path checks need {name}={value} on {device}: {exc}")
+    if wanted:
+        try:
+            strict = driver.interface_sysctl("all", "rp_filter") == "1"
+        except DriverError:
+            strict = False
+        if strict:
+            result.warnings.append(
+                "net.ipv4.conf.all.rp_filter is 1 (strict): the replies of the checks through "
+                "the forwarding path are dropped; set it to 0 or 2"
+            )
+
+
+def remove_path_services(
+    driver: Driver,
+    state_path: Path,
+    operators: Collection[ServiceKey] = (),
+    lock_wait: float = LOCK_WAIT_SECONDS,
+) -> list[Op]:
+    """Remove the path checks' private services this tool owns (the worker's clean stop): the
+    operator's services (`operators`, which may use a mark of the range) stay as they are."""
+    with apply_lock(state_path, lock_wait):
+        owned = OwnedState.load(state_path)
+        current = driver.dump()
+        ops = [
+            Op("del_service", current[key].service)
+            for key in sorted(current)
+            if key in owned.services and is_path_service(key, operators)
+        ]
+        driver.apply(ops)
+        owned.services -= {op.service.key for op in ops}
+        owned.save(state_path)
+    return ops
 
 
 def _wanted_vips(desired: DesiredState, vrrp: bool = False) -> list[Vip]:

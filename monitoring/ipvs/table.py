@@ -20,6 +20,7 @@ from virtualservers.lvsconf.model import (
     RealServerRef,
     VirtualServer,
 )
+from virtualservers.lvsconf.paths import PathCheck, is_path_mark
 
 FORWARD_BY_NETWORK = {"direct": "route", "nat": "masq", "tunnel": "tunnel"}
 FORWARD_LABEL = {"route": "Route", "masq": "Masq", "tunnel": "Tunnel", "local": "Local"}
@@ -164,10 +165,12 @@ def desired_state(
     *,
     held: Held | None = None,
     weights: Mapping[RealServerRef, int] | None = None,
+    paths: Iterable[PathCheck] = (),
 ) -> DesiredState:
     """What the kernel should hold for this configuration, these failed real servers and the
     runtime states (drain, maintenance) operators hold real servers in; `weights` overrides the
-    configured weight of servers ramping in (slow start). A held state wins over the ramp."""
+    configured weight of servers ramping in (slow start). A held state wins over the ramp.
+    `paths` adds the worker's private services of the checks through the forwarding path."""
     held = held or {}
     weights = weights or {}
     table: Table = {}
@@ -220,10 +223,40 @@ def desired_state(
             sorry = str(_ip(virtual.sorry_server))
             entry.destinations[(sorry, port)] = Destination(sorry, port, forward, 1)
         table[key] = entry
+    for key, entry in path_services(paths).items():
+        table.setdefault(key, entry)  # an operator's service is never replaced
     nat_router = None
     if config.effective_network == "nat" and config.nat_router_ip and config.nat_router_device:
         nat_router = _vip(config.nat_router_ip, config.nat_nmask, config.nat_router_device)
     return DesiredState(table, list(vips.values()), warnings, nat_router)
+
+
+def path_services(paths: Iterable[PathCheck]) -> Table:
+    """The private firewall-mark services of the checks through the forwarding path: one per
+    mark, holding only its real server. They stay whatever health says (the path check must go
+    on while a real server is out, to see it come back)."""
+    table: Table = {}
+    for path in paths:
+        key = ServiceKey.for_fwmark(path.mark, 4)
+        if key in table:  # real servers of several virtual servers share one endpoint's mark
+            continue
+        entry = ServiceEntry(Service(key, "rr"))
+        address = str(_ip(path.address))
+        entry.destinations[(address, path.port)] = Destination(address, path.port, path.forward)
+        table[key] = entry
+    return table
+
+
+def is_path_service(key: ServiceKey, operators: Collection[ServiceKey] = ()) -> bool:
+    """A private service of the path checks: a mark of lvsadmin's range that no virtual server
+    of the configuration (`operators`) uses."""
+    return key.protocol == "fwm" and is_path_mark(key.fwmark) and key not in operators
+
+
+def operators_services(table: Table, operators: Collection[ServiceKey] = ()) -> Table:
+    """The table without the path checks' private services: what CONTROL, the API and
+    /metrics show as the operator's services."""
+    return {key: entry for key, entry in table.items() if not is_path_service(key, operators)}
 
 
 def desired_table(

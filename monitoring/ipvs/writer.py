@@ -19,10 +19,11 @@ from monitoring.ipvs.converge import ApplyBusy, ApplyResult
 from monitoring.ipvs.coordination import ConvergeRequests, write_view
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
-from monitoring.ipvs.table import Table
+from monitoring.ipvs.table import ServiceKey, Table
 from monitoring.ipvs.written import WrittenTable
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
+from virtualservers.lvsconf.paths import PathCheck
 
 log = logging.getLogger("lvsadmin.worker")
 DRIVER_RETRY = 30.0
@@ -65,6 +66,9 @@ class KernelWriter:
         # thread's poll; and those last applied.
         self.held: Held = {}
         self.applied_held: Held = {}
+        # The checks through the forwarding path (lvsconf.paths), replaced whole with each
+        # configuration: their private services are written with the table.
+        self.paths: dict[RealServerRef, PathCheck] = {}
         self.need_converge = False
         self.loaded = False  # a full converge succeeded since this worker started
         self.last_converge = 0.0
@@ -76,6 +80,7 @@ class KernelWriter:
         # The control thread applies while the status thread dumps: one netlink socket, one user.
         self.lock = threading.Lock()
         self.metrics = metrics or _NoObserver()  # for /metrics
+        self.warned: set[str] = set()  # the last apply's warnings, logged once each
 
     @property
     def driver(self):
@@ -146,10 +151,11 @@ class KernelWriter:
         started = time.perf_counter()
         try:
             with self.lock:
+                paths = list(self.paths.values())
                 if full:
-                    result = self.writer.converge(config, down, held, weights)
+                    result = self.writer.converge(config, down, held, weights, paths)
                 else:
-                    result = self.writer.update(config, down, held, weights)
+                    result = self.writer.update(config, down, held, weights, paths)
         except ApplyBusy as exc:
             log.info("%s; retrying", exc)
             self.need_converge = True
@@ -178,6 +184,31 @@ class KernelWriter:
             log.warning("cannot write the worker's view beside %s: %s", self.state_path, exc)
         return True
 
+    def path_written(self, path: PathCheck) -> bool:
+        """Whether a check may go through `path`: its private service is in the kernel as this
+        writer last left it. Until then (start-up, a new real server, no kernel or no root, a
+        failed apply) a path check could only fail, so the real server gets its direct check
+        alone. Read from the event loop: one dictionary lookup, no lock."""
+        written = self.writer.written if self.writer is not None else None
+        return (
+            written is not None
+            and not self.message
+            and ServiceKey.for_fwmark(path.mark) in written.table
+        )
+
+    def remove_path_services(self, config: LvsConfig | None) -> bool:
+        """The worker's clean stop: its private path-check services leave the kernel and the
+        sysctls it changed for them get their values back. True when something was removed."""
+        if self.writer is None:
+            return False
+        with self.lock:
+            result = self.writer.remove_path_services(config)
+        if result.error:
+            log.warning("cannot remove the path checks' services: %s", result.error)
+        elif result.ops or result.sysctls_set:
+            log.info("removed the path checks' services: %s", result.summary())
+        return bool(result.ops)
+
     def _report(self, result: ApplyResult, drift_repair: bool) -> None:
         if result.error:
             log.error("apply stopped: %s", result.error)
@@ -185,7 +216,11 @@ class KernelWriter:
             self.need_converge = True
             return
         self.message = ""
-        if result.ops or result.vips_added or result.vips_removed:
+        for warning in result.warnings:
+            if warning not in self.warned:
+                log.warning("%s", warning)
+        self.warned = set(result.warnings)
+        if result.ops or result.vips_added or result.vips_removed or result.sysctls_set:
             what = "repaired drift" if drift_repair else "applied"
             log.info("%s: %s", what, result.summary())
 

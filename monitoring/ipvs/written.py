@@ -14,7 +14,7 @@ package.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,11 +23,13 @@ from monitoring.ipvs.converge import (
     ApplyResult,
     apply,
     apply_lock,
+    remove_path_services,
 )
 from monitoring.ipvs.drivers.base import Driver, DriverError
 from monitoring.ipvs.table import DesiredState, ServiceKey, desired_state, diff, service_key
 from monitoring.live.holds import Held, changed_refs
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
+from virtualservers.lvsconf.paths import PathCheck
 
 
 class WrittenTable:
@@ -52,6 +54,10 @@ class WrittenTable:
         self.written_held: Held = {}
         self.written_weights: dict[RealServerRef, int] = {}  # slow start's, when written
         self.owners: set[str] = set()  # names of the virtual blocks that make a service
+        # The path checks' needs: each real server's device (asked once), and each sysctl's
+        # value before this writer first changed it, put back on a clean stop.
+        self.path_devices: dict[str, str] = {}
+        self.sysctls_before: dict[tuple[str, str], str] = {}
 
     def converge(
         self,
@@ -59,8 +65,12 @@ class WrittenTable:
         down: Collection[RealServerRef] = (),
         held: Held | None = None,
         weights: Mapping[RealServerRef, int] | None = None,
+        paths: Iterable[PathCheck] = (),
     ) -> ApplyResult:
-        """Read the kernel and converge everything: the table, the VIPs, timeouts, NAT."""
+        """Read the kernel and converge everything: the table with the path checks' private
+        services, the VIPs, timeouts, NAT, and the sysctls the path checks need."""
+        if self.written_for is not config:
+            self.path_devices = {}  # routes may have changed with the configuration
         result = apply(
             config,
             self.driver,
@@ -70,8 +80,37 @@ class WrittenTable:
             lock_wait=self.lock_wait,
             held=held,
             weights=weights,
+            paths=paths,
+            path_devices=self.path_devices,
         )
+        for device, name, before, _value in result.sysctls_set:
+            self.sysctls_before.setdefault((device, name), before)
         self._remember(config, result, down, held, weights)
+        return result
+
+    def remove_path_services(self, config: LvsConfig | None) -> ApplyResult:
+        """A clean stop: the private services go, and the sysctls this writer changed get
+        their values back; the operator's services stay as they are."""
+        operators = set()
+        for virtual in config.virtuals if config is not None else ():
+            if virtual.effective_active:
+                operators.add(service_key(virtual))
+        result = ApplyResult()
+        try:
+            result.ops = remove_path_services(
+                self.driver, self.state_path, operators, self.lock_wait
+            )
+            result.executed = len(result.ops)
+        except DriverError as exc:
+            result.error = str(exc)
+        for (device, name), before in sorted(self.sysctls_before.items()):
+            try:
+                self.driver.set_interface_sysctl(device, name, before)
+                result.sysctls_set.append((device, name, "", before))
+            except DriverError as exc:
+                result.warnings.append(str(exc))
+        self.sysctls_before = {}
+        self.forget()
         return result
 
     def update(
@@ -80,6 +119,7 @@ class WrittenTable:
         down: Collection[RealServerRef],
         held: Held | None = None,
         weights: Mapping[RealServerRef, int] | None = None,
+        paths: Iterable[PathCheck] = (),
     ) -> ApplyResult:
         """A health change: only the virtual servers whose real servers changed state are
         recomputed, and diffed against what was written; no dump. Anything else (another
@@ -88,7 +128,7 @@ class WrittenTable:
         written = self.written
         held = held or {}
         if written is None or self.written_for is not config:
-            return self.converge(config, down, held, weights)
+            return self.converge(config, down, held, weights, paths)
         down = frozenset(down)
         weights = dict(weights or {})
         changed = {ref.virtual for ref in down ^ self.written_down}
@@ -104,7 +144,7 @@ class WrittenTable:
         subset = [v for v in config.virtuals if v.name in changed and v.name in self.owners]
         partial = desired_state(replace(config, virtuals=subset), down, held=held, weights=weights)
         if not partial.table.keys() <= written.table.keys():
-            return self.converge(config, down, held, weights)
+            return self.converge(config, down, held, weights, paths)
         table = dict(written.table)
         table.update(partial.table)
         desired = DesiredState(table, written.vips, written.warnings, written.nat_router)

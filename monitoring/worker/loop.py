@@ -26,7 +26,7 @@ from monitoring.arpguard import packet
 from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
 from monitoring.checks.health import HealthBook
-from monitoring.checks.probes import CheckSpec, ProbeResult, probe
+from monitoring.checks.probes import CheckSpec, ProbeResult, probe_both_ways
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.coordination import WorkerPresence
@@ -44,6 +44,7 @@ from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.conf import check_programs
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
+from virtualservers.lvsconf.paths import PathCheck, path_checks
 
 log = logging.getLogger("lvsadmin.worker")
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
@@ -189,10 +190,16 @@ class Worker:
             self.source_stamp, self.config = None, None
             self.book.sync(LvsConfig())
             self.slow_start.sync(LvsConfig())
+            self.kernel.paths = {}
             return True
         self.config, self.checks = loaded.config, loaded.checks
         self.serial, self.source_stamp = loaded.serial, loaded.stamp
-        self.book.sync(loaded.config, loaded.checks)
+        # The checks through the forwarding path: the health book checks them, the writer keeps
+        # their private services in the kernel (one plan, so marks agree).
+        kinds = {name: str(check.get("kind") or "") for name, check in loaded.checks.items()}
+        paths = path_checks(loaded.config, kinds)
+        self.kernel.paths = paths
+        self.book.sync(loaded.config, loaded.checks, paths)
         self.slow_start.sync(loaded.config)
         self.kernel.need_converge = True
         log.info(
@@ -259,11 +266,21 @@ class Worker:
         started = server.next_due
         async with limit:
             try:
-                result = await probe(server.ref.address, server.ref.port, server.spec)
+                result = await probe_both_ways(
+                    server.ref.address, server.ref.port, server.spec, self.path_of(server)
+                )
             except Exception as exc:  # a bug in one probe must not stop the others
                 log.exception("check of %s:%s raised", server.ref.address, server.ref.port)
                 result = ProbeResult(False, 0.0, f"check error: {type(exc).__name__}: {exc}")
         self.record(server.ref, result, started)
+
+    def path_of(self, server) -> PathCheck | None:
+        """The server's check through the forwarding path, once its private service is in the
+        kernel (KernelWriter.path_written); None: its direct check only."""
+        path = server.path
+        if path is None or not self.kernel.path_written(path):
+            return None
+        return path
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
@@ -297,6 +314,7 @@ class Worker:
                     server.ref.address,
                     server.ref.port,
                     server.spec.timeout,
+                    self.path_of(server),
                 )
                 continue
             task = asyncio.get_running_loop().create_task(self.run_check(server, limit))
@@ -416,6 +434,12 @@ class Worker:
                 self.scanner = None
             if arp_watch is not None:
                 arp_watch.stop()
+            try:
+                # A clean stop leaves the operator's table as it is; only the private services
+                # of the path checks go (nothing checks through them any more).
+                await on(control, self.kernel.remove_path_services, self.config)
+            except Exception as exc:
+                log.warning("cannot remove the path checks' services: %s", exc)
             control.shutdown(wait=True)
             status.shutdown(wait=True)
             self.notifications.close()

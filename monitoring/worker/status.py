@@ -18,6 +18,7 @@ from monitoring.ipvs.table import (
     Table,
     desired_state,
     format_table,
+    operators_services,
     service_key,
     table_rows,
 )
@@ -117,7 +118,13 @@ class StatusWriter:
             return False
         self.last_status = now
         config = enforced.config
+        names = _service_names(config)
         table, note = self._read_table(config, health.down)
+        if table is not None:
+            # The path checks' private services are the worker's, not the operator's: CONTROL,
+            # the API and ipvsadm.txt show the operator's services only (README, "Health
+            # checks"); `ipvsadm -Ln` on the director still shows them.
+            table = operators_services(table, names)
         status = {
             "heartbeat": _aware(now),
             "pid": os.getpid(),
@@ -127,7 +134,6 @@ class StatusWriter:
         }
         # The table (10,000 lines at scale) is formatted and written only when it changed:
         # a new revision, a health change or moving connection counters.
-        names = _service_names(config)
         self.drains.notice(table, names, self.kernel.held)
         if (table, note) != self.last_table:
             status["table_text"] = note + format_table(table) if table is not None else ""
@@ -174,7 +180,7 @@ class StatusWriter:
 
     def _publish_traffic(self, names: dict[ServiceKey, str]) -> None:
         # No kernel to read: no counters, rather than the last ones read shown as current.
-        traffic = self.kernel.traffic() or {}
+        traffic = operators_services(self.kernel.traffic() or {}, names)
         try:
             publish_traffic(self.kernel.state_path, traffic, names)
         except OSError as exc:

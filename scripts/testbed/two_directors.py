@@ -48,6 +48,7 @@ from scripts.testbed.topology import (
     query_one,
     run,
 )
+from virtualservers.lvsconf.paths import is_path_mark
 
 REPO = Path(__file__).resolve().parents[2]  # scripts/testbed/ -> the checkout
 DIRECTORS = {"dir1": "192.0.2.11", "dir2": "192.0.2.12"}
@@ -345,7 +346,22 @@ def wait_for(condition, limit: float, what: str, directors=()) -> float:
 
 
 def ipvs_table(director: Director) -> str:
-    return run("ipvsadm", "-Ln", ns=director.name).stdout
+    """The director's operator table as `ipvsadm -Ln` prints it, without the worker's private
+    path-check services: each director's own checks move their counters."""
+    return without_path_services(run("ipvsadm", "-Ln", ns=director.name).stdout)
+
+
+def without_path_services(text: str, base: int = 10) -> str:
+    """`ipvsadm -Ln` (or /proc/net/ip_vs, whose marks are hex: base 16) without the blocks of
+    the path checks' private firewall-mark services (lvsconf.paths)."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if not line.startswith(" "):
+            words = line.split()
+            skipping = len(words) > 1 and words[0] == "FWM" and is_path_mark(int(words[1], base))
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def connections(director: Director) -> str:
@@ -514,7 +530,7 @@ class TableWatcher:
     def _watch(self) -> None:
         enter_netns(self.ns)
         while not self.stopping:
-            text = Path("/proc/thread-self/net/ip_vs").read_text()
+            text = without_path_services(Path("/proc/thread-self/net/ip_vs").read_text(), 16)
             servers = sum(
                 1
                 for line in text.splitlines()

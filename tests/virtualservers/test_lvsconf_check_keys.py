@@ -1,4 +1,4 @@
-"""lvsadmin's own lvs.cf keys (fall, rise, slow_start, check and the HTTP/TLS keys): read and
+"""lvsadmin's own lvs.cf keys (fall, rise, slow_start, path_check, check and the HTTP/TLS keys): read and
 written back unchanged, bad values refused naming the line, absent keys meaning nanny's
 behaviour."""
 
@@ -25,6 +25,7 @@ def maybe(strategy):
     fall=maybe(st.integers(1, 1000)),
     rise=maybe(st.integers(1, 1000)),
     slow_start=maybe(st.booleans()),
+    path_check=maybe(st.booleans()),
     check=maybe(st.sampled_from(CHECK_TYPES)),
     http_method=maybe(st.sampled_from(HTTP_METHODS)),
     http_path=maybe(words.map(lambda w: "/" + w)),
@@ -60,6 +61,7 @@ def test_absent_keys_mean_nannys_behaviour():
         ("fall = 0", "fall 0 is outside 1-1000"),
         ("rise = 1001", "rise 1001 is outside 1-1000"),
         ("slow_start = 2", "boolean expected"),
+        ("path_check = yes", "boolean expected"),
         ("check = smtp", "expected one of http, https, tls"),
         ("http_method = DELETE", "expected one of GET, HEAD, OPTIONS, POST"),
         ("http_status = 2xx", "http_status '2xx' is not a status code"),
@@ -75,3 +77,14 @@ def test_a_bad_value_is_refused_naming_its_line(line, words):
 
 def test_status_ranges_are_read_as_pairs():
     assert parse_statuses("200-299,301,404") == ((200, 299), (301, 301), (404, 404))
+
+
+def test_path_check_is_on_when_absent_and_written_only_when_off():
+    (virtual,) = parse("virtual a {\n     active = 1\n}\n")[0].virtuals
+    assert virtual.path_check is None and virtual.effective_path_check is True
+    text = render(LvsConfig(network="direct", virtuals=[VirtualServer(name="a", active=True)]))
+    assert "path_check" not in text  # a stock Piranha file stays byte-identical
+    off = VirtualServer(name="a", active=True, path_check=False)
+    text = render(LvsConfig(network="direct", virtuals=[off]))
+    assert "     path_check = 0\n" in text
+    assert parse(text)[0].virtuals[0].effective_path_check is False

@@ -28,7 +28,8 @@ def virtual():
 
 
 def post(client, virtual, **changes):
-    changes.setdefault("slow_start", "on")  # the checkbox a browser sends as it is shown
+    changes.setdefault("slow_start", "on")  # the checkboxes a browser sends as they are shown
+    changes.setdefault("path_check", "on")
     url = reverse("virtualservers:monitoring_script", args=[virtual.pk])
     return client.post(url, script_data(**changes))
 
@@ -81,6 +82,29 @@ def test_accepting_the_defaults_adds_none_of_lvsadmins_keys(admin_client, virtua
     assert after == before
     for word in ("fall", "rise", "slow_start", "check", "http_", "tls_"):
         assert word not in after
+
+
+def test_the_path_check_is_offered_ticked_and_says_a_sending_program_cannot_use_it(
+    admin_client, virtual
+):
+    html = admin_client.get(
+        reverse("virtualservers:monitoring_script", args=[virtual.pk])
+    ).content.decode()
+    assert "Check through the forwarding path" in html
+    assert 'name="path_check" checked' in html or 'id="id_path_check" checked' in html
+    assert "Not for a sending program" in html
+
+
+def test_unticking_the_path_check_writes_path_check_0_and_ticking_it_again_removes_it(
+    admin_client, virtual
+):
+    assert post(admin_client, virtual, path_check="").status_code == 302
+    assert "     path_check = 0\n" in rendered_virtual()
+    config, _warnings = parse(render(draft_config()))
+    assert config.virtuals[0].effective_path_check is False
+    assert post(admin_client, virtual, path_check="on").status_code == 302
+    assert MonitoringScript.objects.get().path_check is True
+    assert "     path_check = 1\n" in rendered_virtual()
 
 
 def test_unticking_slow_start_writes_slow_start_0(admin_client, virtual):

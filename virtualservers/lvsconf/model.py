@@ -41,6 +41,7 @@ DEFAULT_KEEPALIVE: int = default(GLOBAL, "keepalive")
 DEFAULT_DEADTIME: int = default(GLOBAL, "deadtime")
 DEFAULT_FALL: int = default(VIRTUAL, "fall")
 DEFAULT_SLOW_START: bool = default(VIRTUAL, "slow_start")
+DEFAULT_PATH_CHECK: bool = default(VIRTUAL, "path_check")
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -117,10 +118,12 @@ class VirtualServer:
     quiesce_server: bool | None = None
     # Legacy keys the stock parser accepts; kept so that an import loses nothing.
     client_monitor: str | None = None
-    # lvsadmin's own keys (schema.py): fall/rise counts, slow start, HTTP(S) and TLS checks.
+    # lvsadmin's own keys (schema.py): fall/rise counts, slow start, the check through the
+    # forwarding path, HTTP(S) and TLS checks.
     fall: int | None = None
     rise: int | None = None
     slow_start: bool | None = None
+    path_check: bool | None = None
     check: str | None = None
     http_method: str | None = None
     http_path: str | None = None
@@ -171,6 +174,12 @@ class VirtualServer:
     @property
     def effective_slow_start(self) -> bool:
         return DEFAULT_SLOW_START if self.slow_start is None else self.slow_start
+
+    @property
+    def effective_path_check(self) -> bool:
+        """Whether the real servers are also checked through the forwarding path (it matters
+        for direct routing and tunnelling only; see lvsconf/paths.py)."""
+        return DEFAULT_PATH_CHECK if self.path_check is None else self.path_check
 
     @property
     def effective_fwmark(self) -> int:

@@ -226,6 +226,9 @@ KEYS: tuple[Key, ...] = (
     _check("rise", "int", limits=Range(1, MAX_CHECK_COUNT), gui=Range(1, MAX_CHECK_COUNT)),
     # nanny's slow start (weight/32, doubling about every 20 s); 0 puts a server in at full weight.
     _check("slow_start", "bool", default=True),
+    # Check each real server through the forwarding path too (direct routing and tunnelling:
+    # a private firewall-mark service per real server, see lvsconf/paths.py); 0 turns it off.
+    _check("path_check", "bool", default=True),
     _check("check", "choice", choices=CHECK_TYPES, home=BY_HAND),
     _check("http_method", "choice", default="GET", choices=HTTP_METHODS),
     _check("http_path", "word", default="/"),

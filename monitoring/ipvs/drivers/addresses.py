@@ -32,6 +32,29 @@ def set_ip_forward(on: bool) -> None:
         handle.write("1\n" if on else "0\n")
 
 
+def _conf(device: str, name: str) -> str:
+    if not device or "/" in device or device in (".", "..") or "/" in name:
+        raise DriverError(f"no such network device sysctl: {device} {name}", errno.ENODEV)
+    return f"/proc/sys/net/ipv4/conf/{device}/{name}"
+
+
+def interface_sysctl(device: str, name: str) -> str:
+    """net.ipv4.conf.DEVICE.NAME of this process's network namespace."""
+    try:
+        with open(_conf(device, name)) as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise DriverError(f"cannot read net.ipv4.conf.{device}.{name}: {exc.strerror}") from None
+
+
+def set_interface_sysctl(device: str, name: str, value: str) -> None:
+    try:
+        with open(_conf(device, name), "w") as handle:
+            handle.write(f"{value}\n")
+    except OSError as exc:
+        raise DriverError(f"cannot set net.ipv4.conf.{device}.{name}: {exc.strerror}") from None
+
+
 class Addresses:
     """The host's addresses through one rtnetlink socket (opened on first use)."""
 
@@ -73,6 +96,19 @@ class Addresses:
     def _name(self, index: int) -> str:
         links = self.iproute.get_links(index)
         return links[0].get_attr("IFLA_IFNAME") if links else str(index)
+
+    def route_device(self, address: str) -> str:
+        """The device the kernel sends a packet to `address` by (`ip route get ADDRESS`)."""
+        try:
+            routes = self.iproute.route("get", dst=address)
+        except Exception as exc:
+            code = getattr(exc, "code", 0)
+            why = os.strerror(code) if code else str(exc)
+            raise DriverError(f"no route to {address}: {why}", code) from None
+        index = routes[0].get_attr("RTA_OIF") if routes else None
+        if index is None:
+            raise DriverError(f"no route to {address}")
+        return self._name(index)
 
     def add_address(self, address: str, prefixlen: int, device: str, label: str) -> None:
         kwargs = {"index": self._index(device), "address": address, "prefixlen": prefixlen}

@@ -107,6 +107,15 @@ class NetlinkDriver:
     def set_ip_forward(self, on: bool) -> None:
         addresses.set_ip_forward(on)
 
+    def route_device(self, address: str) -> str:
+        return self.links.route_device(address)
+
+    def interface_sysctl(self, device: str, name: str) -> str:
+        return addresses.interface_sysctl(device, name)
+
+    def set_interface_sysctl(self, device: str, name: str, value: str) -> None:
+        addresses.set_interface_sysctl(device, name, value)
+
     def gratuitous_arp(
         self, address: str, device: str, count: int = 5, interval: float = 1.0
     ) -> threading.Thread | None:

@@ -36,6 +36,9 @@ class MemoryDriver:
     name: str = "memory"
     daemons: dict[str, SyncDaemon] = field(default_factory=dict)
     cadence: SyncCadence = KERNEL_SYNC_CADENCE
+    # address -> device for route_device (default "eth0"); (device, name) -> a sysctl's value.
+    routes: dict[str, str] = field(default_factory=dict)
+    sysctls: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def dump(self) -> Table:
         # list() copies the items in one step: traffic() runs without the worker's lock.
@@ -94,6 +97,16 @@ class MemoryDriver:
 
     def set_ip_forward(self, on: bool) -> None:
         self.forwarding = on
+
+    def route_device(self, address: str) -> str:
+        return self.routes.get(address, "eth0")
+
+    def interface_sysctl(self, device: str, name: str) -> str:
+        # The kernel's defaults: no accept_local; rp_filter as Debian's systemd sets it (loose).
+        return self.sysctls.get((device, name), {"rp_filter": "2"}.get(name, "0"))
+
+    def set_interface_sysctl(self, device: str, name: str, value: str) -> None:
+        self.sysctls[(device, name)] = value
 
     def gratuitous_arp(
         self, address: str, device: str, count: int = 5, interval: float = 1.0

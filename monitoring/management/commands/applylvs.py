@@ -117,6 +117,8 @@ class Command(BaseCommand):
                 held=held,
                 dry_run=dry_run,
                 arp_count=0 if options["no_arp"] else 5,
+                # The running worker's path-check services are its own, not a change to show.
+                keep_path_services=worker,
             )
         except ApplyBusy as exc:
             raise CommandError(str(exc), returncode=EXIT_BUSY) from None

@@ -135,3 +135,32 @@ def test_the_guides_mysql_mon_sh_works_unchanged_as_a_sending_program(
     assert result.ok, result.reason
     down = asyncio.run(probe("127.0.0.5", 3306, spec))  # nothing listens there
     assert not down.ok and down.reason == "expected 'UP', got 'DOWN'"
+
+
+def test_it_logs_in_through_the_forwarding_path_on_a_marked_socket(mariadb, monkeypatch):
+    from monitoring.checks import probes
+    from virtualservers.lvsconf.model import RealServerRef
+    from virtualservers.lvsconf.paths import PATH_MARK_FIRST, PathCheck
+
+    marks = []
+    real = probes.path_socket
+
+    def spying(path, kind=socket.SOCK_STREAM):
+        sock = real(path, kind)
+        marks.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_MARK))
+        return sock
+
+    monkeypatch.setattr(probes, "path_socket", spying)
+    ref = RealServerRef("mysql", "127.0.0.2", 3306)
+    # On loopback the "VIP" is the server's own address (no IPVS on the host): the socket is
+    # what is proven here, the path itself in the lab VM.
+    through = PathCheck(ref, "127.0.0.2", PATH_MARK_FIRST, "route")
+    result = asyncio.run(probes.probe_both_ways("127.0.0.2", 3306, mysql(), through))
+    assert result.ok, result.reason
+    assert marks == [PATH_MARK_FIRST]
+    # Nothing listens on the "VIP" 127.0.0.3: answers directly, not through the path.
+    elsewhere = PathCheck(ref, "127.0.0.3", PATH_MARK_FIRST, "route")
+    result = asyncio.run(probes.probe_both_ways("127.0.0.2", 3306, mysql(), elsewhere))
+    assert result.reason.startswith(
+        "answers on 127.0.0.2:3306 but not through VIP 127.0.0.3:3306 (connection refused)"
+    )

@@ -112,13 +112,13 @@ def test_checks_keep_their_schedule_while_the_webhook_never_answers(memory, monk
         window=0.1,
     )
     starts: dict[int, list[float]] = {}
-    real_probe = loop.probe
+    real_probe = loop.probe_both_ways
 
-    async def timed_probe(address, port, spec):
+    async def timed_probe(address, port, spec, path):
         starts.setdefault(port, []).append(time.monotonic())
-        return await real_probe(address, port, spec)
+        return await real_probe(address, port, spec, path)
 
-    monkeypatch.setattr(loop, "probe", timed_probe)
+    monkeypatch.setattr(loop, "probe_both_ways", timed_probe)
     monkeypatch.setattr(loop, "is_plain_connect", lambda spec: False)  # every check timed here
     worker = Worker("memory", arp_count=0)
     notifier = worker.notifications.notifier

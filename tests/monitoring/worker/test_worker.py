@@ -436,11 +436,11 @@ def test_a_probe_that_raises_marks_its_server_down_and_the_checks_go_on(
 ):
     from monitoring.worker import loop
 
-    async def broken_probe(address, port, spec):
+    async def broken_probe(address, port, spec, path):
         raise ValueError("a bug in one probe")
 
     publish(lvs_cf(listener, listener))
-    monkeypatch.setattr(loop, "probe", broken_probe)
+    monkeypatch.setattr(loop, "probe_both_ways", broken_probe)
     monkeypatch.setattr(loop, "is_plain_connect", lambda spec: False)
     worker = Worker("memory", arp_count=0)
     thread = run_in_thread(worker)
