@@ -414,6 +414,10 @@ SPECTACULAR_SETTINGS = {
     # The schema is behind the same gates as the API (allowlist, then a token or a session).
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
+    # monitoring.api.urls.IdConverter: a row's id, within the database's 64-bit integers.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
 }
 
 # --- peersync: the standby follows the active director's published revisions ------------------
