@@ -47,12 +47,14 @@ class Command(BaseCommand):
         for line in change.lines():
             self.stdout.write(f"{prefix}: {line}")
         if not options["dry_run"]:
-            actor = audit.current_actor()
-            audit.record(
-                "import",
-                str(path),
-                summary=f"import of {path} by {actor.username}: " + "; ".join(change.lines()),
-            )
+            if not change.empty:
+                # An import that changed nothing (the same file again) is no entry of the trail.
+                actor = audit.current_actor()
+                audit.record(
+                    "import",
+                    str(path),
+                    summary=f"import of {path} by {actor.username}: " + "; ".join(change.lines()),
+                )
             self.stdout.write(
                 f"{path}: {len(config.virtuals)} virtual servers in the draft; Apply to publish"
             )
