@@ -155,10 +155,13 @@ class _Parser:
             self.addresses[word] = canonical
             return canonical
         if _HOSTNAME_RE.match(word) and not word.replace(".", "").isdigit():
-            self.warn(
-                f"{word} is a host name: it is resolved when the daemons start; prefer an address"
+            # pulse resolved names when it started; lvsadmin never does, and the forms take
+            # addresses only: a name kept with a warning reached the table builder and died
+            # there (applylvs --config with `address = abc`). Refused here, with its line.
+            raise self.fail(
+                f"{word} is a host name: an IP address is needed here (the kernel's IPVS table "
+                "holds addresses, and lvsadmin resolves no names)"
             )
-            return word
         raise self.fail(f"invalid host name or ip address: {word!r}")
 
     def dotted_ip(self, word: str) -> str:
