@@ -41,6 +41,29 @@ def validate_ip(value: str) -> None:
         )
 
 
+def validate_host_address(value: str) -> None:
+    """An address one host can have, for a real server: not the unspecified address (0.0.0.0 is
+    what Piranha writes for "no address", and IPVS would forward to nowhere) nor the broadcast
+    address (every host on the segment). validate_ip says first whether it is an address."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return
+    if address.is_unspecified:
+        raise ValidationError(
+            _("%(value)s is no host's address: give the real server's own address."),
+            params={"value": value},
+        )
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        raise ValidationError(
+            _(
+                "%(value)s is the broadcast address: it reaches every host of the segment, not "
+                "one real server. Give the real server's own address."
+            ),
+            params={"value": value},
+        )
+
+
 def validate_ipv4(value: str) -> None:
     try:
         ipaddress.IPv4Address(value)

@@ -17,6 +17,7 @@ from django.forms.models import model_to_dict
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -78,10 +79,15 @@ def _type_error(field: forms.Field, value: Any) -> str | None:
     return None if isinstance(value, str) else _("Expected a string.")
 
 
+# DRF's own words for a null where none is taken: `{"weight": null}` used to store no weight.
+NOT_NULL = gettext_lazy("This field may not be null.")
+
+
 def form_data(form_class: type[forms.BaseForm], data: Any) -> dict[str, Any]:
     """The request's body checked against the form's fields: a JSON object, of the fields the
     form edits only (a key it does not edit is refused by name, so a typo never passes as
-    "nothing to change"), each of a JSON type the field takes."""
+    "nothing to change"), each of a JSON type the field takes, null only where it means
+    something (serializers.NULLABLE)."""
     if not isinstance(data, dict):
         raise ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
     fields = list(form_class.base_fields)
@@ -90,10 +96,17 @@ def form_data(form_class: type[forms.BaseForm], data: Any) -> dict[str, Any]:
         allowed = ", ".join(fields)
         message = _("Not a field this can change (it changes %(fields)s).") % {"fields": allowed}
         raise ValidationError({name: [message] for name in unknown})
+    nullable = s.NULLABLE.get(form_class, frozenset())
     wrong = {
         name: [error]
         for name, value in data.items()
-        if (error := _type_error(form_class.base_fields[name], value))
+        if (
+            error := (
+                NOT_NULL
+                if value is None and name not in nullable
+                else _type_error(form_class.base_fields[name], value)
+            )
+        )
     }
     if wrong:
         raise ValidationError(wrong)
