@@ -219,3 +219,21 @@ def test_a_file_without_backup_active_imported_again_changes_and_records_nothing
 def test_every_valid_sample_imported_a_second_time_changes_nothing(name):
     imported(sample_path(name))
     assert "imported: no changes" in imported(sample_path(name))
+
+
+def refused_with(path: Path) -> CommandError:
+    with pytest.raises(CommandError) as refused:
+        call_command("importlvscf", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    return refused.value
+
+
+def test_a_bad_file_exits_3_as_applylvs_does(tmp_path: Path):
+    # One exit-code table for both commands (README, "The worker and applylvs").
+    bad = sample_path("17-csdn-annotated-inline-comments-INVALID.cf")
+    assert refused_with(bad).returncode == 3
+    assert refused_with(tmp_path / "missing.cf").returncode == 3
+    refused = tmp_path / "lvs.cf"
+    refused.write_text(
+        'virtual web {\n     address = 192.0.2.80 eth0:1\n     send_program = "relative/check %h"\n}\n'
+    )
+    assert refused_with(refused).returncode == 3
