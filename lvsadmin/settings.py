@@ -398,7 +398,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["monitoring.api.auth.RoleRequired"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, its size and nesting bounded (monitoring/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["monitoring.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -414,6 +415,10 @@ SPECTACULAR_SETTINGS = {
     # The schema is behind the same gates as the API (allowlist, then a token or a session).
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
+    # monitoring.api.urls.IdConverter: a row's id, within the database's 64-bit integers.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
 }
 
 # --- peersync: the standby follows the active director's published revisions ------------------

@@ -8,6 +8,10 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from lvsadmin import auth, metrics
+from monitoring.api.urls import not_found
+
+# An /api/ URL that matches nothing answers in JSON, as the API's own 404s do.
+handler404 = not_found
 
 urlpatterns = [
     path("accounts/login/", auth.LoginView.as_view(), name="login"),

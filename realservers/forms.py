@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from realservers.models import RealServer
 from virtualservers.forms import BlockNameField
+from virtualservers.validators import validate_host_address
 
 
 class RealServerForm(forms.ModelForm):
@@ -19,3 +20,10 @@ class RealServerForm(forms.ModelForm):
             "port": _("(Leave blank to default to Virtual Server's Application Port)"),
             "weight": _("0 to 65535; 0 sends no new connections."),
         }
+
+    def clean_address(self) -> str:
+        # Here rather than on the model: an imported server without an address line is stored
+        # as 0.0.0.0 (Piranha's "no address"), and is said to be wrong when someone edits it.
+        address = self.cleaned_data["address"]
+        validate_host_address(address)
+        return address

@@ -60,6 +60,15 @@ class RealServer(models.Model):
             pk=self.pk
         )
         port = self.effective_port
+        # One name per virtual server: lvs.cf's server blocks, the health rows and the
+        # notifications tell real servers apart by name.
+        if self.name and siblings.filter(name=self.name).exists():
+            raise ValidationError(
+                {
+                    "name": _("This virtual server already has a real server named %(name)s.")
+                    % {"name": self.name}
+                }
+            )
         for other in siblings.select_related("virtual_server"):
             if (
                 other.address == self.address

@@ -140,9 +140,26 @@ class MonitoringScriptForm(forms.ModelForm):
         return value or (self.instance.mysql_password if self.instance.pk else "")
 
 
+# Shown instead of a stored MySQL password wherever the admin would show its value.
+PASSWORD_SET, NO_PASSWORD = "(set; never shown)", "(none)"
+
+
 @admin.register(MonitoringScript)
 class MonitoringScriptAdmin(admin.ModelAdmin):
     form = MonitoringScriptForm
     list_display = ("virtual_server", "kind", "send_program", "expect", "use_regex")
     list_filter = ("kind", "use_regex")
     search_fields = ("virtual_server__name", "send_program")
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        """Without the change permission (a staff viewer or operator) the admin shows every field
+        read-only, as its stored value: the password field becomes whether one is set. With it,
+        the form's password input never renders the value back."""
+        fields = list(super().get_fields(request, obj))
+        if self.has_change_permission(request, obj):
+            return fields
+        return ["mysql_password_state" if f == "mysql_password" else f for f in fields]
+
+    @admin.display(description="MySQL password")
+    def mysql_password_state(self, obj: MonitoringScript | None) -> str:
+        return PASSWORD_SET if obj is not None and obj.mysql_password else NO_PASSWORD

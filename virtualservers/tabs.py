@@ -101,8 +101,11 @@ def lvs_cf_warnings(section: str, row: Any) -> dict[str, list[str]]:
         field_at[len(lines)] = key.attr
     try:
         _config, warnings = parse("\n".join([*lines, *tail]) + "\n")
-    except LvsConfError:
-        return {}  # the form's own checks say what is wrong
+    except LvsConfError as refused:
+        # A stored value lvs.cf refuses (a host name made in the shell): said beside its field
+        # before anyone submits; the form's own checks say it again on a save.
+        field_name = field_at.get(refused.line)
+        return {field_name: [refused.reason]} if field_name else {}
     found: dict[str, list[str]] = {}
     for warning in warnings:
         if warning.line in field_at:

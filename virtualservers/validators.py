@@ -6,6 +6,7 @@ it under the field the user typed into.
 
 from __future__ import annotations
 
+import filecmp
 import ipaddress
 import os
 import re
@@ -36,6 +37,29 @@ def validate_ip(value: str) -> None:
     if "%" in value:
         raise ValidationError(
             _("“%(value)s” has an IPv6 zone id (%%…): give the address alone."),
+            params={"value": value},
+        )
+
+
+def validate_host_address(value: str) -> None:
+    """An address one host can have, for a real server: not the unspecified address (0.0.0.0 is
+    what Piranha writes for "no address", and IPVS would forward to nowhere) nor the broadcast
+    address (every host on the segment). validate_ip says first whether it is an address."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return
+    if address.is_unspecified:
+        raise ValidationError(
+            _("%(value)s is no host's address: give the real server's own address."),
+            params={"value": value},
+        )
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        raise ValidationError(
+            _(
+                "%(value)s is the broadcast address: it reaches every host of the segment, not "
+                "one real server. Give the real server's own address."
+            ),
             params={"value": value},
         )
 
@@ -96,6 +120,55 @@ MYSQL_HINT = _(
 )
 
 
+# Where the system's interpreters live: a program in a check program directory that is a byte
+# for byte copy of one of them is an interpreter under another name.
+_SYSTEM_BIN_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+
+
+def _system_interpreters() -> dict[int, list[tuple[str, str]]]:
+    """The system's interpreters (by INTERPRETER_RE) by file size: (name, real path) each."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    seen: set[str] = set()
+    for directory in _SYSTEM_BIN_DIRS:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            if not INTERPRETER_RE.match(name):
+                continue
+            real = os.path.realpath(os.path.join(directory, name))
+            if real in seen:
+                continue
+            seen.add(real)
+            try:
+                size = os.stat(real).st_size
+            except OSError:
+                continue
+            found.setdefault(size, []).append((os.path.basename(real), real))
+    return found
+
+
+def interpreter_copy(path: str) -> str | None:
+    """The name of the system interpreter that the file at `path` is a copy of, if it is one
+    (same size, same bytes): a shell copied into a check program directory as `notify` runs
+    `notify -c 'any command'` as readily as sh does."""
+    real = os.path.realpath(path)
+    try:
+        size = os.stat(real).st_size
+    except OSError:
+        return None
+    for name, original in _system_interpreters().get(size, []):
+        if original == real:
+            return name
+        try:
+            if filecmp.cmp(original, real, shallow=False):
+                return name
+        except OSError:
+            continue
+    return None
+
+
 def _check_dirs() -> list[str]:
     return [d.rstrip("/") or "/" for d in settings.LVSADMIN_CHECK_PROGRAM_DIRS if d.startswith("/")]
 
@@ -131,9 +204,11 @@ def validate_check_program_location(value: str) -> None:
         return
     name = os.path.basename(program)
     target_dir = _install_dir()
-    if INTERPRETER_RE.match(name) or INTERPRETER_RE.match(
-        os.path.basename(os.path.realpath(program))
-    ):
+    real_name = os.path.basename(os.path.realpath(program))
+    by_name = bool(INTERPRETER_RE.match(name) or INTERPRETER_RE.match(real_name))
+    # An installed copy under another name is one too (only an absolute path names a file).
+    copy_of = None if by_name or not program.startswith("/") else interpreter_copy(program)
+    if by_name or copy_of is not None:
         script = arguments[0] if arguments and arguments[0].startswith("/") else ""
         if script:
             target = f"{target_dir}/{os.path.basename(script)}"
@@ -156,7 +231,10 @@ def validate_check_program_location(value: str) -> None:
                     "“%(name)s” is an interpreter: it would run whatever code the command line "
                     "gives it, so it is refused even in a check program directory. %(fix)s"
                 )
-                % {"name": name, "fix": fix},
+                % {
+                    "name": name if copy_of is None else f"{name} (a copy of {copy_of})",
+                    "fix": fix,
+                },
                 value,
             )
         )

@@ -74,6 +74,15 @@ class RevisionDetailSerializer(RevisionSerializer):
         fields = [*RevisionSerializer.Meta.fields, "lvs_cf"]
 
 
+# The form fields where a JSON null means something (the GUI's blank): a real server's port
+# (the virtual server's), Apply's comment (none). The API refuses null anywhere else
+# (views.form_data), and the schema says so.
+NULLABLE: dict[type[forms.BaseForm], frozenset[str]] = {
+    RealServerForm: frozenset({"port"}),
+    ApplyForm: frozenset({"comment"}),
+}
+
+
 def form_serializer(form_class: type[forms.BaseForm], name: str) -> type[serializers.Serializer]:
     """A serializer that only documents a form's fields for the schema (every one optional, as
     in a PATCH); the form itself validates."""
@@ -85,7 +94,9 @@ def form_serializer(form_class: type[forms.BaseForm], name: str) -> type[seriali
         elif isinstance(field, forms.BooleanField):
             kind = serializers.BooleanField
         fields[field_name] = kind(
-            required=False, allow_null=True, help_text=str(field.help_text or field.label or "")
+            required=False,
+            allow_null=field_name in NULLABLE.get(form_class, frozenset()),
+            help_text=str(field.help_text or field.label or ""),
         )
     return type(name, (serializers.Serializer,), fields)
 

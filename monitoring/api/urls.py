@@ -1,13 +1,50 @@
 """/api/: every URL needs a token or a session (ApiTokenMiddleware), and a change needs the role
 the GUI's button needs."""
 
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, register_converter
+from django.views import defaults
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView
 
 from monitoring.api import setup, views
 
 app_name = "api"
+
+# The largest id SQLite's INTEGER and MariaDB's BIGINT hold: a larger one reached the database
+# and raised OverflowError (a 500) instead of being a missing object.
+MAX_ID = 2**63 - 1
+
+
+class IdConverter:
+    """A row's id or a revision's serial: digits, at most MAX_ID. Anything else does not match,
+    so it falls to `not_found`, the API's JSON 404, before any query."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise ValueError(value)  # Django's resolver takes a ValueError as "no match"
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+
+API_PREFIX = "/api/"
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler404 (lvsadmin/urls.py): an /api/ URL that names nothing (an unknown path,
+    an id that is not a number or too large for IdConverter) gets the JSON 404 the schema
+    documents, as a missing row does; every other page keeps Django's own 404 page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def endpoint(view_class: type[views.ApiView], **initkwargs):
@@ -34,8 +71,8 @@ def action_paths(prefix: str, view_class: type[views.ApiView], actions: dict, na
     ]
 
 
-VIRTUAL = "virtualservers/<int:pk>/"
-REAL = "virtualservers/<int:virtual_pk>/realservers/<int:pk>/"
+VIRTUAL = "virtualservers/<id:pk>/"
+REAL = "virtualservers/<id:virtual_pk>/realservers/<id:pk>/"
 urlpatterns = [
     path("draft/", endpoint(views.DraftView), name="draft"),
     path("virtualservers/", endpoint(views.VirtualServerList), name="virtual_list"),
@@ -44,7 +81,7 @@ urlpatterns = [
     path(REAL, endpoint(views.RealServerDetail), name="real"),
     *action_paths(REAL, views.RealServerAction, views.REAL_SERVER_ACTIONS, "real"),
     path("revisions/", endpoint(views.RevisionList), name="revision_list"),
-    path("revisions/<int:serial>/", endpoint(views.RevisionDetail), name="revision"),
+    path("revisions/<id:serial>/", endpoint(views.RevisionDetail), name="revision"),
     path("publish/", endpoint(views.Publish), name="publish"),
     path("live/", endpoint(views.LiveView), name="live"),
     path("token/", endpoint(views.OwnToken), name="api_token"),

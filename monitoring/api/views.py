@@ -17,6 +17,7 @@ from django.forms.models import model_to_dict
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -64,12 +65,29 @@ def form_errors(form: forms.BaseForm) -> dict[str, list[str]]:
     }
 
 
-def bound_form(
-    form_class: type[forms.ModelForm], instance: models.Model, data: Any
-) -> forms.ModelForm:
-    """`form_class` filled as the GUI's page would post it: the row's current values, with the
-    fields in `data` replaced (a PATCH names only what it changes). A key the form does not
-    edit is refused by name, so a typo never passes as "nothing to change"."""
+# What a JSON value must be for a form field of each kind (the GUI posts strings; a JSON
+# client sends numbers and booleans too). A list or an object fits no field: before this, a
+# CharField took `["x"]` as the string "['x']".
+def _type_error(field: forms.Field, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(field, forms.BooleanField):
+        return None if isinstance(value, bool) else _("Expected true or false.")
+    if isinstance(field, forms.IntegerField):
+        number = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        return None if number else _("Expected a number.")
+    return None if isinstance(value, str) else _("Expected a string.")
+
+
+# DRF's own words for a null where none is taken: `{"weight": null}` used to store no weight.
+NOT_NULL = gettext_lazy("This field may not be null.")
+
+
+def form_data(form_class: type[forms.BaseForm], data: Any) -> dict[str, Any]:
+    """The request's body checked against the form's fields: a JSON object, of the fields the
+    form edits only (a key it does not edit is refused by name, so a typo never passes as
+    "nothing to change"), each of a JSON type the field takes, null only where it means
+    something (serializers.NULLABLE)."""
     if not isinstance(data, dict):
         raise ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
     fields = list(form_class.base_fields)
@@ -78,8 +96,32 @@ def bound_form(
         allowed = ", ".join(fields)
         message = _("Not a field this can change (it changes %(fields)s).") % {"fields": allowed}
         raise ValidationError({name: [message] for name in unknown})
+    nullable = s.NULLABLE.get(form_class, frozenset())
+    wrong = {
+        name: [error]
+        for name, value in data.items()
+        if (
+            error := (
+                NOT_NULL
+                if value is None and name not in nullable
+                else _type_error(form_class.base_fields[name], value)
+            )
+        )
+    }
+    if wrong:
+        raise ValidationError(wrong)
+    return dict(data)
+
+
+def bound_form(
+    form_class: type[forms.ModelForm], instance: models.Model, data: Any
+) -> forms.ModelForm:
+    """`form_class` filled as the GUI's page would post it: the row's current values, with the
+    fields in `data` replaced (a PATCH names only what it changes), checked by form_data."""
+    changes = form_data(form_class, data)
+    fields = list(form_class.base_fields)
     current = model_to_dict(instance, fields=fields)
-    posted = {**current, **data}
+    posted = {**current, **changes}
     return form_class({k: "" if v is None else v for k, v in posted.items()}, instance=instance)
 
 
@@ -328,8 +370,8 @@ class Publish(ApiView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        form = ApplyForm(data)
+        data = form_data(ApplyForm, request.data)
+        form = ApplyForm({k: "" if v is None else v for k, v in data.items()})
         if not form.is_valid():
             raise ValidationError(form_errors(form))
         try:

@@ -112,7 +112,7 @@ class LvsCollector:
         yield from self._revisions(status)
         role = GaugeMetricFamily(
             "lvsadmin_director_role",
-            "This director's role: 1 for the role it has now (active, standby or single).",
+            "This director's role: 1 for the role it has now (active, standby, fault or single).",
             labels=["role"],
         )
         current = director_role()

@@ -1,19 +1,22 @@
 """Where a message goes: e-mail (through a sender the caller provides: Django's mail backend in
 lvsadmin), a webhook (JSON POST), and a notify program in keepalived's style.
 
-Every channel's deliver() blocks (a timeout bounds each attempt) and either returns a short
+Every channel's deliver() blocks (a timeout bounds each whole attempt) and either returns a short
 result for the "Send test message" page or raises DeliveryError with the reason. The notifier
 calls them on threads of their own, never on the checks' event loop.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -67,9 +70,96 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl}", headers, fp)
 
 
-# No proxy from the worker's environment and no redirect: the URL typed on the page is the
-# one that gets the POST.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+class _Deadline:
+    """One webhook attempt's end, whatever the receiver does. A socket timeout counts per
+    operation, so a receiver answering a byte every 2 s kept a 5 s timeout from ever firing (the
+    channel was held 440 s in the probe). Here the connect gets what is left of the time, and at
+    the end a timer shuts the connection down, which wakes any read or write blocked on it, TLS
+    included (it shuts down a duplicate of the descriptor: the socket itself, whatever wraps it)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(0.001, self.at - time.monotonic())
+
+    def connect(self, address, timeout=None, source_address=None) -> socket.socket:
+        """http.client's `_create_connection`, within the deadline."""
+        sock = socket.create_connection(address, self.remaining(), source_address)
+        with self._lock:
+            self._watched.append(sock.dup())
+            expired = self.expired
+        if expired:
+            self._shutdown()
+        return sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            watched = list(self._watched)
+        for sock in watched:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed already
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            watched, self._watched = self._watched, []
+        for sock in watched:
+            sock.close()
+
+
+def _bounded(deadline: _Deadline, base: type[http.client.HTTPConnection]):
+    """urllib's connection class for `base`, connecting within `deadline`."""
+
+    def make(host, **kwargs) -> http.client.HTTPConnection:
+        connection = base(host, **kwargs)
+        connection._create_connection = deadline.connect  # type: ignore[attr-defined]
+        return connection
+
+    return make
+
+
+class _BoundedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(_bounded(self.deadline, http.client.HTTPConnection), req)
+
+
+class _BoundedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):
+        make = _bounded(self.deadline, http.client.HTTPSConnection)
+        return self.do_open(make, req, context=self._context)
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    # No proxy from the worker's environment and no redirect: the URL typed on the page is the
+    # one that gets the POST.
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _NoRedirect,
+        _BoundedHTTPHandler(deadline),
+        _BoundedHTTPSHandler(deadline),
+    )
 
 
 def check_webhook_url(url: str) -> None:
@@ -120,9 +210,24 @@ class WebhookChannel(Channel):
             method="POST",
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
-        with _OPENER.open(request, timeout=self.timeout) as response:
-            response.read(65536)
-            return response.status
+        deadline = _Deadline(self.timeout)
+        try:
+            with _opener(deadline).open(request, timeout=self.timeout) as response:
+                response.read(65536)
+                status = response.status
+            if deadline.expired:  # a reply cut short reads as a short body, not an error
+                raise TimeoutError("timed out")
+            return status
+        except TimeoutError:
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            if deadline.expired:  # the connection was cut at the deadline: say so
+                raise TimeoutError("timed out") from exc
+            if isinstance(exc, http.client.HTTPException):
+                raise ValueError(f"{type(exc).__name__}: {exc}") from exc  # a garbled answer
+            raise
+        finally:
+            deadline.close()
 
 
 def _network_reason(exc: BaseException) -> str:

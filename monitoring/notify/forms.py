@@ -8,7 +8,11 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import NotificationSettings
-from virtualservers.validators import validate_absolute_program, validate_check_program_location
+from virtualservers.validators import (
+    validate_absolute_program,
+    validate_check_program_file,
+    validate_check_program_location,
+)
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -46,8 +50,11 @@ class NotificationSettingsForm(forms.ModelForm):
     def clean_program(self) -> str:
         value = " ".join(self.cleaned_data["program"].split(" ")).strip()
         if value:
+            # The check program form's checks, in its order: where and what (an interpreter by
+            # name, or a copy of one), then the installed file (it exists, root's alone).
             validate_absolute_program(value)
             validate_check_program_location(value)
+            validate_check_program_file(value)
         return value
 
     def clean(self) -> dict:

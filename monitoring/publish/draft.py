@@ -238,13 +238,50 @@ class DraftChange:
         ] or ["no changes"]
 
 
+def _held(writes, reads) -> dict[str, Callable[[object], object]]:
+    """Per attribute: an lvs.cf value -> what the draft holds for it once written and read back
+    (an absent flag is off, an absent text is blank)."""
+    read = dict(reads)
+    return {name: (lambda v, w=write, r=read[name]: r(w(v))) for name, write in writes}
+
+
+# How the draft holds each attribute of a config, a virtual server (its monitoring script's
+# keys among them) and a real server.
+_HELD: dict[type, dict[str, Callable[[object], object]]] = {
+    lvs.LvsConfig: {
+        **_held(_WRITE_SETTINGS, _READ_SETTINGS),
+        **_held(_WRITE_REDUNDANCY, _READ_REDUNDANCY),
+    },
+    lvs.VirtualServer: {
+        **_held(_WRITE_VIRTUAL, _READ_VIRTUAL),
+        **_held(_WRITE_SCRIPT, _READ_SCRIPT),
+    },
+    lvs.RealServer: _held(_WRITE_SERVER, _READ_SERVER),
+}
+
+
+def _differ(a: object, b: object, name: str) -> bool:
+    """Whether attribute `name` of `a` and `b` (of one dataclass) differ as the draft holds them:
+    a key absent from a file and the value the draft stores for it are the same (a file without
+    `backup_active` reported "global settings changed: backup_active" on every import)."""
+    x, y = getattr(a, name), getattr(b, name)
+    if x == y:
+        return False
+    held = _HELD[type(a)].get(name)
+    return held is None or held(x) != held(y)
+
+
+def _dataclasses_differ(a: object, b: object, skip: tuple[str, ...] = ()) -> list[str]:
+    if a == b:  # the common case, at dataclass speed
+        return []
+    return [f.name for f in fields(a) if f.name not in skip and _differ(a, b, f.name)]
+
+
 def compare(before: lvs.LvsConfig, after: lvs.LvsConfig) -> DraftChange:
     change = DraftChange()
-    for f in fields(lvs.LvsConfig):
-        if f.name in ("serial_no", "virtuals", "failovers"):
-            continue
-        if getattr(before, f.name) != getattr(after, f.name):
-            change.globals_changed.append(f.name)
+    change.globals_changed = _dataclasses_differ(
+        before, after, ("serial_no", "virtuals", "failovers")
+    )
     if before.failovers != after.failovers:
         change.globals_changed.append("failover blocks")
     old = {v.name: v for v in before.virtuals}
@@ -253,18 +290,15 @@ def compare(before: lvs.LvsConfig, after: lvs.LvsConfig) -> DraftChange:
     change.virtuals_removed = [n for n in old if n not in new]
     for name in new.keys() & old.keys():
         a, b = old[name], new[name]
-        own = [
-            f.name
-            for f in fields(lvs.VirtualServer)
-            if f.name != "servers" and getattr(a, f.name) != getattr(b, f.name)
-        ]
-        if own:
+        if _dataclasses_differ(a, b, ("servers",)):
             change.virtuals_changed.append(name)
         sa = {s.name: s for s in a.servers}
         sb = {s.name: s for s in b.servers}
         change.servers_added += [f"{name}/{s}" for s in sb if s not in sa]
         change.servers_removed += [f"{name}/{s}" for s in sa if s not in sb]
-        change.servers_changed += [f"{name}/{s}" for s in sb.keys() & sa.keys() if sa[s] != sb[s]]
+        change.servers_changed += [
+            f"{name}/{s}" for s in sb.keys() & sa.keys() if _dataclasses_differ(sa[s], sb[s])
+        ]
     for name in change.virtuals_added:
         change.servers_added += [f"{name}/{s.name}" for s in new[name].servers]
     change.virtuals_changed.sort()

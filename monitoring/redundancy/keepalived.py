@@ -190,7 +190,8 @@ def render(
         "    enable_script_security",
         "}",
         "",
-        f"vrrp_track_file {YIELD_TRACK} {{",
+        # track_file: keepalived 2.2's name; "vrrp_track_file" is deprecated (it warns at start).
+        f"track_file {YIELD_TRACK} {{",
         f'    file "{hooks.yield_file}"',
         "    weight 0",
         "    init_file 0",
@@ -203,7 +204,7 @@ def render(
         # Created as "not ready" if missing; never overwritten here: a reload (SIGHUP) rereads
         # this configuration, and must not put a serving director in FAULT.
         lines += [
-            f"vrrp_track_file {READY_TRACK} {{",
+            f"track_file {READY_TRACK} {{",
             f'    file "{hooks.ready_file}"',
             "    weight 0",
             "    init_file 1",
@@ -256,7 +257,10 @@ def render_off(reason: str) -> str:
 
 
 def _vip_line(vip: Vip) -> str:
-    label = f" label {vip.label}" if vip.label != vip.device else ""
+    # Address labels are IPv4's only: keepalived -t refuses a label on an IPv6 address ("Cannot
+    # specify label for IPv6 addresses", exit 5); the IPv6 VIP goes on the alias's base device.
+    ipv4 = ipaddress.ip_address(vip.address).version == 4
+    label = f" label {vip.label}" if ipv4 and vip.label != vip.device else ""
     return f"        {vip.address}/{vip.prefixlen} dev {vip.device}{label}"
 
 

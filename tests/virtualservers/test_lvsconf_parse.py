@@ -160,3 +160,18 @@ def test_it_refuses_an_ipv6_zone_id_and_names_the_line():
         "         address = fe80::1%$(id)\n     }\n}\n"
     )
     assert (exc.line, "zone id" in str(exc)) == (4, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("primary = director1\n", 1),
+        ("virtual web {\n address = www.example eth0:1\n}\n", 2),
+        ("virtual web {\n address = 192.0.2.80 eth0:1\n server one {\n  address = abc\n }\n}\n", 4),
+    ],
+)
+def test_a_host_name_where_an_address_belongs_is_refused_naming_its_line(text, line):
+    with pytest.raises(LvsConfError) as refused:
+        parse(text)
+    assert refused.value.line == line
+    assert "is a host name: an IP address is needed here" in refused.value.reason

@@ -59,6 +59,25 @@ _OTHER_SPACE = re.compile(r"[^\S \t\n]")
 _OTHER_ASCII_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
+# A value quoted in a message is cut to this many characters: a 10 MB line gave a 10 MB message.
+SHOWN_CHARS = 80
+
+
+def shown(value: str) -> str:
+    """`value` as a message shows it: whole when short, else its head, an ellipsis and its
+    length (the reader still learns what it was and how long)."""
+    if len(value) <= SHOWN_CHARS:
+        return value
+    return f"{value[:SHOWN_CHARS]}… ({len(value):,} characters)"
+
+
+def quoted(value: str) -> str:
+    """`value` in quotes (repr), cut as `shown` cuts it."""
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}… ({len(value):,} characters)"
+
+
 def _plain_spacing(text: str) -> bool:
     """Whether blanks, tabs and line feeds are the only white space in `text`."""
     if text.isascii():  # a few substring scans are much faster than the regular expression
@@ -121,12 +140,12 @@ class _Parser:
     def integer(self, word: str) -> int:
         if word.isdigit() and word.isascii() and (word[0] != "0" or len(word) == 1):
             if len(word) > _MAX_DIGITS:
-                raise self.fail(f"integer out of range: {word}")
+                raise self.fail(f"integer out of range: {shown(word)}")
             return int(word)  # the common case, without the regular expression
         if not _INT_RE.match(word):
-            raise self.fail(f"integer expected, got {word!r}")
+            raise self.fail(f"integer expected, got {quoted(word)}")
         if len(word) > _MAX_DIGITS:
-            raise self.fail(f"integer out of range: {word}")
+            raise self.fail(f"integer out of range: {shown(word)}")
         sign = -1 if word.startswith("-") else 1
         body = word.lstrip("+-")
         if body[:2] in ("0x", "0X"):
@@ -139,7 +158,7 @@ class _Parser:
 
     def boolean(self, word: str) -> bool:
         if word not in ("0", "1"):
-            raise self.fail(f"boolean expected (0 or 1), got {word!r}")
+            raise self.fail(f"boolean expected (0 or 1), got {quoted(word)}")
         return word == "1"
 
     def address(self, word: str) -> str:
@@ -155,11 +174,14 @@ class _Parser:
             self.addresses[word] = canonical
             return canonical
         if _HOSTNAME_RE.match(word) and not word.replace(".", "").isdigit():
-            self.warn(
-                f"{word} is a host name: it is resolved when the daemons start; prefer an address"
+            # pulse resolved names when it started; lvsadmin never does, and the forms take
+            # addresses only: a name kept with a warning reached the table builder and died
+            # there (applylvs --config with `address = abc`). Refused here, with its line.
+            raise self.fail(
+                f"{shown(word)} is a host name: an IP address is needed here (the kernel's IPVS table "
+                "holds addresses, and lvsadmin resolves no names)"
             )
-            return word
-        raise self.fail(f"invalid host name or ip address: {word!r}")
+        raise self.fail(f"invalid host name or ip address: {quoted(word)}")
 
     def dotted_ip(self, word: str) -> str:
         self.no_zone_id(word)
@@ -167,7 +189,7 @@ class _Parser:
             return str(ipaddress.ip_address(word))
         except ValueError:
             raise self.fail(
-                f"invalid host name or ip address: {word!r} (an address is required here)"
+                f"invalid host name or ip address: {quoted(word)} (an address is required here)"
             ) from None
 
     def no_zone_id(self, word: str) -> None:
@@ -175,7 +197,7 @@ class _Parser:
         # and a sending program would get it through %h.
         if "%" in word:
             raise self.fail(
-                f"invalid host name or ip address: {word!r} (an IPv6 zone id such as %eth0 is not allowed)"
+                f"invalid host name or ip address: {quoted(word)} (an IPv6 zone id such as %eth0 is not allowed)"
             )
 
     def netmask(self, word: str) -> str:
@@ -184,7 +206,7 @@ class _Parser:
                 raise ValueError
             ipaddress.IPv4Network(f"0.0.0.0/{word}")
         except ValueError:
-            raise self.fail(f"Bad subnet mask specified: {word!r}") from None
+            raise self.fail(f"Bad subnet mask specified: {quoted(word)}") from None
         return word
 
     def port(self, word: str) -> int:
@@ -195,7 +217,7 @@ class _Parser:
         except (OSError, UnicodeError):
             if word not in _FALLBACK_SERVICES:
                 raise self.fail(
-                    f"invalid argument: {word!r} is not a port number or service name"
+                    f"invalid argument: {quoted(word)} is not a port number or service name"
                 ) from None
             return _FALLBACK_SERVICES[word]
 
@@ -203,7 +225,7 @@ class _Parser:
         def check(word: str) -> str:
             if word not in options:
                 raise self.fail(
-                    f"invalid argument: {word!r} (expected one of {', '.join(options)})"
+                    f"invalid argument: {quoted(word)} (expected one of {', '.join(options)})"
                 )
             return word
 
@@ -214,7 +236,7 @@ class _Parser:
             return word[1:-1]
         if len(word) >= 2 and word[0] == word[-1] == "'":
             self.warn(
-                f"single quotes are kept by piranha: the value is {word} including the quotes; use double quotes"
+                f"single quotes are kept by piranha: the value is {shown(word)} including the quotes; use double quotes"
             )
         return word
 
@@ -337,7 +359,7 @@ class _Parser:
             where = {SERVER: "a server block", VIRTUAL: "a virtual block"}.get(
                 section, "the global section"
             )
-            raise self.fail(f"unknown command: {head!r} is not a key of {where}")
+            raise self.fail(f"unknown command: {quoted(head)} is not a key of {where}")
         if len(tokens) < 2 or tokens[1] != "=":
             raise self.fail("equal (=) expected after command")
         self.wrong_count(entry[0], tokens[2:])
@@ -351,7 +373,7 @@ class _Parser:
         hint = (
             " (inline comments are not allowed)" if any(v.startswith("#") for v in values) else ""
         )
-        raise self.fail(f"unexpected arguments after {key.name} = {values[0]}{hint}")
+        raise self.fail(f"unexpected arguments after {key.name} = {shown(values[0])}{hint}")
 
     @cached_property
     def tables(self) -> dict[str, dict[str, _Entry]]:
@@ -388,13 +410,13 @@ class _Parser:
     def int_boolean(self, word: str) -> bool:
         value = self.integer(word)
         if value not in (0, 1):
-            self.warn(f"{word} read as {'on' if value else 'off'}: expected 0 or 1")
+            self.warn(f"{shown(word)} read as {'on' if value else 'off'}: expected 0 or 1")
         return bool(value)
 
     def scheduler(self, word: str) -> str:
         if word not in SCHEDULERS:
             raise self.fail(
-                f"invalid argument: scheduler {word!r} (expected one of {', '.join(SCHEDULERS)})"
+                f"invalid argument: scheduler {quoted(word)} (expected one of {', '.join(SCHEDULERS)})"
             )
         if word not in PIRANHA_SCHEDULERS:
             self.warn(f"scheduler {word} works with lvsadmin, but a stock piranha pulse refuses it")
@@ -404,7 +426,7 @@ class _Parser:
         try:
             parse_statuses(word)
         except ValueError as exc:
-            raise self.fail(f"invalid argument: http_status {exc}") from None
+            raise self.fail(f"invalid argument: http_status {shown(str(exc))}") from None
         return word
 
     def failover_line(self, tokens: list[str]) -> None:
@@ -412,7 +434,7 @@ class _Parser:
         if len(tokens) < 2 or tokens[1] != "=":
             raise self.fail("equal (=) expected after command")
         if len(tokens) < 3:
-            raise self.fail(f"missing arguments: {tokens[0]} takes a value")
+            raise self.fail(f"missing arguments: {shown(tokens[0])} takes a value")
         self.failover.items.append((tokens[0], " ".join(tokens[2:])))
 
     # --- blocks --------------------------------------------------------------------------------
@@ -452,7 +474,7 @@ class _Parser:
         assert self.virtual is not None
         if self.virtual.pmask and not self.virtual.persistent:
             self.warn(
-                f"virtual {self.virtual.name}: pmask without persistent is ignored by pulse (kept)"
+                f"virtual {shown(self.virtual.name)}: pmask without persistent is ignored by pulse (kept)"
             )
         # A server without `port` took the virtual's port as known when its block began. If the
         # virtual's port line came later and differs, make the port the daemons use explicit.
@@ -462,7 +484,7 @@ class _Parser:
             if server.port is None and at_read != final:
                 server.port = at_read
                 self.warn(
-                    f"virtual {self.virtual.name}: server {server.name} keeps port {at_read}: "
+                    f"virtual {shown(self.virtual.name)}: server {shown(server.name)} keeps port {at_read}: "
                     "`port` came after its server block"
                 )
         self.config.virtuals.append(self.virtual)

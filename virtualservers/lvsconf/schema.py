@@ -85,7 +85,8 @@ class Key:
       intbool  an integer read as a flag (pulse's atoi); written 0/1
       port     an integer or a TCP service name (/etc/services)
       rport    an integer port (real servers take no service names)
-      ip       an address or a host name (host names are resolved by the daemons, with a warning)
+      ip       an address (a host name, which pulse resolved at start, is refused: nothing here
+               resolves names, and the kernel's table holds addresses)
       dotted   an address only
       mask     a dotted netmask
       choice   one word of `choices`

@@ -6,7 +6,7 @@ the worker's answer; `--dry-run` shows what the worker would change. Without a l
 applies the file itself, and says that health was not consulted. It needs no database: with
 --config it reads only the file, so a Piranha user can swap the daemons and keep the file.
 
-Exit codes (documented in the README): 0 converged; 2 usage; 3 the file is bad (the line is
+Exit codes (monitoring/management/exitcodes.py, shared with importlvscf; in the README): 0 converged; 2 usage; 3 the file is bad (the line is
 named); 4 no IPVS in this kernel, or not root; 5 the kernel refused an operation (named); 6 busy:
 another apply holds the lock, or the live worker did not answer in time, or --config names
 another file while a worker enforces the published one.
@@ -31,16 +31,18 @@ from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
 from monitoring.ipvs.drivers.memory import MemoryDriver
 from monitoring.live.states import held_now
+from monitoring.management.exitcodes import (
+    EXIT_BAD_FILE,
+    EXIT_BUSY,
+    EXIT_NO_KERNEL,
+    EXIT_REFUSED,
+)
 from monitoring.publish.conf import lvs_cf
 from monitoring.worker import conf as worker_conf
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
 
-EXIT_BAD_FILE = 3
-EXIT_NO_KERNEL = 4
-EXIT_REFUSED = 5
-EXIT_BUSY = 6
 WORKER_ANSWER_SECONDS = 30.0
 
 

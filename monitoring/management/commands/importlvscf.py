@@ -1,7 +1,8 @@
 """`manage.py importlvscf FILE [--dry-run]`: load an lvs.cf into the draft, in one transaction.
 
 A file the stock parser would refuse changes nothing and the error names its line; so does a
-value the models refuse (naming the virtual, real server and field).
+value the models refuse (naming the virtual, real server and field). Either exits 3, as applylvs
+does for a bad file (monitoring/management/exitcodes.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring.management.exitcodes import EXIT_BAD_FILE
 from monitoring.publish import audit
 from monitoring.publish.draft import replace_draft
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
@@ -32,27 +34,35 @@ class Command(BaseCommand):
         try:
             text = read_lvs_cf(path)
         except LvsConfFileError as exc:
-            raise CommandError(f"{path}: {exc}; nothing was imported") from None
+            raise CommandError(
+                f"{path}: {exc}; nothing was imported", returncode=EXIT_BAD_FILE
+            ) from None
         try:
             config, warnings = parse(text)
         except LvsConfError as exc:
-            raise CommandError(f"{path}: {exc}; nothing was imported") from None
+            raise CommandError(
+                f"{path}: {exc}; nothing was imported", returncode=EXIT_BAD_FILE
+            ) from None
         for warning in warnings:
             self.stderr.write(f"{path}: {warning}")
         try:
             change = replace_draft(config, dry_run=options["dry_run"])
         except ValidationError as exc:
-            raise CommandError(f"{path}: {' '.join(exc.messages)}; nothing was imported") from None
+            raise CommandError(
+                f"{path}: {' '.join(exc.messages)}; nothing was imported", returncode=EXIT_BAD_FILE
+            ) from None
         prefix = "would change" if options["dry_run"] else "imported"
         for line in change.lines():
             self.stdout.write(f"{prefix}: {line}")
         if not options["dry_run"]:
-            actor = audit.current_actor()
-            audit.record(
-                "import",
-                str(path),
-                summary=f"import of {path} by {actor.username}: " + "; ".join(change.lines()),
-            )
+            if not change.empty:
+                # An import that changed nothing (the same file again) is no entry of the trail.
+                actor = audit.current_actor()
+                audit.record(
+                    "import",
+                    str(path),
+                    summary=f"import of {path} by {actor.username}: " + "; ".join(change.lines()),
+                )
             self.stdout.write(
                 f"{path}: {len(config.virtuals)} virtual servers in the draft; Apply to publish"
             )

@@ -120,3 +120,26 @@ def test_it_says_in_one_line_that_it_needs_root(seed_file, tmp_path, monkeypatch
         call_command("applylvs", "--config", str(seed_file), "--driver", "netlink")
     assert str(raised.value) == "changing the IPVS table needs root (CAP_NET_ADMIN)"
     assert raised.value.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("         address = 192.0.2.241\n", "abc"),  # a real server's address
+        ("     address = 192.0.2.240 eth0:1\n", "abc eth0:1"),  # the virtual server's
+    ],
+)
+def test_a_host_name_where_an_address_belongs_is_refused_with_its_line(tmp_path, line, value):
+    # The kernel's table holds addresses, and neither the worker nor applylvs resolves names:
+    # `address = abc` used to reach the table builder and die there with a traceback.
+    bad = tmp_path / "lvs.cf"
+    key = line.split("=")[0]
+    bad.write_text(SEED.replace(line, f"{key}= {value}\n", 1))
+    number = SEED.splitlines().index(line.rstrip("\n")) + 1
+    result = applylvs("--config", str(bad), "--dry-run", "--driver", "memory", tmp_path=tmp_path)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        f"CommandError: {bad}: line {number}: abc is a host name: an IP address is needed here "
+        "(the kernel's IPVS table holds addresses, and lvsadmin resolves no names)"
+    ]

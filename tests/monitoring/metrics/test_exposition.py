@@ -387,3 +387,13 @@ def test_the_text_written_by_hand_equals_generate_latest_for_the_same_samples():
 )
 def test_service_labels_follow_node_exporter(label, expected):
     assert metrics.service_labels(label) == expected
+
+
+def test_the_readme_names_every_role_the_director_role_gauge_exports():
+    from pathlib import Path
+
+    from monitoring.metrics.exposition import ROLES
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `lvsadmin_director_role`")]
+    assert [role for role in ROLES if f"`{role}`" not in row] == []

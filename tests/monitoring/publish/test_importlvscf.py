@@ -173,3 +173,67 @@ def test_it_names_the_virtual_server_and_field_a_column_cannot_hold(tmp_path: Pa
     with pytest.raises(CommandError, match="virtual web: device: "):
         call_command("importlvscf", str(bad))
     assert not VirtualServer.objects.exists()
+
+
+NO_BACKUP_ACTIVE = """serial_no = 3
+primary = 192.0.2.1
+service = lvs
+network = direct
+virtual web {
+     address = 192.0.2.80 eth0:1
+     port = 80
+     server one {
+         address = 198.51.100.1
+         weight = 1
+     }
+}
+"""
+
+
+def imported(path: Path) -> str:
+    out = io.StringIO()
+    call_command("importlvscf", str(path), stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_a_file_without_backup_active_imported_again_changes_and_records_nothing(tmp_path: Path):
+    # backup_active absent from the file is 0, as the draft holds it: no "change" from absent to
+    # False on every import, and no audit entry for an import that changed nothing.
+    from monitoring.models import AuditEntry
+
+    cf = tmp_path / "lvs.cf"
+    cf.write_text(NO_BACKUP_ACTIVE)
+    first = imported(cf)
+    assert "virtual servers added: web" in first
+    entries = AuditEntry.objects.count()
+    again = imported(cf)
+    assert "backup_active" not in again
+    assert "imported: no changes" in again
+    assert AuditEntry.objects.count() == entries
+    dry = io.StringIO()
+    call_command("importlvscf", str(cf), "--dry-run", stdout=dry)
+    assert "would change: no changes" in dry.getvalue()
+
+
+@pytest.mark.parametrize("name", VALID_SAMPLES)
+def test_every_valid_sample_imported_a_second_time_changes_nothing(name):
+    imported(sample_path(name))
+    assert "imported: no changes" in imported(sample_path(name))
+
+
+def refused_with(path: Path) -> CommandError:
+    with pytest.raises(CommandError) as refused:
+        call_command("importlvscf", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    return refused.value
+
+
+def test_a_bad_file_exits_3_as_applylvs_does(tmp_path: Path):
+    # One exit-code table for both commands (README, "The worker and applylvs").
+    bad = sample_path("17-csdn-annotated-inline-comments-INVALID.cf")
+    assert refused_with(bad).returncode == 3
+    assert refused_with(tmp_path / "missing.cf").returncode == 3
+    refused = tmp_path / "lvs.cf"
+    refused.write_text(
+        'virtual web {\n     address = 192.0.2.80 eth0:1\n     send_program = "relative/check %h"\n}\n'
+    )
+    assert refused_with(refused).returncode == 3

@@ -200,7 +200,7 @@ def test_notify_program_records_the_role(tmp_path):
 
 def test_the_instance_waits_in_fault_for_the_worker_ready_file(tmp_path):
     text = k.render(config(), k.whoami(config(), LOCAL_BACKUP), hooks(tmp_path))
-    track = text[text.index(f"vrrp_track_file {k.READY_TRACK}") :].split("}", 1)[0]
+    track = text[text.index(f"\ntrack_file {k.READY_TRACK}") :].split("}", 1)[0]
     assert f'file "{tmp_path / "worker-ready"}"' in track
     assert "weight 0" in track  # any non-zero number: FAULT
     assert "init_file 1" in track and "overwrite" not in track  # a reload never resets it
