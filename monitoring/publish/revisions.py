@@ -16,6 +16,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils.translation import gettext as _
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.models import Revision
@@ -71,7 +72,8 @@ def _count_and_write(serial: int, path: Path, text: str) -> None:
         write_atomically(path, text)
     except OSError as exc:
         raise PublishError(
-            f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
+            _("Could not write %(path)s: %(error)s. Nothing was published.")
+            % {"path": path, "error": exc.strerror or exc}
         ) from exc
 
 
@@ -96,15 +98,20 @@ def publish(user, comment: str = "") -> Revision:
         try:
             text = render(config)
         except ValueError as exc:
-            raise PublishError(f"Refusing to publish: {exc}. Nothing was written.") from exc
+            raise PublishError(
+                _("Refusing to publish: %(error)s. Nothing was written.") % {"error": exc}
+            ) from exc
         if "\r" in text:
-            raise PublishError("Refusing to publish: the rendered lvs.cf contains a CR.")
+            raise PublishError(_("Refusing to publish: the rendered lvs.cf contains a CR."))
         try:
             parse_text(text)
         except LvsConfError as exc:
             raise PublishError(
-                f"Refusing to publish: the rendered lvs.cf does not parse ({exc}). "
-                "Nothing was written."
+                _(
+                    "Refusing to publish: the rendered lvs.cf does not parse (%(error)s). "
+                    "Nothing was written."
+                )
+                % {"error": exc}
             ) from exc
 
         revision = Revision.objects.create(
@@ -217,7 +224,9 @@ def draft_text() -> str:
     try:
         return render(draft_config())
     except ValueError as exc:
-        raise PublishError(f"The draft cannot be written to lvs.cf: {exc}.") from exc
+        raise PublishError(
+            _("The draft cannot be written to lvs.cf: %(error)s.") % {"error": exc}
+        ) from exc
 
 
 # Every Apply bumps serial_no; it is not a change anyone made.

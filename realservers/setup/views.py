@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from realservers.models import RealServer
@@ -31,7 +32,7 @@ def _setup_page(
         "real": real,
         "subtab": "real",
         "arp": arp,
-        "arp_choices": [(name, ARP_LABELS[name]) for name in ARP_METHODS],
+        "arp_choices": [(name, _(ARP_LABELS[name])) for name in ARP_METHODS],
         "published": current,
         "problem": current.problem,
     }
@@ -50,14 +51,14 @@ def _setup_page(
                     current.config, virtual.name, arp=arp, mysql_checks=mysql_checks()
                 )
         except SetupError as exc:
-            context["problem"] = f"{exc}. Apply the draft to publish it."
+            context["problem"] = _("%(problem)s. Apply the draft to publish it.") % {"problem": exc}
         else:
             fmt = request.GET.get("format", "")
             if fmt in FORMATS:
                 return _download(render(plan, fmt), filename(fmt))
             context.update(
                 plan=plan,
-                network_label=NETWORK_LABELS.get(plan.network, plan.network),
+                network_label=_(NETWORK_LABELS.get(plan.network, plan.network)),
                 texts=[(fmt, filename(fmt), render(plan, fmt)) for fmt in FORMATS],
             )
     if request.GET.get("format") and context["problem"]:
