@@ -257,6 +257,9 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in each language's order (lvsadmin/formats/<language>/formats.py); numbers as Django's
+# own locale formats write them.
+FORMAT_MODULE_PATH = ["lvsadmin.formats"]
 # Text written with no request behind it (notification messages): this language.
 LVSADMIN_LANGUAGE = env("LANGUAGE", "en")
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -3,6 +3,8 @@ one on the Password page; English stays the default."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -11,7 +13,8 @@ from django.utils import translation
 
 from lvsadmin.models import UserPreference
 from monitoring.live.holds import describe
-from monitoring.models import AuditEntry
+from monitoring.live.panel import _latency
+from monitoring.models import AuditEntry, Revision
 from monitoring.notify.events import realserver_event
 from monitoring.notify.message import Message
 from monitoring.publish import audit
@@ -204,3 +207,22 @@ def test_the_admin_speaks_spanish_too(user):
     assert "Administración" in html or "administración" in html
     html = logged_in(user).get("/admin/virtualservers/", **SPANISH).content.decode()
     assert "Servidores virtuales" in html
+
+
+def test_dates_and_numbers_follow_the_language(user):
+    revision = Revision.objects.create(serial_no=1, text="serial_no = 1\n", created_by=user)
+    Revision.objects.filter(pk=revision.pk).update(
+        created_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    )
+    client = logged_in(user)
+    assert (
+        "04/03/2026 05:06:07 UTC"
+        in client.get(reverse("monitoring:control"), **SPANISH).content.decode()
+    )
+    assert (
+        "2026-03-04 05:06:07 UTC"
+        in client.get(reverse("monitoring:control"), **ENGLISH).content.decode()
+    )
+    with translation.override("es"):
+        assert _latency(1234.5) == "1234,5 ms"
+    assert _latency(1234.5) == "1234.5 ms"
