@@ -14,6 +14,7 @@ from django.utils import translation
 from lvsadmin.models import UserPreference
 from monitoring.live.holds import describe
 from monitoring.live.panel import _latency
+from monitoring.live.reasons import shown_reason
 from monitoring.models import AuditEntry, Revision
 from monitoring.notify.events import realserver_event
 from monitoring.notify.message import Message
@@ -226,3 +227,35 @@ def test_dates_and_numbers_follow_the_language(user):
     with translation.override("es"):
         assert _latency(1234.5) == "1234,5 ms"
     assert _latency(1234.5) == "1234.5 ms"
+
+
+def test_check_reasons_lvsadmin_words_are_shown_in_the_readers_language():
+    with translation.override("es"):
+        assert shown_reason("connection refused") == "conexión rechazada"
+        assert shown_reason("connect timed out after 6 s") == "tiempo de conexión agotado tras 6 s"
+        assert (
+            shown_reason("expected 'HTTP', got 'SSH-2.0'")
+            == "se esperaba 'HTTP', se recibió 'SSH-2.0'"
+        )
+        assert shown_reason("check failed: connection refused") == (
+            "falló la comprobación: conexión rechazada"
+        )
+        assert shown_reason("MySQL error 1045: Access denied") == "MySQL error 1045: Access denied"
+        assert shown_reason("") == ""
+    assert shown_reason("connection refused") == "connection refused"
+
+
+def test_the_live_table_shows_reasons_in_spanish(user):
+    from django.utils import timezone
+
+    from monitoring.models import RealServerHealth, WorkerStatus
+
+    now = timezone.now()
+    WorkerStatus.objects.update_or_create(pk=1, defaults={"heartbeat": now, "table": []})
+    RealServerHealth.objects.create(
+        virtual_name="mysql", address="192.0.2.241", port=3306, state="down",
+        last_error="connect timed out after 6 s", last_check=now, since=now,
+    )  # fmt: skip
+    html = logged_in(user).get(reverse("monitoring:control"), **SPANISH).content.decode()
+    assert "tiempo de conexión agotado tras 6 s" in html
+    assert "Caídos ahora:" in html
