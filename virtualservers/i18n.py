@@ -67,3 +67,31 @@ def ngettext_written(singular: str, plural: str, number: int) -> str:
 def gettext_noop(message: str) -> str:
     """Marks `message` for the catalogue; translated later, where it is shown."""
     return message
+
+
+class Wording:
+    """Text a process recorded in English (a check's reason, a director's state) shown in the
+    reader's language: whole phrases, and patterns whose named groups are kept as recorded
+    (addresses, OS messages...) and put back into the translated sentence. A group named "error"
+    is itself looked up again. Text it does not know is shown as recorded."""
+
+    def __init__(self, phrases: list[str], patterns: list[tuple[str, str]]) -> None:
+        import re
+
+        self.phrases = set(phrases)
+        self.patterns = [(re.compile(pattern, re.S), words) for pattern, words in patterns]
+
+    def shown(self, text: str) -> str:
+        if not text:
+            return text
+        if text in self.phrases:
+            return gettext(text)
+        for pattern, words in self.patterns:
+            match = pattern.match(text)
+            if match is not None:
+                values = {
+                    name: self.shown(value) if name == "error" else value
+                    for name, value in match.groupdict().items()
+                }
+                return gettext(words) % values
+        return text

@@ -8,13 +8,13 @@ not known here is shown as recorded."""
 
 from __future__ import annotations
 
-import re
+from django.utils.translation import gettext_noop
 
-from django.utils.translation import gettext, gettext_noop
+from virtualservers.i18n import Wording
 
 # Whole reasons.
-PHRASES = {
-    text: text
+PHRASES = [
+    text
     for text in (
         gettext_noop("connection refused"),
         gettext_noop("connection closed"),
@@ -29,7 +29,7 @@ PHRASES = {
         gettext_noop("Connection timed out"),
         gettext_noop("Host is down"),
     )
-}
+]
 _SECONDS = r"(?P<seconds>[0-9.e+-]+)"
 # Reasons with values in them, as monitoring/checks words them.
 PATTERNS = [
@@ -96,21 +96,9 @@ PATTERNS = [
         gettext_noop("cannot run %(program)s: %(error)s"),
     ),
 ]
-_COMPILED = [(re.compile(pattern, re.S), words) for pattern, words in PATTERNS]
+CHECK_REASONS = Wording(PHRASES, PATTERNS)
 
 
 def shown_reason(reason: str) -> str:
     """`reason` in the active language when lvsadmin worded it, else as recorded."""
-    if not reason:
-        return reason
-    if reason in PHRASES:
-        return gettext(reason)
-    for pattern, words in _COMPILED:
-        match = pattern.match(reason)
-        if match is not None:
-            values = {
-                name: shown_reason(value) if name == "error" else value
-                for name, value in match.groupdict().items()
-            }
-            return gettext(words) % values
-    return reason
+    return CHECK_REASONS.shown(reason)

@@ -162,7 +162,7 @@ def _load_draft(revision: Revision):
 
 def restore(revision: Revision) -> list[str]:
     """Replace the draft with a published revision (lvs.cf text plus the built-in checks);
-    returns what changed in the draft, one line per kind of change."""
+    returns what changed in the draft, one line per kind of change (in the active language)."""
     with transaction.atomic():
         change = _load_draft(revision)
         audit.record(
@@ -170,7 +170,7 @@ def restore(revision: Revision) -> list[str]:
             f"revision serial {revision.serial_no}",
             summary=f"restore of serial {revision.serial_no}: " + "; ".join(change.lines()),
         )
-    return change.lines()
+    return change.lines(translated=True)
 
 
 # --- What is pending ----------------------------------------------------------------------------
@@ -208,14 +208,17 @@ def file_drift(latest: Revision | None | object = _LATEST) -> str:
     try:
         on_disk = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return f"{path} is missing. Apply writes it again."
+        return _("%(path)s is missing. Apply writes it again.") % {"path": path}
     except (OSError, UnicodeDecodeError) as exc:
-        return f"{path} cannot be read ({exc}). Apply writes it again."
+        return _("%(path)s cannot be read (%(error)s). Apply writes it again.") % {
+            "path": path,
+            "error": exc,
+        }
     if on_disk != latest.text:
-        return (
-            f"{path} differs from published serial {latest.serial_no} (edited by hand?). "
+        return _(
+            "%(path)s differs from published serial %(serial)s (edited by hand?). "
             "Apply replaces it with the draft."
-        )
+        ) % {"path": path, "serial": latest.serial_no}
     return ""
 
 

@@ -119,7 +119,7 @@ def revision_detail(request: HttpRequest, serial: int) -> HttpResponse:
         try:
             against = _revision(int(request.GET["against"]))
         except ValueError:
-            raise Http404("No such revision.") from None
+            raise Http404(_("No such revision.")) from None
         diff = diff_lines(publish.revision_diff(against, revision))
     return render_tab(
         request,

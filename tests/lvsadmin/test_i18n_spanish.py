@@ -259,3 +259,35 @@ def test_the_live_table_shows_reasons_in_spanish(user):
     html = logged_in(user).get(reverse("monitoring:control"), **SPANISH).content.decode()
     assert "tiempo de conexión agotado tras 6 s" in html
     assert "Caídos ahora:" in html
+
+
+def test_the_director_panels_recorded_words_follow_the_reader():
+    from monitoring.redundancy.views import DIRECTOR_WORDS
+
+    with translation.override("es"):
+        assert DIRECTOR_WORDS.shown("keepalived: BACKUP (the peer holds the VIPs)") == (
+            "keepalived: BACKUP (el par tiene las VIP)"
+        )
+        assert DIRECTOR_WORDS.shown(
+            "keepalived is not running (no live pid in /run/k.pid); start it with its "
+            "configuration /etc/k.conf"
+        ) == (
+            "keepalived no está en marcha (no hay un pid vivo en /run/k.pid); arránquelo con su "
+            "configuración /etc/k.conf"
+        )
+        assert DIRECTOR_WORDS.shown("something else") == "something else"
+
+
+def test_restore_and_file_drift_speak_spanish(user, settings):
+    client = logged_in(user)
+    client.post(reverse("virtualservers:virtual_add"), form_data(), **SPANISH)
+    client.post(reverse("monitoring:apply"), {"comment": "uno"}, **SPANISH)
+    settings.LVSADMIN_LVS_CF.write_text("serial_no = 99\n")
+    html = client.get(reverse("monitoring:control"), **SPANISH).content.decode()
+    assert "difiere del número de serie publicado 1 (¿editado a mano?)" in html
+    VirtualServer.objects.all().delete()
+    response = client.post(reverse("monitoring:revision_restore", args=[1]), **SPANISH)
+    html = client.get(response["Location"], **SPANISH).content.decode()
+    assert "restaurado en el borrador (servidores virtuales añadidos: www)" in html
+    entry = AuditEntry.objects.get(action="restore")
+    assert "virtual servers added: www" in entry.summary
