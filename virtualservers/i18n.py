@@ -73,7 +73,8 @@ class Wording:
     """Text a process recorded in English (a check's reason, a director's state) shown in the
     reader's language: whole phrases, and patterns whose named groups are kept as recorded
     (addresses, OS messages...) and put back into the translated sentence. A group named "error"
-    is itself looked up again. Text it does not know is shown as recorded."""
+    is itself looked up again. Text it does not know, or a reader of the recorded language, gets
+    it as recorded."""
 
     def __init__(self, phrases: list[str], patterns: list[tuple[str, str]]) -> None:
         import re
@@ -89,6 +90,8 @@ class Wording:
         for pattern, words in self.patterns:
             match = pattern.match(text)
             if match is not None:
+                if gettext(words) == words:
+                    return text  # the recorded language itself (English): exactly as recorded
                 values = {
                     name: self.shown(value) if name == "error" else value
                     for name, value in match.groupdict().items()

@@ -291,3 +291,17 @@ def test_restore_and_file_drift_speak_spanish(user, settings):
     assert "restaurado en el borrador (servidores virtuales añadidos: www)" in html
     entry = AuditEntry.objects.get(action="restore")
     assert "virtual servers added: www" in entry.summary
+
+
+def test_a_notification_tests_outcome_is_shown_in_spanish():
+    from monitoring.notify.views import CHANNEL_WORDS
+
+    with translation.override("es"):
+        assert CHANNEL_WORDS.shown("e-mail") == "correo electrónico"
+        assert CHANNEL_WORDS.shown("sent to ops@example.org") == "enviado a ops@example.org"
+        assert CHANNEL_WORDS.shown("ran 1 time, exit status 0") == (
+            "ejecutado una vez, estado de salida 0"
+        )
+        assert CHANNEL_WORDS.shown("HTTP 500 Internal Server Error (2 attempts)") == (
+            "HTTP 500 Internal Server Error (intentos: 2)"
+        )
