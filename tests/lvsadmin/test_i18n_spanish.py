@@ -305,3 +305,16 @@ def test_a_notification_tests_outcome_is_shown_in_spanish():
         assert CHANNEL_WORDS.shown("HTTP 500 Internal Server Error (2 attempts)") == (
             "HTTP 500 Internal Server Error (intentos: 2)"
         )
+
+
+def test_the_set_up_page_says_why_in_spanish(user):
+    virtual = VirtualServer.objects.create(name="mysql", address="192.0.2.240", port=3306)
+    url = reverse("realservers:virtual_setup", args=[virtual.pk])
+    html = logged_in(user).get(url, **SPANISH).content.decode()
+    assert "Aún no se ha publicado nada (" in html and "): aplique primero." in html
+    from realservers.setup.views import SETUP_WORDS
+
+    with translation.override("es"):
+        assert SETUP_WORDS.shown("virtual server web has no VIP: nothing to set up for it") == (
+            "el servidor virtual web no tiene VIP: no hay nada que preparar para él"
+        )
