@@ -7,9 +7,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
+MAKEMESSAGES_FLAGS := --add-location=file --no-obsolete --ignore=.venv --ignore=var \
+	--ignore=tests --ignore=bench --ignore=scripts --ignore=artifacts --ignore=staticfiles
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: run test test-unit test-lab lint bench venv venv-test system-deps-run system-deps-test
+.PHONY: run test test-unit test-lab lint bench venv venv-test system-deps-run system-deps-test messages makemessages
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,17 @@ system-deps-run:
 system-deps-test:
 	bash scripts/install-system-deps.sh test
 
-run: system-deps-run venv
+# The translations (locale/*/LC_MESSAGES/*.po) compiled to .mo with Debian's gettext (msgfmt);
+# the .mo files are build output, not in git.
+messages: venv
+	$(PY) manage.py compilemessages --ignore=$(VENV) --ignore=var -v 0
+
+# After marking new text: the catalogue brought up to date (then translate what is new; a test
+# fails while a msgid is missing, untranslated or fuzzy). The same command as that test's.
+makemessages: venv
+	$(PY) manage.py makemessages -l es $(MAKEMESSAGES_FLAGS)
+
+run: system-deps-run venv messages
 	bash scripts/run.sh
 
 lint: venv-test
@@ -37,11 +49,11 @@ lint: venv-test
 	$(VENV)/bin/ruff format --check .
 
 # Unit, view, MariaDB and browser tests on the host; then the lab tests inside the VM.
-test: system-deps-test venv-test
+test: system-deps-test venv-test messages
 	$(MAKE) lint
 	bash scripts/test.sh
 
-test-unit: venv-test
+test-unit: venv-test messages
 	$(VENV)/bin/pytest
 
 test-lab: system-deps-test venv-test

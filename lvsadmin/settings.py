@@ -146,9 +146,13 @@ MIDDLEWARE = [
     "lvsadmin.middleware.ClientIPAllowlistMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the browser's Accept-Language (English or Spanish), then, once the user is
+    # known, the one they pinned on the Password page (lvsadmin.language, after authentication).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "lvsadmin.language.UserLanguageMiddleware",
     # Every view needs a login, on every method (CVE-2013-6492 was auth limited to GET).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "monitoring.publish.audit.AuditMiddleware",
@@ -172,6 +176,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -246,7 +251,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "monitoring:control"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# English by default (and for a browser that asks for neither); Spanish for a browser that asks
+# for it or a user who pinned it. The catalogue is locale/es/LC_MESSAGES/django.po, compiled by
+# `make run` and `make test` (manage.py compilemessages; the .mo files are not in git).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in each language's order (lvsadmin/formats/<language>/formats.py); numbers as Django's
+# own locale formats write them.
+FORMAT_MODULE_PATH = ["lvsadmin.formats"]
+# Text written with no request behind it (notification messages): this language.
+LVSADMIN_LANGUAGE = env("LANGUAGE", "en")
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

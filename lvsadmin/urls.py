@@ -2,12 +2,11 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from lvsadmin import auth, metrics
+from lvsadmin import auth, language, metrics
 from monitoring.api.urls import not_found
 
 # An /api/ URL that matches nothing answers in JSON, as the API's own 404s do.
@@ -17,19 +16,18 @@ urlpatterns = [
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
     # Every user, administrators included, changes their own password with the old one.
+    # The same page holds the user's language choice (lvsadmin/language.py).
     path(
         "accounts/password/change/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="accounts/password_change.html",
-            success_url="/accounts/password/change/done/",
-        ),
+        language.PasswordChangeView.as_view(),
         name="password_change",
     ),
     path(
         "accounts/password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change.html"),
+        language.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("accounts/language/", language.set_language, name="language"),
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics, name="metrics"),  # its own access rule: lvsadmin/metrics.py
     path("api/", include("monitoring.api.urls")),

@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from realservers.models import RealServer
 from virtualservers import admin as virtual_admin
@@ -15,10 +17,10 @@ from virtualservers.models import VirtualServer
 
 
 class WeightForm(forms.Form):
-    weight = forms.IntegerField(label="Weight", min_value=0, max_value=65535)
+    weight = forms.IntegerField(label=_("Weight"), min_value=0, max_value=65535)
 
 
-@admin.action(description="Set weight of selected", permissions=["change"])
+@admin.action(description=_("Set weight of selected"), permissions=["change"])
 def set_weight(modeladmin, request, queryset):
     if "apply" in request.POST:
         form = WeightForm(request.POST)
@@ -31,7 +33,8 @@ def set_weight(modeladmin, request, queryset):
                 count += 1
             modeladmin.message_user(
                 request,
-                f"Weight set to {form.cleaned_data['weight']} on {count} real servers.",
+                gettext("Weight set to %(weight)s on %(count)s real servers.")
+                % {"weight": form.cleaned_data["weight"], "count": count},
                 messages.SUCCESS,
             )
             return None

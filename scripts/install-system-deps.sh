@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages lvsadmin needs. "run": the product; "test": everything the tests
-# use too (QEMU and a Debian kernel with IPVS, ipvsadm, MariaDB, Chromium).
+# Installs the Debian packages lvsadmin needs. "run": the product (gettext's msgfmt compiles the
+# translations); "test": everything the tests use too (QEMU and a Debian kernel with IPVS,
+# ipvsadm, MariaDB, Chromium).
 set -euo pipefail
 mode=${1:-run}
-run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod keepalived)
+run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod keepalived gettext)
 test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables nftables dash busybox-static keepalived
            mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core)
 pkgs=("${run_pkgs[@]}")

@@ -54,3 +54,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     name = database.get("TEST", {}).get("NAME")
     if name and database["ENGINE"].endswith("sqlite3"):
         Path(f"{name}.login-lock").unlink(missing_ok=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The translations compiled (`make test` does it first; this covers a bare `pytest`): a .mo
+    missing or older than its .po is built with msgfmt, as compilemessages would."""
+    import shutil
+    import subprocess
+
+    if shutil.which("msgfmt") is None:
+        return
+    locale = Path(__file__).resolve().parents[1] / "locale"
+    for po in locale.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True)

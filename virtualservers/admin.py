@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
 
 from virtualservers.lvsconf.render import failover_item_problem
 from virtualservers.models import (
@@ -26,16 +28,20 @@ def _set_active(queryset, active: bool) -> int:
     return count
 
 
-@admin.action(description="Activate selected", permissions=["toggle"])
+@admin.action(description=_("Activate selected"), permissions=["toggle"])
 def activate(modeladmin, request, queryset) -> None:
     count = _set_active(queryset, True)
-    modeladmin.message_user(request, f"{count} activated.", messages.SUCCESS)
+    modeladmin.message_user(
+        request, gettext_now("%(count)s activated.") % {"count": count}, messages.SUCCESS
+    )
 
 
-@admin.action(description="Deactivate selected", permissions=["toggle"])
+@admin.action(description=_("Deactivate selected"), permissions=["toggle"])
 def deactivate(modeladmin, request, queryset) -> None:
     count = _set_active(queryset, False)
-    modeladmin.message_user(request, f"{count} deactivated.", messages.SUCCESS)
+    modeladmin.message_user(
+        request, gettext_now("%(count)s deactivated.") % {"count": count}, messages.SUCCESS
+    )
 
 
 class ToggleAdmin(admin.ModelAdmin):
@@ -100,7 +106,7 @@ class FailoverServiceForm(forms.ModelForm):
         line of this block (the renderer refuses it too, but here the field is named)."""
         items = self.cleaned_data.get("items")
         if not isinstance(items, list):
-            raise forms.ValidationError("A list of [key, value] pairs.")
+            raise forms.ValidationError(_("A list of [key, value] pairs."))
         problems = []
         for number, item in enumerate(items, start=1):
             if not (
@@ -128,7 +134,7 @@ class FailoverServiceAdmin(admin.ModelAdmin):
 class MonitoringScriptForm(forms.ModelForm):
     # Never rendered back: blank keeps the stored password.
     mysql_password = forms.CharField(
-        label="MySQL password", required=False, widget=forms.PasswordInput(render_value=False)
+        label=_("MySQL password"), required=False, widget=forms.PasswordInput(render_value=False)
     )
 
     class Meta:

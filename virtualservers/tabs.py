@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
@@ -26,7 +28,7 @@ from virtualservers.lvsconf.schema import SECTIONS, SERVER, VIRTUAL
 CHANGE_DRAFT = "virtualservers.change_draft"
 TOGGLE_SERVER = "virtualservers.toggle_server"
 
-PENDING_HINT = "Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf."
+PENDING_HINT = gettext_lazy("Saved to the draft. Apply it on CONTROL/MONITORING to publish lvs.cf.")
 
 
 def requires(permission: str) -> Callable:
@@ -42,7 +44,10 @@ def requires(permission: str) -> Callable:
             if request.method not in ("GET", "HEAD", "OPTIONS") and not request.user.has_perm(
                 permission
             ):
-                raise PermissionDenied(f"Your role does not allow this ({permission}).")
+                raise PermissionDenied(
+                    _("Your role does not allow this (%(permission)s).")
+                    % {"permission": permission}
+                )
             return view(request, *args, **kwargs)
 
         checked.required_permission = permission  # type: ignore[attr-defined]

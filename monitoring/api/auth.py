@@ -13,6 +13,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
@@ -76,7 +77,9 @@ class RoleRequired(BasePermission):
         if permission == OWN_ACCOUNT:
             return True
         if permission is None or not user.has_perm(permission):
-            self.message = f"Your role does not allow this ({permission})."
+            self.message = _("Your role does not allow this (%(permission)s).") % {
+                "permission": permission
+            }
             return False
         return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -56,7 +57,7 @@ def _answer(request: Request, make) -> Response:
     try:
         plan: SetupPlan = make(current.config, arp=arp, mysql_checks=mysql_checks())
     except SetupError as exc:
-        return _problem(f"{exc}. Apply the draft to publish it.")
+        return _problem(_("%(problem)s. Apply the draft to publish it.") % {"problem": exc})
     body: dict[str, Any] = {
         "problem": "",
         "serial_no": plan.serial,

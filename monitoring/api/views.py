@@ -174,7 +174,7 @@ class VirtualServerList(ApiView, generics.ListAPIView):
 def _virtual_data(pk: int) -> dict[str, Any]:
     found = rows.virtual_servers([pk])
     if not found:
-        raise Http404("No such virtual server.")
+        raise Http404(_("No such virtual server."))
     return found[0]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+from virtualservers.i18n import gettext as _
 from virtualservers.lvsconf.model import RealServerRef
 
 
@@ -46,16 +47,19 @@ def describe(state: str | None, in_table: bool, weight: int | None, active: int,
     `in_table`, `weight` and the counters are what the kernel shows now: a drain not applied yet
     (the weight is not 0 yet) says so rather than claiming to be ready."""
     if state == RuntimeState.MAINTENANCE:
-        return "in maintenance" if not in_table else "going into maintenance"
+        return _("in maintenance") if not in_table else _("going into maintenance")
     if state != RuntimeState.DRAIN:
         return ""
     if not in_table:
-        return "drained, ready (not in the table)"
+        return _("drained, ready (not in the table)")
     if weight:
-        return "drain requested"
+        return _("drain requested")
     if active or inact:
-        return f"draining ({active} active, {inact} inactive)"
-    return "drained, ready"
+        return _("draining (%(active)s active, %(inact)s inactive)") % {
+            "active": active,
+            "inact": inact,
+        }
+    return _("drained, ready")
 
 
 def is_ready(

@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.views.decorators.http import require_GET
 
 from monitoring.arpguard.watch import read_conflicts
@@ -50,6 +51,11 @@ def sparkline(points: list[tuple[float, int]]) -> str:
         f"{(1 - ago / span) * GRAPH_W:.1f},{GRAPH_H - 1 - (value / top) * (GRAPH_H - 2):.1f}"
         for ago, value in points
     )
+
+
+def _latency(ms: float | None) -> str:
+    """As `:g` writes it (1.5, 1234.5, 0.25), with the language's decimal mark (1,5 in Spanish)."""
+    return "" if ms is None else f"{number_format(float(f'{ms:g}'))} ms"
 
 
 def _clock(moment) -> str:
@@ -118,7 +124,7 @@ def live_context(request: HttpRequest) -> dict:
             if h is not None:  # formatted here: the template's filters cost more at 200 lines
                 line["since"] = _clock(h.since)
                 line["last_check"] = _clock(h.last_check)
-                line["latency"] = "" if h.latency_ms is None else f"{h.latency_ms:g} ms"
+                line["latency"] = _latency(h.latency_ms)
         rows.append({**service, "lines": lines})
     runtime.annotate_live(rows)
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from monitoring.live.holds import RuntimeState, describe, is_ready
 from monitoring.models import RealServerHealth, RealServerRuntimeState
@@ -60,11 +61,19 @@ def _state(action: str | RuntimeState | None) -> RuntimeState | None:
         return RuntimeState(action)
     except ValueError:
         raise StateRefused(
-            f"unknown state {action!r}: choose one of {', '.join(ACTIONS)}"
+            _("unknown state %(state)r: choose one of %(states)s")
+            % {"state": action, "states": ", ".join(ACTIONS)}
         ) from None
 
 
-def label(ref: RealServerRef) -> str:
+def label(ref: RealServerRef, translated: bool = False) -> str:
+    """How a message names the real server; English (the audit trail's) unless `translated`."""
+    if translated:
+        return _("real server %(address)s:%(port)s of %(virtual)s") % {
+            "address": ref.address,
+            "port": ref.port,
+            "virtual": ref.virtual,
+        }
     return f"real server {ref.address}:{ref.port} of {ref.virtual}"
 
 
@@ -90,7 +99,9 @@ def resolve(name: str) -> RealServerRef:
     configuration."""
     virtual, sep, real = name.partition("/")
     if not sep or not virtual or not real:
-        raise StateRefused(f"{name!r}: write VIRTUAL/REAL (a real server's name or address)")
+        raise StateRefused(
+            _("%(name)r: write VIRTUAL/REAL (a real server's name or address)") % {"name": name}
+        )
     candidates = [
         ref
         for ref, server in published_servers().items()
@@ -99,9 +110,13 @@ def resolve(name: str) -> RealServerRef:
         in (server, ref.address, f"{ref.address}:{ref.port}", f"[{ref.address}]:{ref.port}")
     ]
     if not candidates:
-        raise StateRefused(f"{name!r}: no such real server in the published configuration")
+        raise StateRefused(
+            _("%(name)r: no such real server in the published configuration") % {"name": name}
+        )
     if len(candidates) > 1:
-        raise StateRefused(f"{name!r} names several real servers: add the port (ADDRESS:PORT)")
+        raise StateRefused(
+            _("%(name)r names several real servers: add the port (ADDRESS:PORT)") % {"name": name}
+        )
     return candidates[0]
 
 
@@ -119,9 +134,14 @@ def set_state(
     published configuration; returning always works (a server removed since still has its row)."""
     new = _state(action)
     if user is not None and not user.has_perm(DRAIN_SERVER):
-        raise PermissionDenied(f"Your role does not allow this ({DRAIN_SERVER}).")
+        raise PermissionDenied(
+            _("Your role does not allow this (%(permission)s).") % {"permission": DRAIN_SERVER}
+        )
     if new is not None and ref not in published_servers():
-        raise StateRefused(f"{label(ref)} is not in the published configuration: apply it first")
+        raise StateRefused(
+            _("%(server)s is not in the published configuration: apply it first")
+            % {"server": label(ref, translated=True)}
+        )
     actor = None
     if user is not None:
         actor = audit.Actor(user.get_username(), address or "")

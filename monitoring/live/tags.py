@@ -5,7 +5,7 @@ and states on the pages."""
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.live import panel, states
+from monitoring.live import panel, reasons, states
 
 register = template.Library()
 
@@ -13,6 +13,12 @@ register = template.Library()
 @register.inclusion_tag("monitoring/_live_panel.html", takes_context=True)
 def live_panel(context):
     return panel.live_context(context["request"])
+
+
+@register.filter
+def reason(text: str) -> str:
+    """{{ h.last_error|reason }}: a check's reason in the reader's language (live/reasons.py)."""
+    return reasons.shown_reason(text or "")
 
 
 @register.simple_tag(takes_context=True)

@@ -50,9 +50,9 @@ def runtime_state(request: HttpRequest) -> HttpResponse:
     except runtime.StateRefused as exc:
         messages.error(request, str(exc))
     else:
-        what = runtime.label(ref).capitalize()
+        what = runtime.label(ref, translated=True).capitalize()
         if change.changed:
-            messages.success(request, f"{what}: {DONE[action]}.")
+            messages.success(request, f"{what}: {DONE[action]}.")  # DONE: translated words
         else:
             messages.info(request, _("%(what)s: already so, nothing changed.") % {"what": what})
     return back_to(request, "monitoring:control")

@@ -11,6 +11,7 @@ command being run: the OS user, address "local".
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,8 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from monitoring.models import AuditEntry, NotificationSettings, Revision
 from realservers.models import RealServer
@@ -167,7 +170,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _label(obj: models.Model) -> str:
-    label = f"{obj._meta.verbose_name} {obj}"
+    # Stored in English whatever the language of the page the change came from: the trail reads
+    # the same to everyone (AUDIT shows its fixed words in the reader's language: shown()).
+    with translation.override(None):
+        label = f"{obj._meta.verbose_name} {obj}"
     if isinstance(obj, RealServer):
         label += f" of {obj.virtual_server.name}" if obj.virtual_server_id else ""
     return label
@@ -251,3 +257,63 @@ def connect() -> None:
     pre_save.connect(_remember, sender=User, dispatch_uid="audit-user")
     post_save.connect(_user_saved, sender=User, dispatch_uid="audit-user")
     m2m_changed.connect(_groups_changed, sender=User.groups.through, dispatch_uid="audit-groups")
+
+
+# --- What the AUDIT page shows ------------------------------------------------------------------
+# The trail stores English; the page shows its fixed words (the actions, and what kind of object
+# a target is) in the reader's language. Names, addresses and values stay as recorded.
+ACTIONS = {
+    word: word
+    for word in (
+        gettext_noop("add"),
+        gettext_noop("change"),
+        gettext_noop("activate"),
+        gettext_noop("deactivate"),
+        gettext_noop("delete"),
+        gettext_noop("apply"),
+        gettext_noop("restore"),
+        gettext_noop("import"),
+        gettext_noop("add user"),
+        gettext_noop("change user"),
+        gettext_noop("password"),
+        gettext_noop("role"),
+        gettext_noop("drain"),
+        gettext_noop("maintenance"),
+        gettext_noop("return"),
+        gettext_noop("handover"),
+        gettext_noop("test message"),
+        gettext_noop("add token"),
+        gettext_noop("revoke token"),
+    )
+}
+_TARGETS = [
+    (
+        re.compile(r"^real server (?P<name>.+) of (?P<virtual>[^ ]+)$"),
+        gettext_noop("real server %(name)s of %(virtual)s"),
+    ),
+    (re.compile(r"^revision serial (?P<serial>\d+)$"), gettext_noop("revision serial %(serial)s")),
+    (re.compile(r"^user (?P<name>.+)$"), gettext_noop("user %(name)s")),
+    (re.compile(r"^director role to (?P<peer>.*)$"), gettext_noop("director role to %(peer)s")),
+    (
+        re.compile(
+            r"^(?P<kind>global settings|redundancy|virtual server|monitoring script|"
+            r"failover service \(legacy\)|notification settings)(?P<rest>( .*)?)$"
+        ),
+        None,
+    ),
+]
+
+
+def shown_action(action: str) -> str:
+    return gettext(action) if action in ACTIONS else action
+
+
+def shown_target(target: str) -> str:
+    for pattern, words in _TARGETS:
+        match = pattern.match(target)
+        if match is None:
+            continue
+        if words is None:
+            return gettext(match["kind"]) + match["rest"]
+        return gettext(words) % match.groupdict()
+    return target

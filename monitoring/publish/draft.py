@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
+from django.utils.translation import gettext, gettext_noop
 
 from monitoring.publish import audit
 from realservers.models import RealServer
@@ -221,21 +222,24 @@ class DraftChange:
     def empty(self) -> bool:
         return not any(getattr(self, f.name) for f in fields(self))
 
-    def lines(self) -> list[str]:
+    def lines(self, translated: bool = False) -> list[str]:
+        """One line per kind of change; English (the audit trail's, the command's) unless
+        `translated` (the page's message)."""
         labels = {
-            "globals_changed": "global settings changed",
-            "virtuals_added": "virtual servers added",
-            "virtuals_removed": "virtual servers removed",
-            "virtuals_changed": "virtual servers changed",
-            "servers_added": "real servers added",
-            "servers_removed": "real servers removed",
-            "servers_changed": "real servers changed",
+            "globals_changed": gettext_noop("global settings changed"),
+            "virtuals_added": gettext_noop("virtual servers added"),
+            "virtuals_removed": gettext_noop("virtual servers removed"),
+            "virtuals_changed": gettext_noop("virtual servers changed"),
+            "servers_added": gettext_noop("real servers added"),
+            "servers_removed": gettext_noop("real servers removed"),
+            "servers_changed": gettext_noop("real servers changed"),
         }
+        words = gettext if translated else str
         return [
-            f"{labels[f.name]}: {', '.join(getattr(self, f.name))}"
+            f"{words(labels[f.name])}: {', '.join(getattr(self, f.name))}"
             for f in fields(self)
             if getattr(self, f.name)
-        ] or ["no changes"]
+        ] or [words(gettext_noop("no changes"))]
 
 
 def _held(writes, reads) -> dict[str, Callable[[object], object]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils.translation import gettext as _
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.models import Revision
@@ -71,7 +72,8 @@ def _count_and_write(serial: int, path: Path, text: str) -> None:
         write_atomically(path, text)
     except OSError as exc:
         raise PublishError(
-            f"Could not write {path}: {exc.strerror or exc}. Nothing was published."
+            _("Could not write %(path)s: %(error)s. Nothing was published.")
+            % {"path": path, "error": exc.strerror or exc}
         ) from exc
 
 
@@ -96,15 +98,20 @@ def publish(user, comment: str = "") -> Revision:
         try:
             text = render(config)
         except ValueError as exc:
-            raise PublishError(f"Refusing to publish: {exc}. Nothing was written.") from exc
+            raise PublishError(
+                _("Refusing to publish: %(error)s. Nothing was written.") % {"error": exc}
+            ) from exc
         if "\r" in text:
-            raise PublishError("Refusing to publish: the rendered lvs.cf contains a CR.")
+            raise PublishError(_("Refusing to publish: the rendered lvs.cf contains a CR."))
         try:
             parse_text(text)
         except LvsConfError as exc:
             raise PublishError(
-                f"Refusing to publish: the rendered lvs.cf does not parse ({exc}). "
-                "Nothing was written."
+                _(
+                    "Refusing to publish: the rendered lvs.cf does not parse (%(error)s). "
+                    "Nothing was written."
+                )
+                % {"error": exc}
             ) from exc
 
         revision = Revision.objects.create(
@@ -155,7 +162,7 @@ def _load_draft(revision: Revision):
 
 def restore(revision: Revision) -> list[str]:
     """Replace the draft with a published revision (lvs.cf text plus the built-in checks);
-    returns what changed in the draft, one line per kind of change."""
+    returns what changed in the draft, one line per kind of change (in the active language)."""
     with transaction.atomic():
         change = _load_draft(revision)
         audit.record(
@@ -163,7 +170,7 @@ def restore(revision: Revision) -> list[str]:
             f"revision serial {revision.serial_no}",
             summary=f"restore of serial {revision.serial_no}: " + "; ".join(change.lines()),
         )
-    return change.lines()
+    return change.lines(translated=True)
 
 
 # --- What is pending ----------------------------------------------------------------------------
@@ -201,14 +208,17 @@ def file_drift(latest: Revision | None | object = _LATEST) -> str:
     try:
         on_disk = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return f"{path} is missing. Apply writes it again."
+        return _("%(path)s is missing. Apply writes it again.") % {"path": path}
     except (OSError, UnicodeDecodeError) as exc:
-        return f"{path} cannot be read ({exc}). Apply writes it again."
+        return _("%(path)s cannot be read (%(error)s). Apply writes it again.") % {
+            "path": path,
+            "error": exc,
+        }
     if on_disk != latest.text:
-        return (
-            f"{path} differs from published serial {latest.serial_no} (edited by hand?). "
+        return _(
+            "%(path)s differs from published serial %(serial)s (edited by hand?). "
             "Apply replaces it with the draft."
-        )
+        ) % {"path": path, "serial": latest.serial_no}
     return ""
 
 
@@ -217,7 +227,9 @@ def draft_text() -> str:
     try:
         return render(draft_config())
     except ValueError as exc:
-        raise PublishError(f"The draft cannot be written to lvs.cf: {exc}.") from exc
+        raise PublishError(
+            _("The draft cannot be written to lvs.cf: %(error)s.") % {"error": exc}
+        ) from exc
 
 
 # Every Apply bumps serial_no; it is not a change anyone made.

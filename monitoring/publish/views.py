@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from monitoring.models import AuditEntry, Revision
+from monitoring.publish import audit as audit_words
 from monitoring.publish import revisions as publish
 from monitoring.publish.forms import ApplyForm
 from monitoring.publish.revisions import PUBLISH_REVISION
@@ -118,7 +119,7 @@ def revision_detail(request: HttpRequest, serial: int) -> HttpResponse:
         try:
             against = _revision(int(request.GET["against"]))
         except ValueError:
-            raise Http404("No such revision.") from None
+            raise Http404(_("No such revision.")) from None
         diff = diff_lines(publish.revision_diff(against, revision))
     return render_tab(
         request,
@@ -172,6 +173,9 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
 def audit(request: HttpRequest) -> HttpResponse:
     """The audit trail, newest first; readable by every role."""
     page = Paginator(AuditEntry.objects.all(), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.shown_action = audit_words.shown_action(entry.action)
+        entry.shown_target = audit_words.shown_target(entry.target)
     return render_tab(
         request, "monitoring/audit.html", "control", {"page": page, "entries": page.object_list}
     )

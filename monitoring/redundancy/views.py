@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from monitoring.publish import audit
@@ -23,7 +24,63 @@ from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.director import hand_over, handing_over
 from monitoring.redundancy.role import read_role
+from virtualservers.i18n import Wording
 from virtualservers.tabs import render_tab, requires
+
+# What keepalived's notify program (redundancy/hook.py, run by keepalived outside Django) and the
+# worker record about the role, in English; the DIRECTOR panel shows it in the reader's language.
+DIRECTOR_WORDS = Wording(
+    [
+        gettext_noop("keepalived: MASTER (this director holds the VIPs)"),
+        gettext_noop("keepalived: BACKUP (the peer holds the VIPs)"),
+        gettext_noop("keepalived: FAULT (a tracked link is down)"),
+        gettext_noop("keepalived stopped: this director holds no VIP"),
+        gettext_noop("handing the active role to the peer (operator's request)"),
+        gettext_noop(
+            "keepalived: FAULT until this director's worker has loaded the IPVS table and "
+            "switched the sync daemon (it cannot take over before)"
+        ),
+        gettext_noop("no role file: redundancy is off"),
+        gettext_noop("role file names no known role"),
+        gettext_noop("backup_active = 0: the only director"),
+        gettext_noop("no kernel access: cannot tell which director this is"),
+        gettext_noop("waiting for keepalived's first state"),
+    ],
+    [
+        (
+            r"^backup_active = 1 but keepalived \((?P<binary>.*)\) is not installed: this "
+            r"director cannot take part in failover \(install the keepalived package\)$",
+            gettext_noop(
+                "backup_active = 1 but keepalived (%(binary)s) is not installed: this director "
+                "cannot take part in failover (install the keepalived package)"
+            ),
+        ),
+        (
+            r"^keepalived is not running \(no live pid in (?P<pid>.*)\); start it with its "
+            r"configuration (?P<conf>.*)$",
+            gettext_noop(
+                "keepalived is not running (no live pid in %(pid)s); start it with its "
+                "configuration %(conf)s"
+            ),
+        ),
+        (
+            r"^deadtime (?P<deadtime>\S+) s is shorter than VRRP can promise: the peer takes "
+            r"over after about (?P<seconds>\S+) s$",
+            gettext_noop(
+                "deadtime %(deadtime)s s is shorter than VRRP can promise: the peer takes over "
+                "after about %(seconds)s s"
+            ),
+        ),
+        (
+            r"^cannot switch the sync daemon: (?P<error>.*)$",
+            gettext_noop("cannot switch the sync daemon: %(error)s"),
+        ),
+        (
+            r"^role file unreadable: (?P<error>.*)$",
+            gettext_noop("role file unreadable: %(error)s"),
+        ),
+    ],
+)
 
 
 def worker_state() -> dict[str, Any]:
@@ -44,7 +101,8 @@ def director_context() -> dict[str, Any]:
             "role": role,
             "since": since,
             "enabled": bool(state.get("enabled")),
-            "message": state.get("message", ""),
+            "message": DIRECTOR_WORDS.shown(state.get("message", "")),
+            "reason": DIRECTOR_WORDS.shown(role.reason),
             "takeover_seconds": state.get("takeover_seconds"),
             "sync_daemons": state.get("sync_daemons", []),
             "handing_over": handing_over(redundancy().yield_file),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from realservers.setup.plan import DEFAULT_ARP_METHOD, MysqlCheck
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
@@ -33,12 +34,19 @@ def published() -> Published:
     path = Path(settings.LVSADMIN_LVS_CF)
     if not path.exists():
         return Published(
-            None, path, f"Nothing is published yet ({path} does not exist): Apply first."
+            None,
+            path,
+            _("Nothing is published yet (%(path)s does not exist): Apply first.") % {"path": path},
         )
     try:
         config, _warnings = parse(read_lvs_cf(path))
     except (LvsConfFileError, LvsConfError) as exc:
-        return Published(None, path, f"The published lvs.cf ({path}) cannot be read: {exc}")
+        return Published(
+            None,
+            path,
+            _("The published lvs.cf (%(path)s) cannot be read: %(error)s")
+            % {"path": path, "error": exc},
+        )
     return Published(config, path)
 
 

@@ -20,12 +20,18 @@ from realservers.setup.plan import (
     SetupError,
     SetupPlan,
 )
+from virtualservers.i18n import gettext_noop
 
-NETWORK_LABELS = {"direct": "direct routing", "tunnel": "IP tunnelling", "nat": "NAT"}
+# English in the script; marked for the catalogue, translated where a page shows them.
+NETWORK_LABELS = {
+    "direct": gettext_noop("direct routing"),
+    "tunnel": gettext_noop("IP tunnelling"),
+    "nat": "NAT",
+}
 ARP_LABELS = {
     ARP_SYSCTL: "sysctl (arp_ignore=1, arp_announce=2)",
-    ARP_ARPTABLES: "arptables rules",
-    ARP_NFTABLES: "nftables arp table",
+    ARP_ARPTABLES: gettext_noop("arptables rules"),
+    ARP_NFTABLES: gettext_noop("nftables arp table"),
 }
 SCRIPT_NAME = INSTALL_PATH.rsplit("/", 1)[1]
 

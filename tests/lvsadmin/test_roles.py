@@ -14,8 +14,9 @@ from virtualservers.models import GlobalSettings, Redundancy, VirtualServer
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough passphrase 7"
-# Open to every logged-in user whatever the role: their own session, password and API token.
-ACCOUNT_VIEWS = {"logout", "password_change", "password_change_done", "api_token"}
+# Open to every logged-in user whatever the role: their own session, password, language and API
+# token.
+ACCOUNT_VIEWS = {"logout", "password_change", "password_change_done", "language", "api_token"}
 
 
 @pytest.fixture(autouse=True)
