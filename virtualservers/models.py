@@ -297,6 +297,18 @@ class Redundancy(SingletonModel):
         _("MED per director"), max_length=1000, blank=True, validators=[validate_meds]
     )
 
+    def clean(self) -> None:
+        # bgp = 1 without these cannot announce anything: refused here so that neither the
+        # form nor an import leaves such a draft to publish.
+        if self.bgp:
+            missing = {
+                name: _("Needed in active-active (BGP) mode.")
+                for name in ("bgp_local_as", "bgp_router", "bgp_router_as")
+                if getattr(self, name) in (None, "")
+            }
+            if missing:
+                raise ValidationError(missing)
+
     class Meta:
         verbose_name = _("redundancy")
         verbose_name_plural = _("redundancy")
