@@ -467,6 +467,16 @@ LVSADMIN_WORKER_READY_FILE = Path(env("WORKER_READY_FILE", str(STATE_DIR / "work
 LVSADMIN_REDUNDANCY_STATUS = Path(
     env("REDUNDANCY_STATUS", str(STATE_DIR / "redundancy-status.json"))
 )
+
+# --- bgp: directors active at once (bgp = 1 in lvs.cf) ---
+# The worker writes BIRD's configuration and runs BIRD with a control socket and pid file of its
+# own (never the system BIRD's /run/bird/bird.ctl), so a BIRD the host runs for other purposes
+# is left alone.
+LVSADMIN_BIRD = env("BIRD", "bird")
+LVSADMIN_BIRDC = env("BIRDC", "birdc")
+LVSADMIN_BIRD_CONF = Path(env("BIRD_CONF", str(STATE_DIR / "bird.conf")))
+LVSADMIN_BIRD_SOCKET = Path(env("BIRD_SOCKET", str(STATE_DIR / "bird.ctl")))
+LVSADMIN_BIRD_PID = Path(env("BIRD_PID", str(STATE_DIR / "bird.pid")))
 # With the sync daemon on: a connection that carries traffic is sent to the standby again every
 # this many seconds (net.ipv4.vs.sync_refresh_period, sync_threshold "3 0", sync_retries 1), so a
 # standby that started after it was opened learns it too; 0 leaves the kernel's sysctls alone

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from virtualservers.interfaces import InterfaceLookup, local_interfaces, missing_interface
@@ -22,6 +23,7 @@ from virtualservers.lvsconf.schema import (
     WEB_CHECK_KEYS,
     key,
 )
+from virtualservers.lvsconf.schema import default as schema_default
 from virtualservers.models import (
     SEND_EXPECT_MAX,
     WEB_KINDS,
@@ -304,6 +306,81 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
         return super().save(commit)
 
 
+MH_WARNING = _(
+    "REDUNDANCY is active-active (BGP): choose mh (Maglev hashing). With another scheduler a "
+    "connection that the router moves to another director meets a different choice of real "
+    "server and breaks, unless the sync daemon copies it."
+)
+
+
+class BgpForm(KeepAbsentMixin, forms.ModelForm):
+    """REDUNDANCY's third mode, active-active: each director announces the VIPs by BGP to one or
+    two routers. Blank numbers are absent from lvs.cf and mean the defaults shown."""
+
+    keep_absent = {"bgp_bfd": True}
+
+    class Meta:
+        model = Redundancy
+        fields = [
+            "bgp_local_as",
+            "bgp_router",
+            "bgp_router2",
+            "bgp_router_as",
+            "bgp_bfd",
+            "bgp_bfd_interval",
+            "bgp_bfd_multiplier",
+            "bgp_hold_time",
+            "bgp_password_file",
+            "bgp_med",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.bgp_bfd
+        self.fields["bgp_bfd"] = forms.BooleanField(label=_("BFD"), required=False)
+        self.initial["bgp_bfd"] = bgp_default("bgp_bfd") if stored is None else stored
+        for name in ("bgp_bfd_interval", "bgp_bfd_multiplier", "bgp_hold_time"):
+            self.fields[name].widget.attrs["placeholder"] = str(bgp_default(name))
+        for name in ("bgp_local_as", "bgp_router", "bgp_router_as"):
+            self.fields[name].required = True
+        self.fields["bgp_password_file"].help_text = _(
+            "The path of a file holding the TCP MD5 password (root-owned, readable by root "
+            "only) on every director; the password itself is never stored here."
+        )
+        self.fields["bgp_med"].help_text = _(
+            "Optional: DIRECTOR_ADDRESS=MED, comma-separated; the router prefers the lowest."
+        )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, second = data.get("bgp_router"), data.get("bgp_router2")
+        if first and second and first == second:
+            self.add_error("bgp_router2", _("The second router is the first one again."))
+        bfd = data.get("bgp_bfd")
+        interval = data.get("bgp_bfd_interval") or bgp_default("bgp_bfd_interval")
+        multiplier = data.get("bgp_bfd_multiplier") or bgp_default("bgp_bfd_multiplier")
+        hold = data.get("bgp_hold_time") or bgp_default("bgp_hold_time")
+        if bfd and interval * multiplier >= hold * 1000:
+            # BFD is there to notice a dead director before the hold timer does.
+            self.add_error(
+                "bgp_bfd_interval",
+                _(
+                    "BFD would notice a dead director after %(bfd)s ms, no sooner than the "
+                    "hold time (%(hold)s s): shorten the interval or lengthen the hold time."
+                )
+                % {"bfd": interval * multiplier, "hold": hold},
+            )
+        return data
+
+    def save(self, commit: bool = True) -> Redundancy:
+        self.instance.bgp = True
+        return super().save(commit)
+
+
+def bgp_default(name: str) -> object:
+    return schema_default(GLOBAL, name)
+
+
 class PortField(forms.CharField):
     """A port number or a service name (`http`), as lvs.cf accepts for a virtual's port."""
 
@@ -385,6 +462,22 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
         ]
         self.fields["load_monitor"].required = False
         self.fields["sorry_server"].help_text = _("Used while no real server is up.")
+        self.mh_warning = ""
+        if Redundancy.load().bgp:
+            # Directors active at once: a flow the router moves to another director must land
+            # on the same real server, which only Maglev hashing (mh) promises without a sync
+            # daemon. Shown on every load of the page, and refreshed by clean().
+            self.mh_warning = str(MH_WARNING)
+            field = self.fields["scheduler"]
+            field.help_text = format_html(
+                '<span class="lvs-import-warning">{}</span> {}', MH_WARNING, field.help_text
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.mh_warning and (data.get("scheduler") or DEFAULT_SCHEDULER) == "mh":
+            self.mh_warning = ""
+        return data
 
     def clean_load_monitor(self) -> str:
         return self.cleaned_data["load_monitor"] or "none"

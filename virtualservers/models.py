@@ -31,6 +31,7 @@ from virtualservers.validators import (
     validate_http_status,
     validate_ip,
     validate_ipv4,
+    validate_meds,
     validate_name,
     validate_netmask,
     validate_no_quote,
@@ -258,6 +259,55 @@ class Redundancy(SingletonModel):
         blank=True,
         validators=range_validators(GLOBAL, "syncd_id", low=False),
     )
+    # Directors active at once (BGP): lvsadmin's own lvs.cf keys. NULL or blank = absent from
+    # lvs.cf (the schema's default), so a Piranha file round-trips unchanged.
+    bgp = models.BooleanField(_("Active-active (BGP)"), null=True, blank=True)
+    bgp_local_as = models.PositiveBigIntegerField(
+        _("Local AS"), null=True, blank=True, validators=range_validators(GLOBAL, "bgp_local_as")
+    )
+    bgp_router = IPAddressField(_("Router address"), blank=True, validators=[validate_ipv4])
+    bgp_router2 = IPAddressField(_("Second router address"), blank=True, validators=[validate_ipv4])
+    bgp_router_as = models.PositiveBigIntegerField(
+        _("Router AS"), null=True, blank=True, validators=range_validators(GLOBAL, "bgp_router_as")
+    )
+    bgp_bfd = models.BooleanField(_("BFD"), null=True, blank=True)
+    bgp_bfd_interval = models.PositiveIntegerField(
+        _("BFD interval (ms)"),
+        null=True,
+        blank=True,
+        validators=range_validators(GLOBAL, "bgp_bfd_interval"),
+    )
+    bgp_bfd_multiplier = models.PositiveSmallIntegerField(
+        _("BFD multiplier"),
+        null=True,
+        blank=True,
+        validators=range_validators(GLOBAL, "bgp_bfd_multiplier"),
+    )
+    bgp_hold_time = models.PositiveIntegerField(
+        _("Hold time (seconds)"),
+        null=True,
+        blank=True,
+        validators=range_validators(GLOBAL, "bgp_hold_time"),
+    )
+    # A path only: the secret stays in a root-owned file, never in lvs.cf, the database or a page.
+    bgp_password_file = models.CharField(
+        _("MD5 password file"), max_length=255, blank=True, validators=[validate_absolute_path]
+    )
+    bgp_med = models.CharField(
+        _("MED per director"), max_length=1000, blank=True, validators=[validate_meds]
+    )
+
+    def clean(self) -> None:
+        # bgp = 1 without these cannot announce anything: refused here so that neither the
+        # form nor an import leaves such a draft to publish.
+        if self.bgp:
+            missing = {
+                name: _("Needed in active-active (BGP) mode.")
+                for name in ("bgp_local_as", "bgp_router", "bgp_router_as")
+                if getattr(self, name) in (None, "")
+            }
+            if missing:
+                raise ValidationError(missing)
 
     class Meta:
         verbose_name = _("redundancy")

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from virtualservers.lvsconf.schema import parse_statuses
+from virtualservers.lvsconf.schema import parse_meds, parse_statuses
 
 # Linux interface names: at most 15 bytes, no '/', no whitespace, not "." or "..". Piranha's
 # alias syntax (eth0:1) is a label on eth0, and the label as a whole has the same 15-byte limit.
@@ -457,3 +457,14 @@ def validate_host_header(value: str) -> None:
 def validate_absolute_path(value: str) -> None:
     if not value.startswith("/") or any(ch.isspace() or ch == '"' for ch in value):
         raise ValidationError(_("An absolute path without blanks or quotes."))
+
+
+def validate_meds(value: str) -> None:
+    """BGP's MED per director: `192.0.2.1=10,192.0.2.2=20` (schema.parse_meds)."""
+    try:
+        parse_meds(value)
+    except ValueError as exc:
+        raise ValidationError(
+            _("%(problem)s (write DIRECTOR_ADDRESS=MED, separated by commas)."),
+            params={"problem": str(exc)},
+        ) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import CharField, Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from virtualservers.activation import VIRTUAL_SERVER_TOGGLED, activation_message, set_active
 from virtualservers.forms import (
+    BgpForm,
     GlobalSettingsForm,
     MonitoringScriptForm,
     RedundancyForm,
@@ -72,12 +73,28 @@ def global_settings(request: HttpRequest) -> HttpResponse:
 
 # --- REDUNDANCY ---------------------------------------------------------------------------------
 
+BGP_FIELDS = ("bgp", *BgpForm.Meta.fields)
+
 
 @require_http_methods(["GET", "POST"])
 @requires(CHANGE_DRAFT)
 def redundancy(request: HttpRequest) -> HttpResponse:
     instance, settings_ = Redundancy.load(), GlobalSettings.load()
     template, context = "virtualservers/redundancy.html", {"red": instance}
+    if instance.bgp:
+        # Active-active: every director announces the VIPs by BGP; the backup's fields (VRRP)
+        # play no part until the mode is left.
+        return edit_page(
+            request,
+            BgpForm,
+            instance=instance,
+            lvs_cf_section=GLOBAL,
+            template=template,
+            tab="redundancy",
+            context=context,
+            message=lambda _row: _("Active-active (BGP) settings accepted."),
+            success_url="virtualservers:redundancy",
+        )
     if not instance.backup_active:
         if request.method == "POST":
             messages.error(request, _("The backup is inactive: ENABLE it first."))
@@ -127,6 +144,32 @@ def redundancy_disable(request: HttpRequest) -> HttpResponse:
     instance.backup_active = False
     instance.save()
     saved(request, _("Backup disabled."))
+    return redirect("virtualservers:redundancy")
+
+
+@require_POST
+@requires(CHANGE_DRAFT)
+def redundancy_bgp_enable(request: HttpRequest) -> HttpResponse:
+    """The third mode. Its settings are asked next; lvs.cf says bgp = 1 only once they are
+    accepted (a BGP configuration without a router cannot be published)."""
+    instance = Redundancy.load()
+    instance.bgp = True
+    instance.save()
+    saved(request, _("Active-active (BGP) chosen: give the router's settings."))
+    return redirect("virtualservers:redundancy")
+
+
+@require_POST
+@requires(CHANGE_DRAFT)
+def redundancy_bgp_disable(request: HttpRequest) -> HttpResponse:
+    """Back to one director or active + standby (whatever backup_active says). Every BGP key
+    leaves lvs.cf with the mode: a stock pulse refuses keys it does not know."""
+    instance = Redundancy.load()
+    for name in BGP_FIELDS:
+        empty = "" if isinstance(Redundancy._meta.get_field(name), CharField) else None
+        setattr(instance, name, empty)
+    instance.save()
+    saved(request, _("Active-active (BGP) left."))
     return redirect("virtualservers:redundancy")
 
 

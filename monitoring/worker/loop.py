@@ -230,7 +230,11 @@ class Worker:
         self.kernel.notice_requests()
         self.notifications.reload()
         with self.kernel.lock:
-            self.redundancy.step(self.config, self.kernel.driver, self.serial, self.kernel.loaded)
+            # down: a copy the event loop's thread may change meanwhile (one C-level copy).
+            self.redundancy.step(
+                self.config, self.kernel.driver, self.serial, self.kernel.loaded,
+                self.book.down(), self.kernel.held,
+            )  # fmt: skip
         role = self.redundancy.control.state.role
         event = announce.role_event(self.role_seen, role)
         if event is not None:
@@ -442,5 +446,7 @@ class Worker:
                 log.warning("cannot remove the path checks' services: %s", exc)
             control.shutdown(wait=True)
             status.shutdown(wait=True)
+            if not once:  # BGP: nothing stays announced once nobody maintains the table
+                self.redundancy.stopped(self.config, self.kernel.driver)
             self.notifications.close()
             presence.release()

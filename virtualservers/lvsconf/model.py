@@ -42,6 +42,10 @@ DEFAULT_DEADTIME: int = default(GLOBAL, "deadtime")
 DEFAULT_FALL: int = default(VIRTUAL, "fall")
 DEFAULT_SLOW_START: bool = default(VIRTUAL, "slow_start")
 DEFAULT_PATH_CHECK: bool = default(VIRTUAL, "path_check")
+# REDUNDANCY's three modes (LvsConfig.redundancy_mode).
+MODE_SINGLE = "single"
+MODE_VRRP = "vrrp"  # active + standby, keepalived
+MODE_BGP = "bgp"  # active-active, every director announcing the VIPs by BGP
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -256,6 +260,18 @@ class LvsConfig:
     inactive_cmd: str | None = None
     ipvsadm: str | None = None
     sync: bool | None = None
+    # Directors active at once (BGP), lvsadmin's own keys; monitoring/bgp reads them.
+    bgp: bool | None = None
+    bgp_local_as: int | None = None
+    bgp_router: str | None = None
+    bgp_router2: str | None = None
+    bgp_router_as: int | None = None
+    bgp_bfd: bool | None = None
+    bgp_bfd_interval: int | None = None
+    bgp_bfd_multiplier: int | None = None
+    bgp_hold_time: int | None = None
+    bgp_password_file: str | None = None
+    bgp_med: str | None = None  # `DIRECTOR=MED,...` (schema.parse_meds)
     failovers: list[FailoverService] = field(default_factory=list)
     virtuals: list[VirtualServer] = field(default_factory=list)
 
@@ -267,8 +283,17 @@ class LvsConfig:
     def redundant(self) -> bool:
         """Two directors share the VIPs: ``backup_active = 1`` with a backup address (pulse ran
         alone when the backup was 0.0.0.0). Then VRRP (keepalived) holds the VIPs, not the
-        worker."""
+        worker. Never in BGP mode, where every director serves at once."""
+        if self.bgp:
+            return False
         return bool(self.backup_active) and bool(self.backup) and self.backup != "0.0.0.0"
+
+    @property
+    def redundancy_mode(self) -> str:
+        """single, vrrp (active + standby through keepalived) or bgp (active-active)."""
+        if self.bgp:
+            return MODE_BGP
+        return MODE_VRRP if self.redundant else MODE_SINGLE
 
 
 @dataclass(frozen=True)

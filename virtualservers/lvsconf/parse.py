@@ -26,7 +26,15 @@ from virtualservers.lvsconf.model import (
     RealServer,
     VirtualServer,
 )
-from virtualservers.lvsconf.schema import GLOBAL, SECTIONS, SERVER, VIRTUAL, Key, parse_statuses
+from virtualservers.lvsconf.schema import (
+    GLOBAL,
+    SECTIONS,
+    SERVER,
+    VIRTUAL,
+    Key,
+    parse_meds,
+    parse_statuses,
+)
 
 # strtol(..., 0): hex, octal (leading zero) or decimal, with an optional sign.
 _INT_RE = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$")
@@ -394,6 +402,7 @@ class _Parser:
             "word": self.word,
             "scheduler": self.scheduler,
             "statuses": self.statuses,
+            "meds": self.meds,
         }
         tables: dict[str, dict[str, _Entry]] = {}
         for section, keys in SECTIONS.items():
@@ -427,6 +436,13 @@ class _Parser:
             parse_statuses(word)
         except ValueError as exc:
             raise self.fail(f"invalid argument: http_status {shown(str(exc))}") from None
+        return word
+
+    def meds(self, word: str) -> str:
+        try:
+            parse_meds(word)
+        except ValueError as exc:
+            raise self.fail(f"invalid argument: bgp_med {exc}") from None
         return word
 
     def failover_line(self, tokens: list[str]) -> None:

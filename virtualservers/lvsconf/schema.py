@@ -18,6 +18,7 @@ Order inside each section is piranha-gui's layout, which is the order the render
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 GLOBAL = "global"
@@ -53,6 +54,9 @@ DEFAULT_HTTP_STATUS = "200-399"
 # How many consecutive failures or successes a count may ask for.
 MAX_CHECK_COUNT = 1000
 
+# BGP (RFC 6793: four-octet AS numbers; 0 is reserved).
+MAX_AS = 2**32 - 1
+
 # Seconds the kernel and pulse keep in a signed 32-bit integer.
 MAX_SECONDS = 2**31 - 1
 # What the forms allow for a health-check interval or re-entry time: a day.
@@ -73,6 +77,12 @@ class Range:
 
 PORTS = Range(1, 65535)
 SECONDS = Range(0, MAX_SECONDS)
+AS_NUMBERS = Range(1, MAX_AS)
+# BGP's hold time is 0 (no keepalives: a dead director is never noticed) or at least 3 s
+# (RFC 4271 4.2); lvsadmin refuses 0.
+HOLD_TIMES = Range(3, 65535)
+# BFD intervals in milliseconds: below 10 ms a busy director misses its own packets.
+BFD_INTERVALS = Range(10, 60000)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class Key:
       raw      a token kept exactly as written, quotes included (commands pulse splits itself)
       pair     `IP DEVICE`: the address in `attr`, the device in `second`
       statuses HTTP status codes and ranges, `200-299,301`
+      meds     a MED per director, `192.0.2.1=10,192.0.2.2=20` (parse_meds)
     """
 
     name: str
@@ -181,6 +192,21 @@ KEYS: tuple[Key, ...] = (
     _key(GLOBAL, "inactive_cmd", "raw"),
     _key(GLOBAL, "ipvsadm", "word", default="/sbin/ipvsadm"),
     _key(GLOBAL, "sync", "bool", default=False),
+    # lvsadmin's own keys for directors active at once (BGP): absent unless the mode is on, so
+    # a Piranha file stays byte-identical. bgp = 1 is the third REDUNDANCY mode; backup_active
+    # and keepalived then play no part. The MD5 password is never here: only the path of a
+    # root-owned file holding it.
+    _redundancy("bgp", "bool", default=False),
+    _redundancy("bgp_local_as", "int", limits=AS_NUMBERS, gui=AS_NUMBERS),
+    _redundancy("bgp_router", "dotted"),
+    _redundancy("bgp_router2", "dotted"),
+    _redundancy("bgp_router_as", "int", limits=AS_NUMBERS, gui=AS_NUMBERS),
+    _redundancy("bgp_bfd", "bool", default=True),
+    _redundancy("bgp_bfd_interval", "int", default=100, limits=BFD_INTERVALS, gui=BFD_INTERVALS),
+    _redundancy("bgp_bfd_multiplier", "int", default=3, limits=Range(1, 255), gui=Range(1, 255)),
+    _redundancy("bgp_hold_time", "int", default=9, limits=HOLD_TIMES, gui=HOLD_TIMES),
+    _redundancy("bgp_password_file", "word"),
+    _redundancy("bgp_med", "meds"),
     # --- a virtual block ------------------------------------------------------------------------
     _key(VIRTUAL, "active", "bool", default=False),
     _key(VIRTUAL, "address", "pair", default="0.0.0.0", second="device", home=BY_HAND),
@@ -296,6 +322,25 @@ def parse_statuses(text: str) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"{part!r}: status codes are 100-599, the lower first")
         ranges.append((first, last))
     return tuple(ranges)
+
+
+def parse_meds(text: str) -> dict[str, int]:
+    """`192.0.2.1=10,192.0.2.2=20` (a director's own address, its MED: the router prefers the
+    lowest) as a dict; ValueError saying what is wrong. One lvs.cf serves every director, so a
+    per-director value is keyed by the address each director finds on its interfaces."""
+    meds: dict[str, int] = {}
+    for part in text.split(","):
+        address, equals, value = part.partition("=")
+        try:
+            canonical = str(ipaddress.IPv4Address(address))
+        except ValueError:
+            raise ValueError(f"{part!r}: expected DIRECTOR_IPV4=MED") from None
+        if not equals or not (value.isdigit() and value.isascii()) or int(value) > MAX_AS:
+            raise ValueError(f"{part!r}: the MED is a number 0-{MAX_AS}")
+        if canonical in meds:
+            raise ValueError(f"{address} is named twice")
+        meds[canonical] = int(value)
+    return meds
 
 
 def key(section: str, name: str) -> Key:

@@ -502,7 +502,7 @@ def test_the_redundancy_step_learns_when_the_table_is_loaded(memory, listener, m
     worker = Worker("memory", arp_count=0)
     loaded = []
 
-    def step(config, driver, serial, table_loaded=False):
+    def step(config, driver, serial, table_loaded=False, *_health):  # down, held: BGP's
         loaded.append(table_loaded)
 
     monkeypatch.setattr(worker.redundancy, "step", step)

@@ -1,0 +1,19 @@
+"""The BGP mode's settings, read once: BIRD's binaries, configuration, socket and pid file."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from monitoring.bgp.bird import BirdPaths
+from virtualservers.conf import resolved_once
+
+
+@resolved_once
+def bird_paths() -> BirdPaths:
+    return BirdPaths(
+        conf=settings.LVSADMIN_BIRD_CONF,
+        socket=settings.LVSADMIN_BIRD_SOCKET,
+        pid_file=settings.LVSADMIN_BIRD_PID,
+        bird=settings.LVSADMIN_BIRD,
+        birdc=settings.LVSADMIN_BIRDC,
+    )
