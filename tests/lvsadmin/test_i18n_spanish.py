@@ -318,3 +318,12 @@ def test_the_set_up_page_says_why_in_spanish(user):
         assert SETUP_WORDS.shown("virtual server web has no VIP: nothing to set up for it") == (
             "el servidor virtual web no tiene VIP: no hay nada que preparar para él"
         )
+
+
+def test_an_unknown_notification_language_stops_start_up(tmp_path):
+    from tests.lvsadmin.test_settings_booleans import manage_check
+
+    result = manage_check(LVSADMIN_LANGUAGE="fr", LVSADMIN_STATE_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "LVSADMIN_LANGUAGE='fr' is not one of en, es" in result.stderr
+    assert manage_check(LVSADMIN_LANGUAGE="es", LVSADMIN_STATE_DIR=str(tmp_path)).returncode == 0
