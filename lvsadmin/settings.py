@@ -262,6 +262,12 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["lvsadmin.formats"]
 # Text written with no request behind it (notification messages): this language.
 LVSADMIN_LANGUAGE = env("LANGUAGE", "en")
+if LVSADMIN_LANGUAGE not in dict(LANGUAGES):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"LVSADMIN_LANGUAGE={LVSADMIN_LANGUAGE!r} is not one of {', '.join(dict(LANGUAGES))}"
+    )
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -16,8 +16,9 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
+from virtualservers.i18n import Wording
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.render import format_value
@@ -77,6 +78,43 @@ def back_to(request: HttpRequest, default: str, *args: Any) -> HttpResponse:
     return redirect(default, *args)
 
 
+# The parser (lvsconf, Django-free) words its warnings in English, as importlvscf prints them;
+# beside a field they are shown in the reader's language.
+PARSER_WORDS = Wording(
+    [],
+    [
+        (
+            r"^scheduler (?P<name>\S+) works with lvsadmin, but a stock piranha pulse refuses it$",
+            gettext_noop(
+                "scheduler %(name)s works with lvsadmin, but a stock piranha pulse refuses it"
+            ),
+        ),
+        (
+            r"^(?P<word>\S+) read as (?P<value>on|off): expected 0 or 1$",
+            gettext_noop("%(word)s read as %(value)s: expected 0 or 1"),
+        ),
+        (
+            r"^(?P<word>\S+) has a leading zero: piranha reads it as octal \((?P<value>.*)\)$",
+            gettext_noop("%(word)s has a leading zero: piranha reads it as octal (%(value)s)"),
+        ),
+        (
+            r"^(?P<word>\S+) is a host name: it is resolved when the daemons start; prefer an "
+            r"address$",
+            gettext_noop(
+                "%(word)s is a host name: it is resolved when the daemons start; prefer an address"
+            ),
+        ),
+        (
+            r"^single quotes are kept by piranha: the value is (?P<word>.*) including the "
+            r"quotes; use double quotes$",
+            gettext_noop(
+                "single quotes are kept by piranha: the value is %(word)s including the quotes; "
+                "use double quotes"
+            ),
+        ),
+    ],
+)
+
 # The block a section's keys sit in, to parse them as a file would carry them.
 _BLOCKS = {VIRTUAL: (["virtual v {"], ["}"]), SERVER: (["virtual v {", "server s {"], ["}", "}"])}
 
@@ -126,7 +164,9 @@ def _show_warnings(form: forms.BaseForm, warnings: dict[str, list[str]]) -> None
             field = form.fields[name]
             for message in found:
                 field.help_text = format_html(
-                    '<span class="lvs-import-warning">{}</span> {}', message, field.help_text
+                    '<span class="lvs-import-warning">{}</span> {}',
+                    PARSER_WORDS.shown(message),
+                    field.help_text,
                 )
 
 

@@ -318,3 +318,24 @@ def test_the_set_up_page_says_why_in_spanish(user):
         assert SETUP_WORDS.shown("virtual server web has no VIP: nothing to set up for it") == (
             "el servidor virtual web no tiene VIP: no hay nada que preparar para él"
         )
+
+
+def test_an_unknown_notification_language_stops_start_up(tmp_path):
+    from tests.lvsadmin.test_settings_booleans import manage_check
+
+    result = manage_check(LVSADMIN_LANGUAGE="fr", LVSADMIN_STATE_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "LVSADMIN_LANGUAGE='fr' is not one of en, es" in result.stderr
+    assert manage_check(LVSADMIN_LANGUAGE="es", LVSADMIN_STATE_DIR=str(tmp_path)).returncode == 0
+
+
+def test_the_parsers_warning_beside_a_field_follows_the_reader(user):
+    virtual = VirtualServer.objects.create(
+        name="www", address="192.0.2.100", port=80, device="eth0:1", scheduler="mh"
+    )
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    client = logged_in(user)
+    spanish = client.get(url, **SPANISH).content.decode()
+    assert "el planificador mh funciona con lvsadmin, pero el pulse original de piranha" in spanish
+    english = client.get(url, **ENGLISH).content.decode()
+    assert "scheduler mh works with lvsadmin, but a stock piranha pulse refuses it" in english
