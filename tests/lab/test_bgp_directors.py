@@ -187,7 +187,20 @@ def wait_for(predicate, seconds: float = 60.0, what: str = "", lab: BgpLab | Non
 
 
 def ipvs_connections(ns: str) -> int:
-    return int(run("ipvsadm", "-L", "-n", "--stats", ns=ns).stdout.split("TCP")[1].split()[1])
+    """The service's connection count once it has settled: the kernel publishes its counters
+    from the rate estimator, every 2 s, so a count read right after new connections can lag
+    (one run saw 7 + 12 of 20, and the missing one appear later)."""
+
+    def read() -> int:
+        return int(run("ipvsadm", "-L", "-n", "--stats", ns=ns).stdout.split("TCP")[1].split()[1])
+
+    last = read()
+    while True:
+        time.sleep(2.5)  # one estimator period and a little more
+        now = read()
+        if now == last:
+            return now
+        last = now
 
 
 @pytest.fixture
