@@ -114,37 +114,40 @@ class ArpWatch:
         """One round over the VIPs that are due; True when it asked anything."""
         config = self.config()
         targets = targets_of(config) if config is not None else []
-        changes = self.guard.forget_except({t.vip for t in targets})
+        ended = self.guard.forget_except({t.vip for t in targets})  # VIPs no longer configured
         due = self.guard.due(targets)
-        if due:
-            assert config is not None
-            peer = peer_address(config, self.local_addresses())
-            answers: dict[str, set[str]] = {}
-            allowed = packet.own_macs()
-            by_device: dict[str, list[Target]] = defaultdict(list)
-            for target in due:
-                by_device[base_device(target.device)].append(target)
-            for device, group in by_device.items():
-                asked = [t.vip for t in group] + ([peer] if peer else [])
-                try:
-                    found = self.ask(device, asked)
-                except OSError as exc:
-                    raise OSError(f"cannot ask on {device}: {exc}") from None
-                answers.update(found)
-                allowed |= found.get(peer, set()) if peer else set()
-            started, ended = self.guard.record(due, answers, allowed, packet.neighbours())
+        started: list[Conflict] = []
+        if config is not None and due:
+            started, answered_again = self._round(config, due)
+            ended += answered_again
             self.failed = ""
-            for conflict in started:
-                log.warning("ARP guard: %s", conflict.fix())
-                self.notify(conflict_event(conflict, True))
-            for conflict in [*ended, *changes]:
-                log.info("ARP guard: %s no longer answers for %s", conflict.mac, conflict.vip)
-                self.notify(conflict_event(conflict, False))
-        elif changes:
-            for conflict in changes:
-                self.notify(conflict_event(conflict, False))
+        for conflict in started:
+            log.warning("ARP guard: %s", conflict.fix())
+            self.notify(conflict_event(conflict, True))
+        for conflict in ended:
+            log.info("ARP guard: %s no longer answers for %s", conflict.mac, conflict.vip)
+            self.notify(conflict_event(conflict, False))
         self._write(len(targets))
         return bool(due)
+
+    def _round(self, config: LvsConfig, due: list[Target]) -> tuple[list[Conflict], list[Conflict]]:
+        """Ask on each interface for its due VIPs (and the peer director, to learn its MAC);
+        the conflicts that started and those that ended."""
+        peer = peer_address(config, self.local_addresses())
+        answers: dict[str, set[str]] = {}
+        allowed = packet.own_macs()
+        by_device: dict[str, list[Target]] = defaultdict(list)
+        for target in due:
+            by_device[base_device(target.device)].append(target)
+        for device, group in by_device.items():
+            asked = [t.vip for t in group] + ([peer] if peer else [])
+            try:
+                found = self.ask(device, asked)
+            except OSError as exc:
+                raise OSError(f"cannot ask on {device}: {exc}") from None
+            answers.update(found)
+            allowed |= found.get(peer, set()) if peer else set()
+        return self.guard.record(due, answers, allowed, packet.neighbours())
 
     def _write(self, guarded: int) -> None:
         data = {

@@ -35,13 +35,12 @@ from monitoring.live.states import drain_ready, held_now
 from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
 from monitoring.notify import announce
-from monitoring.notify.delivery import WorkerNotifications
+from monitoring.notify.delivery import WorkerNotifications, program_policy
 from monitoring.publish.conf import lvs_cf
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.conf import worker
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
-from virtualservers.conf import check_programs
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.paths import PathCheck, path_checks
@@ -109,13 +108,7 @@ class Worker:
         self.serial: int | None = None
         self.source_stamp: object = None
         self.state_path = worker().apply_state
-        programs.configure(
-            programs.ProgramPolicy(
-                dirs=check_programs().dirs,
-                user=check_programs().user,
-                root_dirs=check_programs().root_dirs,
-            )
-        )
+        programs.configure(program_policy())  # the same policy the notify program obeys
         self.metrics = WorkerMetrics()  # for /metrics: applies counted by the writer, checks here
         self.kernel = KernelWriter(
             driver_name or worker().ipvs_driver,
