@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import re2
 
-from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
+from monitoring.checks.programs import ProgramRefused, open_program, spawn
 from virtualservers.lvsconf.paths import PathCheck
 from virtualservers.lvsconf.schema import (
     BUILTIN_CHECK_SETTINGS,
@@ -396,18 +396,8 @@ async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool,
     try:
         # The checked descriptor is what runs (no second path lookup); pass_fds keeps it open
         # across exec so that a #! script's interpreter can read it as /proc/self/fd/N.
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            executable=program.executable,
-            pass_fds=(program.fd,),
-            user=program.uid,
-            group=program.gid,
-            extra_groups=[] if program.uid is not None else None,
-            env=CHILD_ENV,
-            cwd="/",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+        process = await spawn(
+            argv, program.uid, program.gid, program.executable, pass_fds=(program.fd,)
         )
     except OSError as exc:
         return False, f"cannot run {argv[0]}: {exc.strerror}"
