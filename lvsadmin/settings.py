@@ -184,6 +184,7 @@ TEMPLATES = [
             # folder apart from it.
             "libraries": {
                 "live": "monitoring.live.tags",
+                "loadweights": "monitoring.loadweights.tags",
                 "peersync": "monitoring.peersync.tags",
             },
         },
