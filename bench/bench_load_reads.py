@@ -19,6 +19,7 @@ statements are small next to a connect and a login). Exit status 1 when a ratio 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -105,13 +106,14 @@ def main() -> int:
         plain = measure(lambda: probe("127.0.0.1", plain_port, tcp), lambda r: r.ok)
         report("plain TCP check", plain)
         agent = measure(lambda: ask_agent("127.0.0.1", agent_port, 10), lambda r: r.percent == 75)
+        report("agent read", agent)
         with_socket = _free_port()
         server.port = with_socket
         server.start()
         mysql = CheckSpec(
             kind="mysql", timeout=10, mysql_user=MONITOR_USER, mysql_password=MONITOR_PASSWORD
         )
-        loaded = CheckSpec(**{**mysql.__dict__, "mysql_load": True})
+        loaded = dataclasses.replace(mysql, mysql_load=True)
         check_only = measure(lambda: probe("127.0.0.1", with_socket, mysql), lambda r: r.ok)
         report("MySQL check", check_only)
         with_load = measure(
