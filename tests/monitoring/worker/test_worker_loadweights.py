@@ -14,7 +14,7 @@ from monitoring.loadweights.database import DatabaseLoad
 from monitoring.loadweights.shown import read_rows
 from monitoring.worker.loop import Worker
 from tests.monitoring.worker.test_worker import free_port, memory, publish  # noqa: F401 (fixture)
-from tests.monitoring.worker.test_worker_slowstart import Clock, step
+from tests.monitoring.worker.test_worker_slowstart import step, worker  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KEY = ServiceKey.for_address("tcp", "127.0.0.1", 3306)
@@ -55,15 +55,6 @@ class Agent:
         writer.write(self.answer)
         await writer.drain()
         writer.close()
-
-
-@pytest.fixture
-def worker(memory, settings):  # noqa: F811
-    settings.LVSADMIN_SLOW_START_STEP_SECONDS = 0.2
-    clock = Clock()
-    worker = Worker("memory", clock=clock, arp_count=0)
-    worker.open_driver()
-    return worker, clock
 
 
 def ask(worker: Worker, agent: Agent, port: int, answer: bytes) -> None:
