@@ -249,24 +249,35 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
             "syncd_id",
         ]
 
+    # Piranha's values for a backup just enabled: shown in the empty fields, written by ACCEPT
+    # (ENABLE itself writes only backup_active, so that DISABLE leaves no diff behind).
+    ENABLE_DEFAULTS = {"keepalive": 6, "deadtime": 18, "heartbeat_port": 539}
+
     def __init__(
         self,
         *args,
-        show_private: bool = True,
         primary: str = "",
+        primary_private: str = "",
         interfaces: InterfaceLookup | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.primary = primary
+        self.primary_private = primary_private
+        for name, default in self.ENABLE_DEFAULTS.items():
+            if self.initial.get(name) is None:
+                self.initial[name] = default
         self.interfaces = interfaces or local_interfaces
         self.fields["heartbeat_port"].help_text = _(
             "No meaning under VRRP: keepalived decides which director is active and uses no "
             "port. Nothing in lvsadmin acts on this; it is kept in lvs.cf for Piranha's pulse."
         )
-        # Piranha shows the backup's private IP only when the primary has one.
-        if not show_private:
-            del self.fields["backup_private"]
+        # Always a field (Piranha hid it while the primary had no private IP, so a value
+        # imported from lvs.cf could be neither seen nor cleared); clean() says what it needs.
+        self.fields["backup_private"].help_text = _(
+            "The backup's end of a second heartbeat path; used only with the primary's private "
+            "IP (GLOBAL SETTINGS). May be blank."
+        )
         for name in ("monitor_links", "syncdaemon"):
             self.fields[name] = forms.BooleanField(label=self.fields[name].label, required=False)
         self.fields["backup"].required = True
@@ -286,6 +297,24 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
                     "director's address."
                 )
                 % {"address": backup},
+            )
+        private = data.get("backup_private")
+        if private and not self.primary_private:
+            self.add_error(
+                "backup_private",
+                _(
+                    "The primary has no private IP: give it on GLOBAL SETTINGS first, or leave "
+                    "this blank (a private heartbeat path needs both ends)."
+                ),
+            )
+        elif private and private == self.primary_private:
+            self.add_error(
+                "backup_private",
+                _(
+                    "The redundant server's private IP is the primary's own (%(address)s): give "
+                    "the other director's."
+                )
+                % {"address": private},
             )
         if data.get("syncdaemon"):
             # Piranha writes these defaults when the sync daemon is switched on.
