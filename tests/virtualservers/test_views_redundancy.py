@@ -6,7 +6,6 @@ from django.urls import reverse
 
 from monitoring.publish import draft
 from monitoring.publish import revisions as publish
-
 from virtualservers.models import GlobalSettings, Redundancy
 
 pytestmark = pytest.mark.django_db
