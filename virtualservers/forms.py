@@ -410,6 +410,15 @@ def bgp_default(name: str) -> object:
     return schema_default(GLOBAL, name)
 
 
+def vip_is_real_server(address: str, real_server: str) -> str:
+    """Accepted (the draft may be mid-edit), but said: a real server at the VIP's own address
+    is the director itself, and its share of the traffic goes nowhere useful."""
+    return _(
+        "The VIP %(address)s is also the address of real server %(name)s: its share of the "
+        "connections would come back to the director. Give that real server its own address."
+    ) % {"address": address, "name": real_server}
+
+
 class PortField(forms.CharField):
     """A port number or a service name (`http`), as lvs.cf accepts for a virtual's port."""
 
@@ -426,10 +435,21 @@ class PortField(forms.CharField):
 
 
 class BlockNameField(forms.CharField):
-    """Piranha replaces blanks with underscores: a block name is one lvs.cf token."""
+    """A block name is one lvs.cf token. Piranha silently replaced blanks with underscores, so
+    `my sql` was stored as `my_sql` and nobody was told: here the field refuses it and names
+    the one-word form to type instead."""
 
     def to_python(self, value):
-        return "_".join((super().to_python(value) or "").split())
+        value = super().to_python(value) or ""
+        words = value.split()
+        if len(words) > 1:
+            raise ValidationError(
+                _(
+                    "A name is one word in lvs.cf, without blanks: type %(suggestion)s, for example."
+                ),
+                params={"suggestion": "_".join(words)},
+            )
+        return value
 
 
 class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
@@ -506,6 +526,13 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
         data = super().clean()
         if self.mh_warning and (data.get("scheduler") or DEFAULT_SCHEDULER) == "mh":
             self.mh_warning = ""
+        address = data.get("address")
+        self.saved_warnings = []
+        if address and self.instance.pk:
+            for name in self.instance.real_servers.filter(address=address).values_list(
+                "name", flat=True
+            ):
+                self.saved_warnings.append(vip_is_real_server(address, name))
         return data
 
     def clean_load_monitor(self) -> str:
