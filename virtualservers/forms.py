@@ -689,6 +689,7 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        self._drop_prefilled_send(data)
         if data.get("clear_mysql_password"):
             data["mysql_password"] = ""
         if data.get("kind") == CheckKind.MYSQL and not data.get("mysql_user"):
@@ -707,6 +708,15 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
                 "tls_ca", _("A CA file is used only to verify certificates: tick Verify.")
             )
         return data
+
+    def _drop_prefilled_send(self, data: dict) -> None:
+        """pulse ignores `send` beside a sending program, so the page's pre-filled request is no
+        one's choice there: it stays out of lvs.cf. A send someone typed, or one a file already
+        held beside its program, is kept."""
+        prefilled = MonitoringScript._meta.get_field("send").default
+        imported = bool(self.instance.send_program) and self.instance.send == prefilled
+        if data.get("send_program") and data.get("send") == prefilled and not imported:
+            data["send"] = None
 
     def nanny_fields(self):
         return [self[name] for name in self.NANNY_FIELDS]
