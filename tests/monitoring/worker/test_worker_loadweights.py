@@ -57,18 +57,18 @@ class Agent:
         writer.close()
 
 
-def ask(worker: Worker, agent: Agent, port: int, answer: bytes) -> None:
+def ask(instance: Worker, agent: Agent, port: int, answer: bytes) -> None:
     """One agent read by the worker's reader, against the stub, then the apply it asks for."""
     agent.answer = answer
 
     async def run():
         server = await asyncio.start_server(agent.reply, "127.0.0.1", port)
         async with server:
-            (ref,) = worker.book.servers
-            await worker.load.readers.read(ref)
+            (ref,) = instance.book.servers
+            await instance.load.readers.read(ref)
 
     asyncio.run(run())
-    step(worker)
+    step(instance)
 
 
 def test_an_agent_on_loopback_drives_weight_drain_maintenance_and_health(worker, memory):  # noqa: F811
