@@ -189,9 +189,12 @@ def desired_state(
         if key in table:
             # lvsd's second `ipvsadm -A` for the same mark failed and it started no nannies for
             # that block: all marked traffic used the first block's servers (piranha.md §5.4).
+            # The block's line when the configuration was read from a file (applylvs --config).
+            line = virtual.lines.get("name")
             warnings.append(
-                f"virtual {virtual.name}: {key.label().strip()} is already defined by an earlier "
-                "virtual server; this block adds nothing (as in Piranha)"
+                f"{f'line {line}: ' if line else ''}virtual {virtual.name}: "
+                f"{key.label().strip()} is already defined by an earlier virtual server; this "
+                "block adds nothing (as in Piranha)"
             )
             continue
         persistent = virtual.persistent or 0

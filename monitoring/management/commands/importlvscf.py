@@ -49,7 +49,7 @@ class Command(BaseCommand):
             change = replace_draft(config, dry_run=options["dry_run"])
         except ValidationError as exc:
             raise CommandError(
-                f"{path}: {' '.join(exc.messages)}; nothing was imported", returncode=EXIT_BAD_FILE
+                f"{path}: {'; '.join(exc.messages)}; nothing was imported", returncode=EXIT_BAD_FILE
             ) from None
         prefix = "would change" if options["dry_run"] else "imported"
         for line in change.lines():

@@ -143,3 +143,19 @@ def test_a_host_name_where_an_address_belongs_is_refused_with_its_line(tmp_path,
         f"CommandError: {bad}: line {number}: abc is a host name: an IP address is needed here "
         "(the kernel's IPVS table holds addresses, and lvsadmin resolves no names)"
     ]
+
+
+def test_a_virtual_block_that_adds_nothing_is_named_with_its_line(tmp_path):
+    # A check made after parsing (the table builder's) names the block's line, as the parser does.
+    second = (
+        "virtual again {\n     active = 1\n     address = 192.0.2.240 eth0:1\n     port = 3306\n}\n"
+    )
+    path = tmp_path / "lvs.cf"
+    path.write_text(SEED + second)
+    number = len(SEED.splitlines()) + 1
+    result = applylvs("--config", str(path), "--dry-run", "--driver", "memory", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: line {number}: virtual again: TCP  192.0.2.240:3306 is already defined"
+        in result.stderr
+    )

@@ -237,3 +237,45 @@ def test_a_bad_file_exits_3_as_applylvs_does(tmp_path: Path):
         'virtual web {\n     address = 192.0.2.80 eth0:1\n     send_program = "relative/check %h"\n}\n'
     )
     assert refused_with(refused).returncode == 3
+
+
+# Values the parser takes and the draft's models refuse, each on line 4 of its file.
+REFUSED_AFTER_PARSING = {
+    "load_monitor": ("     load_monitor = bogus\n", "virtual web: load_monitor: "),
+    "send_program": (
+        '     send_program = "relative/check %h"\n',
+        "virtual web monitoring script: send_program: ",
+    ),
+    "expect": (f'     expect = "{"x" * 256}"\n', "virtual web monitoring script: expect: "),
+    "device": ("     address = 192.0.2.80 eth0:averyveryverylongalias\n", "virtual web: device: "),
+}
+
+
+@pytest.mark.parametrize("field", REFUSED_AFTER_PARSING)
+def test_a_value_the_models_refuse_is_named_with_its_line(tmp_path: Path, field: str):
+    # The models' refusals named the virtual server and field but not the line.
+    line, refusal = REFUSED_AFTER_PARSING[field]
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(f"network = direct\nvirtual web {{\n     active = 1\n{line}}}\n")
+    with pytest.raises(CommandError) as refused:
+        call_command("importlvscf", str(bad))
+    assert f"{bad}: line 4: {refusal}" in str(refused.value)
+    assert refused.value.returncode == 3
+    assert not VirtualServer.objects.exists()
+
+
+def test_a_real_servers_refused_address_is_named_with_its_line(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(
+        "virtual web {\n     address = 192.0.2.80 eth0:1\n"
+        "     server a {\n         weight = 2\n         address = 2001:db8::1\n     }\n}\n"
+    )
+    with pytest.raises(CommandError, match="line 5: virtual web server a: address: 2001:db8::1"):
+        call_command("importlvscf", str(bad))
+
+
+def test_a_second_virtual_block_of_one_name_is_named_with_its_line(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text("virtual web {\n     port = 80\n}\nvirtual web {\n     port = 81\n}\n")
+    with pytest.raises(CommandError, match="line 4: virtual web: two virtual blocks have this"):
+        call_command("importlvscf", str(bad))
