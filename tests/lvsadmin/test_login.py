@@ -342,3 +342,18 @@ def test_the_admins_password_change_is_the_counted_page(piranha):
     assert response.status_code == 405  # the stock form, which counted nothing, is gone
     piranha.refresh_from_db()
     assert piranha.check_password(PASSWORD)
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_a_name_in_other_letter_case_is_one_account_with_one_counter(piranha):
+    # On MariaDB's case-insensitive collation "PIRANHA" logs in as piranha; then failures under
+    # any spelling must count against that one account. On SQLite it is no account at all.
+    spellings = ["PIRANHA", "Piranha", "pIRANHA", "PiRaNhA", "piRANHA"]
+    probe = Client(REMOTE_ADDR="127.0.0.40").post(
+        LOGIN, {"username": spellings[0], "password": PASSWORD}
+    )
+    same_account = probe.status_code == 302
+    for n, name in enumerate(spellings, start=1):
+        Client(REMOTE_ADDR=f"127.0.0.{n}").post(LOGIN, {"username": name, "password": "wrong"})
+    expected = 429 if same_account else 302
+    assert attempt(Client(REMOTE_ADDR="127.0.0.50"), PASSWORD).status_code == expected
