@@ -40,6 +40,7 @@ from monitoring.ipvs.table import (  # noqa: E402
     ServiceEntry,
     Traffic,
     service_key,
+    traffic_of,
 )
 from monitoring.metrics.counters import WorkerMetrics, publish_traffic  # noqa: E402
 from monitoring.models import Revision  # noqa: E402
@@ -77,7 +78,7 @@ def worker_files() -> None:
                 server.address, server.port or key.port, traffic=busy(seed * 11 + index)
             )
             entry.destinations[dest.key] = dest
-    publish_traffic(Path(settings.LVSADMIN_APPLY_STATE), table, names)
+    publish_traffic(Path(settings.LVSADMIN_APPLY_STATE), traffic_of(table), names)
 
 
 def main() -> int:

@@ -95,7 +95,10 @@ def main() -> int:
             started = time.perf_counter()
             result = writer.converge(cf)
             converges.append(time.perf_counter() - started)
-            assert result.ok and not result.ops
+            assert result.ok and not result.ops, (
+                result.summary(),
+                [op.to_ipvsadm() for op in result.ops[:5]],
+            )
     subprocess.run(["ipvsadm", "-C"], check=True)
     transition = statistics.median(transitions)
     converge = min(converges)

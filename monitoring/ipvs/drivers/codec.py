@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 import socket
 import struct
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from monitoring.ipvs.drivers.base import SyncDaemon
 from monitoring.ipvs.drivers.netlink import BE16, NLA, NLA_F_NESTED, U16, U32, pack_attr, walk_attrs
@@ -291,6 +293,101 @@ def parse_dest(data: bytes, start: int, end: int, service_family: int) -> Destin
         inact,
         _traffic(data, stats64, stats),
     )
+
+
+# What a traffic read takes of a dumped destination, each with its attribute header ("h": a
+# header's length or type, "v": a value), in the order DestTraffic.read takes the values: the
+# address (16 bytes), the port (big-endian: two bytes), the address family, and STATS64's header
+# with its first five attributes (the totals), as _STATS64_HEAD reads them.
+_TRAFFIC_FIELDS = {
+    DEST_ADDR: ("HH16s", "hhv"),
+    DEST_PORT: ("HHBB", "hhvv"),
+    DEST_AF: ("HHH", "hhv"),
+    DEST_STATS64: ("HH" + "HHQ" * 5, "hh" + "hhv" * 5),
+}
+
+
+class _Layout(NamedTuple):
+    """Where one kernel puts those fields in a destination of a given length."""
+
+    struct: struct.Struct
+    headers: operator.itemgetter  # picks every attribute header out of the unpacked values
+    expected: tuple  # what they are in the destination the layout was learned from
+    values: operator.itemgetter  # address, port's two bytes, family, the five totals
+
+
+class DestTraffic:
+    """A dumped destination's address, port and counters (all that a traffic read needs of it) by
+    one struct unpack where parse_dest walks some fifteen attributes: every destination of a
+    kernel has the same attributes, each of a fixed size, so the layout is learned from the first
+    one of each length (checked against parse_dest) and each later one's attribute headers are
+    checked against it. Anything else (padding that moves, a missing STATS64) takes parse_dest.
+    Measured in the lab VM at 1,000 x 10: parse_dest was 60% of the read's time."""
+
+    def __init__(self) -> None:
+        self.layouts: dict[int, _Layout | None] = {}
+
+    def read(
+        self, data: bytes, start: int, end: int, service_family: int
+    ) -> tuple[tuple[str, int], Traffic | None]:
+        """((address, port), counters) of the destination attribute body data[start:end]."""
+        layout = self.layouts.get(end - start, _UNKNOWN)
+        if layout is _UNKNOWN:
+            layout = self.layouts[end - start] = _learn(data, start, end, service_family)
+        if layout is not None and end - start >= layout.struct.size:
+            fields = layout.struct.unpack_from(data, start)
+            if layout.headers(fields) == layout.expected:
+                return _fast_read(layout, fields)
+        dest = parse_dest(data, start, end, service_family)
+        return dest.key, dest.traffic
+
+
+_UNKNOWN = _Layout(struct.Struct(""), operator.itemgetter(0), (), operator.itemgetter(0))
+
+
+def _learn(data: bytes, start: int, end: int, service_family: int) -> _Layout | None:
+    """The layout of the destination data[start:end], or None when it has not every field or
+    the layout does not read it as parse_dest does."""
+    at = {kind: s - 4 for kind, s, _e in walk_attrs(data, start, end) if kind in _TRAFFIC_FIELDS}
+    if len(at) != len(_TRAFFIC_FIELDS):
+        return None
+    fmt, position, count = "=", start, 0
+    headers: list[int] = []
+    values: dict[int, list[int]] = {}
+    for kind in sorted(at, key=at.__getitem__):
+        if at[kind] < position:
+            return None
+        fmt += f"{at[kind] - position}x" if at[kind] > position else ""
+        piece, roles = _TRAFFIC_FIELDS[kind]
+        fmt += piece
+        position = at[kind] + struct.calcsize("=" + piece)
+        headers += [count + i for i, role in enumerate(roles) if role == "h"]
+        values[kind] = [count + i for i, role in enumerate(roles) if role == "v"]
+        count += len(roles)
+    if position > end:
+        return None
+    layout_struct = struct.Struct(fmt)
+    fields = layout_struct.unpack_from(data, start)
+    pick = operator.itemgetter(*headers)
+    layout = _Layout(
+        layout_struct,
+        pick,
+        pick(fields),
+        operator.itemgetter(*(i for kind in _TRAFFIC_FIELDS for i in values[kind])),
+    )
+    dest = parse_dest(data, start, end, service_family)
+    if _fast_read(layout, fields) != (dest.key, dest.traffic):
+        return None
+    return layout
+
+
+def _fast_read(layout: _Layout, fields: tuple) -> tuple[tuple[str, int], Traffic]:
+    raw, high, low, af, *totals = layout.values(fields)
+    if af == socket.AF_INET:
+        address = socket.inet_ntop(socket.AF_INET, raw[:4])
+    else:
+        address = socket.inet_ntop(socket.AF_INET6, raw)
+    return (address, high << 8 | low), Traffic(*totals)
 
 
 def daemon_payload(state: str, iface: str = "", syncid: int = 0) -> bytes:

@@ -173,3 +173,45 @@ def test_a_dumped_service_carries_its_counters_64_bit_first():
     older = key + pack_attr(codec.SVC_STATS | NESTED, stats32(*SMALL))
     assert codec.parse_service(older, 0, len(older)).traffic == SMALL
     assert codec.parse_service(key, 0, len(key)).traffic is None
+
+
+def kernel_dest(
+    address: str, port: int, *stats: tuple[int, bytes], family: int = 4, counts_first: bool = False
+) -> bytes:
+    """A destination's attribute body as a 6.1 kernel dumps it (its attributes' order and sizes),
+    or with the connection counts moved first."""
+    settings = codec.dest_attrs(Destination(address, port, "masq", 3), family, full=True)[4:]
+    counts = pack_attr(codec.DEST_ACTIVE, U32.pack(4)) + pack_attr(codec.DEST_INACT, U32.pack(9))
+    body = counts + settings if counts_first else settings + counts
+    for kind, payload in stats:
+        body += pack_attr(kind | NESTED, payload)
+    return body
+
+
+@pytest.mark.parametrize("address, family", [("192.0.2.241", 4), ("2001:db8::1", 6)])
+def test_a_traffic_read_takes_a_destinations_address_port_and_counters(address, family):
+    reader = codec.DestTraffic()
+    for values in (BIG, SMALL):  # the second by the layout the first taught
+        data = kernel_dest(
+            address, 8080, (codec.DEST_STATS, stats32(*SMALL)), (codec.DEST_STATS64, stats64(*values)),
+            family=family,
+        )  # fmt: skip
+        assert reader.read(data, 0, len(data), family) == ((address, 8080), values)
+    assert [layout is not None for layout in reader.layouts.values()] == [True]
+
+
+def test_a_destination_laid_out_otherwise_is_read_by_the_full_parser():
+    reader = codec.DestTraffic()
+    usual = kernel_dest("192.0.2.241", 80, (codec.DEST_STATS64, stats64(*BIG)))
+    assert reader.read(usual, 0, len(usual), 4) == (("192.0.2.241", 80), BIG)
+    # As long as the usual one, its attributes elsewhere: the learned layout must not read it.
+    moved = kernel_dest("192.0.2.242", 81, (codec.DEST_STATS64, stats64(*SMALL)), counts_first=True)
+    assert len(moved) == len(usual)
+    assert reader.read(moved, 0, len(moved), 4) == (("192.0.2.242", 81), SMALL)
+    # Padding before each u64 (kernels that align them), the 32-bit stats only, none at all.
+    padded = kernel_dest("192.0.2.243", 82, (codec.DEST_STATS64, stats64(*SMALL, pad=True)))
+    assert reader.read(padded, 0, len(padded), 4) == (("192.0.2.243", 82), SMALL)
+    older = kernel_dest("192.0.2.244", 83, (codec.DEST_STATS, stats32(*SMALL)))
+    assert reader.read(older, 0, len(older), 4) == (("192.0.2.244", 83), SMALL)
+    bare = kernel_dest("192.0.2.245", 84)
+    assert reader.read(bare, 0, len(bare), 4) == (("192.0.2.245", 84), None)
