@@ -40,12 +40,12 @@ from monitoring.ipvs.drivers.codec import (
     timeouts_payload,
 )
 from monitoring.ipvs.drivers.netlink import (
-    NLA,
-    NLA_F_NESTED,
     NLM_F_DUMP,
     NLM_F_REQUEST,
+    RECV_SIZE,
     U32,
     GenericNetlink,
+    split_buffer,
     walk_attrs,
 )
 from monitoring.ipvs.table import (
@@ -128,8 +128,8 @@ class IPVSNetlink(GenericNetlink):
 
     def traffic(self) -> TrafficTable:
         """Each service's and destination's traffic counters: one dump of the services, then
-        one per service, each destination decoded only for its address, port and counters
-        (DestTraffic)."""
+        one per service, its buffers of destinations decoded only for their addresses, ports
+        and counters (DestTraffic); any other buffer message by message."""
         reader = DestTraffic()
         table: TrafficTable = {}
         for service in self.services():
@@ -138,13 +138,19 @@ class IPVSNetlink(GenericNetlink):
             seq = self._ask_destinations(service.key)
             family = service.key.family
             destinations: dict[tuple[str, int], Traffic] = {}
-            # One destination per message, its attribute first after the generic-netlink header.
-            for _type, data, start, end in self._messages(seq):
-                length, kind = NLA.unpack_from(data, start + 4)
-                if kind & ~NLA_F_NESTED == IPVS_CMD_ATTR_DEST and start + 4 + length <= end:
-                    key, counters = reader.read(data, start + 8, start + 4 + length, family)
-                    if counters is not None:
-                        destinations[key] = counters
+            ended = False
+            while not ended:
+                data = self.sock.recv(RECV_SIZE)
+                if reader.read_buffer(data, seq, family, destinations):
+                    continue
+                messages, ended = split_buffer(data, seq)
+                for _type, start, end in messages:
+                    # One destination per message, its attribute after the generic-netlink header.
+                    for kind, body, stop in walk_attrs(data, start + 4, end):
+                        if kind == IPVS_CMD_ATTR_DEST:
+                            dest = parse_dest(data, body, stop, family)
+                            if dest.traffic is not None:
+                                destinations[dest.key] = dest.traffic
             table[service.key] = ServiceTraffic(service.traffic, destinations)
         return table
 

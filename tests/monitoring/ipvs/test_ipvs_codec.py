@@ -3,6 +3,8 @@ a dump of the kernel gives back (the lab checks the same against a real kernel).
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from monitoring.ipvs.drivers import codec as codec
@@ -188,30 +190,45 @@ def kernel_dest(
     return body
 
 
+def dest_message(seq: int, body: bytes) -> bytes:
+    """A destination's message of a dump (netlink and generic-netlink headers, NLM_F_MULTI)."""
+    payload = pack_attr(codec.IPVS_CMD_ATTR_DEST | NESTED, body)
+    return struct.pack("=IHHIIBBH", 20 + len(payload), 0x1C, 2, seq, 0, 1, 1, 0) + payload
+
+
 @pytest.mark.parametrize("address, family", [("192.0.2.241", 4), ("2001:db8::1", 6)])
-def test_a_traffic_read_takes_a_destinations_address_port_and_counters(address, family):
+def test_a_buffer_of_destinations_is_read_for_their_addresses_ports_and_counters(address, family):
     reader = codec.DestTraffic()
-    for values in (BIG, SMALL):  # the second by the layout the first taught
-        data = kernel_dest(
-            address, 8080, (codec.DEST_STATS, stats32(*SMALL)), (codec.DEST_STATS64, stats64(*values)),
-            family=family,
+    for seq, values in ((7, BIG), (8, SMALL)):  # the second buffer by the layout the first taught
+        data = b"".join(
+            dest_message(seq, kernel_dest(
+                address, port, (codec.DEST_STATS, stats32(*SMALL)),
+                (codec.DEST_STATS64, stats64(*values)), family=family,
+            ))
+            for port in (80, 8080)
         )  # fmt: skip
-        assert reader.read(data, 0, len(data), family) == ((address, 8080), values)
+        into: dict = {}
+        assert reader.read_buffer(data, seq, family, into)
+        assert into == {(address, 80): values, (address, 8080): values}
     assert [layout is not None for layout in reader.layouts.values()] == [True]
 
 
-def test_a_destination_laid_out_otherwise_is_read_by_the_full_parser():
+def test_a_buffer_laid_out_otherwise_is_left_to_the_message_by_message_read():
     reader = codec.DestTraffic()
     usual = kernel_dest("192.0.2.241", 80, (codec.DEST_STATS64, stats64(*BIG)))
-    assert reader.read(usual, 0, len(usual), 4) == (("192.0.2.241", 80), BIG)
+    assert reader.read_buffer(dest_message(7, usual), 7, 4, {})
     # As long as the usual one, its attributes elsewhere: the learned layout must not read it.
     moved = kernel_dest("192.0.2.242", 81, (codec.DEST_STATS64, stats64(*SMALL)), counts_first=True)
     assert len(moved) == len(usual)
-    assert reader.read(moved, 0, len(moved), 4) == (("192.0.2.242", 81), SMALL)
-    # Padding before each u64 (kernels that align them), the 32-bit stats only, none at all.
-    padded = kernel_dest("192.0.2.243", 82, (codec.DEST_STATS64, stats64(*SMALL, pad=True)))
-    assert reader.read(padded, 0, len(padded), 4) == (("192.0.2.243", 82), SMALL)
-    older = kernel_dest("192.0.2.244", 83, (codec.DEST_STATS, stats32(*SMALL)))
-    assert reader.read(older, 0, len(older), 4) == (("192.0.2.244", 83), SMALL)
-    bare = kernel_dest("192.0.2.245", 84)
-    assert reader.read(bare, 0, len(bare), 4) == (("192.0.2.245", 84), None)
+    assert not reader.read_buffer(dest_message(7, usual) + dest_message(7, moved), 7, 4, {})
+    # Another request's answer, padding before each u64 (kernels that align them), the 32-bit
+    # stats only, none at all, and the end of a dump.
+    assert not reader.read_buffer(dest_message(6, usual), 7, 4, {})
+    for other in (
+        kernel_dest("192.0.2.243", 82, (codec.DEST_STATS64, stats64(*SMALL, pad=True))),
+        kernel_dest("192.0.2.244", 83, (codec.DEST_STATS, stats32(*SMALL))),
+        kernel_dest("192.0.2.245", 84),
+    ):
+        assert not reader.read_buffer(dest_message(7, other), 7, 4, {})
+    done = struct.pack("=IHHIIi", 20, 3, 2, 7, 0, 0)
+    assert not reader.read_buffer(done, 7, 4, {})
