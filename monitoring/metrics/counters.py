@@ -26,7 +26,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from monitoring.ipvs.table import ServiceKey, Table
+from monitoring.ipvs.table import ServiceKey, TrafficTable
 from virtualservers.lvsconf.files import write_atomically
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -102,31 +102,22 @@ class WorkerMetrics:
             self.names_for = config
 
 
-def traffic_rows(table: Table, names: Mapping[ServiceKey, str]) -> list[list]:
-    """The table's traffic counters as the .traffic file carries them: per service that has
-    them, [label as ipvsadm names it, virtual server ("" for one made by hand), its five
-    totals (Traffic's order), [[address, port, five totals], ...] of its destinations]."""
-    rows: list[list] = []
-    for key in sorted(table):
-        entry = table[key]
-        if entry.service.traffic is None:
-            continue
-        rows.append(
-            [
-                key.label(),
-                names.get(key, ""),
-                *entry.service.traffic,
-                [
-                    [dest.address, dest.port, *dest.traffic]
-                    for _dkey, dest in sorted(entry.destinations.items())
-                    if dest.traffic is not None
-                ],
-            ]
-        )
-    return rows
+def traffic_rows(table: TrafficTable, names: Mapping[ServiceKey, str]) -> list[list]:
+    """A traffic read's counters as the .traffic file carries them: per service, [label as
+    ipvsadm names it, virtual server ("" for one made by hand), its five totals (Traffic's
+    order), [[address, port, five totals], ...] of its destinations]."""
+    return [
+        [
+            key.label(),
+            names.get(key, ""),
+            *table[key].totals,
+            [[*dkey, *counters] for dkey, counters in sorted(table[key].destinations.items())],
+        ]
+        for key in sorted(table)
+    ]
 
 
-def publish_traffic(state_path: Path, table: Table, names: Mapping[ServiceKey, str]) -> None:
+def publish_traffic(state_path: Path, table: TrafficTable, names: Mapping[ServiceKey, str]) -> None:
     write_json(sibling(state_path, ".traffic"), {"services": traffic_rows(table, names)})
 
 
