@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
@@ -76,22 +79,39 @@ class VirtualServerAdmin(ToggleAdmin):
 
 
 class SingletonAdmin(admin.ModelAdmin):
-    """The draft has one row (pk=1) that the model's save() always writes: "add" would overwrite
-    it with a blank form, so adding is only possible while the row does not exist yet."""
+    """The draft has one row (pk=1) that the model's save() always writes, and lvs.cf needs it:
+    no add (it would overwrite the row with a blank form), no delete (it dropped the draft's
+    `primary` without a word), and the list goes straight to the one change page. The add
+    page, which a bookmark may still open, goes there too rather than answering a bare 403."""
 
     def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not self.model.objects.exists()
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _the_row(self, request) -> HttpResponseRedirect:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = self.model.load()
+        opts = self.model._meta
+        return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", row.pk)
+
+    def changelist_view(self, request, extra_context=None) -> HttpResponse:
+        return self._the_row(request)
+
+    def add_view(self, request, form_url="", extra_context=None) -> HttpResponse:
+        return self._the_row(request)
 
 
 @admin.register(GlobalSettings)
 class GlobalSettingsAdmin(SingletonAdmin):
-    list_display = ("__str__", "primary", "network", "serial_no")
     readonly_fields = ("serial_no",)
 
 
 @admin.register(Redundancy)
 class RedundancyAdmin(SingletonAdmin):
-    list_display = ("__str__", "backup_active", "backup", "keepalive", "deadtime")
+    pass
 
 
 class FailoverServiceForm(forms.ModelForm):
