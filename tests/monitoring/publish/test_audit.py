@@ -130,7 +130,7 @@ def test_apply_and_restore_are_recorded_and_survive_pruning_the_revision(client,
     client.post(reverse("monitoring:revision_restore", args=[1]))
     entry = latest()
     assert entry.action == "restore" and entry.username == "boss"
-    assert "virtual servers added: www" in entry.summary
+    assert "virtual servers added (1): www" in entry.summary
     Revision.objects.all().delete()
     assert AuditEntry.objects.filter(action__in=["apply", "restore"]).count() == 2
 
