@@ -53,7 +53,10 @@ def set_weight(modeladmin, request, queryset):
 @admin.register(RealServer)
 class RealServerAdmin(virtual_admin.ToggleAdmin):
     list_display = ("name", "virtual_server", "address", "port", "weight", "active")
-    list_filter = ("active", "virtual_server")
+    # No filter by virtual server: its choices loaded every virtual server, twice a request, on
+    # every list and every bulk action (half of a 10,000-row deactivation); the search finds
+    # a virtual server's real servers by its name.
+    list_filter = ("active",)
     search_fields = ("name", "address", "virtual_server__name")
     list_select_related = ("virtual_server",)
     bulk_label_fields = ("virtual_server__name", "name")

@@ -10,6 +10,7 @@ command being run: the OS user, address "local".
 
 from __future__ import annotations
 
+import functools
 import getpass
 import re
 from collections.abc import Callable, Iterator
@@ -380,15 +381,20 @@ class ShownEntry:
     more_names: list[str]
 
 
+@functools.cache
+def _kinds() -> tuple[tuple[tuple[str, str], type[models.Model]], ...]:
+    """Each audited model's English names (singular, plural), as targets are recorded."""
+    with translation.override(None):
+        return tuple(
+            ((str(m._meta.verbose_name), str(m._meta.verbose_name_plural)), m)
+            for m in (*DRAFT_MODELS, NotificationSettings)
+        )
+
+
 def _model_of(target: str) -> type[models.Model] | None:
     """Which kind of row a target names ("real server db1 of www", "10002 real servers")."""
-    with translation.override(None):
-        for model in (*DRAFT_MODELS, NotificationSettings):
-            kinds = (str(model._meta.verbose_name), str(model._meta.verbose_name_plural))
-            words = target.split(" ", 1)[1] if target[:1].isdigit() else target
-            if words.startswith(kinds):
-                return model
-    return None
+    words = target.split(" ", 1)[-1] if target[:1].isdigit() else target
+    return next((model for kinds, model in _kinds() if words.startswith(kinds)), None)
 
 
 def _field_label(model: type[models.Model] | None, name: str) -> str:
