@@ -162,6 +162,7 @@ TEMPLATES = [
             # folder apart from it.
             "libraries": {
                 "live": "monitoring.live.tags",
+                "loadweights": "monitoring.loadweights.tags",
                 "peersync": "monitoring.peersync.tags",
             },
         },
@@ -354,6 +355,9 @@ LOGGING = {
 # --- checks: fall/rise, HTTP/HTTPS/TLS checks, slow start ---
 # Seconds between the doublings of a real server's weight as it enters the table (nanny: ~20).
 LVSADMIN_SLOW_START_STEP_SECONDS = float(env("SLOW_START_STEP_SECONDS", "20"))
+# load_monitor = uptime: the ssh_config file (User, IdentityFile, UserKnownHostsFile) the check
+# user's ssh reads; the command line adds BatchMode, StrictHostKeyChecking and a timeout.
+LVSADMIN_UPTIME_SSH_CONFIG = env("UPTIME_SSH_CONFIG", "/etc/lvsadmin/uptime-ssh.conf")
 
 # --- notify: notifications (e-mail, webhook, notify program) -----------------------------------
 # Django's e-mail settings from the environment (LVSADMIN_EMAIL_HOST...). The recipients, the

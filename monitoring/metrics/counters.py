@@ -96,9 +96,9 @@ class WorkerMetrics:
         kernel: read the real kernel's global counters (not with the memory driver)."""
         data = self.snapshot()
         data["ipvs"] = read_ipvs_stats() if kernel else None
-        _write_json(sibling(state_path, ".metrics"), data)
+        write_json(sibling(state_path, ".metrics"), data)
         if config is not None and config is not self.names_for:
-            _write_json(sibling(state_path, ".names"), {"names": real_server_names(config)})
+            write_json(sibling(state_path, ".names"), {"names": real_server_names(config)})
             self.names_for = config
 
 
@@ -127,14 +127,14 @@ def traffic_rows(table: Table, names: Mapping[ServiceKey, str]) -> list[list]:
 
 
 def publish_traffic(state_path: Path, table: Table, names: Mapping[ServiceKey, str]) -> None:
-    _write_json(sibling(state_path, ".traffic"), {"services": traffic_rows(table, names)})
+    write_json(sibling(state_path, ".traffic"), {"services": traffic_rows(table, names)})
 
 
 def sibling(state_path: Path, suffix: str) -> Path:
     return state_path.with_name(state_path.name + suffix)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     # The worker runs as root with umask 0027: without the mode and the state directory's group,
     # the web's user (that group) could not read the file.
     write_atomically(

@@ -32,6 +32,8 @@ from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.coordination import WorkerPresence
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.states import drain_ready, held_now
+from monitoring.loadweights.conf import uptime_ssh_config
+from monitoring.loadweights.monitor import LoadMonitor
 from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
 from monitoring.notify import announce
@@ -120,7 +122,11 @@ class Worker:
         )
         self.status = StatusWriter(self.kernel, clock)
         self.slow_start = SlowStart(clock, worker().slow_start_step)
-        self.kernel.ramp = self.slow_start.weights
+        # Weights that follow load join slow start's (which win) on their way to the writer;
+        # an agent's drain, maintenance and down join the operator's and health's.
+        self.load = LoadMonitor(clock, self.slow_start, uptime_ssh_config())
+        self.kernel.ramp = self.load.weights
+        self.kernel.also_held, self.kernel.also_down = self.load.held, self.load.down
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
         self.transitions = 0
@@ -183,6 +189,7 @@ class Worker:
             self.source_stamp, self.config = None, None
             self.book.sync(LvsConfig())
             self.slow_start.sync(LvsConfig())
+            self.load.sync(LvsConfig())
             self.kernel.paths = {}
             return True
         self.config, self.checks = loaded.config, loaded.checks
@@ -194,6 +201,7 @@ class Worker:
         self.kernel.paths = paths
         self.book.sync(loaded.config, loaded.checks, paths)
         self.slow_start.sync(loaded.config)
+        self.load.sync(loaded.config)
         self.kernel.need_converge = True
         log.info(
             "enforcing %s",
@@ -215,6 +223,7 @@ class Worker:
 
     def write_status(self, force: bool = False, health: HealthSnapshot | None = None) -> bool:
         health = self.health_snapshot() if health is None else health
+        self.load.publish(self.state_path)
         return self.status.write(Enforced(self.config, self.serial), health, force)
 
     def poll(self) -> Loaded | None:
@@ -282,6 +291,7 @@ class Worker:
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
         transition = self.book.record(ref, result, started)
         self.metrics.observe_check(result.latency, transition and transition.up)
+        self.load.checked(ref, result)
         if transition is not None and ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.
@@ -293,6 +303,7 @@ class Worker:
                 self.slow_start.entered(ref)
             else:
                 self.slow_start.left(ref)
+            self.load.moved(ref)
             self.notifications.changed(transition)
 
     def scan_results(self, batch) -> None:
@@ -409,6 +420,7 @@ class Worker:
                     elif self.config is not None and self.kernel.wants_apply(self.book.down()):
                         controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
+                self.load.start_due(tasks)
                 if writing is not None and writing.done():
                     try:
                         writing.result()
