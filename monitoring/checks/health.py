@@ -47,7 +47,9 @@ class Transition:
     reason: str
 
     def message(self) -> str:
-        target = f"{self.ref.address}:{self.ref.port}"
+        # Named with its virtual server: the same address and port serve under many virtuals,
+        # and 1,000 identical "shutting down 127.0.0.1:21004" lines said not which.
+        target = f"{self.ref.address}:{self.ref.port} of {self.ref.virtual}"
         if self.up:
             return f"[ active ] making {target} available"
         return f"[inactive] shutting down {target} due to {self.reason}"
