@@ -40,6 +40,7 @@ from monitoring.publish.conf import lvs_cf
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.conf import worker
+from monitoring.worker.heartbeat import Heartbeat
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
@@ -364,6 +365,8 @@ class Worker:
         controlling: asyncio.Future | None = None
         control_backoff = Backoff("the control step (configuration, kernel)", self.clock)
         status_backoff = Backoff("the status write", self.clock)
+        heartbeat = Heartbeat(self.state_path, self.clock)
+        heartbeat_failed = False
         try:
             await on(control, self.open_driver)
             if once:
@@ -409,6 +412,13 @@ class Worker:
                     elif self.config is not None and self.kernel.wants_apply(self.book.down()):
                         controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
+                try:  # here, not on the status thread: that one may wait for the database
+                    heartbeat.beat()
+                    heartbeat_failed = False
+                except OSError as exc:
+                    if not heartbeat_failed:
+                        log.error("cannot touch the heartbeat file %s: %s", heartbeat.path, exc)
+                    heartbeat_failed = True
                 if writing is not None and writing.done():
                     try:
                         writing.result()

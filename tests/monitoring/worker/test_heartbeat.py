@@ -1,0 +1,68 @@
+"""The worker's heartbeat as CONTROL, the API and /metrics see it, while the database is busy."""
+
+import threading
+import time
+from datetime import datetime
+
+import pytest
+from django.utils import timezone
+
+from monitoring.metrics.exposition import exposition
+from monitoring.worker import status
+from monitoring.worker.heartbeat import BEAT_EVERY
+from monitoring.worker.loop import Worker
+from tests.monitoring.worker.test_worker import (  # noqa: F401 (fixtures)
+    listener,
+    lvs_cf,
+    memory,
+    publish,
+    run_in_thread,
+    wait_until,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def shown_heartbeat(client) -> datetime:
+    return datetime.fromisoformat(client.get("/api/live/").json()["worker"]["heartbeat"])
+
+
+def test_the_heartbeat_stays_fresh_while_a_database_writer_holds_the_lock(
+    memory,
+    listener,
+    admin_client,
+    monkeypatch,
+    settings,  # noqa: F811 (the fixtures)
+):
+    # As importlvscf of 10,000 virtual servers does on SQLite: every write of the worker's status
+    # waits for the lock, here for three of its intervals. CONTROL must still see it alive.
+    publish(lvs_cf(listener, listener))
+    released = threading.Event()
+    real_write = status.StatusWriter.write
+    written = threading.Event()
+
+    def write_behind_a_lock(self, *args, **kwargs):
+        if written.is_set():
+            released.wait(30)
+        result = real_write(self, *args, **kwargs)
+        written.set()
+        return result
+
+    monkeypatch.setattr(status.StatusWriter, "write", write_behind_a_lock)
+    worker = Worker("memory", arp_count=0)
+    thread = run_in_thread(worker)
+    try:
+        wait_until(written.is_set, 20)
+        held_until = time.monotonic() + 3 * status.STATUS_EVERY
+        ages = []
+        while time.monotonic() < held_until:
+            ages.append((timezone.now() - shown_heartbeat(admin_client)).total_seconds())
+            time.sleep(BEAT_EVERY / 2)
+        scrape = exposition(settings.LVSADMIN_APPLY_STATE).decode()
+    finally:
+        released.set()
+        worker.stop()
+        thread.join(timeout=20)
+    # The status row alone would have aged to three intervals here.
+    assert max(ages[len(ages) // 2 :]) < status.STATUS_EVERY, ages
+    assert "lvsadmin_worker_up 1.0" in scrape
