@@ -28,11 +28,11 @@ def shown_heartbeat(client) -> datetime:
 
 
 def test_the_heartbeat_stays_fresh_while_a_database_writer_holds_the_lock(
-    memory,
-    listener,
+    memory,  # noqa: F811 (test_worker's fixture)
+    listener,  # noqa: F811 (test_worker's fixture)
     admin_client,
     monkeypatch,
-    settings,  # noqa: F811 (the fixtures)
+    settings,
 ):
     # As importlvscf of 10,000 virtual servers does on SQLite: every write of the worker's status
     # waits for the lock, here for three of its intervals. CONTROL must still see it alive.
