@@ -9,7 +9,6 @@ up different from the published configuration minus what health took out.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import socket
@@ -105,24 +104,15 @@ def churn(client: Client, index: int, deadline: float, errors: list[str]) -> Non
         errors.append(f"client {index}: {type(exc).__name__}: {exc}")
 
 
-def burn() -> None:
-    while True:
-        pass
-
-
 @pytest.fixture
 def cpu_burners():
     """Processes that keep cores busy for the test's whole length, as other work on the machine
     does (a heartbeat gap of 12 s was seen on a fresh clone's `make test` at a load of about 4)."""
-    context = multiprocessing.get_context("spawn")
-    burners = [context.Process(target=burn, daemon=True) for _ in range(BURNERS)]
-    for burner in burners:
-        burner.start()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BURNERS)]
     yield
     for burner in burners:
-        burner.terminate()
-    for burner in burners:
-        burner.join(timeout=10)
+        burner.kill()
+        burner.wait(timeout=10)
 
 
 @pytest.fixture
