@@ -79,6 +79,36 @@ def test_it_leaves_no_time_wait_socket_behind_on_the_director(scanner) -> None:
     server.close()
 
 
+def accepted(server: socket.socket) -> int:
+    """Connections the real server's application would have been handed (accept())."""
+    server.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def test_a_check_never_reaches_the_real_servers_application(scanner) -> None:
+    # As HAProxy's connect checks: the SYN-ACK proves the port open; the handshake's last ACK
+    # is held back (TCP_QUICKACK off) and the reset ends it, so the real server's kernel never
+    # creates a connection for the application to accept, log and close.
+    instance, results = scanner
+    server = listener(backlog=128)
+    port = server.getsockname()[1]
+    tokens = list(range(20))
+    for token in tokens:
+        instance.submit(token, "127.0.0.1", port, 2.0)
+    assert all(r.ok for r in results.wait(*tokens))
+    # A check whose thread was slower than the delayed-ACK timer (40 ms) may still complete
+    # the handshake on a loaded machine: most must not.
+    assert accepted(server) < len(tokens) // 2
+    server.close()
+
+
 def test_it_reports_a_refused_connection(scanner) -> None:
     instance, results = scanner
     server = listener()

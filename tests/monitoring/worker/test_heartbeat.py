@@ -35,7 +35,7 @@ def test_the_heartbeat_stays_fresh_while_a_database_writer_holds_the_lock(
     settings,
 ):
     # As importlvscf of 10,000 virtual servers does on SQLite: every write of the worker's status
-    # waits for the lock, here for three of its intervals. CONTROL must still see it alive.
+    # waits for the lock, here for four of its intervals. CONTROL must still see it alive.
     publish(lvs_cf(listener, listener))
     released = threading.Event()
     real_write = status.StatusWriter.write
@@ -53,7 +53,7 @@ def test_the_heartbeat_stays_fresh_while_a_database_writer_holds_the_lock(
     thread = run_in_thread(worker)
     try:
         wait_until(written.is_set, 20)
-        held_until = time.monotonic() + 3 * status.STATUS_EVERY
+        held_until = time.monotonic() + 4 * status.STATUS_EVERY
         ages = []
         while time.monotonic() < held_until:
             ages.append((timezone.now() - shown_heartbeat(admin_client)).total_seconds())
@@ -63,6 +63,7 @@ def test_the_heartbeat_stays_fresh_while_a_database_writer_holds_the_lock(
         released.set()
         worker.stop()
         thread.join(timeout=20)
-    # The status row alone would have aged to three intervals here.
-    assert max(ages[len(ages) // 2 :]) < status.STATUS_EVERY, ages
+    # The status row alone would have aged to four intervals here; the file is touched every
+    # BEAT_EVERY (half an interval), so two intervals leave room for a loaded machine.
+    assert max(ages[len(ages) // 2 :]) < 2 * status.STATUS_EVERY, ages
     assert "lvsadmin_worker_up 1.0" in scrape
