@@ -43,6 +43,15 @@ def listener(backlog: int = 16) -> socket.socket:
     return sock
 
 
+def check_many(scanner, port: int, count: int) -> None:
+    """`count` checks of one listening port at once, all of them up."""
+    instance, results = scanner
+    tokens = list(range(count))
+    for token in tokens:
+        instance.submit(token, "127.0.0.1", port, 2.0)
+    assert all(r.ok for r in results.wait(*tokens))
+
+
 def time_wait_sockets_to(port: int) -> int:
     """TIME_WAIT entries in the kernel's table whose remote port is `port` (state 06)."""
     count = 0
@@ -67,13 +76,9 @@ def test_it_sees_a_listening_server_as_up(scanner) -> None:
 
 
 def test_it_leaves_no_time_wait_socket_behind_on_the_director(scanner) -> None:
-    instance, results = scanner
     server = listener(backlog=128)
     port = server.getsockname()[1]
-    tokens = list(range(50))
-    for token in tokens:
-        instance.submit(token, "127.0.0.1", port, 2.0)
-    assert all(r.ok for r in results.wait(*tokens))
+    check_many(scanner, port, 50)
     # An orderly close would leave 50 TIME_WAIT sockets here for a minute; a reset leaves none.
     assert time_wait_sockets_to(port) == 0
     server.close()
@@ -96,16 +101,11 @@ def test_a_check_never_reaches_the_real_servers_application(scanner) -> None:
     # As HAProxy's connect checks: the SYN-ACK proves the port open; the handshake's last ACK
     # is held back (TCP_QUICKACK off) and the reset ends it, so the real server's kernel never
     # creates a connection for the application to accept, log and close.
-    instance, results = scanner
     server = listener(backlog=128)
-    port = server.getsockname()[1]
-    tokens = list(range(20))
-    for token in tokens:
-        instance.submit(token, "127.0.0.1", port, 2.0)
-    assert all(r.ok for r in results.wait(*tokens))
+    check_many(scanner, server.getsockname()[1], 20)
     # A check whose thread was slower than the delayed-ACK timer (40 ms) may still complete
     # the handshake on a loaded machine: most must not.
-    assert accepted(server) < len(tokens) // 2
+    assert accepted(server) < 20 // 2
     server.close()
 
 
