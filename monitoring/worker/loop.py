@@ -25,7 +25,7 @@ from django.db import close_old_connections
 from monitoring.arpguard import packet
 from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
-from monitoring.checks.health import HealthBook
+from monitoring.checks.health import HealthBook, Transition
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe_both_ways
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
@@ -281,13 +281,21 @@ class Worker:
         return path
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
-        transition = self.book.record(ref, result, started)
-        self.metrics.observe_check(result.latency, transition and transition.up)
-        if transition is not None and ref in self.kernel.held:
+        """One check's result, for every real server that shares it (checks.health)."""
+        transitions = self.book.record_shared(ref, result, started)
+        # One result moves every server it changes the same way: up if it passed, else down.
+        became_up = result.ok if transitions else None
+        self.metrics.observe_check(result.latency, became_up, len(transitions))
+        for transition in transitions:
+            self.transitioned(transition)
+
+    def transitioned(self, transition: Transition) -> None:
+        ref = transition.ref
+        if ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.
             log.info("%s (held: %s)", transition.message(), self.kernel.held[ref])
-        elif transition is not None:
+        else:
             self.transitions += 1
             log.info(transition.message())
             if transition.up:
