@@ -81,19 +81,55 @@ def listeners(ready, stop_some, done) -> None:
                 pass
 
 
-def config_text() -> str:
+def config_text(virtuals: int = VIRTUALS, reals: int = REALS, shared: bool = False) -> str:
+    """`virtuals` x `reals` real servers, each its own listener; shared: every virtual server
+    over the same `reals` listeners (as several VIPs over one pool)."""
     lines = ["serial_no = 1", "network = direct"]
     servers = targets()
-    for i in range(VIRTUALS):
+    for i in range(virtuals):
         lines += [f"virtual vs{i} {{", "     active = 1", f"     address = 198.51.100.{i % 250 + 1} eth0:1",
                   f"     port = {1000 + i}", '     send = ""', '     expect = ""', "     scheduler = wlc",
                   "     protocol = tcp", f"     timeout = {TIMEOUT}", f"     reentry = {TIMEOUT * 2}"]  # fmt: skip
-        for j in range(REALS):
-            address, port = servers[i * REALS + j]
+        for j in range(reals):
+            address, port = servers[-(j + 1) if shared else i * reals + j]  # never the FAILED
             lines += [f"     server rs{j} {{", f"         address = {address}", "         active = 1",
                       f"         port = {port}", "     }"]  # fmt: skip
         lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def shared_connects(worker_class, revision_class) -> float:
+    """Connects per real server per interval when SHARED_VIRTUALS virtual servers hold the same
+    SHARED_REALS real servers (goal 1), counted at the scanner over three intervals."""
+    from monitoring.checks import scanner
+
+    revision_class.objects.create(
+        serial_no=2, text=config_text(SHARED_VIRTUALS, SHARED_REALS, shared=True)
+    )
+    submitted = []
+    submit = scanner.ConnectScanner.submit
+
+    def counted(self, token, address, port, timeout, path=None):
+        submitted.append(time.monotonic())
+        submit(self, token, address, port, timeout, path)
+
+    scanner.ConnectScanner.submit = counted
+    worker = worker_class("memory", arp_count=0)
+
+    async def run() -> None:
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(TIMEOUT * 4)
+        worker.stop()
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        scanner.ConnectScanner.submit = submit
+    # The last three whole intervals: the first one spreads the first checks.
+    end = submitted[-1] if submitted else 0.0
+    counted_ = [t for t in submitted if end - TIMEOUT * 3 < t <= end]
+    return len(counted_) / SHARED_REALS / 3
 
 
 def haproxy_config() -> str:
@@ -251,7 +287,8 @@ def main() -> int:
         await asyncio.sleep(WINDOW)
         wall = time.monotonic() - wall0
         times1 = os.times()
-        user, system = (times1.user - times0.user) / wall, (times1.system - times0.system) / wall
+        process_user = (times1.user - times0.user) / wall
+        process_system = (times1.system - times0.system) / wall
         threads1 = thread_times()
         per_thread = {}
         for tid, (user, system) in threads1.items():
@@ -273,8 +310,8 @@ def main() -> int:
         worker.stop()
         await task
         return {
-            "user": user,
-            "system": system,
+            "user": process_user,
+            "system": process_system,
             "checks": checks,
             "lag": lag,
             "detected": sorted(detected.values()),
@@ -284,9 +321,15 @@ def main() -> int:
         }
 
     result = asyncio.run(scenario())
+    per_interval = shared_connects(Worker, Revision)
     done.set()
     child.join(5)
     report(result, haproxy)
+    print(
+        f"{SHARED_VIRTUALS} virtual servers over the same {SHARED_REALS} real servers:"
+        f" {per_interval:.2f} connects per real server per interval (goal 1)"
+        f" {verdict(per_interval <= 1.05)}"
+    )
     shutil.rmtree(STATE, ignore_errors=True)
     return 0
 
