@@ -38,6 +38,7 @@ from virtualservers.lvsconf.paths import PathCheck
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}
 _FAILED = select.EPOLLERR | select.EPOLLHUP
+READY_AT_ONCE = 1023  # Python's default for epoll.poll's maxevents
 
 
 def _close_with_reset(sock: socket.socket) -> None:
@@ -153,14 +154,14 @@ class ConnectScanner:
             sock.close()
             results.append((token, ProbeResult(False, time.monotonic() - now, _reason(code))))
 
-    def _run(self) -> None:
-        next_expiry = time.monotonic() + 0.05
-        while self.running:
-            results: list[tuple[object, ProbeResult]] = []
-            queue = self.queue
-            while queue:
-                self._submitted(results, *queue.popleft())
-            for fd, events in self.epoll.poll(0.01):
+    def _answered(self, results: list) -> None:
+        """Every connect answered by now. One poll returns at most READY_AT_ONCE: after the
+        thread was held up (a loaded machine) thousands may be ready, and those left in the
+        kernel would be taken for timed out by the expiry that follows. Each batch is closed
+        before the next poll (a closed socket leaves the epoll set), so no socket comes twice."""
+        ready = self.epoll.poll(0.01, READY_AT_ONCE)
+        while True:
+            for fd, events in ready:
                 item = self.pending.pop(fd, None)
                 if item is None:
                     continue
@@ -174,6 +175,18 @@ class ConnectScanner:
                 else:  # writable without an error: connected
                     _close_with_reset(item.sock)
                     results.append((item.token, ProbeResult(True, latency)))
+            if len(ready) < READY_AT_ONCE:
+                return
+            ready = self.epoll.poll(0, READY_AT_ONCE)
+
+    def _run(self) -> None:
+        next_expiry = time.monotonic() + 0.05
+        while self.running:
+            results: list[tuple[object, ProbeResult]] = []
+            queue = self.queue
+            while queue:
+                self._submitted(results, *queue.popleft())
+            self._answered(results)
             now = time.monotonic()
             if now >= next_expiry:
                 next_expiry = now + 0.05

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -138,4 +139,36 @@ def test_it_times_out_a_server_that_never_completes_the_handshake(scanner) -> No
     assert result.latency >= 0.5
     for filler in fillers:
         filler.close()
+    server.close()
+
+
+def test_connected_checks_are_not_timed_out_when_more_are_ready_than_one_poll_returns(
+    scanner, monkeypatch
+) -> None:
+    # The scanner's thread held up past the checks' deadline (a loaded machine) while more
+    # connects completed than one epoll wait returns: every one of them connected in time.
+    from monitoring.checks import scanner as module
+
+    instance, results = scanner
+    count = module.READY_AT_ONCE + 200
+    server = listener(backlog=4096)
+    real_monotonic = time.monotonic
+
+    class Late:
+        late = False
+
+        @staticmethod
+        def monotonic() -> float:
+            # Late from when every connect is started, more of them pending than one poll returns.
+            started = not instance.queue and len(instance.pending) > module.READY_AT_ONCE
+            Late.late = Late.late or started
+            return real_monotonic() + (60.0 if Late.late else 0.0)
+
+    monkeypatch.setattr(module, "time", Late)
+    port = server.getsockname()[1]
+    tokens = list(range(count))
+    # All at once, as the worker's tick hands them over: one poll cannot return them all.
+    instance.queue.extend([(token, "127.0.0.1", port, 5.0, None) for token in tokens])
+    got = results.wait(*tokens, timeout=30)
+    assert [r.reason for r in got if not r.ok] == []
     server.close()
