@@ -70,12 +70,13 @@ class WorkerMetrics:
         self.apply_duration = Histogram(APPLY_BUCKETS)
         self.names_for: LvsConfig | None = None
 
-    def observe_check(self, latency: float, became_up: bool | None) -> None:
-        """One check's result; became_up is None when it changed nothing."""
+    def observe_check(self, latency: float, became_up: bool | None, servers: int = 1) -> None:
+        """One check's result; became_up is None when it changed nothing, else it took
+        `servers` real servers (those sharing the check) up or down."""
         with self.lock:
             self.check_latency.observe(max(latency, 0.0))
             if became_up is not None:
-                self.transitions["up" if became_up else "down"] += 1
+                self.transitions["up" if became_up else "down"] += servers
 
     def observe_apply(self, seconds: float, ok: bool) -> None:
         with self.lock:

@@ -39,6 +39,7 @@ from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, 
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import read_role
+from monitoring.worker.heartbeat import last_seen
 
 ROLES = ("active", "standby", "fault", "single")
 FRESH_SECONDS = 10.0  # as CONTROL/MONITORING: an older heartbeat means the worker is stopped
@@ -443,6 +444,8 @@ def exposition(state_path: Path) -> bytes:
         .values("heartbeat", "serial_no", "kernel_ok", "table")
         .first()
     ) or {}
+    if status:
+        status["heartbeat"] = last_seen(status.get("heartbeat"), state_path)
     names = read_json(sibling(state_path, ".names")).get("names") or {}
     worker = read_json(sibling(state_path, ".metrics"))
     counters = read_json(sibling(state_path, ".traffic")).get("services")
