@@ -102,7 +102,7 @@ class BgpControl:
         password = bird.read_password(settings.password_file) if settings.password_file else None
         text = bird.render(settings, sources, vips, password, comment)
         changed = _write_if_changed(self.paths.conf, text)
-        if not self.bird.running():
+        if not self.bird.alive():
             self.bird.start()
             self.started = True
             log.info("bgp: BIRD started (%s), announcing %s", self.paths.socket, vips or "nothing")
