@@ -483,6 +483,11 @@ LVSADMIN_BIRDC = env("BIRDC", "birdc")
 LVSADMIN_BIRD_CONF = Path(env("BIRD_CONF", str(STATE_DIR / "bird.conf")))
 LVSADMIN_BIRD_SOCKET = Path(env("BIRD_SOCKET", str(STATE_DIR / "bird.ctl")))
 LVSADMIN_BIRD_PID = Path(env("BIRD_PID", str(STATE_DIR / "bird.pid")))
+# Set by "Take this director out of service" (the web process), read by the worker: while it
+# says 1, this director announces nothing.
+LVSADMIN_BGP_OUT_OF_SERVICE_FILE = Path(
+    env("BGP_OUT_OF_SERVICE_FILE", str(STATE_DIR / "bgp-out-of-service"))
+)
 # With the sync daemon on: a connection that carries traffic is sent to the standby again every
 # this many seconds (net.ipv4.vs.sync_refresh_period, sync_threshold "3 0", sync_retries 1), so a
 # standby that started after it was opened learns it too; 0 leaves the kernel's sysctls alone

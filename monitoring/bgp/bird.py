@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from virtualservers.lvsconf.model import LvsConfig
@@ -131,6 +132,9 @@ def render(
         "# Written by lvsadmin's worker from lvs.cf; rewritten on every change: do not edit.",
         *(f"# {comment}" for _ in [0] if comment),
         f"router id {source};",
+        # A session's `since` with its date and seconds (BIRD's default shows only the time of
+        # day for today), so that CONTROL can tell its uptime.
+        "timeformat protocol iso long;",
         "",
         "protocol device {",
         "}",
@@ -201,6 +205,14 @@ class Protocol:
     @property
     def established(self) -> bool:
         return self.proto == "BGP" and self.state == "up" and self.info.startswith("Established")
+
+    def since_timestamp(self) -> float | None:
+        """`since` as a Unix time, when BIRD wrote it as `timeformat protocol iso long` does
+        (its local time, which is this host's)."""
+        try:
+            return datetime.strptime(self.since, "%Y-%m-%d %H:%M:%S").timestamp()
+        except ValueError:
+            return None
 
 
 _PROTOCOL_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+(?: \S+)?)\s*(.*)$")

@@ -123,6 +123,7 @@ class Worker:
         self.kernel.ramp = self.slow_start.weights
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
+        self.bgp_seen: announce.BgpSeen | None = None  # BGP sessions and VIPs, likewise
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -233,6 +234,10 @@ class Worker:
         if event is not None:
             self.notifications.notify(event)
         self.role_seen = role
+        bgp = self.redundancy.bgp_seen()
+        for event in announce.bgp_events(self.bgp_seen, bgp) if bgp is not None else []:
+            self.notifications.notify(event)
+        self.bgp_seen = bgp
         return self.read_config()
 
     def stop(self) -> None:
