@@ -156,37 +156,23 @@ def test_the_director_announces_what_it_can_serve_and_withdraws_the_rest(lab):
     assert wait_for(lambda: not bird.Bird(paths).running())
 
 
-# The worker's BGP step in a process of its own, as the worker runs it: started, it announces;
-# killed with SIGKILL, it can clean nothing up.
-WORKER = """
-import sys, time
-from pathlib import Path
-from monitoring.bgp import bird
-from monitoring.bgp.director import BgpControl
-from monitoring.ipvs.drivers.base import KernelAddress
-from monitoring.ipvs.drivers.memory import MemoryDriver
-from virtualservers.lvsconf.parse import parse
-
-base, wrapper, director, vip, text = sys.argv[1:]
-paths = bird.BirdPaths(Path(base, "bird.conf"), Path(base, "bird.ctl"), Path(base, "bird.pid"),
-                       wrapper)
-driver = MemoryDriver()
-driver.address_list = [KernelAddress(director, 24, "eth0", ""), KernelAddress(vip, 32, "lo", "")]
-control = BgpControl(paths)
-config = parse(text)[0]
-while True:
-    control.step(config, driver, table_loaded=True)
-    print(control.state.announced, control.state.message, flush=True)
-    time.sleep(1)
-"""
-
-
 def test_a_killed_worker_leaves_nothing_announced(lab, tmp_path):
     router, sock, paths = lab
     # BFD off and the longest hold time the router accepts: the route may not go by a timer.
     text = LVS_CF.replace("bgp_hold_time = 3", "bgp_hold_time = 90\nbgp_bfd = 0")
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(tmp_path), paths.bird, DIRECTOR, VIP, text],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.bgp_worker",
+            str(paths.conf),
+            str(paths.socket),
+            str(paths.pid_file),
+            paths.bird,
+            DIRECTOR,
+            VIP,
+            text,
+        ],  # fmt: skip
         cwd=Path(__file__).resolve().parents[3],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
