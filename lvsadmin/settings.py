@@ -451,6 +451,10 @@ LVSADMIN_PEER_URL = env("PEER_URL", "")
 # Who may ask /peer/revision (after the GUI allowlist): default, the GUI allowlist itself.
 LVSADMIN_PEER_ALLOWED_NETWORKS = env_list("PEER_ALLOWED_NETWORKS") or LVSADMIN_ALLOWED_NETWORKS
 LVSADMIN_PEER_POLL_SECONDS = float(env("PEER_POLL_SECONDS", "0.5"))
+# Directors active at once (BGP) have no VRRP role to say which one is edited: set this on every
+# director but the one where the configuration is edited; it then follows LVSADMIN_PEER_URL's
+# published revisions as a standby does, and its GUI is read-only for the configuration.
+LVSADMIN_FOLLOW_PEER = env_bool("FOLLOW_PEER", False)
 # On the standby: configuration views refuse changes, templates hide their buttons, a banner
 # says where to edit.
 MIDDLEWARE += ["monitoring.peersync.standby.StandbyReadOnlyMiddleware"]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 CONTROL = reverse("monitoring:control")
 SERVICE = reverse("monitoring:director_service")
 TOKEN = "a-long-random-scrape-token-0123456789"
-UP_SINCE = time.time() - 125
+UP_FOR = 125  # seconds the worker says router1's session has been Established
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +32,7 @@ def files(settings, tmp_path):
 
 
 def worker_wrote(files, in_service=True, withdrawn=None):
+    since = time.time() - UP_FOR
     bgp = {
         "enabled": True,
         "in_service": in_service,
@@ -39,9 +40,9 @@ def worker_wrote(files, in_service=True, withdrawn=None):
         "withdrawn": withdrawn or {},
         "message": "",
         "sessions": [
-            {"name": "router1", "state": "up", "since": "", "since_timestamp": UP_SINCE,
+            {"name": "router1", "state": "up", "since": "", "since_timestamp": since,
              "info": "Established", "established": True},
-            {"name": "router2", "state": "start", "since": "", "since_timestamp": UP_SINCE,
+            {"name": "router2", "state": "start", "since": "", "since_timestamp": since,
              "info": "Active", "established": False},
         ],
     }  # fmt: skip
@@ -74,7 +75,7 @@ def test_control_shows_the_sessions_uptime_the_vips_and_this_directors_connectio
     row = html[html.index("<td>router1</td>") :].split("</tr>")[0]
     assert "Established" in row
     uptime = int(row.rsplit("<td>", 1)[1].split(" s")[0])
-    assert 125 <= uptime < 125 + 60
+    assert UP_FOR <= uptime < UP_FOR + 60
     assert "<td>router2</td>" in html and 'text-danger">Active' in html
     assert "192.0.2.100" in html and "announced" in html
     assert "7 connections on this director's VIPs" in html
