@@ -84,8 +84,9 @@ class BgpControl:
         self._read_sessions()
 
     def withdraw_all(self, config: LvsConfig | None, driver: Driver | None) -> None:
-        """The worker stops: nothing it maintains may stay announced. BIRD keeps running, its
-        sessions up, so the next worker announces again at once."""
+        """The worker stops: nothing it maintains may stay announced. Said to BIRD before the
+        worker exits, which then ends BIRD too (Bird.start: it lives only as long as the
+        worker)."""
         if config is None or not config.bgp or not self.bird.running():
             return
         try:
