@@ -23,6 +23,9 @@ from virtualservers.lvsconf.model import LvsConfig
 from virtualservers.lvsconf.schema import GLOBAL, default, parse_meds
 
 BIRD_TIMEOUT = 10.0  # seconds for one birdc call: it answers at once unless BIRD hangs
+# Seconds for a new BIRD to open its socket: one lab run under QEMU's emulation, the machine
+# loaded by other VMs, needed more than 10.
+BIRD_START_TIMEOUT = 30.0
 FILTER = "lvsadmin_export"
 STATIC = "lvsadmin_vips"
 
@@ -312,7 +315,7 @@ class Bird:
             stderr=subprocess.PIPE,  # read only if it exits while starting (BIRD logs to syslog)
             text=True,
         )
-        deadline = time.monotonic() + BIRD_TIMEOUT
+        deadline = time.monotonic() + BIRD_START_TIMEOUT
         while not self.running():
             if self.process.poll() is not None:
                 _, error = self.process.communicate()

@@ -300,6 +300,9 @@ def test_two_directors_announce_by_bgp_and_survive_one_withdrawing_and_one_dying
         gone = wait_for(lambda: lab.nexthops() == [DIRECTORS["bgpd2"]], WITHDRAWN_WITHIN,
                         "a killed worker's VIP withdrawn", lab)  # fmt: skip
         print(f"a killed worker's VIP was withdrawn {gone:.2f} s after its death")
+        # How the router learnt it (a Cease from the dying BIRD, or BFD), with its times.
+        log = (lab.base / "router.log").read_text().splitlines(True)
+        print("".join(line for line in log[-30:] if "bgpd1" in line or "192.0.2.21" in line))
     finally:
         worker.kill()
         worker.wait()
