@@ -124,6 +124,12 @@ class VirtualServerActionResultSerializer(ActionResultSerializer):
     virtual_server = VirtualServerSerializer()
 
 
+class DirectorServiceResultSerializer(ActionResultSerializer):
+    out_of_service = serializers.BooleanField(
+        help_text="True: this director announces nothing (BGP mode) until it is put back."
+    )
+
+
 class PublishResultSerializer(serializers.Serializer):
     detail = serializers.CharField()
     revision = RevisionDetailSerializer()

@@ -85,6 +85,12 @@ urlpatterns = [
     path("revisions/<id:serial>/", endpoint(views.RevisionDetail), name="revision"),
     path("publish/", endpoint(views.Publish), name="publish"),
     path("live/", endpoint(views.LiveView), name="live"),
+    path(
+        "director/out-of-service/",
+        endpoint(views.TakeOutOfService),
+        name="director_out_of_service",
+    ),
+    path("director/in-service/", endpoint(views.PutInService), name="director_in_service"),
     path("token/", endpoint(views.OwnToken), name="api_token"),
     path(f"{VIRTUAL}setup/", endpoint(setup.VirtualServerSetup), name="virtual_setup"),
     path(f"{REAL}setup/", endpoint(setup.RealServerSetup), name="real_setup"),

@@ -19,7 +19,12 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, ValidationError
@@ -31,6 +36,7 @@ from monitoring.api import rows
 from monitoring.api import serializers as s
 from monitoring.api.auth import OWN_ACCOUNT, issue_token, revoke_token
 from monitoring.api.live_table import live_table
+from monitoring.bgp.views import set_service
 from monitoring.live import states as runtime
 from monitoring.live.views import DONE as RUNTIME_DONE
 from monitoring.models import Revision
@@ -391,6 +397,42 @@ class Publish(ApiView):
             {"detail": detail, "revision": s.RevisionDetailSerializer(revision).data},
             status=status.HTTP_201_CREATED,
         )
+
+
+# --- This director (BGP mode) ------------------------------------------------------------------
+
+
+class DirectorService(ApiView):
+    """Take this director out of service or put it back (BGP mode), as CONTROL's button does
+    (monitoring.bgp.views.set_service)."""
+
+    required_permission = PUBLISH_REVISION
+    out = True
+
+    @extend_schema(request=None, responses={200: s.DirectorServiceResultSerializer, **REFUSED})
+    def post(self, request: Request) -> Response:
+        changed, detail = set_service(self.out)
+        return Response({"detail": detail, "changed": changed, "out_of_service": self.out})
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Take this director out of service (BGP mode): it withdraws every VIP and the "
+        "routers send its flows to the other directors; it stays out until put back. Operator."
+    )
+)
+class TakeOutOfService(DirectorService):
+    out = True
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Put this director back in service (BGP mode): it announces the VIPs it can "
+        "serve again. Operator."
+    )
+)
+class PutInService(DirectorService):
+    out = False
 
 
 # --- The live table -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from monitoring.bgp.views import bgp_context
 from monitoring.models import AuditEntry, Revision
 from monitoring.publish import audit as audit_words
 from monitoring.publish import revisions as publish
@@ -81,6 +82,7 @@ def control(request: HttpRequest) -> HttpResponse:
             "lvs_cf_path": publish.lvs_cf_path(),
             "file_drift": publish.file_drift(latest),
             **director_context(),
+            **bgp_context(),
         },
     )
 

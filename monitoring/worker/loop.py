@@ -130,6 +130,7 @@ class Worker:
         self.kernel.also_held, self.kernel.also_down = self.load.held, self.load.down
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
+        self.bgp_seen: announce.BgpSeen | None = None  # BGP sessions and VIPs, likewise
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -243,6 +244,10 @@ class Worker:
         if event is not None:
             self.notifications.notify(event)
         self.role_seen = role
+        bgp = self.redundancy.bgp_seen()
+        for event in announce.bgp_events(self.bgp_seen, bgp) if bgp is not None else []:
+            self.notifications.notify(event)
+        self.bgp_seen = bgp
         return self.read_config()
 
     def stop(self) -> None:
