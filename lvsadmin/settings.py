@@ -74,33 +74,11 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 
 
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
-
-
 def _interface_addresses() -> set[str]:
     """Every local address of this host's interfaces, from /proc (none where it is missing)."""
-    import ipaddress
+    from virtualservers.interfaces import local_ipv4_addresses, local_ipv6_addresses
 
-    found: set[str] = set()
-    # IPv4: each local address is a `|-- ADDRESS` line followed by `/32 host LOCAL`.
-    last = ""
-    for line in _read_lines("/proc/net/fib_trie"):
-        line = line.strip()
-        if line.startswith("|--"):
-            last = line[3:].strip()
-        elif line == "/32 host LOCAL" and last:
-            found.add(last)
-    # IPv6: one line per address, the address first as 32 hex digits.
-    for line in _read_lines("/proc/net/if_inet6"):
-        try:
-            found.add(str(ipaddress.IPv6Address(int(line.split()[0], 16))))
-        except (ValueError, IndexError):
-            continue
-    return found
+    return local_ipv4_addresses() | local_ipv6_addresses()
 
 
 def _own_names() -> list[str]:

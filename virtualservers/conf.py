@@ -1,12 +1,15 @@
 """Settings read once: each feature resolves the LVSADMIN_* settings it uses in one conf module,
-into a typed record, through `resolved_once`; and the check programs' settings, which the
-MONITORING SCRIPTS form, the worker and the notifications all obey."""
+into a typed record, through `resolved_once`; and the settings every layer shares: the check
+programs' (which the MONITORING SCRIPTS form, the worker and the notifications all obey), where
+the published lvs.cf lives (written by Apply, read by the worker, applylvs and the real servers'
+set-up) and the language of text written with nobody reading."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from django.conf import settings
@@ -48,3 +51,15 @@ def check_programs() -> CheckPrograms:
         user=settings.LVSADMIN_CHECK_USER,
         root_dirs=tuple(settings.LVSADMIN_CHECK_ROOT_DIRS),
     )
+
+
+@resolved_once
+def lvs_cf() -> Path:
+    """LVSADMIN_LVS_CF: the published lvs.cf."""
+    return Path(settings.LVSADMIN_LVS_CF)
+
+
+@resolved_once
+def written_language() -> str:
+    """LVSADMIN_LANGUAGE: the language of notifications (nobody's browser to follow)."""
+    return settings.LVSADMIN_LANGUAGE

@@ -14,10 +14,10 @@ import socket
 import stat
 
 import re2
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.conf import check_programs
 from virtualservers.lvsconf.schema import parse_meds, parse_statuses
 
 # Linux interface names: at most 15 bytes, no '/', no whitespace, not "." or "..". Piranha's
@@ -170,7 +170,7 @@ def interpreter_copy(path: str) -> str | None:
 
 
 def _check_dirs() -> list[str]:
-    return [d.rstrip("/") or "/" for d in settings.LVSADMIN_CHECK_PROGRAM_DIRS if d.startswith("/")]
+    return [d.rstrip("/") or "/" for d in check_programs().dirs if d.startswith("/")]
 
 
 def _install_dir() -> str:
@@ -224,7 +224,7 @@ def validate_check_program_location(value: str) -> None:
                 "Put the check in a script with a #! line, install it in a check program "
                 "directory (%(dirs)s; root sets them with LVSADMIN_CHECK_PROGRAM_DIRS) and type "
                 "the script's path."
-            ) % {"dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none"}
+            ) % {"dirs": ", ".join(check_programs().dirs) or "none"}
         raise ValidationError(
             _with_mysql_hint(
                 _(
@@ -270,7 +270,7 @@ def validate_check_program_location(value: str) -> None:
                 )
                 % {
                     "program": program,
-                    "dirs": ", ".join(settings.LVSADMIN_CHECK_PROGRAM_DIRS) or "none",
+                    "dirs": ", ".join(check_programs().dirs) or "none",
                     "commands": _install_commands(program, target),
                     "typed": " ".join([target, *arguments]),
                 },

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from monitoring.arpguard.frames import ETH_P_ARP, mac_bytes, probe, reply_of
+from virtualservers.interfaces import local_ipv4_addresses
 
 SYS_NET = Path("/sys/class/net")
 PROC_ARP = Path("/proc/net/arp")
@@ -79,21 +80,8 @@ def ask(device: str, targets: Iterable[str], wait: float = 0.5) -> dict[str, set
 
 
 def local_addresses() -> set[str]:
-    """This host's IPv4 addresses (each is a `|-- ADDRESS` line before `/32 host LOCAL` in
-    /proc/net/fib_trie): to tell the peer director's address from this one's."""
-    found: set[str] = set()
-    last = ""
-    try:
-        lines = Path("/proc/net/fib_trie").read_text().splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        line = line.strip()
-        if line.startswith("|--"):
-            last = line[3:].strip()
-        elif line == "/32 host LOCAL" and last:
-            found.add(last)
-    return found
+    """This host's IPv4 addresses: to tell the peer director's address from this one's."""
+    return local_ipv4_addresses()
 
 
 def can_ask() -> bool:

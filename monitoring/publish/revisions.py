@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.models import DraftGeneration, Revision
-from monitoring.publish import audit, changes, conf, generation
+from monitoring.publish import audit, changes, generation
 from monitoring.publish.draft import draft_config, fresh_config, replace_draft
+from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf import files
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -41,7 +42,7 @@ class PublishError(Exception):
 
 
 def lvs_cf_path() -> Path:
-    return conf.lvs_cf()
+    return lvs_cf()
 
 
 def parse_text(text: str) -> LvsConfig:
@@ -78,7 +79,7 @@ def _count_and_write(serial: int, path: Path, text: str) -> None:
 
 
 def publish(user, comment: str = "") -> Revision:
-    """Publish the draft as the next revision and write it to settings.LVSADMIN_LVS_CF.
+    """Publish the draft as the next revision and write it to LVSADMIN_LVS_CF.
 
     The file is written after the revision row is created and before the transaction commits:
     if writing fails, the row is rolled back, so the history never names a file that was not

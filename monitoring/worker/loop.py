@@ -36,11 +36,11 @@ from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
 from monitoring.notify import announce
 from monitoring.notify.delivery import WorkerNotifications, program_policy
-from monitoring.publish.conf import lvs_cf
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.conf import worker
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
+from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
 from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.paths import PathCheck, path_checks

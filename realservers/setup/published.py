@@ -2,7 +2,7 @@
 the built-in MySQL checks' users.
 
 realservers may not import monitoring (the apps depend one way), so the published revision is
-read from the file Apply writes (settings.LVSADMIN_LVS_CF), not from monitoring's Revision
+read from the file Apply writes (virtualservers.conf.lvs_cf()), not from monitoring's Revision
 model; its serial_no names the revision.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from realservers.setup.plan import DEFAULT_ARP_METHOD, MysqlCheck
+from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
@@ -31,7 +31,7 @@ class Published:
 
 
 def published() -> Published:
-    path = Path(settings.LVSADMIN_LVS_CF)
+    path = lvs_cf()
     if not path.exists():
         return Published(
             None,

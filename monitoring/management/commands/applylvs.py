@@ -37,8 +37,8 @@ from monitoring.management.exitcodes import (
     EXIT_NO_KERNEL,
     EXIT_REFUSED,
 )
-from monitoring.publish.conf import lvs_cf
 from monitoring.worker import conf as worker_conf
+from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig
 from virtualservers.lvsconf.parse import parse
