@@ -200,7 +200,8 @@ def pending(old: str, new: str, screenful: int = SCREENFUL) -> PendingChanges:
 
 
 def whole(old: str, new: str, old_label: str, new_label: str) -> Iterator[str]:
-    """Every changed line, block by block, as a unified diff a person or `patch` can read."""
+    """Every changed line, block by block, as unified-diff hunks under one file header (each
+    hunk names its lines in both files; blocks that moved make the hunks' order the new file's)."""
     first = True
     for _label, lines in grouped(old, new):
         if first:
