@@ -1,13 +1,28 @@
-"""The draft's generation counter. Its triggers are made after every migrate
-(monitoring.publish.generation.after_migrate), not here: SQLite drops a table's triggers when
-a later migration rebuilds the table."""
+"""The draft's generation counter and its triggers. They are made again after every migrate
+too (monitoring.publish.generation.after_migrate): SQLite drops a table's triggers when a later
+migration rebuilds the table. Going back, they go first: a trigger naming a missing table would
+fail every write to its draft table."""
 
 from django.db import migrations, models
+
+
+def make_triggers(apps, schema_editor) -> None:
+    from monitoring.publish.generation import make_triggers
+
+    make_triggers(schema_editor.connection)
+
+
+def drop_triggers(apps, schema_editor) -> None:
+    from monitoring.publish.generation import drop_triggers
+
+    drop_triggers(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("monitoring", "0012_peersync_follow_status"),
+        ("realservers", "0003_rewrite_addresses_canonically"),
+        ("virtualservers", "0010_redundancy_bgp"),
     ]
 
     operations = [
@@ -27,4 +42,5 @@ class Migration(migrations.Migration):
                 ("drifted", models.BooleanField(default=False)),
             ],
         ),
+        migrations.RunPython(make_triggers, drop_triggers),
     ]

@@ -22,7 +22,8 @@ def _name(table: str, event: str) -> str:
 
 
 def make_triggers(connection: BaseDatabaseWrapper) -> None:
-    """Create (or re-create) the counting triggers on every draft table."""
+    """Create (or re-create) the counting triggers on every draft table. The counter's row is
+    made by the first page that reads it (`current`); until then there is nothing to count."""
     quote = connection.ops.quote_name
     counter, number = quote(DraftGeneration._meta.db_table), quote("number")
     bump = f"UPDATE {counter} SET {number} = {number} + 1 WHERE id = 1"
@@ -37,7 +38,18 @@ def make_triggers(connection: BaseDatabaseWrapper) -> None:
                     cursor.execute(f"{head} BEGIN {bump}; END")
                 else:  # MariaDB/MySQL: a one-statement body needs no BEGIN ... END
                     cursor.execute(f"{head} {bump}")
-    DraftGeneration.objects.using(connection.alias).get_or_create(pk=1)
+
+
+def drop_triggers(connection: BaseDatabaseWrapper) -> None:
+    """Before the counter's table goes (a migration back past 0013): a trigger naming a missing
+    table would fail every write to its draft table."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in DRAFT_MODELS:
+            for event in EVENTS:
+                cursor.execute(
+                    f"DROP TRIGGER IF EXISTS {quote(_name(model._meta.db_table, event))}"
+                )
 
 
 def after_migrate(sender, using: str = "default", **kwargs) -> None:
