@@ -11,7 +11,7 @@ MAKEMESSAGES_FLAGS := --add-location=file --no-obsolete --ignore=.venv --ignore=
 	--ignore=tests --ignore=bench --ignore=scripts --ignore=artifacts --ignore=staticfiles
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: run test test-unit test-lab lint bench venv venv-test system-deps-run system-deps-test messages makemessages
+.PHONY: run test test-unit test-lab lint bench venv venv-test node-test system-deps-run system-deps-test messages makemessages
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.runtime
 
 venv: $(VENV)/.runtime
 venv-test: $(VENV)/.test
+
+# axe-core for the accessibility browser test, pinned by its lock file (npm from Debian).
+AXE_DIR := tests/browser/axe
+$(AXE_DIR)/node_modules/.installed: $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --ignore-scripts
+	touch $@
+
+node-test: $(AXE_DIR)/node_modules/.installed
 
 system-deps-run:
 	bash scripts/install-system-deps.sh run
@@ -49,11 +57,11 @@ lint: venv-test
 	$(VENV)/bin/ruff format --check .
 
 # Unit, view, MariaDB and browser tests on the host; then the lab tests inside the VM.
-test: system-deps-test venv-test messages
+test: system-deps-test venv-test node-test messages
 	$(MAKE) lint
 	bash scripts/test.sh
 
-test-unit: venv-test messages
+test-unit: venv-test node-test messages
 	$(VENV)/bin/pytest
 
 test-lab: system-deps-test venv-test

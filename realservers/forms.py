@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from realservers.models import RealServer
-from virtualservers.forms import BlockNameField
+from virtualservers.forms import BlockNameField, vip_is_real_server
 from virtualservers.validators import validate_host_address
 
 
@@ -27,3 +27,12 @@ class RealServerForm(forms.ModelForm):
         address = self.cleaned_data["address"]
         validate_host_address(address)
         return address
+
+    def clean(self) -> dict:
+        data = super().clean()
+        self.saved_warnings = []
+        virtual = self.instance.virtual_server
+        name = data.get("name") or self.instance.name
+        if data.get("address") and data["address"] == virtual.address:
+            self.saved_warnings.append(vip_is_real_server(virtual.address, name))
+        return data

@@ -249,24 +249,35 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
             "syncd_id",
         ]
 
+    # Piranha's values for a backup just enabled: shown in the empty fields, written by ACCEPT
+    # (ENABLE itself writes only backup_active, so that DISABLE leaves no diff behind).
+    ENABLE_DEFAULTS = {"keepalive": 6, "deadtime": 18, "heartbeat_port": 539}
+
     def __init__(
         self,
         *args,
-        show_private: bool = True,
         primary: str = "",
+        primary_private: str = "",
         interfaces: InterfaceLookup | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.primary = primary
+        self.primary_private = primary_private
+        for name, default in self.ENABLE_DEFAULTS.items():
+            if self.initial.get(name) is None:
+                self.initial[name] = default
         self.interfaces = interfaces or local_interfaces
         self.fields["heartbeat_port"].help_text = _(
             "No meaning under VRRP: keepalived decides which director is active and uses no "
             "port. Nothing in lvsadmin acts on this; it is kept in lvs.cf for Piranha's pulse."
         )
-        # Piranha shows the backup's private IP only when the primary has one.
-        if not show_private:
-            del self.fields["backup_private"]
+        # Always a field (Piranha hid it while the primary had no private IP, so a value
+        # imported from lvs.cf could be neither seen nor cleared); clean() says what it needs.
+        self.fields["backup_private"].help_text = _(
+            "The backup's end of a second heartbeat path; used only with the primary's private "
+            "IP (GLOBAL SETTINGS). May be blank."
+        )
         for name in ("monitor_links", "syncdaemon"):
             self.fields[name] = forms.BooleanField(label=self.fields[name].label, required=False)
         self.fields["backup"].required = True
@@ -286,6 +297,24 @@ class RedundancyForm(KeepAbsentMixin, forms.ModelForm):
                     "director's address."
                 )
                 % {"address": backup},
+            )
+        private = data.get("backup_private")
+        if private and not self.primary_private:
+            self.add_error(
+                "backup_private",
+                _(
+                    "The primary has no private IP: give it on GLOBAL SETTINGS first, or leave "
+                    "this blank (a private heartbeat path needs both ends)."
+                ),
+            )
+        elif private and private == self.primary_private:
+            self.add_error(
+                "backup_private",
+                _(
+                    "The redundant server's private IP is the primary's own (%(address)s): give "
+                    "the other director's."
+                )
+                % {"address": private},
             )
         if data.get("syncdaemon"):
             # Piranha writes these defaults when the sync daemon is switched on.
@@ -381,6 +410,15 @@ def bgp_default(name: str) -> object:
     return schema_default(GLOBAL, name)
 
 
+def vip_is_real_server(address: str, real_server: str) -> str:
+    """Accepted (the draft may be mid-edit), but said: a real server at the VIP's own address
+    is the director itself, and its share of the traffic goes nowhere useful."""
+    return _(
+        "The VIP %(address)s is also the address of real server %(name)s: its share of the "
+        "connections would come back to the director. Give that real server its own address."
+    ) % {"address": address, "name": real_server}
+
+
 class PortField(forms.CharField):
     """A port number or a service name (`http`), as lvs.cf accepts for a virtual's port."""
 
@@ -397,10 +435,21 @@ class PortField(forms.CharField):
 
 
 class BlockNameField(forms.CharField):
-    """Piranha replaces blanks with underscores: a block name is one lvs.cf token."""
+    """A block name is one lvs.cf token. Piranha silently replaced blanks with underscores, so
+    `my sql` was stored as `my_sql` and nobody was told: here the field refuses it and names
+    the one-word form to type instead."""
 
     def to_python(self, value):
-        return "_".join((super().to_python(value) or "").split())
+        value = super().to_python(value) or ""
+        words = value.split()
+        if len(words) > 1:
+            raise ValidationError(
+                _(
+                    "A name is one word in lvs.cf, without blanks: type %(suggestion)s, for example."
+                ),
+                params={"suggestion": "_".join(words)},
+            )
+        return value
 
 
 class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
@@ -477,6 +526,13 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
         data = super().clean()
         if self.mh_warning and (data.get("scheduler") or DEFAULT_SCHEDULER) == "mh":
             self.mh_warning = ""
+        address = data.get("address")
+        self.saved_warnings = []
+        if address and self.instance.pk:
+            for name in self.instance.real_servers.filter(address=address).values_list(
+                "name", flat=True
+            ):
+                self.saved_warnings.append(vip_is_real_server(address, name))
         return data
 
     def clean_load_monitor(self) -> str:
@@ -633,6 +689,7 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        self._drop_prefilled_send(data)
         if data.get("clear_mysql_password"):
             data["mysql_password"] = ""
         if data.get("kind") == CheckKind.MYSQL and not data.get("mysql_user"):
@@ -651,6 +708,15 @@ class MonitoringScriptForm(KeepAbsentMixin, forms.ModelForm):
                 "tls_ca", _("A CA file is used only to verify certificates: tick Verify.")
             )
         return data
+
+    def _drop_prefilled_send(self, data: dict) -> None:
+        """pulse ignores `send` beside a sending program, so the page's pre-filled request is no
+        one's choice there: it stays out of lvs.cf. A send someone typed, or one a file already
+        held beside its program, is kept."""
+        prefilled = MonitoringScript._meta.get_field("send").default
+        imported = bool(self.instance.send_program) and self.instance.send == prefilled
+        if data.get("send_program") and data.get("send") == prefilled and not imported:
+            data["send"] = None
 
     def nanny_fields(self):
         return [self[name] for name in self.NANNY_FIELDS]

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -204,8 +204,18 @@ def edit_page(
         if form.is_valid():
             row = save(form) if save is not None else form.save()
             saved(request, message(row))
+            # Saved, but worth a second look (a form's `saved_warnings`).
+            for warning in getattr(form, "saved_warnings", ()):
+                messages.warning(request, warning)
             return redirect(success_url(row) if callable(success_url) else success_url)
     else:
         form = form_class(instance=instance, initial=initial, **form_kwargs)
     _show_warnings(form, warnings)
-    return render_tab(request, template, tab, {**context, "form": form})
+    if not request.user.has_perm(CHANGE_DRAFT):
+        # A viewer reads the page: fields that looked editable (with only a line at the bottom
+        # saying otherwise) promised a change the server then refuses.
+        for field in form.fields.values():
+            field.disabled = True
+    # CANCEL as a link for whoever may not POST here (the POST would be refused).
+    cancel_href = resolve_url(cancel_url) if cancel_url is not None else None
+    return render_tab(request, template, tab, {**context, "form": form, "cancel_href": cancel_href})

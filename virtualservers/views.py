@@ -106,8 +106,8 @@ def redundancy(request: HttpRequest) -> HttpResponse:
         instance=instance,
         lvs_cf_section=GLOBAL,
         form_kwargs={
-            "show_private": bool(settings_.primary_private),
             "primary": settings_.primary or "",
+            "primary_private": settings_.primary_private or "",
         },
         template=template,
         tab="redundancy",
@@ -117,22 +117,15 @@ def redundancy(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _apply_redundancy_defaults(instance: Redundancy) -> None:
-    """What Piranha writes when it first shows the fields (and on RESET)."""
-    instance.backup = instance.backup or "0.0.0.0"
-    instance.keepalive = instance.keepalive or 6
-    instance.deadtime = instance.deadtime or 18
-    instance.heartbeat_port = instance.heartbeat_port or 539
-    instance.heartbeat = True
-
-
 @require_POST
 @requires(CHANGE_DRAFT)
 def redundancy_enable(request: HttpRequest) -> HttpResponse:
+    """Only the flag: the form then shows Piranha's defaults in the empty fields and ACCEPT
+    writes them. Writing them here left them in lvs.cf after DISABLE (a pending diff nobody
+    made: ENABLE then DISABLE must give back the file it started from)."""
     instance = Redundancy.load()
     instance.backup_active = True
-    _apply_redundancy_defaults(instance)
-    instance.save()
+    instance.save(update_fields=["backup_active"])
     saved(request, _("Backup enabled."))
     return redirect("virtualservers:redundancy")
 
@@ -142,7 +135,7 @@ def redundancy_enable(request: HttpRequest) -> HttpResponse:
 def redundancy_disable(request: HttpRequest) -> HttpResponse:
     instance = Redundancy.load()
     instance.backup_active = False
-    instance.save()
+    instance.save(update_fields=["backup_active"])
     saved(request, _("Backup disabled."))
     return redirect("virtualservers:redundancy")
 

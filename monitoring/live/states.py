@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.live.holds import RuntimeState, describe, is_ready
-from monitoring.models import RealServerHealth, RealServerRuntimeState
+from monitoring.models import RealServerHealth, RealServerRuntimeState, WorkerStatus
 from monitoring.publish import audit
 from monitoring.publish.revisions import published_text
 from virtualservers.lvsconf.model import DEFAULT_PORT, LvsConfError, RealServerRef
@@ -236,13 +236,31 @@ def annotate_live(rows: list[dict]) -> None:
             line["ready"] = is_ready(*args, *counts)
 
 
+def _table_destinations(virtual_name: str) -> dict[tuple[str, int], dict] | None:
+    """The destinations of `virtual_name`'s service in the worker's last table (the one CONTROL
+    shows), by (address, port); None when the worker has published no table."""
+    table = WorkerStatus.objects.filter(pk=1).values_list("table", flat=True).first()
+    if not isinstance(table, list):
+        return None
+    found: dict[tuple[str, int], dict] = {}
+    for service in table:
+        if service.get("virtual") == virtual_name:
+            for dest in service.get("destinations", []):
+                found[(dest["address"], dest["port"])] = dest
+    return found
+
+
 def annotate_reals(virtual, reals) -> list:
     """The draft's real servers of `virtual`, each with `runtime_ref` (how the worker names it
-    once published) and `runtime` (its state, words and readiness from the last health write,
-    at most ten seconds old)."""
+    once published) and `runtime` (its state, words and readiness).
+
+    What the kernel does (in the table, weight, connections) comes from the worker's last table,
+    as on CONTROL: the health rows are written at most every ten seconds, and read alone they
+    showed the state before the action ("drain requested" where CONTROL said drained)."""
     reals = list(reals)
     port = virtual.port if virtual.port is not None else DEFAULT_PORT
     held = held_rows([virtual.name])
+    table = _table_destinations(virtual.name)
     health = {
         (h.address, h.port): h for h in RealServerHealth.objects.filter(virtual_name=virtual.name)
     }
@@ -252,7 +270,13 @@ def annotate_reals(virtual, reals) -> list:
         row = held.get((virtual.name, *key))
         h = health.get(key)
         state = row.state if row is not None else None
-        if h is None:  # the worker has not reported on it: nothing known to be applied yet
+        if table is not None and (key in table or h is not None):
+            dest = table.get(key)
+            in_table = dest is not None
+            weight = dest.get("weight") if in_table else None
+            args = (state, in_table, weight)
+            counts = (dest.get("active", 0), dest.get("inact", 0)) if in_table else (0, 0)
+        elif h is None:  # the worker has not reported on it: nothing known to be applied yet
             args, counts = (state, True, 1), (0, 0)
         else:
             args, counts = (state, h.weight is not None, h.weight), (h.active_conn, h.inact_conn)

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.auth.models import User
 
 from monitoring.models import AuditEntry
+from monitoring.publish.revisions import publish
 from realservers.models import RealServer
 from tests.browser.conftest import PASSWORD, chromium
 from tests.browser.test_layout_in_browser import seed_live_table
-from virtualservers.models import MonitoringScript, VirtualServer
+from virtualservers.models import MonitoringScript, Redundancy, VirtualServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,11 +45,16 @@ def seeded(piranha, lvs_cf) -> VirtualServer:
     for name, address in (("mysql1", "192.0.2.241"), ("mysql2", "192.0.2.242")):
         RealServer.objects.create(virtual_server=virtual, name=name, address=address)
     seed_live_table()
+    # Published (a revision page to show), and the backup enabled: REDUNDANCY shows its fields.
+    publish(User.objects.get(username="piranha"))
+    Redundancy.objects.update_or_create(pk=1, defaults={"backup_active": True})
     return virtual
 
 
 def pages(virtual: VirtualServer) -> list[tuple[str, str]]:
-    """Every tab and subtab, and the pages reached from CONTROL and the banner."""
+    """Every tab and subtab, the pages reached from CONTROL and the banner, and the add, edit,
+    delete and revision pages."""
+    real = virtual.real_servers.first()
     return [
         ("01-control-monitoring", "/"),
         ("02-global-settings", "/global/"),
@@ -60,6 +67,11 @@ def pages(virtual: VirtualServer) -> list[tuple[str, str]]:
         ("09-audit", "/audit/"),
         ("10-notifications", "/notifications/"),
         ("11-password-and-language", "/accounts/password/change/"),
+        ("13-add-virtual-server", "/virtual/add/"),
+        ("14-edit-real-server", f"/virtual/{virtual.pk}/real/{real.pk}/"),
+        ("15-add-real-server", f"/virtual/{virtual.pk}/real/add/"),
+        ("16-delete-virtual-server", f"/virtual/{virtual.pk}/delete/"),
+        ("17-revision", "/revisions/1/"),
     ]
 
 
@@ -99,9 +111,13 @@ def test_every_tab_in_both_languages(live_server, language_browser, seeded, requ
 
     language, context = language_browser
     page = context.new_page()
+    changes_before = AuditEntry.objects.filter(action="change").count()
     try:
-        log_in(page, live_server.url, language)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.goto(live_server.url + "/accounts/login/")
+        assert page.locator("html").get_attribute("lang") == language
+        page.screenshot(path=str(SCREENSHOTS / f"i18n-{language}-00-login.png"), full_page=True)
+        log_in(page, live_server.url, language)
         for name, path in pages(seeded):
             response = page.goto(live_server.url + path)
             assert response.status == 200, (path, response.status)
@@ -125,7 +141,7 @@ def test_every_tab_in_both_languages(live_server, language_browser, seeded, requ
         page.screenshot(
             path=str(SCREENSHOTS / f"i18n-{language}-12-validation-message.png"), full_page=True
         )
-        assert AuditEntry.objects.filter(action="change").count() == 0
+        assert AuditEntry.objects.filter(action="change").count() == changes_before
     finally:
         page.context.clear_cookies()
         page.close()
@@ -136,6 +152,8 @@ def test_no_spanish_label_overflows_at_1280_px(live_server, language_browser, se
     language, context = language_browser
     page = context.new_page()
     try:
+        page.goto(live_server.url + "/accounts/login/")
+        assert overflowing(page) == [], "/accounts/login/"
         log_in(page, live_server.url, language)
         assert page.viewport_size["width"] == 1280
         for _name, path in pages(seeded):

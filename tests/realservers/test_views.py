@@ -66,7 +66,7 @@ def test_it_shows_the_edit_form_with_piranhas_labels(admin_client, virtual):
 
 def test_it_adds_an_inactive_real_server(admin_client, virtual):
     response = admin_client.post(
-        reverse("realservers:real_add", args=[virtual.pk]), data(name="web one", weight="0")
+        reverse("realservers:real_add", args=[virtual.pk]), data(name="web_one", weight="0")
     )
     assert response["Location"] == reverse("realservers:real_list", args=[virtual.pk])
     server = RealServer.objects.get()
@@ -201,3 +201,22 @@ def test_a_real_server_address_kept_as_a_host_name_shows_the_warning(admin_clien
     html = admin_client.get(reverse("realservers:real_edit", args=[virtual.pk, real.pk]))
     hint = html.content.decode().split('id="id_address"', 1)[1].split('<div class="mb-3"', 1)[0]
     assert "web1.example is a host name" in hint
+
+
+def test_a_name_with_blanks_is_refused_on_its_field_with_the_one_word_form(admin_client, virtual):
+    url = reverse("realservers:real_add", args=[virtual.pk])
+    response = admin_client.post(url, data(name="my sql"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["name"] == [
+        "A name is one word in lvs.cf, without blanks: type my_sql, for example."
+    ]
+    assert not RealServer.objects.exists()
+
+
+def test_a_real_server_at_the_vip_is_saved_with_a_warning(admin_client, virtual):
+    url = reverse("realservers:real_add", args=[virtual.pk])
+    response = admin_client.post(url, data(address="192.0.2.100"), follow=True)
+    assert RealServer.objects.get().address == "192.0.2.100"
+    html = response.content.decode()
+    assert 'class="alert alert-warning"' in html
+    assert "The VIP 192.0.2.100 is also the address of real server web1" in html

@@ -201,3 +201,40 @@ virtual web {
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["form"].errors
     assert render(draft_config(serial_no=revision.serial_no)) == revision.text
+
+
+def installed_program(settings, tmp_path) -> str:
+    """A check program installed as the form requires (the tests run as root)."""
+    checks = tmp_path / "checks"
+    checks.mkdir(mode=0o755)
+    (checks / "check").write_text("#!/bin/sh\necho OK\n")
+    (checks / "check").chmod(0o755)
+    settings.LVSADMIN_CHECK_PROGRAM_DIRS = [str(checks)]
+    return f"{checks}/check %h"
+
+
+def test_the_prefilled_send_is_not_written_beside_a_sending_program(
+    admin_client, virtual, settings, tmp_path
+):
+    program = installed_program(settings, tmp_path)
+    response = post(admin_client, virtual, send_program=program, expect="OK")
+    assert response.status_code == 302, response.context["form"].errors
+    text = rendered_virtual()
+    assert f'send_program = "{program}"\n' in text
+    assert "send =" not in text
+    assert '     expect = "OK"\n' in text
+
+
+def test_a_send_typed_beside_a_sending_program_is_kept(admin_client, virtual, settings, tmp_path):
+    program = installed_program(settings, tmp_path)
+    post(admin_client, virtual, send_program=program, send="PING\\r\\n", expect="OK")
+    assert '     send = "PING\\r\\n"\n' in rendered_virtual()
+
+
+def test_the_check_sections_name_the_checks_they_serve(admin_client, virtual):
+    html = admin_client.get(
+        reverse("virtualservers:monitoring_script", args=[virtual.pk])
+    ).content.decode()
+    assert 'data-lvs-kinds="nanny"' in html and 'data-lvs-kinds="mysql"' in html
+    assert 'data-lvs-kinds="http https tls"' in html
+    assert "/static/lvsadmin/check-kind.js" in html

@@ -1,8 +1,11 @@
 """REDUNDANCY page: ENABLE / DISABLE / RESET and the heartbeat fields."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
+from monitoring.publish import draft
+from monitoring.publish import revisions as publish
 from virtualservers.models import GlobalSettings, Redundancy
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +34,14 @@ def test_it_shows_an_inactive_backup_with_only_enable(admin_client):
     assert ">DISABLE</button>" not in html
 
 
-def test_it_enables_the_backup_with_piranhas_defaults(admin_client):
+def test_it_enables_the_backup_and_shows_piranhas_defaults(admin_client):
+    Redundancy.objects.create(pk=1, keepalive=None, deadtime=None, heartbeat_port=None)
     response = admin_client.post(reverse("virtualservers:redundancy_enable"))
     assert response.status_code == 302
-    row = Redundancy.load()
-    assert row.backup_active is True
-    assert (row.backup, row.keepalive, row.deadtime, row.heartbeat_port) == ("0.0.0.0", 6, 18, 539)
+    assert Redundancy.load().backup_active is True
+    form = admin_client.get(URL).context["form"]
+    shown = {name: form[name].value() for name in ("keepalive", "deadtime", "heartbeat_port")}
+    assert shown == {"keepalive": 6, "deadtime": 18, "heartbeat_port": 539}
     html = admin_client.get(URL).content.decode()
     for label in [
         ">active<",
@@ -55,11 +60,49 @@ def test_it_enables_the_backup_with_piranhas_defaults(admin_client):
         assert label in html, label
 
 
-def test_it_shows_the_private_ip_only_when_the_primary_has_one(admin_client):
+def test_enable_then_disable_leaves_no_pending_diff(admin_client, settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "lvs.cf"
+    Redundancy.objects.create(pk=1, keepalive=None, deadtime=None, heartbeat_port=None)
+    publish.publish(User.objects.get(username="admin"))
+    admin_client.post(reverse("virtualservers:redundancy_enable"))
+    assert "+backup_active = 1" in publish.pending_diff()
+    admin_client.post(reverse("virtualservers:redundancy_disable"))
+    assert publish.pending_diff() == ""
+
+
+def test_the_private_ip_has_a_field_even_without_the_primarys(admin_client):
     Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
-    assert "Redundant server private IP" not in admin_client.get(URL).content.decode()
-    GlobalSettings.objects.filter(pk=1).update(primary_private="10.1.1.10")
     assert "Redundant server private IP" in admin_client.get(URL).content.decode()
+
+
+def test_a_private_ip_without_the_primarys_is_refused_on_its_field(admin_client):
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    response = admin_client.post(URL, fields(backup_private="198.51.100.11"))
+    assert response.status_code == 200
+    assert "The primary has no private IP" in response.context["form"].errors["backup_private"][0]
+    assert Redundancy.load().backup_private == ""
+
+
+def test_the_private_ip_is_written_to_lvs_cf_and_read_back(admin_client, settings, tmp_path):
+    settings.LVSADMIN_LVS_CF = tmp_path / "lvs.cf"
+    GlobalSettings.objects.update_or_create(pk=1, defaults={"primary_private": "198.51.100.10"})
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    response = admin_client.post(URL, fields(backup_private="198.51.100.11"))
+    assert response.status_code == 302
+    text = publish.draft_text()
+    assert "backup_private = 198.51.100.11\n" in text
+    assert publish.parse_text(text).backup_private == "198.51.100.11"
+    publish.publish(User.objects.get(username="admin"))
+    draft.replace_draft(publish.parse_text(text))
+    assert Redundancy.load().backup_private == "198.51.100.11"
+    assert publish.pending_diff() == ""
+
+
+def test_the_private_ip_may_not_be_the_primarys(admin_client):
+    GlobalSettings.objects.update_or_create(pk=1, defaults={"primary_private": "198.51.100.10"})
+    Redundancy.objects.create(pk=1, backup_active=True, backup="192.0.2.11")
+    response = admin_client.post(URL, fields(backup_private="198.51.100.10"))
+    assert "the primary's own" in response.context["form"].errors["backup_private"][0]
 
 
 def test_it_accepts_the_fields_and_forces_heartbeat_on(admin_client):

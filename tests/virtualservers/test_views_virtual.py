@@ -1,11 +1,15 @@
 """VIRTUAL SERVERS list and the VIRTUAL SERVER subtab (add, edit, delete, (de)activate)."""
 
+import re
+
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from monitoring.models import AuditEntry
 from realservers.models import RealServer
 from virtualservers.models import MonitoringScript, VirtualServer
 
@@ -141,7 +145,7 @@ def test_it_shows_every_field_label_of_the_virtual_server_subtab(admin_client):
 
 
 def test_it_adds_an_inactive_virtual_with_its_monitoring_script(admin_client):
-    response = admin_client.post(ADD, form_data(name="web site", port="https"))
+    response = admin_client.post(ADD, form_data(name="web_site", port="https"))
     virtual = VirtualServer.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("virtualservers:virtual_edit", args=[virtual.pk])
@@ -296,6 +300,56 @@ def test_it_returns_to_the_list_page_it_came_from_but_never_elsewhere(admin_clie
     url = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
     assert admin_client.post(url, {"next": "/virtual/?page=2"})["Location"] == "/virtual/?page=2"
     assert admin_client.post(url, {"next": "https://evil.example/"})["Location"] == LIST
+
+
+def test_the_virtual_server_subtab_shows_its_state_and_toggles_it(admin_client):
+    virtual = make()
+    edit = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    html = admin_client.get(edit).content.decode()
+    assert 'Status: <span class="config-inactive">inactive</span>' in html
+    toggle = reverse("virtualservers:virtual_toggle", args=[virtual.pk])
+    form = re.search(rf'<form method="post" action="{toggle}">(.*?)</form>', html).group(1)
+    assert "csrfmiddlewaretoken" in form and ">(DE)ACTIVATE</button>" in form
+    next_url = re.search(r'name="next" value="([^"]*)"', form).group(1)
+    response = admin_client.post(toggle, {"next": next_url}, follow=True)
+    assert response.redirect_chain[-1][0] == edit
+    html = response.content.decode()
+    assert "Virtual server www activated." in html
+    assert 'Status: <span class="config-active">active</span>' in html
+    entry = AuditEntry.objects.latest("pk")
+    assert entry.action == "activate" and "www" in entry.target
+
+
+def test_a_viewer_sees_the_state_without_the_button(client, django_user_model):
+    virtual = make()
+    user = django_user_model.objects.create_user("vera")
+    user.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(user)
+    html = client.get(reverse("virtualservers:virtual_edit", args=[virtual.pk])).content.decode()
+    assert "Status: " in html and "(DE)ACTIVATE" not in html
+
+
+def test_a_name_with_blanks_is_refused_on_its_field_with_the_one_word_form(admin_client):
+    response = admin_client.post(ADD, form_data(name="my sql"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["name"] == [
+        "A name is one word in lvs.cf, without blanks: type my_sql, for example."
+    ]
+    assert not VirtualServer.objects.exists()
+
+
+def test_a_vip_equal_to_a_real_servers_address_is_saved_with_a_warning(admin_client):
+    virtual = make()
+    RealServer.objects.create(virtual_server=virtual, name="db1", address="192.0.2.101")
+    url = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(url, form_data(address="192.0.2.101"), follow=True)
+    virtual.refresh_from_db()
+    assert virtual.address == "192.0.2.101"
+    html = response.content.decode()
+    assert 'class="alert alert-warning"' in html
+    assert "The VIP 192.0.2.101 is also the address of real server db1" in html
+    response = admin_client.post(url, form_data(address="192.0.2.100"), follow=True)
+    assert "alert-warning" not in response.content.decode()
 
 
 def test_it_never_toggles_on_get(admin_client):
