@@ -60,6 +60,8 @@ def after_migrate(sender, using: str = "default", **kwargs) -> None:
     needed = {DraftGeneration._meta.db_table} | {m._meta.db_table for m in DRAFT_MODELS}
     if needed <= tables:
         make_triggers(connection)
+        # The row the triggers count in (a flush emptied it; the first page would make it).
+        DraftGeneration.objects.using(using).get_or_create(pk=1)
 
 
 def current() -> DraftGeneration:
