@@ -162,6 +162,7 @@ TEMPLATES = [
             # folder apart from it.
             "libraries": {
                 "live": "monitoring.live.tags",
+                "loadweights": "monitoring.loadweights.tags",
                 "peersync": "monitoring.peersync.tags",
             },
         },
@@ -354,6 +355,9 @@ LOGGING = {
 # --- checks: fall/rise, HTTP/HTTPS/TLS checks, slow start ---
 # Seconds between the doublings of a real server's weight as it enters the table (nanny: ~20).
 LVSADMIN_SLOW_START_STEP_SECONDS = float(env("SLOW_START_STEP_SECONDS", "20"))
+# load_monitor = uptime: the ssh_config file (User, IdentityFile, UserKnownHostsFile) the check
+# user's ssh reads; the command line adds BatchMode, StrictHostKeyChecking and a timeout.
+LVSADMIN_UPTIME_SSH_CONFIG = env("UPTIME_SSH_CONFIG", "/etc/lvsadmin/uptime-ssh.conf")
 
 # --- notify: notifications (e-mail, webhook, notify program) -----------------------------------
 # Django's e-mail settings from the environment (LVSADMIN_EMAIL_HOST...). The recipients, the
@@ -382,7 +386,13 @@ LVSADMIN_METRICS_TOKEN_FILE = env("METRICS_TOKEN_FILE", "")
 LVSADMIN_METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
 
 # --- api: the JSON API (Django REST framework, OpenAPI schema by drf-spectacular) ---------------
-INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "drf_spectacular"]
+INSTALLED_APPS += [
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI's files, vendored: the schema browser loads nothing from a CDN.
+    "drf_spectacular_sidecar",
+]
 # A token opens the API (only the API) to the login gate; an API request without one gets 401.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.LoginRequiredMiddleware"),
@@ -414,6 +424,12 @@ SPECTACULAR_SETTINGS = {
     # The schema is behind the same gates as the API (allowlist, then a token or a session).
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
+    # The schema browser (/api/schema/browse/): Swagger UI from our static files, and no
+    # validator badge (it fetches an image from validator.swagger.io, outside this network and
+    # refused by the CSP).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # monitoring.api.urls.IdConverter: a row's id, within the database's 64-bit integers.
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}

@@ -20,6 +20,8 @@ from virtualservers.lvsconf.schema import (
     DEFAULT_HTTP_STATUS,
     GLOBAL,
     HTTP_METHODS,
+    LOAD_MONITORS,
+    RETIRED_LOAD_MONITORS,
     WEB_CHECK_KEYS,
     key,
 )
@@ -488,6 +490,8 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
             "timeout",
             "quiesce_server",
             "load_monitor",
+            "agent_port",
+            "agent_inter",
             "scheduler",
             "persistent",
             "pmask",
@@ -503,12 +507,9 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
         self.initial["scheduler"] = self.initial.get("scheduler") or DEFAULT_SCHEDULER
         self.initial["protocol"] = self.initial.get("protocol") or DEFAULT_PROTOCOL
         self.initial["load_monitor"] = self.initial.get("load_monitor") or "none"
-        self.fields["load_monitor"].choices = [
-            ("none", "none"),
-            ("rup", "rup"),
-            ("ruptime", "ruptime"),
-            ("uptime", "uptime"),
-        ]
+        # rup and ruptime stay listed so that an imported virtual shows what it has; saving
+        # one is refused by clean_load_monitor, which names the replacements.
+        self.fields["load_monitor"].choices = [(name, name) for name in LOAD_MONITORS]
         self.fields["load_monitor"].required = False
         self.fields["sorry_server"].help_text = _("Used while no real server is up.")
         self.mh_warning = ""
@@ -524,6 +525,14 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("load_monitor") == "agent":
+            if not data.get("agent_port"):
+                self.add_error(
+                    "agent_port", _("The agent check needs the port its agents answer on.")
+                )
+        else:
+            # Written only when used: another tool leaves no agent keys in lvs.cf.
+            data["agent_port"] = data["agent_inter"] = None
         if self.mh_warning and (data.get("scheduler") or DEFAULT_SCHEDULER) == "mh":
             self.mh_warning = ""
         address = data.get("address")
@@ -536,7 +545,36 @@ class VirtualServerForm(KeepAbsentMixin, forms.ModelForm):
         return data
 
     def clean_load_monitor(self) -> str:
-        return self.cleaned_data["load_monitor"] or "none"
+        monitor = self.cleaned_data["load_monitor"] or "none"
+        if monitor in RETIRED_LOAD_MONITORS:
+            raise ValidationError(
+                _(
+                    "%(tool)s needs a daemon (rstatd or rwhod) that no current distribution "
+                    "runs. Choose agent (HAProxy's agent check), mysql (the MySQL check's "
+                    "figures) or uptime (over ssh)."
+                ),
+                code="retired",
+                params={"tool": monitor},
+            )
+        if monitor == "uptime" and GlobalSettings.load().rsh_command != "ssh":
+            raise ValidationError(
+                _(
+                    "uptime runs over ssh only: set GLOBAL SETTINGS' rsh command to ssh first "
+                    "(rsh sends everything in clear)."
+                ),
+                code="needs_ssh",
+            )
+        if monitor == "mysql":
+            script = MonitoringScript.objects.filter(virtual_server_id=self.instance.pk).first()
+            if script is None or script.kind != CheckKind.MYSQL:
+                raise ValidationError(
+                    _(
+                        "mysql reads its figures on the built-in MySQL check's connection: "
+                        "choose that check on MONITORING SCRIPTS first."
+                    ),
+                    code="needs_mysql_check",
+                )
+        return monitor
 
     def clean_quiesce_server(self) -> bool:
         return bool(self.cleaned_data.get("quiesce_server"))

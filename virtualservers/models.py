@@ -378,9 +378,24 @@ class VirtualServer(models.Model):
         choices=LOAD_MONITOR_CHOICES,
         default="none",
         help_text=_(
-            "Nothing in lvsadmin acts on this: it is written to lvs.cf for Piranha's nanny; "
-            "weights do not follow the real servers' load."
+            "Weights that follow load. uptime: each real server's load average over ssh "
+            "(rsh_command = ssh); agent: HAProxy's agent check on the agent port; mysql: the "
+            "MySQL check's connection reads Threads_running and a replica's delay."
         ),
+    )
+    agent_port = models.PositiveIntegerField(
+        _("Agent port"),
+        null=True,
+        blank=True,
+        validators=range_validators(VIRTUAL, "agent_port"),
+        help_text=_("The TCP port the real servers' agent answers on (HAProxy's agent-port)."),
+    )
+    agent_inter = models.PositiveIntegerField(
+        _("Agent interval"),
+        null=True,
+        blank=True,
+        validators=range_validators(VIRTUAL, "agent_inter"),
+        help_text=_("Seconds between two questions to the agent (HAProxy's agent-inter): 2."),
     )
     sorry_server = IPAddressField(_("Sorry Server"), blank=True, validators=[validate_ip])
     client_monitor = models.CharField(_("client monitor (legacy)"), max_length=255, blank=True)

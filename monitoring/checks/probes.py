@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import re2
 
-from monitoring.checks.programs import CHILD_ENV, ProgramRefused, open_program
+from monitoring.checks.programs import ProgramRefused, open_program, spawn
+from monitoring.loadweights.database import DatabaseLoad, read_database_load
 from virtualservers.lvsconf.paths import PathCheck
 from virtualservers.lvsconf.schema import (
     BUILTIN_CHECK_SETTINGS,
@@ -47,6 +48,8 @@ class ProbeResult:
     ok: bool
     latency: float
     reason: str = ""
+    # The MySQL check's load figures, read on its connection when load_monitor = mysql.
+    load: DatabaseLoad | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class CheckSpec:
     mysql_database: str = ""
     mysql_query: str = ""
     mysql_expect: str = ""
+    mysql_load: bool = False  # load_monitor = mysql: also read the load figures (loadweights)
     # The HTTP(S) and TLS checks (checks.http), from lvs.cf's own keys of the same names.
     http_method: str = "GET"
     http_path: str = "/"
@@ -150,6 +154,7 @@ def spec_for(virtual, check: dict | None = None) -> CheckSpec:
         expect=expect,
         use_regex=bool(virtual.use_regex),
         send_program=virtual.send_program,
+        mysql_load=kind == "mysql" and virtual.load_monitor == "mysql",
         **settings,
         **web_settings(virtual),
     )
@@ -172,9 +177,10 @@ async def probe(
     forwarding path instead (to the VIP, by the path's private service): every request, Host
     header and SNI name stays the real server's, so that only the path differs."""
     start = time.monotonic()
+    load = None
     try:
         if spec.kind == "mysql":
-            ok, reason = await asyncio.to_thread(mysql_check, address, port, spec, path)
+            ok, reason, load = await asyncio.to_thread(mysql_check, address, port, spec, path)
         elif spec.kind in WEB_CHECKS:
             from monitoring.checks.http import web_check
 
@@ -190,7 +196,7 @@ async def probe(
             ok, reason = await tcp_check(address, port, spec, tcp_only, path)
     except Exception as exc:  # a probe must never take the worker down
         ok, reason = False, f"check failed: {exc}"
-    return ProbeResult(ok, time.monotonic() - start, reason)
+    return ProbeResult(ok, time.monotonic() - start, reason, load)
 
 
 async def probe_both_ways(
@@ -396,18 +402,8 @@ async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool,
     try:
         # The checked descriptor is what runs (no second path lookup); pass_fds keeps it open
         # across exec so that a #! script's interpreter can read it as /proc/self/fd/N.
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            executable=program.executable,
-            pass_fds=(program.fd,),
-            user=program.uid,
-            group=program.gid,
-            extra_groups=[] if program.uid is not None else None,
-            env=CHILD_ENV,
-            cwd="/",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+        process = await spawn(
+            argv, program.uid, program.gid, program.executable, pass_fds=(program.fd,)
         )
     except OSError as exc:
         return False, f"cannot run {argv[0]}: {exc.strerror}"
@@ -434,9 +430,11 @@ async def program_check(address: str, port: int, spec: CheckSpec) -> tuple[bool,
 
 def mysql_check(
     address: str, port: int, spec: CheckSpec, path: PathCheck | None = None
-) -> tuple[bool, str]:
+) -> tuple[bool, str, DatabaseLoad | None]:
     """A full MySQL login, an optional query, then a clean COM_QUIT: unlike a bare TCP
     connect-and-drop, this never raises the server's connect-error count for the director.
+    With `spec.mysql_load` (load_monitor = mysql) the same connection also reads the load
+    figures (loadweights.database), on the direct check only: the third value, else None.
 
     The exception classes are PyMySQL's top-level names, never `pymysql.err.*`: with the
     application database on MySQL, settings install PyMySQL as MySQLdb, and Django's backend
@@ -456,10 +454,10 @@ def mysql_check(
             sock.connect((path.vip, port))
         except TimeoutError:
             _close(sock)
-            return False, f"connect {_timeout_reason(spec)}"
+            return False, f"connect {_timeout_reason(spec)}", None
         except OSError as exc:
             _close(sock)
-            return False, _os_reason(exc)
+            return False, _os_reason(exc), None
     try:
         connection = pymysql.connect(
             host=address if path is None else path.vip,
@@ -477,35 +475,47 @@ def mysql_check(
     except pymysql.OperationalError as exc:
         code, message = (exc.args + ("",))[:2]
         if code == 1045:
-            return False, f"access denied for user '{spec.mysql_user}'"
+            return False, f"access denied for user '{spec.mysql_user}'", None
         if code == 2003:
             text = str(message)
             if "timed out" in text:
-                return False, f"connect {_timeout_reason(spec)}"
+                return False, f"connect {_timeout_reason(spec)}", None
             if "refused" in text.lower() or "111" in text:
-                return False, "connection refused"
-            return False, text
-        return False, f"MySQL error {code}: {message}"
+                return False, "connection refused", None
+            return False, text, None
+        return False, f"MySQL error {code}: {message}", None
     except (pymysql.MySQLError, OSError) as exc:
-        return False, f"MySQL error: {exc}"
+        return False, f"MySQL error: {exc}", None
     try:
-        if not spec.mysql_query:
+        if spec.mysql_query:
+            with connection.cursor() as cursor:
+                cursor.execute(spec.mysql_query)
+                row = cursor.fetchone()
+            got = "" if row is None or row[0] is None else str(row[0])
+            if spec.mysql_expect and got != spec.mysql_expect:
+                return False, f"expected {spec.mysql_expect!r}, got {got!r}", None
+        elif not spec.mysql_load:
             connection.ping(reconnect=False)
-            return True, ""
-        with connection.cursor() as cursor:
-            cursor.execute(spec.mysql_query)
-            row = cursor.fetchone()
-        got = "" if row is None or row[0] is None else str(row[0])
-        if spec.mysql_expect and got != spec.mysql_expect:
-            return False, f"expected {spec.mysql_expect!r}, got {got!r}"
-        return True, ""
+        return True, "", _database_load(connection) if spec.mysql_load and path is None else None
     except (pymysql.MySQLError, OSError) as exc:
-        return False, f"MySQL query failed: {exc}"
+        return False, f"MySQL query failed: {exc}", None
     finally:
         try:
             connection.close()  # sends COM_QUIT
         except Exception:
             pass
+
+
+def _database_load(connection) -> DatabaseLoad | None:
+    """The load figures on the check's connection; None when the server would not tell (the
+    check itself passed: a load that cannot be read leaves the weight as it is)."""
+    import pymysql
+
+    try:
+        with connection.cursor() as cursor:
+            return read_database_load(cursor, (pymysql.MySQLError,))
+    except (pymysql.MySQLError, OSError, ValueError):
+        return None
 
 
 def _close(sock: socket.socket | None) -> None:

@@ -21,6 +21,7 @@ Django-free: the worker hands the settings to configure().
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import re
@@ -119,6 +120,39 @@ def open_program(path: str, policy: ProgramPolicy | None = None) -> CheckedProgr
         uid, gid = _check_user(policy.user)
     fd = _open_checked(path, real, directory, policy.trusted)
     return CheckedProgram(fd, uid, gid)
+
+
+async def spawn(
+    argv: list[str],
+    user: int | None,
+    group: int | None,
+    executable: str | None = None,
+    pass_fds: tuple[int, ...] = (),
+    stderr: int = asyncio.subprocess.DEVNULL,
+) -> asyncio.subprocess.Process:
+    """Start a check's command the one way they all start: as `user` with no supplementary
+    groups (None: the worker's own user), a clean environment, cwd /, no stdin, stdout piped."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        executable=executable,
+        pass_fds=pass_fds,
+        user=user,
+        group=group,
+        extra_groups=[] if user is not None else None,
+        env=CHILD_ENV,
+        cwd="/",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )
+
+
+def check_user_ids(policy: ProgramPolicy | None = None) -> tuple[int | None, int | None]:
+    """Whom a command lvsadmin runs for a check runs as: the check user when the worker is root
+    (ProgramRefused when that user is missing or root), else the worker's own user (None)."""
+    if os.geteuid() != 0:
+        return None, None
+    return _check_user((policy or _policy).user)
 
 
 def _check_user(name: str) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from monitoring.ipvs.converge import ApplyBusy, ApplyResult
 from monitoring.ipvs.coordination import ConvergeRequests, write_view
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
-from monitoring.ipvs.table import ServiceKey, Table
+from monitoring.ipvs.table import ServiceKey, Table, TrafficTable
 from monitoring.ipvs.written import WrittenTable
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -66,6 +66,10 @@ class KernelWriter:
         # thread's poll; and those last applied.
         self.held: Held = {}
         self.applied_held: Held = {}
+        # The load monitor's agents (loadweights): their drain and maintenance (an operator's
+        # state wins), and the real servers they say are down (beside health's down set).
+        self.also_held: Callable[[], Held] = dict
+        self.also_down: Callable[[], frozenset[RealServerRef]] = frozenset
         # The checks through the forwarding path (lvsconf.paths), replaced whole with each
         # configuration: their private services are written with the table.
         self.paths: dict[RealServerRef, PathCheck] = {}
@@ -106,12 +110,17 @@ class KernelWriter:
         self.need_converge = True
         return True
 
+    def holds(self) -> Held:
+        """The runtime states to enforce: the operators', then the agents' where none."""
+        also = self.also_held()
+        return {**also, **self.held} if also else self.held
+
     def wants_apply(self, down: frozenset[RealServerRef]) -> bool:
         return (
             self.need_converge
-            or down != self.applied_down
+            or down | self.also_down() != self.applied_down
             or self.ramp() != self.applied_weights
-            or self.held != self.applied_held
+            or self.holds() != self.applied_held
             or self.asked
             or (self.writer is not None and self.clock() - self.last_converge >= self.drift_every)
         )
@@ -136,7 +145,8 @@ class KernelWriter:
         if token is None and not self.wants_apply(down):
             return False
         self.asked = False
-        held = self.held
+        held = self.holds()
+        down = down | self.also_down()
         drift_due = self.clock() - self.last_converge >= self.drift_every
         if self.writer is None:
             self.applied_down, self.applied_weights = down, self.ramp()
@@ -224,8 +234,8 @@ class KernelWriter:
             what = "repaired drift" if drift_repair else "applied"
             log.info("%s: %s", what, result.summary())
 
-    def traffic(self) -> Table | None:
-        """The table with its traffic counters, for /metrics (None: no kernel to read). Not
+    def traffic(self) -> TrafficTable | None:
+        """The traffic counters, for /metrics (None: no kernel to read). Not
         under self.lock: the driver reads them without disturbing applies (Driver.traffic)."""
         driver = self.driver
         if driver is None:

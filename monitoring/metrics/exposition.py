@@ -34,10 +34,12 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from monitoring.arpguard.watch import read_conflicts
+from monitoring.loadweights.shown import read_rows
 from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, sibling
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import read_role
+from monitoring.worker.heartbeat import last_seen
 
 ROLES = ("active", "standby", "fault", "single")
 FRESH_SECONDS = 10.0  # as CONTROL/MONITORING: an older heartbeat means the worker is stopped
@@ -400,6 +402,41 @@ def arp_guard(found: dict) -> str:
     return text
 
 
+LOAD_FAMILIES = (
+    ("lvsadmin_real_server_configured_weight",
+     "The weight lvs.cf gives the real server (weights that follow load start from it)."),
+    ("lvsadmin_real_server_load_weight",
+     "The weight the load monitor gives the real server (uptime and mysql: nanny's formula; "
+     "agent: its percentage); slow start's ramp and a held state win over it in the kernel."),
+    ("lvsadmin_real_server_load",
+     "The real server's last load figure (uptime: 1-minute load; mysql: the documented rule)."),
+    ("lvsadmin_real_server_agent_down",
+     "1 while the real server's agent says down (the reason is on CONTROL/MONITORING)."),
+)  # fmt: skip
+
+
+def load_weights(rows: list[dict]) -> str:
+    """The load monitor's gauges, one series per real server whose weight follows load."""
+    if not rows:
+        return ""
+    families: list[list[str]] = [[], [], [], []]
+    for row in rows:
+        labels = (
+            f'{{address="{_escape(str(row.get("address")))}",'
+            f'monitor="{_escape(str(row.get("monitor")))}",port="{int(row.get("port") or 0)}",'
+            f'virtual_server="{_escape(str(row.get("virtual")))}"}} '
+        )
+        values = (row.get("configured"), row.get("load_weight"), row.get("load"))
+        for lines, value in zip(families, values, strict=False):
+            if value is not None:
+                lines.append(f"{labels}{floatToGoString(value)}\n")
+        families[3].append(f"{labels}{1 if row.get('down') else 0}\n")
+    return "".join(
+        _header(name, doc) + "".join(name + line for line in lines)
+        for (name, doc), lines in zip(LOAD_FAMILIES, families, strict=True)
+    )
+
+
 def exposition(state_path: Path) -> bytes:
     """The text exposition format of one scrape."""
     status = (
@@ -407,6 +444,8 @@ def exposition(state_path: Path) -> bytes:
         .values("heartbeat", "serial_no", "kernel_ok", "table")
         .first()
     ) or {}
+    if status:
+        status["heartbeat"] = last_seen(status.get("heartbeat"), state_path)
     names = read_json(sibling(state_path, ".names")).get("names") or {}
     worker = read_json(sibling(state_path, ".metrics"))
     counters = read_json(sibling(state_path, ".traffic")).get("services")
@@ -416,5 +455,5 @@ def exposition(state_path: Path) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LvsCollector(status, worker))
     text = per_real_server(status.get("table"), names, health) + traffic(counters, names)
-    text += arp_guard(read_conflicts(state_path))
+    text += arp_guard(read_conflicts(state_path)) + load_weights(read_rows(state_path))
     return text.encode() + generate_latest(registry)

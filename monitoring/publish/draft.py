@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
-from django.utils.translation import gettext, gettext_noop
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from monitoring.publish import audit
 from realservers.models import RealServer
@@ -206,6 +208,10 @@ def _script_keys(script: MonitoringScript) -> dict[str, object]:
     return values
 
 
+# Names listed per kind of change before "and N more": a screenful in all.
+NAMES_SHOWN = 10
+
+
 @dataclass
 class DraftChange:
     """What replacing the draft changes, by name, for `importlvscf --dry-run` and restore."""
@@ -222,9 +228,11 @@ class DraftChange:
     def empty(self) -> bool:
         return not any(getattr(self, f.name) for f in fields(self))
 
-    def lines(self, translated: bool = False) -> list[str]:
-        """One line per kind of change; English (the audit trail's, the command's) unless
-        `translated` (the page's message)."""
+    def lines(self, translated: bool = False, limit: int | None = NAMES_SHOWN) -> list[str]:
+        """One line per kind of change: how many, then the first `limit` names (all of them
+        when None) and how many more ("real servers changed (10002): www/rs1, ..., and 9992
+        more"; the whole list was 10,002 names on one line). English (the audit trail's, the
+        command's) unless `translated` (the page's message)."""
         labels = {
             "globals_changed": gettext_noop("global settings changed"),
             "virtuals_added": gettext_noop("virtual servers added"),
@@ -234,12 +242,21 @@ class DraftChange:
             "servers_removed": gettext_noop("real servers removed"),
             "servers_changed": gettext_noop("real servers changed"),
         }
-        words = gettext if translated else str
-        return [
-            f"{words(labels[f.name])}: {', '.join(getattr(self, f.name))}"
-            for f in fields(self)
-            if getattr(self, f.name)
-        ] or [words(gettext_noop("no changes"))]
+        # English: no catalogue, whatever language the request that runs this speaks.
+        with nullcontext() if translated else translation.override(None):
+            lines = []
+            for f in fields(self):
+                names = getattr(self, f.name)
+                if not names:
+                    continue
+                shown = ", ".join(names[:limit])
+                more = len(names) - len(names[:limit])
+                if more:
+                    shown += ngettext(", and %(count)s more", ", and %(count)s more", more) % {
+                        "count": more
+                    }
+                lines.append(f"{gettext(labels[f.name])} ({len(names)}): {shown}")
+            return lines or [gettext("no changes")]
 
 
 def _held(writes, reads) -> dict[str, Callable[[object], object]]:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from monitoring.models import AuditEntry, Revision
 from monitoring.publish import audit as audit_words
 from monitoring.publish import revisions as publish
-from monitoring.publish.forms import ApplyForm
+from monitoring.publish.forms import ApplyForm, AuditFilterForm
 from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.views import director_context
 from virtualservers.lvsconf.model import LvsConfError
@@ -201,11 +201,22 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
 
 @require_safe
 def audit(request: HttpRequest) -> HttpResponse:
-    """The audit trail, newest first; readable by every role."""
-    page = Paginator(AuditEntry.objects.all(), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    """The audit trail, newest first, filtered by who, action and what; readable by every
+    role."""
+    entries = AuditEntry.objects.all()
+    form = AuditFilterForm(
+        request.GET,
+        users=list(entries.order_by("username").values_list("username", flat=True).distinct()),
+        actions=list(entries.order_by("action").values_list("action", flat=True).distinct()),
+    )
+    page = Paginator(form.filtered(entries), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     for entry in page.object_list:
         entry.shown_action = audit_words.shown_action(entry.action)
         entry.shown_target = audit_words.shown_target(entry.target)
+        entry.shown = audit_words.shown_entry(entry.action, entry.target, entry.changes)
     return render_tab(
-        request, "monitoring/audit.html", "control", {"page": page, "entries": page.object_list}
+        request,
+        "monitoring/audit.html",
+        "control",
+        {"page": page, "entries": page.object_list, "filter_form": form},
     )

@@ -25,13 +25,15 @@ from django.db import close_old_connections
 from monitoring.arpguard import packet
 from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
-from monitoring.checks.health import HealthBook
+from monitoring.checks.health import HealthBook, Transition
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe_both_ways
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.coordination import WorkerPresence
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.states import drain_ready, held_now
+from monitoring.loadweights.conf import uptime_ssh_config
+from monitoring.loadweights.monitor import LoadMonitor
 from monitoring.metrics.counters import WorkerMetrics
 from monitoring.models import Revision
 from monitoring.notify import announce
@@ -39,6 +41,7 @@ from monitoring.notify.delivery import WorkerNotifications, program_policy
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.conf import worker
+from monitoring.worker.heartbeat import Heartbeat
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
@@ -120,7 +123,11 @@ class Worker:
         )
         self.status = StatusWriter(self.kernel, clock)
         self.slow_start = SlowStart(clock, worker().slow_start_step)
-        self.kernel.ramp = self.slow_start.weights
+        # Weights that follow load join slow start's (which win) on their way to the writer;
+        # an agent's drain, maintenance and down join the operator's and health's.
+        self.load = LoadMonitor(clock, self.slow_start, uptime_ssh_config())
+        self.kernel.ramp = self.load.weights
+        self.kernel.also_held, self.kernel.also_down = self.load.held, self.load.down
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
         self.transitions = 0
@@ -183,6 +190,7 @@ class Worker:
             self.source_stamp, self.config = None, None
             self.book.sync(LvsConfig())
             self.slow_start.sync(LvsConfig())
+            self.load.sync(LvsConfig())
             self.kernel.paths = {}
             return True
         self.config, self.checks = loaded.config, loaded.checks
@@ -194,6 +202,7 @@ class Worker:
         self.kernel.paths = paths
         self.book.sync(loaded.config, loaded.checks, paths)
         self.slow_start.sync(loaded.config)
+        self.load.sync(loaded.config)
         self.kernel.need_converge = True
         log.info(
             "enforcing %s",
@@ -215,6 +224,7 @@ class Worker:
 
     def write_status(self, force: bool = False, health: HealthSnapshot | None = None) -> bool:
         health = self.health_snapshot() if health is None else health
+        self.load.publish(self.state_path)
         return self.status.write(Enforced(self.config, self.serial), health, force)
 
     def poll(self) -> Loaded | None:
@@ -280,19 +290,30 @@ class Worker:
         return path
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
-        transition = self.book.record(ref, result, started)
-        self.metrics.observe_check(result.latency, transition and transition.up)
-        if transition is not None and ref in self.kernel.held:
+        """One check's result, for every real server that shares it (checks.health)."""
+        transitions = self.book.record_shared(ref, result, started)
+        # One result moves every server it changes the same way: up if it passed, else down.
+        became_up = result.ok if transitions else None
+        self.metrics.observe_check(result.latency, became_up, len(transitions))
+        for sharer in self.book.sharers(ref):  # the same address: the same load figures
+            self.load.checked(sharer, result)
+        for transition in transitions:
+            self.transitioned(transition)
+
+    def transitioned(self, transition: Transition) -> None:
+        ref = transition.ref
+        if ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.
             log.info("%s (held: %s)", transition.message(), self.kernel.held[ref])
-        elif transition is not None:
+        else:
             self.transitions += 1
             log.info(transition.message())
             if transition.up:
                 self.slow_start.entered(ref)
             else:
                 self.slow_start.left(ref)
+            self.load.moved(ref)
             self.notifications.changed(transition)
 
     def scan_results(self, batch) -> None:
@@ -364,6 +385,8 @@ class Worker:
         controlling: asyncio.Future | None = None
         control_backoff = Backoff("the control step (configuration, kernel)", self.clock)
         status_backoff = Backoff("the status write", self.clock)
+        heartbeat = Heartbeat(self.state_path, self.clock)
+        heartbeat_failed = False
         try:
             await on(control, self.open_driver)
             if once:
@@ -409,6 +432,14 @@ class Worker:
                     elif self.config is not None and self.kernel.wants_apply(self.book.down()):
                         controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
+                self.load.start_due(tasks)
+                try:  # here, not on the status thread: that one may wait for the database
+                    heartbeat.beat()
+                    heartbeat_failed = False
+                except OSError as exc:
+                    if not heartbeat_failed:
+                        log.error("cannot touch the heartbeat file %s: %s", heartbeat.path, exc)
+                    heartbeat_failed = True
                 if writing is not None and writing.done():
                     try:
                         writing.result()

@@ -112,7 +112,7 @@ def test_a_real_server_without_the_vip_on_lo_goes_down_with_the_path_reason_and_
 
     # Its plain check passes: the built-in MySQL check to its own address logs in.
     spec = CheckSpec(kind="mysql", timeout=10, mysql_user=MYSQL_USER, mysql_password=MYSQL_PASSWORD)
-    assert mysql_check(RS2_ADDRESS, 3306, spec) == (True, "")
+    assert mysql_check(RS2_ADDRESS, 3306, spec)[:2] == (True, "")
     # ... yet it is down, with what to fix.
     wait_for(lambda: (rs2_health() or RealServerHealth()).state == "down", 30, "rs2's row")
     reason = rs2_health().last_error

@@ -175,3 +175,36 @@ def test_a_host_name_where_an_address_belongs_is_refused_naming_its_line(text, l
         parse(text)
     assert refused.value.line == line
     assert "is a host name: an IP address is needed here" in refused.value.reason
+
+
+def _virtual(lines: str, head: str = "") -> str:
+    return f"{head}virtual db {{\n     address = 192.0.2.10 eth0:1\n{lines}}}\n"
+
+
+@pytest.mark.parametrize("tool", ["rup", "ruptime"])
+def test_rup_and_ruptime_are_read_with_a_warning_naming_the_replacements(tool):
+    text = _virtual(f"     load_monitor = {tool}\n")
+    assert parsed(text).virtuals[0].load_monitor == tool
+    [note] = warnings(text)
+    assert note.startswith("line 3:") and "use agent, mysql or uptime" in note
+
+
+def test_an_unknown_load_monitor_is_kept_with_a_warning_naming_the_line():
+    text = _virtual("     load_monitor = sar\n")
+    assert parsed(text).virtuals[0].load_monitor == "sar"
+    assert warnings(text)[0].startswith("line 3: load_monitor 'sar' is not one of")
+
+
+def test_uptime_without_ssh_is_read_with_a_warning():
+    assert "runs over ssh only" in warnings(_virtual("     load_monitor = uptime\n"))[0]
+    assert warnings(_virtual("     load_monitor = uptime\n", "rsh_command = ssh\n")) == []
+
+
+def test_the_agent_keys_are_read_and_checked():
+    text = _virtual("     load_monitor = agent\n     agent_port = 9777\n     agent_inter = 3\n")
+    virtual = parsed(text).virtuals[0]
+    assert (virtual.load_monitor, virtual.agent_port, virtual.agent_inter) == ("agent", 9777, 3)
+    exc = error(_virtual("     load_monitor = agent\n"))
+    assert exc.line == 4 and "load_monitor = agent needs agent_port" in exc.reason
+    exc = error(_virtual("     agent_port = 70000\n"))
+    assert exc.line == 3 and "agent_port 70000 is outside 1-65535" in exc.reason

@@ -65,7 +65,7 @@ def virtual_servers(draw):
         expect=draw(maybe(strings)),
         use_regex=draw(maybe(st.booleans())),
         send_program=draw(maybe(strings.map(lambda s: "/usr/local/bin/check " + s.strip()))),
-        load_monitor=draw(maybe(st.sampled_from(["none", "rup", "ruptime", "uptime"]))),
+        load_monitor=draw(maybe(st.sampled_from(["none", "rup", "ruptime", "uptime", "mysql"]))),
         scheduler=draw(maybe(st.sampled_from(SCHEDULERS))),
         protocol=draw(maybe(st.sampled_from(PROTOCOLS))),
         timeout=draw(maybe(st.integers(1, 3600))),

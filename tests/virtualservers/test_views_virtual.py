@@ -414,10 +414,57 @@ def test_a_nul_byte_in_the_port_is_an_error_on_the_field(admin_client):
     assert not VirtualServer.objects.exists()
 
 
-def test_the_load_monitor_says_that_nothing_acts_on_it(admin_client):
-    html = admin_client.get(ADD).content.decode()
-    hint = html.split('id="id_load_monitor"', 1)[1].split('<div class="mb-3"', 1)[0]
-    assert "Nothing in lvsadmin acts on this" in hint
+@pytest.mark.parametrize("tool", ["rup", "ruptime"])
+def test_rup_and_ruptime_are_refused_naming_the_replacements(admin_client, tool):
+    response = admin_client.post(ADD, form_data(load_monitor=tool))
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["load_monitor"]
+    assert f"{tool} needs a daemon (rstatd or rwhod)" in error
+    assert "agent (HAProxy's agent check), mysql" in error and "uptime (over ssh)" in error
+    assert not VirtualServer.objects.exists()
+
+
+def test_the_agent_needs_its_port_and_writes_its_keys(admin_client):
+    response = admin_client.post(ADD, form_data(load_monitor="agent"))
+    assert response.context["form"].errors["agent_port"] == [
+        "The agent check needs the port its agents answer on."
+    ]
+    response = admin_client.post(ADD, form_data(load_monitor="agent", agent_port="9777"))
+    assert response.status_code == 302
+    virtual = VirtualServer.objects.get()
+    assert (virtual.load_monitor, virtual.agent_port, virtual.agent_inter) == ("agent", 9777, None)
+
+
+def test_another_tool_leaves_no_agent_keys(admin_client):
+    virtual = make(load_monitor="agent", agent_port=9777, agent_inter=5)
+    edit = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    admin_client.post(edit, form_data(load_monitor="none", agent_port="9777", agent_inter="5"))
+    virtual.refresh_from_db()
+    assert (virtual.load_monitor, virtual.agent_port, virtual.agent_inter) == ("none", None, None)
+
+
+def test_uptime_needs_ssh_as_the_remote_shell(admin_client):
+    from virtualservers.models import GlobalSettings
+
+    response = admin_client.post(ADD, form_data(load_monitor="uptime"))
+    [error] = response.context["form"].errors["load_monitor"]
+    assert "uptime runs over ssh only" in error
+    settings = GlobalSettings.load()
+    settings.rsh_command = "ssh"
+    settings.save()
+    assert admin_client.post(ADD, form_data(load_monitor="uptime")).status_code == 302
+
+
+def test_mysql_load_needs_the_builtin_mysql_check(admin_client):
+    virtual = make()
+    edit = reverse("virtualservers:virtual_edit", args=[virtual.pk])
+    response = admin_client.post(edit, form_data(load_monitor="mysql"))
+    [error] = response.context["form"].errors["load_monitor"]
+    assert "choose that check on MONITORING SCRIPTS first" in error
+    MonitoringScript.objects.create(virtual_server=virtual, kind="mysql")
+    assert admin_client.post(edit, form_data(load_monitor="mysql")).status_code == 302
+    virtual.refresh_from_db()
+    assert virtual.load_monitor == "mysql"
 
 
 def test_a_value_kept_by_an_import_shows_the_parsers_warning_on_its_field(admin_client):

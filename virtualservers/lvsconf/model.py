@@ -115,6 +115,8 @@ class VirtualServer:
     use_regex: bool | None = None
     send_program: str | None = None
     load_monitor: str | None = None
+    agent_port: int | None = None  # lvsadmin's own: HAProxy's agent check (load_monitor = agent)
+    agent_inter: int | None = None
     scheduler: str | None = None
     protocol: str | None = None
     timeout: int | None = None

@@ -28,6 +28,8 @@ from virtualservers.lvsconf.model import (
 )
 from virtualservers.lvsconf.schema import (
     GLOBAL,
+    LOAD_MONITORS,
+    RETIRED_LOAD_MONITORS,
     SECTIONS,
     SERVER,
     VIRTUAL,
@@ -401,6 +403,7 @@ class _Parser:
             "raw": self.word,
             "word": self.word,
             "scheduler": self.scheduler,
+            "load_monitor": self.load_monitor,
             "statuses": self.statuses,
             "meds": self.meds,
         }
@@ -429,6 +432,26 @@ class _Parser:
             )
         if word not in PIRANHA_SCHEDULERS:
             self.warn(f"scheduler {word} works with lvsadmin, but a stock piranha pulse refuses it")
+        return word
+
+    def load_monitor(self, word: str) -> str:
+        """Any word, as pulse took any; what lvsadmin cannot act on is kept with a warning."""
+        if word in RETIRED_LOAD_MONITORS:
+            self.warn(
+                f"load_monitor = {word} needs {'rstatd' if word == 'rup' else 'rwhod'} on every "
+                "real server, which no current distribution runs: nothing acts on it (kept); "
+                "use agent, mysql or uptime"
+            )
+        elif word not in LOAD_MONITORS:
+            self.warn(
+                f"load_monitor {quoted(word)} is not one of {', '.join(LOAD_MONITORS)}: "
+                "nothing acts on it (kept, as pulse keeps it)"
+            )
+        elif word == "uptime" and (self.config.rsh_command or "rsh") != "ssh":
+            self.warn(
+                "load_monitor = uptime runs over ssh only: set rsh_command = ssh "
+                "(rsh sends everything in clear); until then no load is read"
+            )
         return word
 
     def statuses(self, word: str) -> str:
@@ -488,6 +511,11 @@ class _Parser:
 
     def close_virtual(self) -> None:
         assert self.virtual is not None
+        if self.virtual.load_monitor == "agent" and self.virtual.agent_port is None:
+            raise self.fail(
+                f"virtual {shown(self.virtual.name)}: load_monitor = agent needs agent_port "
+                "(the port the real servers' agent answers on)"
+            )
         if self.virtual.pmask and not self.virtual.persistent:
             self.warn(
                 f"virtual {shown(self.virtual.name)}: pmask without persistent is ignored by pulse (kept)"

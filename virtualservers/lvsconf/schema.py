@@ -45,7 +45,11 @@ SERVICES = ("lvs", "fos")
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh")
 # The eight a stock piranha 0.8.6 parser accepts; the others break compatibility with real pulse.
 PIRANHA_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh")
-LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
+# Piranha's four, then lvsadmin's own (written only when chosen): HAProxy's agent check and the
+# built-in MySQL check's load figures. rup and ruptime are read (and do nothing): their daemons
+# are gone from every current distribution.
+LOAD_MONITORS = ("none", "rup", "ruptime", "uptime", "agent", "mysql")
+RETIRED_LOAD_MONITORS = ("rup", "ruptime")
 # lvsadmin's own check types, named by the `check` key (absent: nanny's send/expect or program).
 CHECK_TYPES = ("http", "https", "tls")
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST")
@@ -100,6 +104,7 @@ class Key:
       dotted   an address only
       mask     a dotted netmask
       choice   one word of `choices`
+      load_monitor  one word; one not in `choices` is kept with a warning (pulse took any)
       word     one word, kept as written
       quoted   a double-quoted string, stored without its quotes
       raw      a token kept exactly as written, quotes included (commands pulse splits itself)
@@ -230,8 +235,20 @@ KEYS: tuple[Key, ...] = (
     _check("expect", "quoted"),
     _check("use_regex", "bool", default=False),
     _check("send_program", "quoted"),
-    # The stock parser takes any word here (nanny ignores what it does not know).
-    _key(VIRTUAL, "load_monitor", "word", default="none"),
+    # The stock parser takes any word here (nanny ignores what it does not know): lvsadmin keeps
+    # an unknown one with a warning naming the line (parse.py).
+    _key(VIRTUAL, "load_monitor", "load_monitor", default="none", choices=LOAD_MONITORS),
+    # lvsadmin's own: the port and interval (seconds) of HAProxy's agent check, for
+    # load_monitor = agent (written only then).
+    _key(VIRTUAL, "agent_port", "rport", limits=PORTS, gui=PORTS),
+    _key(
+        VIRTUAL,
+        "agent_inter",
+        "int",
+        default=2,
+        limits=Range(1, MAX_SECONDS),
+        gui=Range(1, MAX_CHECK_SECONDS),
+    ),
     _key(VIRTUAL, "scheduler", "scheduler", default="wlc", choices=SCHEDULERS),
     _key(VIRTUAL, "protocol", "choice", default="tcp", choices=PROTOCOLS),
     # A 0-second or week-long check interval runs under pulse: kept with a warning.

@@ -23,7 +23,7 @@ def api_routes() -> dict[str, set[str]]:
     ]
     routes = {}
     for pattern in api.url_patterns:
-        if pattern.name == "schema":
+        if pattern.name in ("schema", "schema_browser"):  # the schema itself, and its web page
             continue
         route = "/api/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
         view = pattern.callback.cls

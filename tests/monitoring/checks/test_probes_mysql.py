@@ -1,10 +1,13 @@
 """The built-in MySQL check and the guide's mysql_mon.sh, against real MariaDB servers."""
 
 import asyncio
+import contextlib
 import importlib
 import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pymysql
@@ -164,3 +167,41 @@ def test_it_logs_in_through_the_forwarding_path_on_a_marked_socket(mariadb, monk
     assert result.reason.startswith(
         "answers on 127.0.0.2:3306 but not through VIP 127.0.0.3:3306 (connection refused)"
     )
+
+
+def test_with_load_monitor_mysql_the_checks_connection_reads_the_load(mariadb):
+    idle = check(mysql(mysql_load=True))
+    assert idle.ok and idle.load is not None
+    assert idle.load.behind is None  # not a replica
+    assert check(mysql()).load is None  # without load_monitor = mysql nothing more is read
+    busy = [mariadb.connect() for _ in range(3)]
+    ids = [connection.thread_id() for connection in busy]
+    threads = [
+        threading.Thread(target=_sleep_on, args=(connection,), daemon=True) for connection in busy
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        # The three sleeping statements are running once the server counts them.
+        while mariadb.status("Threads_running") < 4:
+            time.sleep(0.05)
+        loaded = check(mysql(mysql_load=True))
+        assert loaded.ok and loaded.load.threads_running >= 4
+        assert loaded.load.load >= 3.0
+        assert loaded.load.describe().startswith(f"{loaded.load.threads_running - 1} other")
+    finally:
+        killer = mariadb.connect()
+        with killer.cursor() as cursor:
+            for thread_id in ids:
+                cursor.execute(f"KILL QUERY {int(thread_id)}")
+        killer.close()
+        for thread in threads:
+            thread.join()
+        for connection in busy:
+            connection.close()
+
+
+def _sleep_on(connection) -> None:
+    """A long report: SLEEP runs until the test kills it (an interrupted query is expected)."""
+    with connection.cursor() as cursor, contextlib.suppress(pymysql.MySQLError):
+        cursor.execute("SELECT SLEEP(60)")
