@@ -14,6 +14,7 @@ app_name = "monitoring"
 urlpatterns = [
     path("", views.control, name="control"),
     path("apply/", views.apply, name="apply"),
+    path("pending.diff", views.pending_text, name="pending_text"),
     path("revisions/<int:serial>/", views.revision_detail, name="revision"),
     path("revisions/<int:serial>/restore/", views.revision_restore, name="revision_restore"),
     path("audit/", views.audit, name="audit"),
