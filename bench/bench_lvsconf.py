@@ -5,7 +5,8 @@
     .venv/bin/python bench/bench_lvsconf.py --virtuals 10000
 
 Targets at 1,000 x 10: render and parse under 200 ms each, import (replace_draft) under 1 s.
-Runs on a throw-away SQLite database.
+Runs on a throw-away SQLite database. Exits 0 when it ran; a figure that misses its target is
+printed with MISSED.
 """
 
 from __future__ import annotations
@@ -84,29 +85,27 @@ def main() -> int:
         start = time.perf_counter()
         draft_config()
         draft_ms = (time.perf_counter() - start) * 1000
-    # The targets are for 1,000 virtual servers; other sizes only print their figures.
-    ok = VIRTUALS != 1000 or (
-        render_ms < TARGET_MS and parse_ms < TARGET_MS and import_ms < IMPORT_TARGET_MS
-    )
     lines = text.count("\n")
     print(
         f"lvs.cf with {VIRTUALS} virtual servers x {REALS} real servers: {lines} lines, {len(text) // 1024} KiB"
     )
-    target, import_target = (
-        (f" (target < {TARGET_MS:.0f} ms)", f" (target < {IMPORT_TARGET_MS:.0f} ms)")
-        if VIRTUALS == 1000
-        else ("", "")
-    )
-    print(f"render {VIRTUALS}x{REALS}: {render_ms:.1f} ms{target}")
-    print(f"parse  {VIRTUALS}x{REALS}: {parse_ms:.1f} ms{target}")
+    print(f"render {VIRTUALS}x{REALS}: {render_ms:.1f} ms{verdict(render_ms, TARGET_MS)}")
+    print(f"parse  {VIRTUALS}x{REALS}: {parse_ms:.1f} ms{verdict(parse_ms, TARGET_MS)}")
     print(
         f"import {VIRTUALS}x{REALS} (replace_draft, one transaction): {import_ms:.1f} ms"
-        f"{import_target}"
+        f"{verdict(import_ms, IMPORT_TARGET_MS)}"
     )
     print(f"draft_config {VIRTUALS}x{REALS}: {draft_ms:.1f} ms, {len(queries)} SQL queries")
     print(f"parse(render(x)) == x: {parse(text)[0] == config}")
     shutil.rmtree(STATE, ignore_errors=True)
-    return 0 if ok else 1
+    return 0
+
+
+def verdict(ms: float, target: float) -> str:
+    # The targets are for 1,000 virtual servers; other sizes only print their figures.
+    if VIRTUALS != 1000:
+        return ""
+    return f" (target < {target:.0f} ms{'' if ms < target else ': MISSED'})"
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ Target: under 200 ms (median of several scrapes, server side through Django's te
 Builds its data with bench_pages.py's helpers on a throw-away SQLite database in a temporary
 LVSADMIN_STATE_DIR; touches nothing else.
 
-Exit status: 1 when the median misses the target on a quiet machine, or on a loaded one when
+Exits 0 when it ran (as every benchmark: `make bench` fails only on one that could not run).
+The goal is MISSED when the median misses the target on a quiet machine, or on a loaded one when
 even the scrapes' CPU time misses it. Quiet means a 1-minute load average (printed beside the
 figure) below the number of cores: each core could then have run this bench (which counts for up
 to 1 of it) without waiting. On a loaded machine the wall time includes waiting for a core,
-which the CPU time does not; a wall-time miss there is printed but does not fail.
+which the CPU time does not; a wall-time miss there is printed but is not a miss.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from monitoring.ipvs.table import (  # noqa: E402
     ServiceEntry,
     Traffic,
     service_key,
+    traffic_of,
 )
 from monitoring.metrics.counters import WorkerMetrics, publish_traffic  # noqa: E402
 from monitoring.models import Revision  # noqa: E402
@@ -77,7 +79,7 @@ def worker_files() -> None:
                 server.address, server.port or key.port, traffic=busy(seed * 11 + index)
             )
             entry.destinations[dest.key] = dest
-    publish_traffic(Path(settings.LVSADMIN_APPLY_STATE), table, names)
+    publish_traffic(Path(settings.LVSADMIN_APPLY_STATE), traffic_of(table), names)
 
 
 def main() -> int:
@@ -117,9 +119,9 @@ def main() -> int:
     print(f"  its CPU time: median {cpu_median:.1f} ms")
     failed = median >= TARGET_MS and (quiet or cpu_median >= TARGET_MS)
     if median >= TARGET_MS and not failed:
-        print("  (missed on a loaded machine while the CPU time is within the goal: not a fail)")
-    print("RESULT:", "FAIL" if failed else "PASS")
-    return 1 if failed else 0
+        print("  (missed on a loaded machine while the CPU time is within the goal: not a miss)")
+    print("RESULT:", "MISSED" if failed else "PASS")
+    return 0
 
 
 if __name__ == "__main__":

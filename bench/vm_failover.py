@@ -15,7 +15,8 @@ fail-back), so the next failover goes the other way. Measured for each:
   (each has run a few queries), how many run a query on the same connection after it.
 FAILOVERS failovers with the sync daemon on, then as many with it off (unticked in REDUNDANCY on
 the active director's GUI and applied, as an operator would). Goal: every outage under deadtime +
-1 s, and every held connection survives with the sync daemon; exits 1 when a goal is missed.
+1 s, and every held connection survives with the sync daemon; exits 0 when it ran, a missed goal
+printed as MISSED.
 Timers as in the test: keepalive 1 s, deadtime 4 s.
 
     LVSADMIN_BENCH_FAILOVERS=5 LAB_MODE=bench scripts/lab.sh bench/vm_failover.py   (default 2)
@@ -234,7 +235,7 @@ def main() -> int:
         )
         met &= max(outages) < goal and (survived == HELD * len(runs) or not sync)
     print(f"  goal {'met' if met else 'MISSED'}")
-    return 0 if met else 1
+    return 0
 
 
 if __name__ == "__main__":

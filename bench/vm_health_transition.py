@@ -4,7 +4,9 @@ VM as root (`make bench` runs every bench/vm_*.py there).
 The one writer remembers what it wrote, so a real server going down is diffed against that
 memory and sent as its own netlink message; the full converge (dump, diff, VIPs, timeouts) is
 what drift repair pays on its own schedule. Both are printed, with the ratio. Figures are for
-ratios within the VM (QEMU/TCG), never absolute. Goal: a transition is 1 operation and no dump.
+ratios within the VM (QEMU/TCG), never absolute. Goal: a transition is 1 operation and no dump,
+and a full converge of the unchanged table sends nothing. Exits 0 when it ran; a missed goal is
+printed as MISSED, with what was sent.
 """
 
 from __future__ import annotations
@@ -85,17 +87,19 @@ def main() -> int:
             started = time.perf_counter()
             result = writer.update(cf, down)  # down
             transitions.append(time.perf_counter() - started)
-            assert result.ok and len(result.ops) == 1, result.summary()
+            assert result.ok, result.error
             started = time.perf_counter()
             writer.update(cf, set())  # and back
             transitions.append(time.perf_counter() - started)
         transition_dumps = driver.dumps - dumps_before
         transition_ops = driver.ops - ops_before
+        idle_ops = []
         for _ in range(3):
             started = time.perf_counter()
             result = writer.converge(cf)
             converges.append(time.perf_counter() - started)
-            assert result.ok and not result.ops
+            assert result.ok, result.error
+            idle_ops += [op.to_ipvsadm() for op in result.ops]
     subprocess.run(["ipvsadm", "-C"], check=True)
     transition = statistics.median(transitions)
     converge = min(converges)
@@ -105,11 +109,15 @@ def main() -> int:
         f"{transition * 1000:.1f} ms, {transition_ops / len(transitions):.0f} operation each, "
         f"{transition_dumps} dumps"
     )
-    print(f"full converge with nothing to do (drift repair's cost): {converge * 1000:.0f} ms")
+    print(
+        f"full converge with nothing to do (drift repair's cost): {converge * 1000:.0f} ms, "
+        f"{len(idle_ops)} operations in {len(converges)}"
+        + (f" (first: {'; '.join(idle_ops[:3])})" if idle_ops else "")
+    )
     print(f"ratio transition / full converge: {transition / converge:.4f}")
-    ok = transition_dumps == 0 and transition_ops == len(transitions)
-    print("goal met" if ok else "goal NOT met")
-    return 0 if ok else 1
+    ok = transition_dumps == 0 and transition_ops == len(transitions) and not idle_ops
+    print(f"goal {'met' if ok else 'MISSED'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ class LvsUserAdmin(UserAdmin):
         page that asks for the old password, superusers included: a stolen session must not be
         enough to take over the account."""
         if str(request.user.pk) == str(id):
-            return redirect("admin:password_change")
+            return redirect("password_change")
         return super().user_change_password(request, id, form_url)
 
 

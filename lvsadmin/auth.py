@@ -9,6 +9,10 @@ LVSADMIN_LOGIN_LOCKOUT_SECONDS, each); the address is the one the allowlist midd
 axes checks the count, then the password is checked, then the failure is counted: three steps, so
 parallel attempts all pass the check before any is counted. LoginSerializerMiddleware makes the
 three one critical section.
+
+The Password page's old password is a login attempt of its account too (OldPasswordForm): a
+session that guesses it is counted and locked out as a login is, so a stolen session cannot try
+passwords without limit.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import views
+from django.contrib.auth import authenticate, views
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -118,7 +124,11 @@ class LoginSerializerMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path in (reverse("login"), reverse("admin:login")):
+        if request.method == "POST" and request.path in (
+            reverse("login"),
+            reverse("admin:login"),
+            reverse("password_change"),
+        ):
             with login_lock():
                 return self.get_response(request)
         return self.get_response(request)
@@ -131,3 +141,24 @@ class LoginView(views.LoginView):
 
 class LogoutView(views.LogoutView):
     http_method_names = ["post", "options"]
+
+
+class OldPasswordForm(PasswordChangeForm):
+    """Django's password change, whose old password is checked as a login of the account
+    (authenticate(), through axes): a wrong one is a failed login of that account and address,
+    and a locked-out account or address is refused before the password is hashed (the view then
+    answers with the lockout page). The stock form's check_password() let a session guess
+    without limit: eight wrong, then the right one accepted."""
+
+    def __init__(self, user, *args, request: HttpRequest, **kwargs) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        found = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if found is None or found.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

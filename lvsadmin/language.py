@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from lvsadmin.auth import OldPasswordForm
 from lvsadmin.models import UserPreference
 
 
@@ -64,6 +65,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     template_name = "accounts/password_change.html"
     success_url = "/accounts/password/change/done/"
+    # The old password counts as a login attempt of the account (lvsadmin.auth's lockout).
+    form_class = OldPasswordForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "language_form": language_form(self.request)}

@@ -386,7 +386,13 @@ LVSADMIN_METRICS_TOKEN_FILE = env("METRICS_TOKEN_FILE", "")
 LVSADMIN_METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")
 
 # --- api: the JSON API (Django REST framework, OpenAPI schema by drf-spectacular) ---------------
-INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "drf_spectacular"]
+INSTALLED_APPS += [
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI's files, vendored: the schema browser loads nothing from a CDN.
+    "drf_spectacular_sidecar",
+]
 # A token opens the API (only the API) to the login gate; an API request without one gets 401.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.LoginRequiredMiddleware"),
@@ -418,10 +424,20 @@ SPECTACULAR_SETTINGS = {
     # The schema is behind the same gates as the API (allowlist, then a token or a session).
     "SERVE_PERMISSIONS": ["monitoring.api.auth.RoleRequired"],
     "SCHEMA_PATH_PREFIX": "/api/",
+    # The schema browser (/api/schema/browse/): Swagger UI from our static files, and no
+    # validator badge (it fetches an image from validator.swagger.io, outside this network and
+    # refused by the CSP).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # monitoring.api.urls.IdConverter: a row's id, within the database's 64-bit integers.
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitoring.api.openapi.closed_request_bodies",
+    ],
 }
 
 # --- peersync: the standby follows the active director's published revisions ------------------
@@ -433,6 +449,10 @@ LVSADMIN_PEER_URL = env("PEER_URL", "")
 # Who may ask /peer/revision (after the GUI allowlist): default, the GUI allowlist itself.
 LVSADMIN_PEER_ALLOWED_NETWORKS = env_list("PEER_ALLOWED_NETWORKS") or LVSADMIN_ALLOWED_NETWORKS
 LVSADMIN_PEER_POLL_SECONDS = float(env("PEER_POLL_SECONDS", "0.5"))
+# Directors active at once (BGP) have no VRRP role to say which one is edited: set this on every
+# director but the one where the configuration is edited; it then follows LVSADMIN_PEER_URL's
+# published revisions as a standby does, and its GUI is read-only for the configuration.
+LVSADMIN_FOLLOW_PEER = env_bool("FOLLOW_PEER", False)
 # On the standby: configuration views refuse changes, templates hide their buttons, a banner
 # says where to edit.
 MIDDLEWARE += ["monitoring.peersync.standby.StandbyReadOnlyMiddleware"]
@@ -465,6 +485,11 @@ LVSADMIN_BIRDC = env("BIRDC", "birdc")
 LVSADMIN_BIRD_CONF = Path(env("BIRD_CONF", str(STATE_DIR / "bird.conf")))
 LVSADMIN_BIRD_SOCKET = Path(env("BIRD_SOCKET", str(STATE_DIR / "bird.ctl")))
 LVSADMIN_BIRD_PID = Path(env("BIRD_PID", str(STATE_DIR / "bird.pid")))
+# Set by "Take this director out of service" (the web process), read by the worker: while it
+# says 1, this director announces nothing.
+LVSADMIN_BGP_OUT_OF_SERVICE_FILE = Path(
+    env("BGP_OUT_OF_SERVICE_FILE", str(STATE_DIR / "bgp-out-of-service"))
+)
 # With the sync daemon on: a connection that carries traffic is sent to the standby again every
 # this many seconds (net.ipv4.vs.sync_refresh_period, sync_threshold "3 0", sync_retries 1), so a
 # standby that started after it was opened learns it too; 0 leaves the kernel's sysctls alone

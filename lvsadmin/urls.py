@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 from django.views.static import serve
 
 from lvsadmin import auth, language, metrics
@@ -28,6 +30,14 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("accounts/language/", language.set_language, name="language"),
+    # The admin's own password change is this page too: one form, whose old password counts
+    # as a login attempt (lvsadmin.auth.OldPasswordForm); the admin's stock form did not count.
+    # A GET goes there; a POST here changes nothing (405).
+    path(
+        "admin/password_change/",
+        require_safe(RedirectView.as_view(pattern_name="password_change")),
+        name="admin_password_change",
+    ),
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics, name="metrics"),  # its own access rule: lvsadmin/metrics.py
     path("api/", include("monitoring.api.urls")),

@@ -6,8 +6,11 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from monitoring.api import auth as api_auth
-        from monitoring.publish import audit
+        from monitoring.publish import audit, generation
 
         audit.connect()
+        post_migrate.connect(generation.after_migrate, sender=self)
         api_auth.connect()

@@ -163,6 +163,21 @@ class WorkerStatus(models.Model):
         verbose_name_plural = _("worker status")
 
 
+class DraftGeneration(models.Model):
+    """One row (pk=1): how many times the draft changed, counted by the database itself
+    (triggers on every draft table, migration 0013), so that a write no signal sees (a bulk
+    update, an import's executemany, the admin's actions) still counts. Beside it, what was
+    computed for one generation: the pending changes CONTROL/MONITORING shows, and whether
+    lvs.cf on disk is the published text, so that a page load neither renders the draft nor
+    reads the file when nothing changed."""
+
+    number = models.BigIntegerField(default=0)
+    pending_key = models.CharField(max_length=255, blank=True)
+    pending = models.JSONField(default=dict, blank=True)
+    drift_key = models.CharField(max_length=255, blank=True)
+    drifted = models.BooleanField(default=False)
+
+
 class AuditEntry(models.Model):
     """One change: to the draft (GUI, admin, import), an Apply or restore, an activation, a
     role or password change. Who and from where are kept as text, not as foreign keys, so an

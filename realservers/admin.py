@@ -25,12 +25,9 @@ def set_weight(modeladmin, request, queryset):
     if "apply" in request.POST:
         form = WeightForm(request.POST)
         if form.is_valid():
-            # One save per row so that the audit trail records each weight change.
-            count = 0
-            for server in queryset:
-                server.weight = form.cleaned_data["weight"]
-                server.save(update_fields=["weight"])
-                count += 1
+            count = virtual_admin.set_in_bulk(
+                modeladmin, queryset, "weight", form.cleaned_data["weight"]
+            )
             modeladmin.message_user(
                 request,
                 gettext("Weight set to %(weight)s on %(count)s real servers.")
@@ -56,9 +53,13 @@ def set_weight(modeladmin, request, queryset):
 @admin.register(RealServer)
 class RealServerAdmin(virtual_admin.ToggleAdmin):
     list_display = ("name", "virtual_server", "address", "port", "weight", "active")
-    list_filter = ("active", "virtual_server")
+    # No filter by virtual server: its choices loaded every virtual server, twice a request, on
+    # every list and every bulk action (half of a 10,000-row deactivation); the search finds
+    # a virtual server's real servers by its name.
+    list_filter = ("active",)
     search_fields = ("name", "address", "virtual_server__name")
     list_select_related = ("virtual_server",)
+    bulk_label_fields = ("virtual_server__name", "name")
     actions = [activate, deactivate, set_weight]
 
 

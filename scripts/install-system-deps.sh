@@ -6,7 +6,7 @@ set -euo pipefail
 mode=${1:-run}
 run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod keepalived gettext bird2)
 test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables nftables dash busybox-static keepalived bird2
-           mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core npm)
+           mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core npm haproxy)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

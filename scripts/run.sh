@@ -24,6 +24,13 @@ cleanup() {
   wait || true
 }
 trap cleanup INT TERM EXIT
+# One value for gunicorn (lvsadmin/gunicorn.conf.py reads it) and for the banner below.
+export LVSADMIN_BIND="${LVSADMIN_BIND:-0.0.0.0:3636}"
+case "$LVSADMIN_BIND" in
+  unix:*) gui="$LVSADMIN_BIND" ;;
+  *:*) gui="http://$LVSADMIN_BIND/" ;;
+  *) gui="http://$LVSADMIN_BIND:8000/" ;; # no port: gunicorn's own default
+esac
 LVSADMIN_SERVE_STATIC=1 .venv/bin/gunicorn -c lvsadmin/gunicorn.conf.py lvsadmin.wsgi:application &
 pids+=($!)
 # The worker is restarted whenever it exits (as systemd's Restart=always does in production), and
@@ -48,6 +55,6 @@ if $PY manage.py vrrp --enabled; then
 elif [ $? -ne 1 ]; then
   exit 1  # backup_active = 1 but keepalived is missing: said above, never a silent single director
 fi
-echo "lvsadmin: GUI on http://0.0.0.0:3636/ (allowed clients: ${LVSADMIN_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}); worker running."
+echo "lvsadmin: GUI on $gui (allowed clients: ${LVSADMIN_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}); worker running."
 # Only gunicorn's exit ends `make run`: the worker has its own restart loop above.
 wait "${pids[0]}"

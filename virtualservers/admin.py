@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
+from virtualservers.activation import set_field_in_bulk
 from virtualservers.lvsconf.render import failover_item_problem
 from virtualservers.models import (
     FailoverService,
@@ -17,20 +21,14 @@ from virtualservers.models import (
 )
 
 
-def _set_active(queryset, active: bool) -> int:
-    """One save per row rather than one UPDATE: each row's signals record the (de)activation
-    in the audit trail, as the tabs' buttons do."""
-    count = 0
-    for server in queryset.exclude(active=active):
-        server.active = active
-        server.save(update_fields=["active"])
-        count += 1
-    return count
+def set_in_bulk(modeladmin: ToggleAdmin, queryset, field: str, value: object) -> int:
+    """One UPDATE and one audit entry for the whole selection (virtualservers.activation)."""
+    return set_field_in_bulk(queryset, field, value, modeladmin.bulk_label_fields)
 
 
 @admin.action(description=_("Activate selected"), permissions=["toggle"])
 def activate(modeladmin, request, queryset) -> None:
-    count = _set_active(queryset, True)
+    count = set_in_bulk(modeladmin, queryset, "active", True)
     modeladmin.message_user(
         request, gettext_now("%(count)s activated.") % {"count": count}, messages.SUCCESS
     )
@@ -38,7 +36,7 @@ def activate(modeladmin, request, queryset) -> None:
 
 @admin.action(description=_("Deactivate selected"), permissions=["toggle"])
 def deactivate(modeladmin, request, queryset) -> None:
-    count = _set_active(queryset, False)
+    count = set_in_bulk(modeladmin, queryset, "active", False)
     modeladmin.message_user(
         request, gettext_now("%(count)s deactivated.") % {"count": count}, messages.SUCCESS
     )
@@ -46,6 +44,9 @@ def deactivate(modeladmin, request, queryset) -> None:
 
 class ToggleAdmin(admin.ModelAdmin):
     """The (de)activate actions need the operator's permission, not the model's change one."""
+
+    # How a bulk action names each row it changed (the audit entry's list).
+    bulk_label_fields: tuple[str, ...] = ("name",)
 
     def has_toggle_permission(self, request) -> bool:
         return request.user.has_perm("virtualservers.toggle_server")
@@ -78,22 +79,39 @@ class VirtualServerAdmin(ToggleAdmin):
 
 
 class SingletonAdmin(admin.ModelAdmin):
-    """The draft has one row (pk=1) that the model's save() always writes: "add" would overwrite
-    it with a blank form, so adding is only possible while the row does not exist yet."""
+    """The draft has one row (pk=1) that the model's save() always writes, and lvs.cf needs it:
+    no add (it would overwrite the row with a blank form), no delete (it dropped the draft's
+    `primary` without a word), and the list goes straight to the one change page. The add
+    page, which a bookmark may still open, goes there too rather than answering a bare 403."""
 
     def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not self.model.objects.exists()
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _the_row(self, request) -> HttpResponseRedirect:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = self.model.load()
+        opts = self.model._meta
+        return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", row.pk)
+
+    def changelist_view(self, request, extra_context=None) -> HttpResponse:
+        return self._the_row(request)
+
+    def add_view(self, request, form_url="", extra_context=None) -> HttpResponse:
+        return self._the_row(request)
 
 
 @admin.register(GlobalSettings)
 class GlobalSettingsAdmin(SingletonAdmin):
-    list_display = ("__str__", "primary", "network", "serial_no")
     readonly_fields = ("serial_no",)
 
 
 @admin.register(Redundancy)
 class RedundancyAdmin(SingletonAdmin):
-    list_display = ("__str__", "backup_active", "backup", "keepalive", "deadtime")
+    pass
 
 
 class FailoverServiceForm(forms.ModelForm):

@@ -203,8 +203,14 @@ def virtual_queryset(query: str = ""):
     # Explicit: Meta.ordering is not applied to aggregate (GROUP BY) queries.
     qs = qs.order_by("position", "id")
     if query:
+        # A real server's address finds the virtual servers it serves: a subquery, so the page
+        # stays one query and the join does not multiply real_count.
+        serving = VirtualServer.objects.filter(real_servers__address__icontains=query).values("pk")
         qs = qs.filter(
-            Q(name__icontains=query) | Q(address__icontains=query) | Q(device__icontains=query)
+            Q(name__icontains=query)
+            | Q(address__icontains=query)
+            | Q(device__icontains=query)
+            | Q(pk__in=serving)
         )
     return qs
 

@@ -13,12 +13,14 @@ from django.utils import timezone
 from monitoring.ipvs.table import endpoint
 from monitoring.live.panel import FRESH
 from monitoring.models import RealServerHealth, WorkerStatus
+from monitoring.worker.conf import worker
+from monitoring.worker.heartbeat import last_seen
 
 HEALTH_FIELDS = ("state", "since", "last_check", "latency_ms", "last_error")
 
 
 def worker_summary(status: WorkerStatus | None) -> dict[str, Any]:
-    heartbeat = status.heartbeat if status else None
+    heartbeat = last_seen(status.heartbeat, worker().apply_state) if status else None
     return {
         "running": bool(heartbeat and timezone.now() - heartbeat < FRESH),
         "heartbeat": heartbeat,

@@ -7,7 +7,7 @@ from django.views import defaults
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView
 
-from monitoring.api import setup, views
+from monitoring.api import index, setup, views
 
 app_name = "api"
 
@@ -74,6 +74,7 @@ def action_paths(prefix: str, view_class: type[views.ApiView], actions: dict, na
 VIRTUAL = "virtualservers/<id:pk>/"
 REAL = "virtualservers/<id:virtual_pk>/realservers/<id:pk>/"
 urlpatterns = [
+    path("", endpoint(index.IndexView), name="index"),
     path("draft/", endpoint(views.DraftView), name="draft"),
     path("virtualservers/", endpoint(views.VirtualServerList), name="virtual_list"),
     path(VIRTUAL, endpoint(views.VirtualServerDetail), name="virtual"),
@@ -84,8 +85,20 @@ urlpatterns = [
     path("revisions/<id:serial>/", endpoint(views.RevisionDetail), name="revision"),
     path("publish/", endpoint(views.Publish), name="publish"),
     path("live/", endpoint(views.LiveView), name="live"),
+    path(
+        "director/out-of-service/",
+        endpoint(views.TakeOutOfService),
+        name="director_out_of_service",
+    ),
+    path("director/in-service/", endpoint(views.PutInService), name="director_in_service"),
     path("token/", endpoint(views.OwnToken), name="api_token"),
     path(f"{VIRTUAL}setup/", endpoint(setup.VirtualServerSetup), name="virtual_setup"),
     path(f"{REAL}setup/", endpoint(setup.RealServerSetup), name="real_setup"),
     path("schema/", require_safe(SpectacularAPIView.as_view()), name="schema"),
+    # Swagger UI on the schema, for a browser with a session (without one: the API's 401).
+    path(
+        "schema/browse/",
+        require_safe(index.SchemaBrowser.as_view(url_name="api:schema")),
+        name="schema_browser",
+    ),
 ]

@@ -19,10 +19,15 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +36,7 @@ from monitoring.api import rows
 from monitoring.api import serializers as s
 from monitoring.api.auth import OWN_ACCOUNT, issue_token, revoke_token
 from monitoring.api.live_table import live_table
+from monitoring.bgp.views import set_service
 from monitoring.live import states as runtime
 from monitoring.live.views import DONE as RUNTIME_DONE
 from monitoring.models import Revision
@@ -54,6 +60,11 @@ REFUSED = {
     403: OpenApiResponse(s.ErrorSerializer, description="The role does not allow this."),
 }
 NOT_FOUND = {404: OpenApiResponse(s.ErrorSerializer, description="No such object.")}
+# A list's `page` that is not a page number (?page=null) or past the last page: DRF's
+# pagination answers 404 "Invalid page.", which the schema did not document.
+NO_PAGE = {404: OpenApiResponse(s.ErrorSerializer, description="Invalid page.")}
+# Longer than any page number can be (and far from int()'s limit on digit strings).
+_PAGE_DIGITS = 19
 
 
 def form_errors(form: forms.BaseForm) -> dict[str, list[str]]:
@@ -158,7 +169,7 @@ class DraftView(ApiView):
 
 @extend_schema(
     summary="The virtual servers, with their real servers and monitoring scripts.",
-    responses={200: s.VirtualServerSerializer(many=True), **REFUSED},
+    responses={200: s.VirtualServerSerializer(many=True), **REFUSED, **NO_PAGE},
 )
 class VirtualServerList(ApiView, generics.ListAPIView):
     serializer_class = s.VirtualServerSerializer
@@ -336,7 +347,7 @@ class VirtualServerAction(ApiView):
 
 @extend_schema(
     summary="Published revisions, newest first (without their lvs.cf).",
-    responses={200: s.RevisionSerializer(many=True), **REFUSED},
+    responses={200: s.RevisionSerializer(many=True), **REFUSED, **NO_PAGE},
 )
 class RevisionList(ApiView, generics.ListAPIView):
     serializer_class = s.RevisionSerializer
@@ -388,6 +399,42 @@ class Publish(ApiView):
         )
 
 
+# --- This director (BGP mode) ------------------------------------------------------------------
+
+
+class DirectorService(ApiView):
+    """Take this director out of service or put it back (BGP mode), as CONTROL's button does
+    (monitoring.bgp.views.set_service)."""
+
+    required_permission = PUBLISH_REVISION
+    out = True
+
+    @extend_schema(request=None, responses={200: s.DirectorServiceResultSerializer, **REFUSED})
+    def post(self, request: Request) -> Response:
+        changed, detail = set_service(self.out)
+        return Response({"detail": detail, "changed": changed, "out_of_service": self.out})
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Take this director out of service (BGP mode): it withdraws every VIP and the "
+        "routers send its flows to the other directors; it stays out until put back. Operator."
+    )
+)
+class TakeOutOfService(DirectorService):
+    out = True
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Put this director back in service (BGP mode): it announces the VIPs it can "
+        "serve again. Operator."
+    )
+)
+class PutInService(DirectorService):
+    out = False
+
+
 # --- The live table -----------------------------------------------------------------------------
 
 
@@ -397,13 +444,25 @@ class LiveView(ApiView):
         "shows it (reported by the worker).",
         parameters=[
             OpenApiParameter("virtual", str, description="Only this virtual server's services."),
-            OpenApiParameter("page", int, description="Page of services (100 a page)."),
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1},
+                description="Page of services (100 a page); past the last, the last.",
+            ),
         ],
-        responses={200: s.LiveSerializer, **REFUSED},
+        responses={200: s.LiveSerializer, **REFUSED, **NO_PAGE},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        return Response(live_table(params.get("virtual"), params.get("page", 1)))
+        return Response(live_table(params.get("virtual"), _page_number(params.get("page", "1"))))
+
+
+def _page_number(text: str) -> int:
+    """`?page=` as a page number, as the lists take it: anything else (`null`, `0`, `-1`) is
+    their 404 "Invalid page." (the live table showed its first page for ?page=null)."""
+    if text.isascii() and text.isdigit() and len(text) <= _PAGE_DIGITS and int(text) >= 1:
+        return int(text)
+    raise NotFound(_("Invalid page."))
 
 
 # --- One's own token ----------------------------------------------------------------------------

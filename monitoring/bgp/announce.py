@@ -23,6 +23,7 @@ from virtualservers.lvsconf.model import LvsConfig, RealServerRef
 NOT_LOADED = "the worker has not loaded the IPVS table"
 STOPPED = "the worker stopped"
 NOBODY_UP = "no real server (nor sorry server) of its virtual servers is up"
+OUT_OF_SERVICE = "this director was taken out of service by an operator"
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,11 @@ def decide(
     table_loaded: bool,
     down: Collection[RealServerRef] = (),
     held: Held | None = None,
+    in_service: bool = True,
 ) -> list[Decision]:
-    """One decision per IPv4 VIP of the active virtual servers, in lvs.cf's order."""
+    """One decision per IPv4 VIP of the active virtual servers, in lvs.cf's order.
+    `in_service`: False while an operator has taken this director out (monitoring.bgp.service):
+    nothing is announced, whatever could be served."""
     state = desired_state(config, down, held=held)
     serving: dict[str, bool] = {}
     for virtual in config.virtuals:
@@ -55,7 +59,9 @@ def decide(
         serving[str(vip)] = serving.get(str(vip), False) or up
     decisions = []
     for vip, up in serving.items():
-        if not table_loaded:
+        if not in_service:
+            decisions.append(Decision(vip, False, OUT_OF_SERVICE))
+        elif not table_loaded:
             decisions.append(Decision(vip, False, NOT_LOADED))
         else:
             decisions.append(Decision(vip, up, "" if up else NOBODY_UP))

@@ -13,14 +13,19 @@ import os
 import re
 import stat
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from virtualservers.lvsconf.model import LvsConfig
 from virtualservers.lvsconf.schema import GLOBAL, default, parse_meds
 
 BIRD_TIMEOUT = 10.0  # seconds for one birdc call: it answers at once unless BIRD hangs
+# Seconds for a new BIRD to open its socket: one lab run under QEMU's emulation, the machine
+# loaded by other VMs, needed more than 10.
+BIRD_START_TIMEOUT = 30.0
 FILTER = "lvsadmin_export"
 STATIC = "lvsadmin_vips"
 
@@ -130,6 +135,9 @@ def render(
         "# Written by lvsadmin's worker from lvs.cf; rewritten on every change: do not edit.",
         *(f"# {comment}" for _ in [0] if comment),
         f"router id {source};",
+        # A session's `since` with its date and seconds (BIRD's default shows only the time of
+        # day for today), so that CONTROL can tell its uptime.
+        "timeformat protocol iso long;",
         "",
         "protocol device {",
         "}",
@@ -201,6 +209,14 @@ class Protocol:
     def established(self) -> bool:
         return self.proto == "BGP" and self.state == "up" and self.info.startswith("Established")
 
+    def since_timestamp(self) -> float | None:
+        """`since` as a Unix time, when BIRD wrote it as `timeformat protocol iso long` does
+        (its local time, which is this host's)."""
+        try:
+            return datetime.strptime(self.since, "%Y-%m-%d %H:%M:%S").timestamp()
+        except ValueError:
+            return None
+
 
 _PROTOCOL_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+(?: \S+)?)\s*(.*)$")
 
@@ -228,6 +244,7 @@ class BirdPaths:
     pid_file: Path
     bird: str = "bird"
     birdc: str = "birdc"
+    setpriv: str = "setpriv"  # util-linux's: ties BIRD's life to the worker's (Bird.start)
 
 
 class Bird:
@@ -235,6 +252,7 @@ class Bird:
 
     def __init__(self, paths: BirdPaths) -> None:
         self.paths = paths
+        self.process: subprocess.Popen[str] | None = None  # the BIRD this object started
 
     def _birdc(self, *command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -263,12 +281,28 @@ class Bird:
             return False
 
     def start(self) -> None:
-        """BIRD forks into the background once its configuration is read (a bad one: an error
-        here)."""
+        """BIRD in the foreground as this process's child, under `setpriv --pdeathsig TERM`: the
+        kernel sends it SIGTERM the moment the thread that started it dies, however it dies
+        (kill -9 included), and BIRD's shutdown on SIGTERM closes its sessions with a Cease, so
+        the routers withdraw this director's VIPs at once instead of after the hold time. A
+        watchdog on the worker's heartbeat would need a process of its own that could die too,
+        and would act only after a heartbeat period; this costs nothing while the worker lives.
+        A BIRD already on the socket is not tied to this worker (a worker before this one left
+        it): it is stopped first. A bad configuration: an error here, with BIRD's message."""
+        problem = self.check()
+        if problem:
+            raise BgpError(f"bird did not start: {problem}")
+        if self.process is None and self.running():
+            self.stop()
         self.paths.socket.parent.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
+        self.process = subprocess.Popen(
             [
+                self.paths.setpriv,
+                "--pdeathsig",
+                "TERM",
+                "--",
                 self.paths.bird,
+                "-f",
                 "-c",
                 str(self.paths.conf),
                 "-s",
@@ -276,13 +310,24 @@ class Bird:
                 "-P",
                 str(self.paths.pid_file),
             ],  # fmt: skip
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # read only if it exits while starting (BIRD logs to syslog)
             text=True,
-            timeout=BIRD_TIMEOUT,
-            check=False,
         )
-        if result.returncode != 0:
-            raise BgpError(f"bird did not start: {(result.stderr or result.stdout).strip()}")
+        deadline = time.monotonic() + BIRD_START_TIMEOUT
+        while not self.running():
+            if self.process.poll() is not None:
+                _, error = self.process.communicate()
+                self.process = None
+                raise BgpError(f"bird did not start: {error.strip() or 'it exited at once'}")
+            if time.monotonic() > deadline:
+                raise BgpError(f"bird did not open its socket {self.paths.socket}")
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        """The BIRD this object started still runs (a dead one is reaped here)."""
+        return self.process is not None and self.process.poll() is None
 
     def configure(self) -> None:
         """Re-read the configuration. BIRD applies a changed static protocol or filter in place:
@@ -302,3 +347,10 @@ class Bird:
 
     def stop(self) -> None:
         self._birdc("down")
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=BIRD_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None

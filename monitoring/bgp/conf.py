@@ -1,6 +1,9 @@
-"""The BGP mode's settings, read once: BIRD's binaries, configuration, socket and pid file."""
+"""The BGP mode's settings, read once: BIRD's binaries, configuration, socket and pid file, and
+the operator's out-of-service flag."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from django.conf import settings
 
@@ -17,3 +20,9 @@ def bird_paths() -> BirdPaths:
         bird=settings.LVSADMIN_BIRD,
         birdc=settings.LVSADMIN_BIRDC,
     )
+
+
+@resolved_once
+def service_file() -> Path:
+    """The operator's out-of-service flag (monitoring.bgp.service)."""
+    return Path(settings.LVSADMIN_BGP_OUT_OF_SERVICE_FILE)

@@ -12,8 +12,9 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from monitoring.bgp import announce, bird
+from monitoring.bgp import announce, bird, service
 from monitoring.ipvs.drivers.base import Driver, DriverError
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -32,17 +33,23 @@ class BgpState:
     """What CONTROL will show, written by the worker to its status file."""
 
     enabled: bool = False
+    in_service: bool = True  # False: an operator took this director out (monitoring.bgp.service)
     announced: list[str] = field(default_factory=list)
     withdrawn: dict[str, str] = field(default_factory=dict)  # VIP -> why
-    sessions: list[dict[str, str]] = field(default_factory=list)
+    # name, state, since, since_timestamp, info (BGP's state), established; or only error
+    sessions: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
 
 
 class BgpControl:
-    def __init__(self, paths: bird.BirdPaths, sysctls: Path | None = None) -> None:
+    def __init__(
+        self, paths: bird.BirdPaths, sysctls: Path | None = None, service_file: Path | None = None
+    ) -> None:
         """``sysctls``: the kernel's IPVS sysctl folder, or None to leave it alone (the memory
-        driver on a test host)."""
+        driver on a test host). ``service_file``: the operator's out-of-service flag
+        (monitoring.bgp.service), or None when nobody can set one."""
         self.paths = paths
+        self.service_file = service_file
         self.bird = bird.Bird(paths)
         self.sysctls = sysctls
         self.state = BgpState()
@@ -61,7 +68,9 @@ class BgpControl:
                 self._leave()
             return
         self.state.enabled = True
-        decisions = announce.decide(config, table_loaded, down, held)
+        in_service = self.service_file is None or not service.out_of_service(self.service_file)
+        self.state.in_service = in_service
+        decisions = announce.decide(config, table_loaded, down, held, in_service)
         try:
             self._sloppy()
             self._apply(config, driver, announce.announced(decisions), self._comment(decisions))
@@ -75,8 +84,9 @@ class BgpControl:
         self._read_sessions()
 
     def withdraw_all(self, config: LvsConfig | None, driver: Driver | None) -> None:
-        """The worker stops: nothing it maintains may stay announced. BIRD keeps running, its
-        sessions up, so the next worker announces again at once."""
+        """The worker stops: nothing it maintains may stay announced. Said to BIRD before the
+        worker exits, which then ends BIRD too (Bird.start: it lives only as long as the
+        worker)."""
         if config is None or not config.bgp or not self.bird.running():
             return
         try:
@@ -102,7 +112,7 @@ class BgpControl:
         password = bird.read_password(settings.password_file) if settings.password_file else None
         text = bird.render(settings, sources, vips, password, comment)
         changed = _write_if_changed(self.paths.conf, text)
-        if not self.bird.running():
+        if not self.bird.alive():
             self.bird.start()
             self.started = True
             log.info("bgp: BIRD started (%s), announcing %s", self.paths.socket, vips or "nothing")
@@ -127,7 +137,14 @@ class BgpControl:
             self.state.sessions = [{"error": str(exc)}]
             return
         self.state.sessions = [
-            {"name": p.name, "state": p.state, "since": p.since, "info": p.info}
+            {
+                "name": p.name,
+                "state": p.state,
+                "since": p.since,
+                "since_timestamp": p.since_timestamp(),
+                "info": p.info,
+                "established": p.established,
+            }
             for p in protocols
             if p.proto == "BGP"
         ]

@@ -38,6 +38,11 @@ class ServerHealth:
     running: bool = False
     # Also checked through the forwarding path (lvsconf.paths), or only at its own address.
     path: PathCheck | None = None
+    # Real servers of other virtual servers with the same address, port and check share one
+    # check per interval: the first (the leader) is checked, the others (its followers) get its
+    # result. leader: None for a server checked itself.
+    leader: RealServerRef | None = None
+    followers: list[RealServerRef] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class Transition:
     reason: str
 
     def message(self) -> str:
-        target = f"{self.ref.address}:{self.ref.port}"
+        # Named with its virtual server: the same address and port serve under many virtuals,
+        # and 1,000 identical "shutting down 127.0.0.1:21004" lines said not which.
+        target = f"{self.ref.address}:{self.ref.port} of {self.ref.virtual}"
         if self.up:
             return f"[ active ] making {target} available"
         return f"[inactive] shutting down {target} due to {self.reason}"
@@ -113,6 +120,28 @@ class HealthBook:
                     self._schedule(current)
                 current.spec, current.threshold, current.fall = spec, threshold, fall
                 current.path = path
+        self._share(wanted, paths)
+
+    def _share(
+        self,
+        wanted: dict[RealServerRef, tuple[CheckSpec, int, int]],
+        paths: dict[RealServerRef, PathCheck],
+    ) -> None:
+        """One check per (address, port, check, path) whichever virtual servers hold it: the
+        first real server that is checked itself stays the leader (its schedule goes on)."""
+        groups: dict[tuple, list[RealServerRef]] = {}
+        for ref, (spec, _threshold, _fall) in wanted.items():
+            groups.setdefault((ref.address, ref.port, spec, paths.get(ref)), []).append(ref)
+        for refs in groups.values():
+            leader = next((r for r in refs if self.servers[r].leader is None), refs[0])
+            head = self.servers[leader]
+            if head.leader is not None:  # its leader left: it is checked itself from now on
+                head.leader = None
+                self._schedule(head)
+            head.followers = [r for r in refs if r != leader]
+            for ref in head.followers:
+                follower = self.servers[ref]
+                follower.leader, follower.followers = leader, []
 
     def due(self, now: float | None = None) -> list[ServerHealth]:
         """Servers whose check is due; each is returned once per scheduled check."""
@@ -122,8 +151,14 @@ class HealthBook:
         while queue and queue[0][0] <= now:
             when, _seq, ref = heapq.heappop(queue)
             server = self.servers.get(ref)
-            # Stale entries (server removed, rescheduled, or already running) are skipped.
-            if server is None or server.running or server.next_due != when:
+            # Stale entries (server removed, rescheduled, already running, or now following
+            # another server's check) are skipped.
+            if (
+                server is None
+                or server.running
+                or server.next_due != when
+                or server.leader is not None
+            ):
                 continue
             result.append(server)
         return result
@@ -132,6 +167,17 @@ class HealthBook:
         for server in self.servers.values():
             server.next_due = when
             self._schedule(server)
+
+    def record_shared(
+        self, ref: RealServerRef, result: ProbeResult, started: float
+    ) -> list[Transition]:
+        """A check's result, recorded for its server and every server that follows it."""
+        return [t for r in self.sharers(ref) if (t := self.record(r, result, started)) is not None]
+
+    def sharers(self, ref: RealServerRef) -> list[RealServerRef]:
+        """The real servers one check of `ref` stands for: itself and its followers."""
+        server = self.servers.get(ref)
+        return [ref, *(server.followers if server is not None else ())]
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> Transition | None:
         server = self.servers.get(ref)
@@ -143,7 +189,8 @@ class HealthBook:
         server.latency = result.latency
         # Keep the schedule anchored to when the check was due, not to when it finished.
         server.next_due = max(started + server.spec.timeout, now)
-        self._schedule(server)
+        if server.leader is None:  # a follower is not checked itself
+            self._schedule(server)
         if result.ok:
             server.reason = ""
             server.failures = 0

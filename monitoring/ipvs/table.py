@@ -11,7 +11,7 @@ import functools
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from monitoring.live.holds import Held, held_weight
 from virtualservers.lvsconf.model import (
@@ -80,6 +80,17 @@ class Traffic(NamedTuple):
     outgoing_bytes: int
 
 
+class ServiceTraffic(NamedTuple):
+    """What a traffic read gives of one service (Driver.traffic): its counters, and each of its
+    destinations' by (address, port). Nothing else of the table: /metrics needs only these."""
+
+    totals: Traffic
+    destinations: dict[tuple[str, int], Traffic]
+
+
+TrafficTable = dict[ServiceKey, ServiceTraffic]
+
+
 @dataclass(frozen=True)
 class Service:
     key: ServiceKey
@@ -121,6 +132,24 @@ class ServiceEntry:
 
 
 Table = dict[ServiceKey, ServiceEntry]
+_Entry = TypeVar("_Entry", ServiceEntry, ServiceTraffic)  # a table's or a traffic read's
+
+
+def traffic_of(table: Table) -> TrafficTable:
+    """The counters a table's entries carry (read by a netlink dump, or put there by a test),
+    as a traffic read gives them; services without counters left out."""
+    return {
+        key: ServiceTraffic(
+            entry.service.traffic,
+            {
+                dkey: dest.traffic
+                for dkey, dest in entry.destinations.items()
+                if dest.traffic is not None
+            },
+        )
+        for key, entry in table.items()
+        if entry.service.traffic is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -189,9 +218,12 @@ def desired_state(
         if key in table:
             # lvsd's second `ipvsadm -A` for the same mark failed and it started no nannies for
             # that block: all marked traffic used the first block's servers (piranha.md §5.4).
+            # The block's line when the configuration was read from a file (applylvs --config).
+            line = virtual.lines.get("name")
             warnings.append(
-                f"virtual {virtual.name}: {key.label().strip()} is already defined by an earlier "
-                "virtual server; this block adds nothing (as in Piranha)"
+                f"{f'line {line}: ' if line else ''}virtual {virtual.name}: "
+                f"{key.label().strip()} is already defined by an earlier virtual server; this "
+                "block adds nothing (as in Piranha)"
             )
             continue
         persistent = virtual.persistent or 0
@@ -253,7 +285,9 @@ def is_path_service(key: ServiceKey, operators: Collection[ServiceKey] = ()) -> 
     return key.protocol == "fwm" and is_path_mark(key.fwmark) and key not in operators
 
 
-def operators_services(table: Table, operators: Collection[ServiceKey] = ()) -> Table:
+def operators_services(
+    table: Mapping[ServiceKey, _Entry], operators: Collection[ServiceKey] = ()
+) -> dict[ServiceKey, _Entry]:
     """The table without the path checks' private services: what CONTROL, the API and
     /metrics show as the operator's services."""
     return {key: entry for key, entry in table.items() if not is_path_service(key, operators)}

@@ -19,7 +19,7 @@ from monitoring.ipvs.converge import ApplyBusy, ApplyResult
 from monitoring.ipvs.coordination import ConvergeRequests, write_view
 from monitoring.ipvs.drivers import get_driver
 from monitoring.ipvs.drivers.base import DriverError
-from monitoring.ipvs.table import ServiceKey, Table
+from monitoring.ipvs.table import ServiceKey, Table, TrafficTable
 from monitoring.ipvs.written import WrittenTable
 from monitoring.live.holds import Held
 from virtualservers.lvsconf.model import LvsConfig, RealServerRef
@@ -234,8 +234,8 @@ class KernelWriter:
             what = "repaired drift" if drift_repair else "applied"
             log.info("%s: %s", what, result.summary())
 
-    def traffic(self) -> Table | None:
-        """The table with its traffic counters, for /metrics (None: no kernel to read). Not
+    def traffic(self) -> TrafficTable | None:
+        """The traffic counters, for /metrics (None: no kernel to read). Not
         under self.lock: the driver reads them without disturbing applies (Driver.traffic)."""
         driver = self.driver
         if driver is None:

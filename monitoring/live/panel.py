@@ -6,29 +6,59 @@ page (meta refresh, without JS)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, F, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from monitoring.arpguard.watch import read_conflicts
 from monitoring.ipvs.table import endpoint
 from monitoring.live import states as runtime
-from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
+from monitoring.models import (
+    ConnectionSample,
+    RealServerHealth,
+    RealServerRuntimeState,
+    WorkerStatus,
+)
 from monitoring.worker.conf import worker
+from monitoring.worker.heartbeat import last_seen
+from virtualservers.lvsconf.model import RealServerRef
 
 FRESH = timedelta(seconds=10)  # a heartbeat older than this means the worker is stopped
 MIN_RATE, DEFAULT_RATE = 2, 10
 GRAPH_W, GRAPH_H = 120, 24
 GRAPH_SPAN = timedelta(hours=1)
-SERVICES_PER_PAGE = 20  # 200 real-server lines with their graphs at 10 a service
-DOWN_LISTED = 100  # the "down now" list is a summary, not a second table
+# 100 real-server lines with their graphs at 10 a service: each line is ~2 kB of HTML and most
+# of the page's time; search, "only down or held" and page numbers reach the others.
+SERVICES_PER_PAGE = 10
+DOWN_GROUPS = 5  # "Down now" names the virtual servers with the most down...
+DOWN_FIRST = 3  # ...and the first few of each; the live table filtered to them shows the rest
+PROBLEMS = "problems"  # ?show=problems: only services with a real server down or held
+
+
+BUTTONS = (
+    ("drain", _("Drain"), _("Weight 0: no new connections; the ones it has go on")),
+    ("maintenance", _("Maintenance"), _("Out of the table now (its connections end)")),
+    ("return", _("Return"), _("Back to normal: its health decides again")),
+)
+
+
+def hold_buttons(state: str | None) -> list[tuple[str, str, str]]:
+    """Drain and Maintenance unless it is so already, Return when it is held."""
+    state = state or ""
+    return [b for b in BUTTONS if b[0] != state and (b[0] != runtime.RETURN or state)]
 
 
 def refresh_settings(request: HttpRequest) -> tuple[bool, int]:
@@ -69,11 +99,95 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
+_parsed: tuple[str, list] = ("", [])  # the last table text this process decoded, and its rows
+
+
+def table_rows(text: str | None) -> list[dict]:
+    """The worker's table (a JSON list of services) decoded once per text it writes, not once
+    per page load: 14 MB at 10,000 virtual servers x 10 take half a second to decode. The
+    worker writes the row only when the table changed, and comparing two texts is a memcmp."""
+    global _parsed
+    if not text:
+        return []
+    if text != _parsed[0]:
+        rows = json.loads(text)
+        _parsed = (text, rows if isinstance(rows, list) else [])
+    return _parsed[1]
+
+
+def _matches(service: dict, query: str, addresses: set[str]) -> bool:
+    """A service found by its virtual server's name, its VIP (in `TCP 192.0.2.1:80`) or one
+    of its real servers' addresses (in the table, or down and out of it: `addresses`)."""
+    if query in (service["virtual"] or "").lower() or query in service["service"].lower():
+        return True
+    if service["virtual"] in addresses:
+        return True
+    return any(query in dest["address"].lower() for dest in service["destinations"])
+
+
+def shown_services(services: list[dict], query: str, problems: bool) -> list[dict]:
+    """The services the search and the "only down or held" box leave (one query each, at most)."""
+    if query:
+        found = set(
+            RealServerHealth.objects.filter(address__icontains=query).values_list(
+                "virtual_name", flat=True
+            )
+        )
+        needle = query.lower()
+        services = [s for s in services if _matches(s, needle, found)]
+    if problems:
+        names = set(
+            RealServerHealth.objects.filter(state="down").values_list("virtual_name", flat=True)
+        ) | set(RealServerRuntimeState.objects.values_list("virtual_name", flat=True))
+        services = [s for s in services if s["virtual"] in names]
+    return services
+
+
+def down_now() -> tuple[list[dict], int]:
+    """The virtual servers with the most real servers down (DOWN_GROUPS of them), each with its
+    count and its first DOWN_FIRST down real servers; and how many virtual servers have one down.
+    Three queries whatever the number down."""
+    down = RealServerHealth.objects.filter(state="down")
+    groups = list(
+        down.values("virtual_name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "virtual_name")[:DOWN_GROUPS]
+    )
+    firsts = (
+        down.filter(virtual_name__in=[g["virtual_name"] for g in groups])
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=F("virtual_name"), order_by=(F("address"), F("port"))
+            )
+        )
+        .filter(rank__lte=DOWN_FIRST)
+        .order_by("virtual_name", "address", "port")
+    )
+    by_name: dict[str, list] = defaultdict(list)
+    for h in firsts:
+        by_name[h.virtual_name].append(h)
+    for group in groups:
+        group["first"] = by_name[group["virtual_name"]]
+        group["more"] = group["n"] - len(group["first"])
+    return groups, down.values("virtual_name").distinct().count()
+
+
 def live_context(request: HttpRequest) -> dict:
-    status = WorkerStatus.objects.filter(pk=1).first()
+    # The table as text: decoded (cached) here rather than by the JSON field on every load.
+    status = (
+        WorkerStatus.objects.filter(pk=1)
+        .annotate(table_json=Cast("table", TextField()))
+        .defer("table", "table_text")
+        .first()
+    )
     now = timezone.now()
+    if status is not None:  # the file's beat when the row waits behind a database writer
+        status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    services = list(status.table) if status and isinstance(status.table, list) else []
+    everything = table_rows(status.table_json if status else None)
+    query = request.GET.get("q", "").strip()
+    problems = request.GET.get("show") == PROBLEMS
+    services = shown_services(everything, query, problems)
     paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
     page = paginator.get_page(_page_number(request))
     virtuals = {service["virtual"] for service in page.object_list if service["virtual"]}
@@ -120,34 +234,60 @@ def live_context(request: HttpRequest) -> dict:
             h = line["health"]
             points = series.get(h.pk, []) if h is not None else []
             line["graph"] = sparkline(points)
-            line["graph_max"] = max((value for _ago, value in points), default=0)
+            line["graph_max"] = peak = max((value for _ago, value in points), default=0)
+            if line["graph"]:
+                line["graph_label"] = gettext("connections over the last hour, peak %(peak)s") % {
+                    "peak": peak
+                }
             if h is not None:  # formatted here: the template's filters cost more at 200 lines
                 line["since"] = _clock(h.since)
                 line["last_check"] = _clock(h.last_check)
                 line["latency"] = _latency(h.latency_ms)
         rows.append({**service, "lines": lines})
     runtime.annotate_live(rows)
+    can_drain = request.user.has_perm(runtime.DRAIN_SERVER)
+    if can_drain:
+        # The buttons' words are chosen here, once a line: 200 inclusion tags, each with its
+        # own forms and CSRF token, were half of the page's time.
+        for service in rows:
+            for line in service["lines"]:
+                h = line["health"]
+                if h is not None:
+                    line["buttons"] = hold_buttons(line["held"].state if line["held"] else "")
+                    line["who"] = runtime.label(
+                        RealServerRef(h.virtual_name, h.address, h.port), translated=True
+                    )
 
     counts = dict(RealServerHealth.objects.values_list("state").annotate(n=Count("id")).order_by())
-    down = list(
-        RealServerHealth.objects.filter(state="down").order_by("virtual_name", "address", "port")[
-            :DOWN_LISTED
-        ]
-    )
+    down, down_virtuals = down_now() if counts.get("down") else ([], 0)
     auto, rate = refresh_settings(request)
+    kept = {"q": query, "show": PROBLEMS if problems else ""}
+    if auto:
+        kept.update(auto_update="1", rate=str(rate))
+    kept = {key: value for key, value in kept.items() if value}
+    # Where a Drain/Maintenance/Return button comes back to: this page of this search.
+    back = urlencode({**kept, "page": page.number} if page.number > 1 else kept)
     return {
         "worker": status,
         "running": running,
         "rows": rows,
         "page": page,
+        "page_numbers": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+        "page_query": urlencode(kept),
+        "problems_query": urlencode({**kept, "show": PROBLEMS}),
+        "back_url": reverse("monitoring:control") + (f"?{back}" if back else ""),
+        "query": query,
+        "problems": problems,
+        "services_total": len(everything),
         "counts": counts,
         "checked": sum(counts.values()),
         "down": down,
+        "down_virtuals": down_virtuals,
         "auto_update": auto,
         "rate": rate,
         "graph_w": GRAPH_W,
         "graph_h": GRAPH_H,
-        "can_drain": request.user.has_perm(runtime.DRAIN_SERVER),
+        "can_drain": can_drain,
         "held_counts": runtime.held_counts(),
         # The ARP guard's warnings: hosts other than the directors answering ARP for a VIP.
         "arp_conflicts": read_conflicts(worker().apply_state).get("conflicts") or [],

@@ -3,7 +3,6 @@ section of CONTROL/MONITORING rendered in place, and the drain, maintenance and 
 and states on the pages."""
 
 from django import template
-from django.utils.translation import gettext_lazy as _
 
 from monitoring.live import panel, reasons, states
 
@@ -29,19 +28,11 @@ def refresh_settings(context) -> dict:
     return {"auto": auto, "rate": rate}
 
 
-BUTTONS = (
-    ("drain", _("Drain"), _("Weight 0: no new connections; the ones it has go on")),
-    ("maintenance", _("Maintenance"), _("Out of the table now (its connections end)")),
-    ("return", _("Return"), _("Back to normal: its health decides again")),
-)
-
-
 @register.inclusion_tag("monitoring/_runtime_buttons.html", takes_context=True)
 def runtime_buttons(context, virtual: str, address: str, port: int, state: str = "", next=""):
-    """The buttons that change this real server's state: Drain and Maintenance unless it is so
-    already, Return when it is held (the caller checks the role)."""
-    state = state or ""
-    shown = [b for b in BUTTONS if b[0] != state and (b[0] != states.RETURN or state)]
+    """The buttons that change this real server's state (the REAL SERVER subtab; the live
+    table writes its own against one shared form): the caller checks the role."""
+    shown = panel.hold_buttons(state)
     return {
         "buttons": shown,
         "virtual": virtual,

@@ -34,10 +34,19 @@ DONE = {
 }
 
 
+def posted_hold(post) -> dict:
+    """The live table's buttons share one form: each names its action and real server in one
+    value, `hold=ACTION VIRTUAL ADDRESS PORT` (names and addresses hold no space)."""
+    if "hold" not in post:
+        return post
+    words = post["hold"].split(" ")
+    return dict(zip(("action", "virtual", "address", "port"), words, strict=False))
+
+
 @require_POST
 @requires(runtime.DRAIN_SERVER)
 def runtime_state(request: HttpRequest) -> HttpResponse:
-    form = RuntimeStateForm(request.POST)
+    form = RuntimeStateForm(posted_hold(request.POST))
     if not form.is_valid():
         fields = ", ".join(form.errors)
         messages.error(

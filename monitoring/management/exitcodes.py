@@ -11,3 +11,4 @@ EXIT_NO_KERNEL = 4  # applylvs: no IPVS in this kernel, or not root
 EXIT_REFUSED = 5  # applylvs: the kernel refused an operation (named)
 EXIT_BUSY = 6  # applylvs: another apply holds the lock, the worker did not answer, or --config
 # names another file while a worker enforces the published one
+EXIT_NO_WORKER = 7  # applylvs --watchdog: no worker is running (cron mails the line)

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from monitoring.ipvs.table import ServiceKey, Table
+from monitoring.ipvs.table import ServiceKey, TrafficTable
 from virtualservers.lvsconf.files import write_atomically
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -70,12 +70,13 @@ class WorkerMetrics:
         self.apply_duration = Histogram(APPLY_BUCKETS)
         self.names_for: LvsConfig | None = None
 
-    def observe_check(self, latency: float, became_up: bool | None) -> None:
-        """One check's result; became_up is None when it changed nothing."""
+    def observe_check(self, latency: float, became_up: bool | None, servers: int = 1) -> None:
+        """One check's result; became_up is None when it changed nothing, else it took
+        `servers` real servers (those sharing the check) up or down."""
         with self.lock:
             self.check_latency.observe(max(latency, 0.0))
             if became_up is not None:
-                self.transitions["up" if became_up else "down"] += 1
+                self.transitions["up" if became_up else "down"] += servers
 
     def observe_apply(self, seconds: float, ok: bool) -> None:
         with self.lock:
@@ -102,31 +103,22 @@ class WorkerMetrics:
             self.names_for = config
 
 
-def traffic_rows(table: Table, names: Mapping[ServiceKey, str]) -> list[list]:
-    """The table's traffic counters as the .traffic file carries them: per service that has
-    them, [label as ipvsadm names it, virtual server ("" for one made by hand), its five
-    totals (Traffic's order), [[address, port, five totals], ...] of its destinations]."""
-    rows: list[list] = []
-    for key in sorted(table):
-        entry = table[key]
-        if entry.service.traffic is None:
-            continue
-        rows.append(
-            [
-                key.label(),
-                names.get(key, ""),
-                *entry.service.traffic,
-                [
-                    [dest.address, dest.port, *dest.traffic]
-                    for _dkey, dest in sorted(entry.destinations.items())
-                    if dest.traffic is not None
-                ],
-            ]
-        )
-    return rows
+def traffic_rows(table: TrafficTable, names: Mapping[ServiceKey, str]) -> list[list]:
+    """A traffic read's counters as the .traffic file carries them: per service, [label as
+    ipvsadm names it, virtual server ("" for one made by hand), its five totals (Traffic's
+    order), [[address, port, five totals], ...] of its destinations]."""
+    return [
+        [
+            key.label(),
+            names.get(key, ""),
+            *table[key].totals,
+            [[*dkey, *counters] for dkey, counters in sorted(table[key].destinations.items())],
+        ]
+        for key in sorted(table)
+    ]
 
 
-def publish_traffic(state_path: Path, table: Table, names: Mapping[ServiceKey, str]) -> None:
+def publish_traffic(state_path: Path, table: TrafficTable, names: Mapping[ServiceKey, str]) -> None:
     write_json(sibling(state_path, ".traffic"), {"services": traffic_rows(table, names)})
 
 

@@ -34,11 +34,13 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from monitoring.arpguard.watch import read_conflicts
+from monitoring.bgp.views import bgp_context
 from monitoring.loadweights.shown import read_rows
 from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, sibling
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.role import read_role
+from monitoring.worker.heartbeat import last_seen
 
 ROLES = ("active", "standby", "fault", "single")
 FRESH_SECONDS = 10.0  # as CONTROL/MONITORING: an older heartbeat means the worker is stopped
@@ -120,6 +122,46 @@ class LvsCollector:
         for name in ROLES:
             role.add_metric([name], 1.0 if name == current else 0.0)
         yield role
+        yield from self._bgp(bgp_context()["bgp"])
+
+    def _bgp(self, bgp: dict | None) -> Iterator[Metric]:
+        """BGP mode only: the sessions, what is announced, and this director's connections (its
+        share is this over the sum of every director's: `sum by (vip)` in Prometheus)."""
+        if bgp is None:
+            return
+        up = GaugeMetricFamily(
+            "lvsadmin_bgp_session_up", "1 while the BGP session is Established.", labels=["session"]
+        )
+        uptime = GaugeMetricFamily(
+            "lvsadmin_bgp_session_uptime_seconds",
+            "Seconds since the BGP session last changed state, while it is Established.",
+            labels=["session"],
+        )
+        for session in bgp["sessions"]:
+            if "name" not in session:
+                continue  # BIRD's socket did not answer: no session is known
+            up.add_metric([session["name"]], 1.0 if session.get("established") else 0.0)
+            if session.get("established") and session.get("uptime") is not None:
+                uptime.add_metric([session["name"]], float(session["uptime"]))
+        announced = GaugeMetricFamily(
+            "lvsadmin_bgp_vip_announced",
+            "1 while this director announces the VIP by BGP, 0 while it withdraws it.",
+            labels=["vip"],
+        )
+        connections = GaugeMetricFamily(
+            "lvsadmin_bgp_vip_connections",
+            "Connections (active and inactive) this director holds on the VIP.",
+            labels=["vip"],
+        )
+        for vip in bgp["vips"]:
+            announced.add_metric([vip["vip"]], 1.0 if vip["announced"] else 0.0)
+            connections.add_metric([vip["vip"]], float(vip["connections"]))
+        yield from (up, uptime, announced, connections)
+        yield GaugeMetricFamily(
+            "lvsadmin_bgp_out_of_service",
+            "1 while an operator has taken this director out of service (nothing announced).",
+            value=1.0 if bgp["out_of_service"] else 0.0,
+        )
 
     def _kernel_totals(self, totals: dict | None) -> Iterator[Metric]:
         if not isinstance(totals, dict):
@@ -443,6 +485,8 @@ def exposition(state_path: Path) -> bytes:
         .values("heartbeat", "serial_no", "kernel_ok", "table")
         .first()
     ) or {}
+    if status:
+        status["heartbeat"] = last_seen(status.get("heartbeat"), state_path)
     names = read_json(sibling(state_path, ".names")).get("names") or {}
     worker = read_json(sibling(state_path, ".metrics"))
     counters = read_json(sibling(state_path, ".traffic")).get("services")

@@ -1,5 +1,5 @@
-"""What is notified: a real server's state change, a director's role change, or an ARP conflict
-on a VIP.
+"""What is notified: a real server's state change, a director's role change, an ARP conflict on
+a VIP, a VIP announced or withdrawn by BGP, or a BGP session that comes up or goes down.
 
 One event type for both, named as keepalived's notify scripts name them (TYPE NAME STATE), so
 that a program written for keepalived reads ours without surprise. Real server states cover
@@ -20,6 +20,7 @@ class EventType(StrEnum):
     DIRECTOR = "DIRECTOR"
     TEST = "TEST"  # the "Send test message" button: a program should do nothing but succeed
     VIP = "VIP"  # the ARP guard: someone else answers ARP for a VIP (monitoring.arpguard)
+    BGP = "BGP"  # a BGP session with a router (monitoring.bgp), named as BIRD names it
 
 
 class ServerState(StrEnum):
@@ -41,7 +42,9 @@ STATES: dict[EventType, frozenset[str]] = {
     EventType.REALSERVER: frozenset(ServerState),
     EventType.DIRECTOR: frozenset(DirectorState),
     EventType.TEST: frozenset({"TEST"}),
-    EventType.VIP: frozenset({"ARP_CONFLICT", "ARP_CLEAR"}),
+    # ANNOUNCED / WITHDRAWN: by BGP (monitoring.bgp.announce), the reason saying why.
+    EventType.VIP: frozenset({"ARP_CONFLICT", "ARP_CLEAR", "ANNOUNCED", "WITHDRAWN"}),
+    EventType.BGP: frozenset({"SESSION_UP", "SESSION_DOWN"}),
 }
 
 

@@ -17,6 +17,7 @@ class PeerSyncSettings:
     secret_file: Path  # LVSADMIN_PEER_SECRET_FILE
     poll_seconds: float  # LVSADMIN_PEER_POLL_SECONDS
     allowed_networks: tuple[str, ...]  # LVSADMIN_PEER_ALLOWED_NETWORKS
+    follow_peer: bool = False  # LVSADMIN_FOLLOW_PEER: a director without a VRRP role follows
 
 
 @resolved_once
@@ -26,4 +27,5 @@ def peersync() -> PeerSyncSettings:
         secret_file=Path(settings.LVSADMIN_PEER_SECRET_FILE),
         poll_seconds=settings.LVSADMIN_PEER_POLL_SECONDS,
         allowed_networks=tuple(settings.LVSADMIN_PEER_ALLOWED_NETWORKS),
+        follow_peer=settings.LVSADMIN_FOLLOW_PEER,
     )

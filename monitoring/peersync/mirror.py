@@ -26,14 +26,25 @@ from monitoring.peersync.follow import (
 )
 from monitoring.publish import revisions as publish
 from monitoring.redundancy.conf import redundancy
-from monitoring.redundancy.role import DirectorRole, read_role
+from monitoring.redundancy.role import ROLE_SINGLE, ROLE_STANDBY, DirectorRole, read_role
 
 log = logging.getLogger("lvsadmin.peersync")
 
 
+# Why a director without a VRRP role follows (LVSADMIN_FOLLOW_PEER), as the role's reason.
+FOLLOWS_EDITING = "LVSADMIN_FOLLOW_PEER: follows the director where the configuration is edited"
+
+
 def role() -> DirectorRole:
-    """This director's role (the redundancy side's file); "single" when there is none."""
-    return read_role(redundancy().role_file)
+    """This director's role for following (the redundancy side's file); "single" when there is
+    none. Directors active at once (BGP) have no VRRP role: one set to follow its peer
+    (LVSADMIN_FOLLOW_PEER) is a standby here, for the configuration only; the one where the
+    configuration is edited stays single, and is what its followers' PEER_URL names."""
+    info = read_role(redundancy().role_file)
+    if info.role == ROLE_SINGLE and peersync().follow_peer:
+        # No VRRP peer here: the editing director is LVSADMIN_PEER_URL's (peer_url()).
+        return DirectorRole(ROLE_STANDBY, info.since, FOLLOWS_EDITING)
+    return info
 
 
 def peer_url(role_info: DirectorRole) -> str:

@@ -19,6 +19,7 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from monitoring.bgp.views import bgp_state
 from monitoring.peersync import mirror
 from monitoring.publish.revisions import PUBLISH_REVISION
 from virtualservers.tabs import CHANGE_DRAFT, TOGGLE_SERVER
@@ -29,13 +30,18 @@ CONFIGURATION_APPS = ("virtualservers", "realservers", "monitoring")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def standby_peer() -> dict[str, str] | None:
-    """{"peer", "url"} while this director is the standby, else None."""
+def standby_peer() -> dict[str, Any] | None:
+    """{"peer", "url", "follows"} while this director is the standby (follows: a director
+    active at once set to follow the editing one, LVSADMIN_FOLLOW_PEER), else None."""
     info = mirror.role()
     if info.role != "standby":
         return None
     url = mirror.peer_url(info)
-    return {"peer": info.peer or url, "url": url + "/" if url else ""}
+    return {
+        "peer": info.peer or url,
+        "url": url + "/" if url else "",
+        "follows": info.reason == mirror.FOLLOWS_EDITING,
+    }
 
 
 def changes_configuration(request: HttpRequest, view: Callable[..., Any]) -> bool:
@@ -95,7 +101,9 @@ def standby_context(request: HttpRequest) -> dict[str, Any]:
     """`standby` for the banner in base.html, and `perms` without the configuration ones."""
     standby = standby_peer()
     if standby is None:
-        return {}
+        # Directors active at once: the one that follows nobody is where the configuration is
+        # edited, and says so on every page (its followers say where to edit).
+        return {"editing_director": True} if bgp_state() is not None else {}
     user = getattr(request, "user", None)
     context: dict[str, Any] = {"standby": standby}
     if user is not None:

@@ -10,6 +10,7 @@ command being run: the OS user, address "local".
 
 from __future__ import annotations
 
+import functools
 import getpass
 import re
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from monitoring.models import AuditEntry, NotificationSettings, Revision
 from realservers.models import RealServer
+from virtualservers.activation import bulk_changed
 from virtualservers.models import (
     FailoverService,
     GlobalSettings,
@@ -147,6 +149,11 @@ def _values(obj: models.Model) -> dict[str, Any]:
     for field in obj._meta.concrete_fields:
         if field.primary_key or field.name in IGNORED_FIELDS:
             continue
+        if field.is_relation:
+            # The row it points at by name (a virtual server's), not by an id nobody reads.
+            related = getattr(obj, field.name, None)
+            values[field.name] = None if related is None else str(related)
+            continue
         values[field.name] = field.value_from_object(obj)
     return values
 
@@ -182,7 +189,12 @@ def _label(obj: models.Model) -> str:
 def _remember(sender, instance: models.Model, **kwargs) -> None:
     if _muted.get():
         return
-    old = sender._default_manager.filter(pk=instance.pk).first() if instance.pk else None
+    # select_related: a foreign key is recorded by the name of the row it points at (_values).
+    old = (
+        sender._default_manager.select_related().filter(pk=instance.pk).first()
+        if instance.pk
+        else None
+    )
     instance._audit_before = _values(old) if old is not None else None
 
 
@@ -207,6 +219,29 @@ def _saved(sender, instance: models.Model, created: bool, **kwargs) -> None:
 def _deleted(sender, instance: models.Model, **kwargs) -> None:
     if not _muted.get():
         record("delete", _label(instance), diff(_values(instance), {}))
+
+
+# The key of a bulk entry's changes that lists the rows it changed (no model field has this name).
+BULK_NAMES = "changed rows"
+
+
+def _bulk_changed(sender, field: str, value: object, names: list[str], **kwargs) -> None:
+    """One entry for a bulk action of the admin (virtualservers.activation.set_field_in_bulk):
+    the field's new value and every row it changed, by name."""
+    if _muted.get():
+        return
+    old = (not value) if field == "active" else None  # the rows that changed held the other one
+    if field == "active":
+        action = "activate" if value else "deactivate"
+    else:
+        action = "change"
+    with translation.override(None):
+        kind = sender._meta.verbose_name_plural
+    record(
+        action,
+        f"{len(names)} {kind}",
+        {field: [_shown(field, old), _shown(field, value)], BULK_NAMES: names},
+    )
 
 
 def _published(sender, instance: Revision, created: bool, **kwargs) -> None:
@@ -252,6 +287,7 @@ def connect() -> None:
         pre_save.connect(_remember, sender=model, dispatch_uid=uid)
         post_save.connect(_saved, sender=model, dispatch_uid=uid)
         post_delete.connect(_deleted, sender=model, dispatch_uid=uid)
+    bulk_changed.connect(_bulk_changed, dispatch_uid="audit-bulk")
     post_save.connect(_published, sender=Revision, dispatch_uid="audit-revision")
     User = get_user_model()
     pre_save.connect(_remember, sender=User, dispatch_uid="audit-user")
@@ -291,6 +327,9 @@ _TARGETS = [
         re.compile(r"^real server (?P<name>.+) of (?P<virtual>[^ ]+)$"),
         gettext_noop("real server %(name)s of %(virtual)s"),
     ),
+    # A bulk action of the admin (_bulk_changed).
+    (re.compile(r"^(?P<count>\d+) real servers$"), gettext_noop("%(count)s real servers")),
+    (re.compile(r"^(?P<count>\d+) virtual servers$"), gettext_noop("%(count)s virtual servers")),
     (re.compile(r"^revision serial (?P<serial>\d+)$"), gettext_noop("revision serial %(serial)s")),
     (re.compile(r"^user (?P<name>.+)$"), gettext_noop("user %(name)s")),
     (re.compile(r"^director role to (?P<peer>.*)$"), gettext_noop("director role to %(peer)s")),
@@ -317,3 +356,88 @@ def shown_target(target: str) -> str:
             return gettext(match["kind"]) + match["rest"]
         return gettext(words) % match.groupdict()
     return target
+
+
+# Fields nobody sets by hand (the order in the file, what an import noticed): an "add" or a
+# "delete" does not list them, nor the fields it left empty.
+INTERNAL_FIELDS = {"position", "has_address", "serial_no"}
+NAMES_SHOWN = 20  # a bulk entry's rows shown before "and N more" (the rest folded)
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    label: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    """An entry's changes as AUDIT shows them: fields in the reader's words, then the rows a
+    bulk action changed (the first NAMES_SHOWN, and the rest to unfold)."""
+
+    changes: list[ShownChange]
+    names: list[str]
+    more_names: list[str]
+
+
+@functools.cache
+def _kinds() -> tuple[tuple[tuple[str, str], type[models.Model]], ...]:
+    """Each audited model's English names (singular, plural), as targets are recorded."""
+    with translation.override(None):
+        return tuple(
+            ((str(m._meta.verbose_name), str(m._meta.verbose_name_plural)), m)
+            for m in (*DRAFT_MODELS, NotificationSettings)
+        )
+
+
+def _model_of(target: str) -> type[models.Model] | None:
+    """Which kind of row a target names ("real server db1 of www", "10002 real servers")."""
+    words = target.split(" ", 1)[-1] if target[:1].isdigit() else target
+    return next((model for kinds, model in _kinds() if words.startswith(kinds)), None)
+
+
+def _field_label(model: type[models.Model] | None, name: str) -> str:
+    if model is None:
+        return name
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # FieldDoesNotExist, or a name an older version recorded
+        return name
+    return str(getattr(field, "verbose_name", name))
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _internal(model: type[models.Model] | None, name: str) -> bool:
+    if name in INTERNAL_FIELDS:
+        return True
+    try:
+        return model is not None and not model._meta.get_field(name).editable
+    except Exception:
+        return False
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    return value
+
+
+def shown_entry(action: str, target: str, changes: dict) -> ShownEntry:
+    """What a person reads of an entry: an "add" lists what was set (a "delete" what was
+    there), without the empty and internal fields; every field in the model's own words."""
+    model = _model_of(target)
+    whole_row = action in ("add", "delete")
+    rows = []
+    for name, values in changes.items():
+        if name == BULK_NAMES or not (isinstance(values, list) and len(values) == 2):
+            continue
+        old, new = values
+        if whole_row and (_internal(model, name) or _is_empty(new if action == "add" else old)):
+            continue
+        rows.append(ShownChange(_field_label(model, name), _value(old), _value(new)))
+    names = [str(n) for n in changes.get(BULK_NAMES, [])]
+    return ShownEntry(rows, names[:NAMES_SHOWN], names[NAMES_SHOWN:])

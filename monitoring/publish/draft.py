@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models, router, transaction
-from django.utils.translation import gettext, gettext_noop
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from monitoring.publish import audit
 from realservers.models import RealServer
@@ -206,6 +208,10 @@ def _script_keys(script: MonitoringScript) -> dict[str, object]:
     return values
 
 
+# Names listed per kind of change before "and N more": a screenful in all.
+NAMES_SHOWN = 10
+
+
 @dataclass
 class DraftChange:
     """What replacing the draft changes, by name, for `importlvscf --dry-run` and restore."""
@@ -222,9 +228,11 @@ class DraftChange:
     def empty(self) -> bool:
         return not any(getattr(self, f.name) for f in fields(self))
 
-    def lines(self, translated: bool = False) -> list[str]:
-        """One line per kind of change; English (the audit trail's, the command's) unless
-        `translated` (the page's message)."""
+    def lines(self, translated: bool = False, limit: int | None = NAMES_SHOWN) -> list[str]:
+        """One line per kind of change: how many, then the first `limit` names (all of them
+        when None) and how many more ("real servers changed (10002): www/rs1, ..., and 9992
+        more"; the whole list was 10,002 names on one line). English (the audit trail's, the
+        command's) unless `translated` (the page's message)."""
         labels = {
             "globals_changed": gettext_noop("global settings changed"),
             "virtuals_added": gettext_noop("virtual servers added"),
@@ -234,12 +242,21 @@ class DraftChange:
             "servers_removed": gettext_noop("real servers removed"),
             "servers_changed": gettext_noop("real servers changed"),
         }
-        words = gettext if translated else str
-        return [
-            f"{words(labels[f.name])}: {', '.join(getattr(self, f.name))}"
-            for f in fields(self)
-            if getattr(self, f.name)
-        ] or [words(gettext_noop("no changes"))]
+        # English: no catalogue, whatever language the request that runs this speaks.
+        with nullcontext() if translated else translation.override(None):
+            lines = []
+            for f in fields(self):
+                names = getattr(self, f.name)
+                if not names:
+                    continue
+                shown = ", ".join(names[:limit])
+                more = len(names) - len(names[:limit])
+                if more:
+                    shown += ngettext(", and %(count)s more", ", and %(count)s more", more) % {
+                        "count": more
+                    }
+                lines.append(f"{gettext(labels[f.name])} ({len(names)}): {shown}")
+            return lines or [gettext("no changes")]
 
 
 def _held(writes, reads) -> dict[str, Callable[[object], object]]:
@@ -278,7 +295,8 @@ def _differ(a: object, b: object, name: str) -> bool:
 def _dataclasses_differ(a: object, b: object, skip: tuple[str, ...] = ()) -> list[str]:
     if a == b:  # the common case, at dataclass speed
         return []
-    return [f.name for f in fields(a) if f.name not in skip and _differ(a, b, f.name)]
+    # compare=False fields (the lines a file's keys were read from) say nothing about the values.
+    return [f.name for f in fields(a) if f.compare and f.name not in skip and _differ(a, b, f.name)]
 
 
 def compare(before: lvs.LvsConfig, after: lvs.LvsConfig) -> DraftChange:
@@ -353,9 +371,15 @@ class _RowCheck:
         return check
 
     def __call__(
-        self, values: dict[str, object], label: str, clean: Callable[[], None] | None = None
+        self,
+        values: dict[str, object],
+        label: str,
+        clean: Callable[[], None] | None = None,
+        lines: dict[str, int] | None = None,
     ) -> None:
-        """Check a row's `values` (a plain dict, or a model instance's vars())."""
+        """Check a row's `values` (a plain dict, or a model instance's vars()). `lines`: where
+        the file said each value (the parsed object's `lines`), so that a message names the
+        line as the parser's do."""
         errors: dict[str, list[str]] = {}
         for f, validators, may_be_blank, valid in self.fields:
             value = values.get(f.attname)
@@ -384,8 +408,20 @@ class _RowCheck:
                 else:
                     errors.setdefault(NON_FIELD_ERRORS, []).extend(exc.messages)
         if errors:
-            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-            raise ValidationError(f"{label}: {details}")
+            raise ValidationError(
+                [
+                    _at_line(lines or {}, k, f"{label}: {k}: {' '.join(v)}")
+                    for k, v in errors.items()
+                ]
+            )
+
+
+def _at_line(lines: dict[str, int], name: str, message: str) -> str:
+    """`message` about field `name`, led by the line the file said it on (a field the file did
+    not set, or an error about the whole row: the block's opening line), as LvsConfError's
+    messages are; without a line (a row not read from a file), as it is."""
+    line = lines.get(name) or lines.get("name")
+    return f"line {line}: {message}" if line else message
 
 
 @transaction.atomic
@@ -455,8 +491,8 @@ def _write(config: lvs.LvsConfig) -> None:
     rd = Redundancy.load()
     _write_fields(gs, config, _WRITE_SETTINGS)
     _write_fields(rd, config, _WRITE_REDUNDANCY)
-    _RowCheck(GlobalSettings, _SETTINGS_FIELDS)(vars(gs), "global settings", gs.clean)
-    _RowCheck(Redundancy, _REDUNDANCY_FIELDS)(vars(rd), "redundancy", rd.clean)
+    _RowCheck(GlobalSettings, _SETTINGS_FIELDS)(vars(gs), "global settings", gs.clean, config.lines)
+    _RowCheck(Redundancy, _REDUNDANCY_FIELDS)(vars(rd), "redundancy", rd.clean, config.lines)
     gs.save()
     rd.save()
 
@@ -464,7 +500,11 @@ def _write(config: lvs.LvsConfig) -> None:
     for v in config.virtuals:
         if v.name in seen:
             raise ValidationError(
-                f"virtual {v.name}: two virtual blocks have this name; names must be unique"
+                _at_line(
+                    v.lines,
+                    "name",
+                    f"virtual {v.name}: two virtual blocks have this name; names must be unique",
+                )
             )
         seen.add(v.name)
     virtual_rows: list[tuple] = []
@@ -488,7 +528,7 @@ def _write(config: lvs.LvsConfig) -> None:
             has_address=v.address is not None,
             fwmark=v.fwmark or None,
         )
-        check_virtual(row, f"virtual {v.name}")
+        check_virtual(row, f"virtual {v.name}", lines=v.lines)
         virtual_rows.append(tuple(row[name] for name in _VIRTUAL_COLUMNS))
         script = {**script_defaults, **_read(v, _WRITE_SCRIPT)}
         if v.check:
@@ -497,7 +537,7 @@ def _write(config: lvs.LvsConfig) -> None:
         # The model's clean() checks the expect string as a regular expression, only when
         # use_regex is on.
         regex = MonitoringScript(**script).clean if script["use_regex"] else None
-        check_script(script, f"virtual {v.name} monitoring script", regex)
+        check_script(script, f"virtual {v.name} monitoring script", regex, v.lines)
         script_rows.append(tuple(script[name] for name in _SCRIPT_COLUMNS))
         vip_is_v6 = ":" in row["address"]
         for j, s in enumerate(v.servers):
@@ -512,7 +552,7 @@ def _write(config: lvs.LvsConfig) -> None:
             if (":" in server["address"]) != vip_is_v6:
                 parent = VirtualServer(address=row["address"])
                 family = RealServer(virtual_server=parent, **server)._check_family
-            check_server(server, f"virtual {v.name} server {s.name}", family)
+            check_server(server, f"virtual {v.name} server {s.name}", family, s.lines)
             server_rows.append(tuple(server[name] for name in _SERVER_COLUMNS))
             server_of.append(i)
 

@@ -10,10 +10,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from monitoring.bgp.views import bgp_context
 from monitoring.models import AuditEntry, Revision
 from monitoring.publish import audit as audit_words
 from monitoring.publish import revisions as publish
-from monitoring.publish.forms import ApplyForm
+from monitoring.publish.forms import ApplyForm, AuditFilterForm
 from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.views import director_context
 from virtualservers.lvsconf.model import LvsConfError
@@ -25,8 +26,12 @@ AUDIT_PER_PAGE = 50
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
     """(css class, line) pairs so the template can colour a unified diff (autoescaped)."""
+    return coloured(publish.file_lines(diff))
+
+
+def coloured(lines: list[str]) -> list[tuple[str, str]]:
     rows = []
-    for line in publish.file_lines(diff):
+    for line in lines:
         if line.startswith(("+++", "---")):
             css = "diff-file"
         elif line.startswith("@@"):
@@ -44,14 +49,32 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 # --- CONTROL/MONITORING -------------------------------------------------------------------------
 
 
+def block_label(label: str) -> str:
+    """A block of lvs.cf as the tabs name it: "virtual www" is virtual server www."""
+    kind, _space, name = label.partition(" ")
+    if kind == "virtual":
+        return _("virtual server %(name)s") % {"name": name}
+    if kind == "failover":
+        return _("failover service %(name)s") % {"name": name}
+    return _("global settings")
+
+
+def pending_context(latest: Revision | None) -> dict:
+    try:
+        pending = publish.pending_changes(latest)
+    except publish.PublishError as exc:
+        return {"pending": None, "has_pending": False, "draft_error": str(exc)}
+    for group in pending.groups:
+        group.shown_label = block_label(group.label)
+        group.rows = coloured(group.lines)
+    return {"pending": pending, "has_pending": pending.changed, "draft_error": ""}
+
+
 @require_safe
 def control(request: HttpRequest) -> HttpResponse:
-    latest = publish.latest_revision()
-    draft_error = ""
-    try:
-        diff = publish.pending_diff(latest)
-    except publish.PublishError as exc:
-        diff, draft_error = "", str(exc)
+    # The revision's text is read only when the draft or the file changed (pending_changes,
+    # file_drift keep what they found per generation): 7 MB at 10,000 virtual servers.
+    latest = publish.latest_serial()
     revisions = Revision.objects.defer("text", "checks").select_related("created_by")
     page = Paginator(revisions, REVISIONS_PER_PAGE).get_page(request.GET.get("page"))
     # Each row links to its diff against the one before it: the next row, or the first row
@@ -72,17 +95,26 @@ def control(request: HttpRequest) -> HttpResponse:
         "monitoring/control.html",
         "control",
         {
-            "pending_diff": diff_lines(diff),
-            "has_pending": bool(diff),
-            "draft_error": draft_error,
+            **pending_context(latest),
             "apply_form": ApplyForm(),
             "revisions": rows,
             "page": page,
             "lvs_cf_path": publish.lvs_cf_path(),
             "file_drift": publish.file_drift(latest),
             **director_context(),
+            **bgp_context(),
         },
     )
+
+
+@require_safe
+def pending_text(request: HttpRequest) -> HttpResponse:
+    """Every pending change as plain text, block by block (the page shows a screenful)."""
+    try:
+        text = "\n".join(publish.pending_lines())
+    except publish.PublishError as exc:
+        text = str(exc)
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @require_POST
@@ -171,11 +203,22 @@ def revision_restore(request: HttpRequest, serial: int) -> HttpResponse:
 
 @require_safe
 def audit(request: HttpRequest) -> HttpResponse:
-    """The audit trail, newest first; readable by every role."""
-    page = Paginator(AuditEntry.objects.all(), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    """The audit trail, newest first, filtered by who, action and what; readable by every
+    role."""
+    entries = AuditEntry.objects.all()
+    form = AuditFilterForm(
+        request.GET,
+        users=list(entries.order_by("username").values_list("username", flat=True).distinct()),
+        actions=list(entries.order_by("action").values_list("action", flat=True).distinct()),
+    )
+    page = Paginator(form.filtered(entries), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     for entry in page.object_list:
         entry.shown_action = audit_words.shown_action(entry.action)
         entry.shown_target = audit_words.shown_target(entry.target)
+        entry.shown = audit_words.shown_entry(entry.action, entry.target, entry.changes)
     return render_tab(
-        request, "monitoring/audit.html", "control", {"page": page, "entries": page.object_list}
+        request,
+        "monitoring/audit.html",
+        "control",
+        {"page": page, "entries": page.object_list, "filter_form": form},
     )

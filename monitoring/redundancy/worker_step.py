@@ -13,10 +13,11 @@ import logging
 from collections.abc import Collection
 from dataclasses import asdict
 
-from monitoring.bgp.conf import bird_paths
+from monitoring.bgp.conf import bird_paths, service_file
 from monitoring.bgp.director import IPVS_SYSCTLS, BgpControl
 from monitoring.ipvs.drivers.base import Driver
 from monitoring.live.holds import Held
+from monitoring.notify.announce import BgpSeen
 from monitoring.redundancy import keepalived
 from monitoring.redundancy.conf import redundancy
 from monitoring.redundancy.director import RedundancyControl, RedundancyPaths
@@ -34,7 +35,7 @@ class WorkerRedundancy:
         self, control: RedundancyControl | None = None, bgp: BgpControl | None = None
     ) -> None:
         self.control = control or RedundancyControl(paths_from_settings())
-        self.bgp = bgp or BgpControl(bird_paths())
+        self.bgp = bgp or BgpControl(bird_paths(), service_file=service_file())
         self.status_path = redundancy().status_file
         self.written = ""
 
@@ -56,6 +57,15 @@ class WorkerRedundancy:
         self.bgp.sysctls = IPVS_SYSCTLS if getattr(driver, "name", "") == "netlink" else None
         self.bgp.step(config, driver, table_loaded, down, held)
         self._write_status()
+
+    def bgp_seen(self) -> BgpSeen | None:
+        """The BGP step's sessions and VIPs as the notifications compare them (None: not in
+        BGP mode)."""
+        state = self.bgp.state
+        if not state.enabled:
+            return None
+        sessions = {s["name"]: s.get("info", "") for s in state.sessions if "name" in s}
+        return BgpSeen(sessions, {**dict.fromkeys(state.announced, ""), **state.withdrawn})
 
     def stopped(self, config: LvsConfig | None, driver: Driver | None) -> None:
         """The worker stops: withdraw every VIP (nobody maintains the table any more)."""

@@ -1,5 +1,4 @@
-"""The worker (replaces pulse, lvsd and nanny): the one writer of the kernel table."""
+"""The worker (replaces pulse, lvsd and nanny): the one writer of the kernel table.
 
-from monitoring.worker.loop import Worker
-
-__all__ = ["Worker"]
+Nothing is imported here: the web process reads the worker's heartbeat file
+(monitoring.worker.heartbeat) and must not load the worker's loop with it."""

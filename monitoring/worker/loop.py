@@ -25,7 +25,7 @@ from django.db import close_old_connections
 from monitoring.arpguard import packet
 from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
-from monitoring.checks.health import HealthBook
+from monitoring.checks.health import HealthBook, Transition
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe_both_ways
 from monitoring.checks.scanner import ConnectScanner
 from monitoring.checks.slowstart import SlowStart
@@ -41,6 +41,7 @@ from monitoring.notify.delivery import WorkerNotifications, program_policy
 from monitoring.redundancy.role import DirectorRole
 from monitoring.redundancy.worker_step import WorkerRedundancy
 from monitoring.worker.conf import worker
+from monitoring.worker.heartbeat import Heartbeat
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
 from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf.model import LvsConfError, LvsConfig, RealServerRef
@@ -129,6 +130,7 @@ class Worker:
         self.kernel.also_held, self.kernel.also_down = self.load.held, self.load.down
         self.redundancy = WorkerRedundancy()
         self.role_seen: DirectorRole | None = None  # the role at the last poll (notifications)
+        self.bgp_seen: announce.BgpSeen | None = None  # BGP sessions and VIPs, likewise
         self.transitions = 0
         self.stopping = False
         self.reload_requested = False
@@ -242,6 +244,10 @@ class Worker:
         if event is not None:
             self.notifications.notify(event)
         self.role_seen = role
+        bgp = self.redundancy.bgp_seen()
+        for event in announce.bgp_events(self.bgp_seen, bgp) if bgp is not None else []:
+            self.notifications.notify(event)
+        self.bgp_seen = bgp
         return self.read_config()
 
     def stop(self) -> None:
@@ -289,14 +295,23 @@ class Worker:
         return path
 
     def record(self, ref: RealServerRef, result: ProbeResult, started: float) -> None:
-        transition = self.book.record(ref, result, started)
-        self.metrics.observe_check(result.latency, transition and transition.up)
-        self.load.checked(ref, result)
-        if transition is not None and ref in self.kernel.held:
+        """One check's result, for every real server that shares it (checks.health)."""
+        transitions = self.book.record_shared(ref, result, started)
+        # One result moves every server it changes the same way: up if it passed, else down.
+        became_up = result.ok if transitions else None
+        self.metrics.observe_check(result.latency, became_up, len(transitions))
+        for sharer in self.book.sharers(ref):  # the same address: the same load figures
+            self.load.checked(sharer, result)
+        for transition in transitions:
+            self.transitioned(transition)
+
+    def transitioned(self, transition: Transition) -> None:
+        ref = transition.ref
+        if ref in self.kernel.held:
             # Checks go on for a held server, so that its return finds its health known, but a
             # server being drained or in maintenance is expected to fail: not a health event.
             log.info("%s (held: %s)", transition.message(), self.kernel.held[ref])
-        elif transition is not None:
+        else:
             self.transitions += 1
             log.info(transition.message())
             if transition.up:
@@ -375,6 +390,8 @@ class Worker:
         controlling: asyncio.Future | None = None
         control_backoff = Backoff("the control step (configuration, kernel)", self.clock)
         status_backoff = Backoff("the status write", self.clock)
+        heartbeat = Heartbeat(self.state_path, self.clock)
+        heartbeat_failed = False
         try:
             await on(control, self.open_driver)
             if once:
@@ -421,6 +438,13 @@ class Worker:
                         controlling = on(control, self.apply_if_needed, self.book.down())
                 self.start_due_checks(limit, tasks)
                 self.load.start_due(tasks)
+                try:  # here, not on the status thread: that one may wait for the database
+                    heartbeat.beat()
+                    heartbeat_failed = False
+                except OSError as exc:
+                    if not heartbeat_failed:
+                        log.error("cannot touch the heartbeat file %s: %s", heartbeat.path, exc)
+                    heartbeat_failed = True
                 if writing is not None and writing.done():
                     try:
                         writing.result()

@@ -6,25 +6,30 @@ running BIRD from the product's generated configuration through the worker's BGP
 
 In order: the router learns the VIP from both directors (two nexthops) and new MySQL connections
 go through both; one director whose real servers are all down (as its health checks see them)
-withdraws the VIP and the other serves everything; then a hard death of one director (its link
-gone, its BIRD killed): held MySQL connections go on through the other one, on the same real
-server, and new connections work. No sync daemon anywhere.
+withdraws the VIP and the other serves everything; an operator takes one director out of
+service: held MySQL connections move to the other and go on, and it comes back; the process
+running one director's step is killed (SIGKILL): its VIP is withdrawn within WITHDRAWN_WITHIN;
+then a hard death of one director (its link gone, its BIRD killed): held MySQL connections go on
+through the other one, on the same real server, and new connections work. No sync daemon.
 
 The worker itself is not started here: the step is called as the worker calls it, with the
-health the test says; the worker's own wiring is tested on the host."""
+health the test says (in the test's process, or in a process of its own where it is killed);
+the worker's own wiring is tested on the host."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from monitoring.bgp import bird
+from monitoring.bgp import announce, bird, service
 from monitoring.bgp.director import BgpControl
 from monitoring.ipvs.drivers.base import KernelAddress
 from monitoring.ipvs.drivers.memory import MemoryDriver
@@ -61,6 +66,9 @@ LVS_CF = (
     )
     + "}\n"
 )
+# A killed worker's VIPs are withdrawn within this (README): BIRD dies with it and tells the
+# router at once; the rest is the router's kernel table catching up.
+WITHDRAWN_WITHIN = 5.0
 ALL_DOWN = {RealServerRef("db", address, 3306) for address in REAL_SERVERS.values()}
 
 
@@ -132,7 +140,7 @@ class BgpLab:
                 self.base / f"{ns}.pid",
                 bird=str(wrapper),
             )
-            self.controls[ns] = BgpControl(paths)
+            self.controls[ns] = BgpControl(paths, service_file=self.base / f"{ns}.out")
             driver = MemoryDriver()
             driver.address_list = [
                 KernelAddress(address, 24, "eth0", ""),
@@ -142,6 +150,20 @@ class BgpLab:
         (self.base / "router.conf").write_text(router_conf(self.base / "router.log"))
         run("bird", "-c", str(self.base / "router.conf"), "-s", str(self.router_sock),
             "-P", str(self.base / "router.pid"), ns=ROUTER)  # fmt: skip
+
+    def held(self, count: int = 16) -> tuple[list, list, int]:
+        """Held connections, the real server each is on, and how many of them go through
+        bgpd1 (its connection table's entries for their client ports: entries left by earlier
+        connections do not count)."""
+        held = [connect() for _ in range(count)]
+        servers = [query_one(c, "SELECT @@server_id")[0] for c in held]
+        ports = {c._sock.getsockname()[1] for c in held}
+        entries = run("ipvsadm", "-L", "-n", "-c", ns="bgpd1").stdout
+        through_bgpd1 = len(
+            {int(p) for p in re.findall(rf"{re.escape(CLIENT_IP)}:(\d+) ", entries)} & ports
+        )
+        assert through_bgpd1 > 0, "no held connection went through bgpd1"
+        return held, servers, through_bgpd1
 
     def teardown(self) -> None:
         for name in ("router", *DIRECTORS):
@@ -176,7 +198,17 @@ class BgpLab:
                    check=False).stdout  # fmt: skip
 
 
-def wait_for(predicate, seconds: float = 60.0, what: str = "", lab: BgpLab | None = None) -> float:
+# A route's coming and going waits up to this: BIRD waits 60 s (its `error wait time`) before it
+# reconnects a session that BFD took down, and under QEMU's emulation on a loaded host the VM can
+# stall past BFD's 0.9 s (one run: both of the router's sessions down at once, then a minute's
+# wait, beyond the 60 s this was). The bounds the product promises are checked apart
+# (WITHDRAWN_WITHIN; the hard death's move is printed).
+SETTLE = 60.0 + 30.0
+
+
+def wait_for(
+    predicate, seconds: float = SETTLE, what: str = "", lab: BgpLab | None = None
+) -> float:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         if predicate():
@@ -248,11 +280,47 @@ def test_two_directors_announce_by_bgp_and_survive_one_withdrawing_and_one_dying
     lab.step("bgpd1")
     wait_for(lambda: lab.nexthops() == sorted(DIRECTORS.values()), what="bgpd1 back", lab=lab)
 
+    # The operator takes bgpd1 out of service: its flows move to bgpd2 and go on.
+    held, servers, through_bgpd1 = lab.held()
+    service.set_out_of_service(lab.base / "bgpd1.out", True)
+    lab.step("bgpd1")
+    assert lab.controls["bgpd1"].state.withdrawn == {VIP: announce.OUT_OF_SERVICE}
+    wait_for(lambda: lab.nexthops() == [DIRECTORS["bgpd2"]], what="taken out", lab=lab)
+    assert [query_one(c, "SELECT @@server_id")[0] for c in held] == servers
+    print(f"out of service: {through_bgpd1} of {len(held)} held connections moved to bgpd2")
+    for c in held:
+        c.close()
+    service.set_out_of_service(lab.base / "bgpd1.out", False)
+    lab.step("bgpd1")
+    wait_for(lambda: lab.nexthops() == sorted(DIRECTORS.values()), what="back in", lab=lab)
+
+    # The process that runs bgpd1's step dies by SIGKILL: nothing it announced stays.
+    lab.controls["bgpd1"].bird.stop()
+    wait_for(lambda: lab.nexthops() == [DIRECTORS["bgpd2"]], what="bgpd1's BIRD stopped", lab=lab)
+    paths = lab.controls["bgpd1"].paths
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.bgp_worker", str(paths.conf), str(paths.socket),
+         str(paths.pid_file), paths.bird, DIRECTORS["bgpd1"], VIP, LVS_CF],
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        wait_for(lambda: lab.nexthops() == sorted(DIRECTORS.values()), what="worker", lab=lab)
+        worker.kill()
+        worker.wait()
+        gone = wait_for(lambda: lab.nexthops() == [DIRECTORS["bgpd2"]], WITHDRAWN_WITHIN,
+                        "a killed worker's VIP withdrawn", lab)  # fmt: skip
+        print(f"a killed worker's VIP was withdrawn {gone:.2f} s after its death")
+        # How the router learnt it (a Cease from the dying BIRD, or BFD), with its times.
+        log = (lab.base / "router.log").read_text().splitlines(True)
+        print("".join(line for line in log[-30:] if "bgpd1" in line or "192.0.2.21" in line))
+    finally:
+        worker.kill()
+        worker.wait()
+    lab.step("bgpd1")  # a new worker: a new BIRD
+    wait_for(lambda: lab.nexthops() == sorted(DIRECTORS.values()), what="restarted", lab=lab)
+
     # Held connections, then a hard death of bgpd1: its link gone, its BIRD killed.
-    held = [connect() for _ in range(16)]
-    servers = [query_one(c, "SELECT @@server_id")[0] for c in held]
-    through_bgpd1 = run("ipvsadm", "-L", "-n", "-c", ns="bgpd1").stdout.count("ESTABLISHED")
-    assert through_bgpd1 > 0, "no held connection went through the director that dies"
+    held, servers, through_bgpd1 = lab.held()
     print(f"{time.strftime('%H:%M:%S')} bgpd1 dies")
     run("ip", "link", "del", "eth0", ns="bgpd1")
     os.kill(int((lab.base / "bgpd1.pid").read_text()), signal.SIGKILL)

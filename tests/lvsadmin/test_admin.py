@@ -51,7 +51,8 @@ def servers():
     ],
 )
 def test_it_lists_every_model(admin_client_, servers, url):
-    response = admin_client_.get(url)
+    # A singleton's list is its one change page (SingletonAdmin).
+    response = admin_client_.get(url, follow=True)
     assert response.status_code == 200
 
 
@@ -117,18 +118,42 @@ def test_it_never_shows_the_mysql_password(admin_client_, servers):
     assert b"s3cret-pw" not in page.content
 
 
-@pytest.mark.parametrize(
-    ("model", "url", "field", "value"),
-    [
-        (GlobalSettings, "/admin/virtualservers/globalsettings/add/", "primary", "192.0.2.1"),
-        (Redundancy, "/admin/virtualservers/redundancy/add/", "backup", "192.0.2.2"),
-    ],
-)
-def test_a_second_singleton_cannot_be_added_over_the_draft(admin_client_, model, url, field, value):
-    # The singleton's save() forces pk=1: an "add" would overwrite the draft's row with blanks.
+SINGLETONS = [
+    (GlobalSettings, "/admin/virtualservers/globalsettings/", "primary", "192.0.2.1"),
+    (Redundancy, "/admin/virtualservers/redundancy/", "backup", "192.0.2.2"),
+]
+
+
+@pytest.mark.parametrize(("model", "url", "field", "value"), SINGLETONS)
+def test_a_singletons_add_page_leads_to_its_one_row_and_adds_nothing(
+    admin_client_, model, url, field, value
+):
+    # The singleton's save() forces pk=1: an "add" would overwrite the draft's row with blanks;
+    # a superuser opening the add page got a bare "403 Forbidden".
     model.objects.create(**{field: value})
-    assert admin_client_.get(url).status_code == 403
-    assert admin_client_.post(url, {}).status_code == 403
-    listing = admin_client_.get(url.removesuffix("add/")).content.decode()
-    assert url not in listing
+    change = f"{url}1/change/"
+    assert admin_client_.get(f"{url}add/").url == change
+    assert admin_client_.post(f"{url}add/", {}).url == change
     assert getattr(model.load(), field) == value
+    assert f"{url}add/" not in admin_client_.get(change).content.decode()
+
+
+@pytest.mark.parametrize(("model", "url", "field", "value"), SINGLETONS)
+def test_a_singletons_list_goes_straight_to_its_one_change_page(
+    admin_client_, model, url, field, value
+):
+    assert admin_client_.get(url).url == f"{url}1/change/"
+    page = admin_client_.get(f"{url}1/change/")
+    assert page.status_code == 200
+    assert f"{url}1/delete/" not in page.content.decode()
+
+
+@pytest.mark.parametrize(("model", "url", "field", "value"), SINGLETONS)
+def test_a_singleton_cannot_be_deleted(admin_client_, model, url, field, value):
+    # "Delete selected global settings" dropped the draft's primary without a word.
+    model.objects.create(**{field: value})
+    admin_client_.post(url, {"action": "delete_selected", "_selected_action": [1], "post": "yes"})
+    assert admin_client_.post(f"{url}1/delete/", {"post": "yes"}).status_code == 403
+    assert getattr(model.load(), field) == value
+    index = admin_client_.get("/admin/").content.decode()
+    assert f"{url}add/" not in index

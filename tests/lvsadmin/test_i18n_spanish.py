@@ -288,9 +288,9 @@ def test_restore_and_file_drift_speak_spanish(user, settings):
     VirtualServer.objects.all().delete()
     response = client.post(reverse("monitoring:revision_restore", args=[1]), **SPANISH)
     html = client.get(response["Location"], **SPANISH).content.decode()
-    assert "restaurado en el borrador (servidores virtuales añadidos: www)" in html
+    assert "restaurado en el borrador (servidores virtuales añadidos (1): www)" in html
     entry = AuditEntry.objects.get(action="restore")
-    assert "virtual servers added: www" in entry.summary
+    assert "virtual servers added (1): www" in entry.summary
 
 
 def test_a_notification_tests_outcome_is_shown_in_spanish():

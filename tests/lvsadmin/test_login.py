@@ -278,3 +278,82 @@ def test_it_marks_cookies_secure_behind_https(monkeypatch):
     finally:
         monkeypatch.delenv("LVSADMIN_HTTPS")
         importlib.reload(module)
+
+
+# --- The Password page's old password ------------------------------------------------------------
+
+PASSWORD_PAGE = reverse("password_change")
+NEW = "another long passphrase 9"
+
+
+def change(client: Client, old: str):
+    return client.post(
+        PASSWORD_PAGE, {"old_password": old, "new_password1": NEW, "new_password2": NEW}
+    )
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_a_session_guessing_the_old_password_is_locked_out_as_a_login_is(piranha):
+    # The stock form: eight wrong old passwords, then the right one changed the password.
+    client = Client()
+    client.force_login(piranha)
+    assert [change(client, "wrong").status_code for _ in range(5)] == [200] * 4 + [429]
+    response = change(client, PASSWORD)
+    assert response.status_code == 429
+    assert b"Too many failed logins for this account or from your address" in response.content
+    piranha.refresh_from_db()
+    assert piranha.check_password(PASSWORD) and not piranha.check_password(NEW)
+    # The account itself is locked, from any address.
+    assert attempt(Client(REMOTE_ADDR="127.0.0.9"), PASSWORD).status_code == 429
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_wrong_old_passwords_and_wrong_logins_share_one_count(piranha):
+    client = Client()
+    client.force_login(piranha)
+    for _ in range(3):
+        change(client, "wrong")
+    for _ in range(2):
+        attempt(Client(REMOTE_ADDR="127.0.0.9"), "wrong")
+    assert change(client, PASSWORD).status_code == 429
+
+
+def test_the_right_old_password_still_changes_it(piranha):
+    client = Client()
+    client.force_login(piranha)
+    change(client, "wrong")
+    response = change(client, PASSWORD)
+    assert response.status_code == 302
+    piranha.refresh_from_db()
+    assert piranha.check_password(NEW)
+
+
+def test_the_admins_password_change_is_the_counted_page(piranha):
+    piranha.is_staff = True
+    piranha.save()
+    client = Client()
+    client.force_login(piranha)
+    response = client.get(reverse("admin:password_change"))
+    assert (response.status_code, response["Location"]) == (302, PASSWORD_PAGE)
+    response = client.post(
+        reverse("admin:password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW},
+    )
+    assert response.status_code == 405  # the stock form, which counted nothing, is gone
+    piranha.refresh_from_db()
+    assert piranha.check_password(PASSWORD)
+
+
+@override_settings(LVSADMIN_LOGIN_MAX_FAILURES=5)
+def test_a_name_in_other_letter_case_is_one_account_with_one_counter(piranha):
+    # On MariaDB's case-insensitive collation "PIRANHA" logs in as piranha; then failures under
+    # any spelling must count against that one account. On SQLite it is no account at all.
+    spellings = ["PIRANHA", "Piranha", "pIRANHA", "PiRaNhA", "piRANHA"]
+    probe = Client(REMOTE_ADDR="127.0.0.40").post(
+        LOGIN, {"username": spellings[0], "password": PASSWORD}
+    )
+    same_account = probe.status_code == 302
+    for n, name in enumerate(spellings, start=1):
+        Client(REMOTE_ADDR=f"127.0.0.{n}").post(LOGIN, {"username": name, "password": "wrong"})
+    expected = 429 if same_account else 302
+    assert attempt(Client(REMOTE_ADDR="127.0.0.50"), PASSWORD).status_code == expected

@@ -68,6 +68,15 @@ def test_it_filters_the_list(admin_client):
     assert ">mail</a>" in html and ">www</a>" not in html
 
 
+def test_the_filter_finds_a_virtual_server_by_one_of_its_real_servers_addresses(admin_client):
+    www = make("www")
+    make("mail", address="192.0.2.25", port=25)
+    RealServer.objects.create(virtual_server=www, name="web1", address="203.0.113.77")
+    html = admin_client.get(LIST, {"q": "203.0.113.77"}).content.decode()
+    assert ">www</a>" in html and ">mail</a>" not in html
+    assert "real server address" in html  # the box says what it searches
+
+
 def test_it_lists_with_a_constant_number_of_queries(admin_client):
     def count():
         with CaptureQueriesContext(connection) as queries:

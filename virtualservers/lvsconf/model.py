@@ -82,6 +82,10 @@ class RealServer:
     active: bool | None = None  # absent: inactive (parser default 0)
     port: int | None = None  # absent: the virtual's port
     weight: int | None = None  # absent: 1
+    # The line each key was read from (by attribute; "name": the block's opening line), so that a
+    # check made after parsing (the draft's models) names the line as the parser does. Not part of
+    # what the configuration says: equality and repr ignore it.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def effective_active(self) -> bool:
@@ -141,6 +145,10 @@ class VirtualServer:
     tls_ca: str | None = None
     tls_sni: str | None = None
     servers: list[RealServer] = field(default_factory=list)
+    # The line each key was read from (by attribute; "name": the block's opening line), so that a
+    # check made after parsing (the draft's models) names the line as the parser does. Not part of
+    # what the configuration says: equality and repr ignore it.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def effective_active(self) -> bool:
@@ -276,6 +284,10 @@ class LvsConfig:
     bgp_med: str | None = None  # `DIRECTOR=MED,...` (schema.parse_meds)
     failovers: list[FailoverService] = field(default_factory=list)
     virtuals: list[VirtualServer] = field(default_factory=list)
+    # The line each key was read from (by attribute), so that a
+    # check made after parsing (the draft's models) names the line as the parser does. Not part of
+    # what the configuration says: equality and repr ignore it.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def effective_network(self) -> str:

@@ -286,11 +286,13 @@ class _Parser:
                 if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
                     setattr(target, key.attr, self.address(tokens[2]))
                     setattr(target, key.second, tokens[3])
-                    continue
-                value = convert(tokens[2])
-                if low is not None and not low <= value <= high:
-                    self.out_of_range(key, value)
-                setattr(target, key.attr, value)
+                    target.lines[key.second] = self.line_no
+                else:
+                    value = convert(tokens[2])
+                    if low is not None and not low <= value <= high:
+                        self.out_of_range(key, value)
+                    setattr(target, key.attr, value)
+                target.lines[key.attr] = self.line_no
             else:
                 self.other_line(tokens)
                 keys, target = self.scope()
@@ -484,12 +486,14 @@ class _Parser:
             if self.server is not None:
                 raise self.fail("a server block cannot contain another block")
             self.server = RealServer(name=name)
+            self.server.lines["name"] = self.line_no
             self.server_port_at_read[id(self.server)] = self.virtual.effective_port
             return
         if self.virtual is not None or self.failover is not None:
             raise self.fail(f"a {kind} block cannot be opened inside another block")
         if kind == "virtual":
             self.virtual = VirtualServer(name=name)
+            self.virtual.lines["name"] = self.line_no
         else:
             self.failover = FailoverService(name=name)
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from monitoring.ipvs.table import Op, Table
+from monitoring.ipvs.table import Op, Table, TrafficTable
 
 
 class DriverError(Exception):
@@ -67,10 +67,10 @@ class Driver(Protocol):
     name: str
 
     def dump(self) -> Table: ...
-    # The table with each service's and destination's traffic counters, for /metrics: callable
+    # Each service's and destination's traffic counters, for /metrics: callable
     # from another thread than the one that applies, without its lock (the netlink driver reads
     # it on a socket of its own, so a long dump never holds an apply back).
-    def traffic(self) -> Table: ...
+    def traffic(self) -> TrafficTable: ...
     def apply(self, ops: list[Op]) -> int: ...
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None: ...
     def timeouts(self) -> tuple[int, int, int]: ...

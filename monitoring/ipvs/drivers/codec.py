@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 import socket
 import struct
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from monitoring.ipvs.drivers.base import SyncDaemon
 from monitoring.ipvs.drivers.netlink import BE16, NLA, NLA_F_NESTED, U16, U32, pack_attr, walk_attrs
@@ -291,6 +293,121 @@ def parse_dest(data: bytes, start: int, end: int, service_family: int) -> Destin
         inact,
         _traffic(data, stats64, stats),
     )
+
+
+# What a traffic read takes of a dumped destination, each with its attribute header ("h": a
+# header's length or type, "v": a value), in the order DestTraffic.read takes the values: the
+# address (16 bytes), the port (big-endian: two bytes), the address family, and STATS64's header
+# with its first five attributes (the totals), as _STATS64_HEAD reads them.
+_TRAFFIC_FIELDS = {
+    DEST_ADDR: ("HH16s", "hhv"),
+    DEST_PORT: ("HHBB", "hhvv"),
+    DEST_AF: ("HHH", "hhv"),
+    DEST_STATS64: ("HH" + "HHQ" * 5, "hh" + "hhv" * 5),
+}
+
+
+class _Layout(NamedTuple):
+    """Where one kernel puts those fields in a destination's message of one length."""
+
+    struct: struct.Struct  # the whole message, netlink header to padding
+    headers: operator.itemgetter  # every header's fields, the sequence number first
+    expected: tuple  # what they are in the message the layout was learned from
+    values: operator.itemgetter  # address, port's two bytes, family, the five totals
+
+
+# A destination's message: netlink header (length, type, flags, sequence number; the port id
+# skipped), the generic-netlink header (skipped), the destination attribute's header.
+_MESSAGE_HEAD, _BODY = "=IHHI4x4xHH", 24
+
+
+class DestTraffic:
+    """The destinations of one dump buffer, each read for its address, port and counters only
+    (all that a traffic read needs) where parse_dest walks some fifteen attributes per
+    destination: every destination message of a kernel has the same attributes of fixed sizes,
+    so the layout of the whole message is learned from the first one of its length (and checked
+    against parse_dest), and a buffer of such messages is unpacked by struct.iter_unpack, each
+    message's headers checked against the layout's. Anything else (padding that moves, a missing
+    STATS64, a buffer that holds other messages) is for the caller's message-by-message read.
+    Measured in the lab VM at 1,000 x 10: a Python loop per destination message was the read."""
+
+    def __init__(self) -> None:
+        self.layouts: dict[int, _Layout | None] = {}
+        self.addresses: dict[bytes, str] = {}  # the same few addresses recur in every service
+
+    def read_buffer(
+        self, data: bytes, seq: int, service_family: int, into: dict[tuple[str, int], Traffic]
+    ) -> bool:
+        """Add every destination of the buffer `data` (answering request `seq`) to `into`; False
+        when the buffer is not only such messages (then `into` may hold some of them)."""
+        if len(data) < _BODY:
+            return False
+        size = (U32.unpack_from(data)[0] + 3) & ~3
+        layout = self.layouts.get(size, _UNKNOWN)
+        if layout is _UNKNOWN:
+            layout = self.layouts[size] = _learn(data, size, service_family)
+        if layout is None or len(data) % size:
+            return False
+        expected, headers, values = (seq, *layout.expected[1:]), layout.headers, layout.values
+        addresses = self.addresses
+        for fields in layout.struct.iter_unpack(data):
+            if headers(fields) != expected:
+                return False
+            raw, high, low, af, *totals = values(fields)
+            address = addresses.get(raw)
+            if address is None:
+                address = addresses[raw] = _address(raw, af)
+            into[(address, high << 8 | low)] = tuple.__new__(Traffic, totals)
+        return True
+
+
+_UNKNOWN = _Layout(struct.Struct(""), operator.itemgetter(0), (), operator.itemgetter(0))
+
+
+def _address(raw: bytes, af: int) -> str:
+    if af == socket.AF_INET:
+        return socket.inet_ntop(socket.AF_INET, raw[:4])
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def _learn(data: bytes, size: int, service_family: int) -> _Layout | None:
+    """The layout of the message at the start of data (`size` bytes with its padding), or None
+    when it is not a destination with every field or the layout does not read it as parse_dest
+    does."""
+    if len(data) < size or NLA.unpack_from(data, 20)[1] & ~NLA_F_NESTED != IPVS_CMD_ATTR_DEST:
+        return None
+    end = 20 + NLA.unpack_from(data, 20)[0]
+    at = {kind: s - 4 for kind, s, _e in walk_attrs(data, _BODY, end) if kind in _TRAFFIC_FIELDS}
+    if len(at) != len(_TRAFFIC_FIELDS) or end > size:
+        return None
+    fmt, position, count = _MESSAGE_HEAD, _BODY, 6
+    headers: list[int] = [3, 0, 1, 2, 4, 5]  # the sequence number first (see read_buffer)
+    values: dict[int, list[int]] = {}
+    for kind in sorted(at, key=at.__getitem__):
+        if at[kind] < position:
+            return None
+        fmt += f"{at[kind] - position}x" if at[kind] > position else ""
+        piece, roles = _TRAFFIC_FIELDS[kind]
+        fmt += piece
+        position = at[kind] + struct.calcsize("=" + piece)
+        headers += [count + i for i, role in enumerate(roles) if role == "h"]
+        values[kind] = [count + i for i, role in enumerate(roles) if role == "v"]
+        count += len(roles)
+    fmt += f"{size - position}x" if size > position else ""
+    layout_struct = struct.Struct(fmt)
+    fields = layout_struct.unpack_from(data)
+    pick = operator.itemgetter(*headers)
+    layout = _Layout(
+        layout_struct,
+        pick,
+        pick(fields),
+        operator.itemgetter(*(i for kind in _TRAFFIC_FIELDS for i in values[kind])),
+    )
+    raw, high, low, af, *totals = layout.values(fields)
+    dest = parse_dest(data, _BODY, end, service_family)
+    if ((_address(raw, af), high << 8 | low), tuple(totals)) != (dest.key, dest.traffic):
+        return None
+    return layout
 
 
 def daemon_payload(state: str, iface: str = "", syncid: int = 0) -> bytes:

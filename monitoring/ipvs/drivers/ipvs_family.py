@@ -1,5 +1,5 @@
 """The kernel's IPVS family over generic netlink: load ip_vs if needed, apply table operations,
-dump the table, and read or set the timeouts and version (what ipvsadm does).
+dump the table, read its traffic counters, and read or set the timeouts and version (what ipvsadm does).
 
 Operations are packed by ipvs_codec.py and sent many per sendmsg (GenericNetlink.batch), as
 ipvsadm-restore does. A dump reads /proc/net/ip_vs when the text says everything (procfs.py, one
@@ -31,6 +31,7 @@ from monitoring.ipvs.drivers.codec import (
     IPVS_CMD_SET_CONFIG,
     IPVS_INFO_ATTR_CONN_TAB_SIZE,
     IPVS_INFO_ATTR_VERSION,
+    DestTraffic,
     ServiceCodec,
     daemon_payload,
     parse_daemon,
@@ -41,11 +42,22 @@ from monitoring.ipvs.drivers.codec import (
 from monitoring.ipvs.drivers.netlink import (
     NLM_F_DUMP,
     NLM_F_REQUEST,
+    RECV_SIZE,
     U32,
     GenericNetlink,
+    split_buffer,
     walk_attrs,
 )
-from monitoring.ipvs.table import Op, Service, ServiceEntry, Table
+from monitoring.ipvs.table import (
+    Op,
+    Service,
+    ServiceEntry,
+    ServiceKey,
+    ServiceTraffic,
+    Table,
+    Traffic,
+    TrafficTable,
+)
 
 
 def ensure_ipvs_module() -> None:
@@ -105,16 +117,7 @@ class IPVSNetlink(GenericNetlink):
         table: Table = {}
         for service in self.services():
             entry = ServiceEntry(service)
-            seq = self._next_seq()
-            self.sock.send(
-                self._message(
-                    self.family,
-                    NLM_F_REQUEST | NLM_F_DUMP,
-                    IPVS_CMD_GET_DEST,
-                    self.codec.key_only(service.key),
-                    seq,
-                )
-            )
+            seq = self._ask_destinations(service.key)
             for _type, payload in self._replies(seq):
                 for kind, start, end in walk_attrs(payload, 4):
                     if kind == IPVS_CMD_ATTR_DEST:
@@ -122,6 +125,48 @@ class IPVSNetlink(GenericNetlink):
                         entry.destinations[dest.key] = dest
             table[service.key] = entry
         return table
+
+    def traffic(self) -> TrafficTable:
+        """Each service's and destination's traffic counters: one dump of the services, then
+        one per service, its buffers of destinations decoded only for their addresses, ports
+        and counters (DestTraffic); any other buffer message by message."""
+        reader = DestTraffic()
+        table: TrafficTable = {}
+        for service in self.services():
+            if service.traffic is None:
+                continue
+            seq = self._ask_destinations(service.key)
+            family = service.key.family
+            destinations: dict[tuple[str, int], Traffic] = {}
+            ended = False
+            while not ended:
+                data = self.sock.recv(RECV_SIZE)
+                if reader.read_buffer(data, seq, family, destinations):
+                    continue
+                messages, ended = split_buffer(data, seq)
+                for _type, start, end in messages:
+                    # One destination per message, its attribute after the generic-netlink header.
+                    for kind, body, stop in walk_attrs(data, start + 4, end):
+                        if kind == IPVS_CMD_ATTR_DEST:
+                            dest = parse_dest(data, body, stop, family)
+                            if dest.traffic is not None:
+                                destinations[dest.key] = dest.traffic
+            table[service.key] = ServiceTraffic(service.traffic, destinations)
+        return table
+
+    def _ask_destinations(self, key: ServiceKey) -> int:
+        """Send the dump request for a service's destinations; its sequence number."""
+        seq = self._next_seq()
+        self.sock.send(
+            self._message(
+                self.family,
+                NLM_F_REQUEST | NLM_F_DUMP,
+                IPVS_CMD_GET_DEST,
+                self.codec.key_only(key),
+                seq,
+            )
+        )
+        return seq
 
     def apply(self, ops: Iterable[Op]) -> int:
         requests = self.codec.requests(ops)

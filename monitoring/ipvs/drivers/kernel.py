@@ -13,7 +13,7 @@ from pathlib import Path
 from monitoring.ipvs.drivers import addresses
 from monitoring.ipvs.drivers.base import KernelAddress, SyncCadence, SyncDaemon
 from monitoring.ipvs.drivers.ipvs_family import IPVSNetlink
-from monitoring.ipvs.table import Op, Table
+from monitoring.ipvs.table import Op, Table, TrafficTable
 
 # The IPVS sysctls of this process's network namespace (there once ip_vs is loaded, which the
 # netlink socket's opening did).
@@ -58,11 +58,11 @@ class NetlinkDriver:
     def dump(self) -> Table:
         return self.ipvs.dump()
 
-    def traffic(self) -> Table:
+    def traffic(self) -> TrafficTable:
         # Over netlink (/proc/net/ip_vs has no counters): one request per service.
         if self.counters is None:
             self.counters = IPVSNetlink()
-        return self.counters.dump_netlink()
+        return self.counters.traffic()
 
     def apply(self, ops: list[Op]) -> int:
         return self.ipvs.apply(ops)

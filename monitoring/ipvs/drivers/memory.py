@@ -18,7 +18,7 @@ from monitoring.ipvs.drivers.base import (
     SyncCadence,
     SyncDaemon,
 )
-from monitoring.ipvs.table import Op, ServiceEntry, Table, apply_op
+from monitoring.ipvs.table import Op, ServiceEntry, Table, TrafficTable, apply_op, traffic_of
 
 
 @dataclass
@@ -46,8 +46,8 @@ class MemoryDriver:
             k: ServiceEntry(v.service, dict(v.destinations)) for k, v in list(self.table.items())
         }
 
-    def traffic(self) -> Table:
-        return self.dump()  # whatever counters a test put on the entries
+    def traffic(self) -> TrafficTable:
+        return traffic_of(self.dump())  # whatever counters a test put on the entries
 
     def apply(self, ops: list[Op]) -> int:
         done = 0

@@ -73,6 +73,31 @@ def walk_attrs(
         start += (length + 3) & ~3
 
 
+def split_buffer(data: bytes, seq: int) -> tuple[list[tuple[int, int, int]], bool]:
+    """The messages of one received buffer that answer request `seq`, as (type, payload start,
+    payload end), and whether the answer ended in it (DONE, an ack, a single answer). A refusal
+    raises DriverError."""
+    messages: list[tuple[int, int, int]] = []
+    offset = 0
+    while offset + 16 <= len(data):
+        length, msg_type, flags, mseq, _pid = HDR.unpack_from(data, offset)
+        start = offset + 16
+        offset += (length + 3) & ~3
+        if mseq != seq:
+            continue
+        if msg_type == NLMSG_DONE:
+            return messages, True
+        if msg_type == NLMSG_ERROR:
+            code = -struct.unpack_from("=i", data, start)[0]
+            if code:
+                raise DriverError(os.strerror(code), code)
+            return messages, True
+        messages.append((msg_type, start, start + length - 16))
+        if not flags & 0x2:  # not NLM_F_MULTI: a single answer
+            return messages, True
+    return messages, False
+
+
 class GenericNetlink:
     """One generic-netlink socket; `family` is the id of the family its requests go to, which a
     subclass looks up by name (family_id) once the socket is open."""
@@ -124,25 +149,19 @@ class GenericNetlink:
 
     def _replies(self, seq: int) -> Iterator[tuple[int, bytes]]:
         """Messages answering one request (a dump until DONE, or one reply/ack)."""
+        for msg_type, data, start, end in self._messages(seq):
+            yield msg_type, data[start:end]
+
+    def _messages(self, seq: int) -> Iterator[tuple[int, bytes, int, int]]:
+        """As _replies, each message as (type, the buffer it came in, its payload's start and
+        end) rather than a copy."""
         while True:
             data = self.sock.recv(RECV_SIZE)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, msg_type, flags, mseq, _pid = HDR.unpack_from(data, offset)
-                payload = data[offset + 16 : offset + length]
-                offset += (length + 3) & ~3
-                if mseq != seq:
-                    continue
-                if msg_type == NLMSG_DONE:
-                    return
-                if msg_type == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", payload)[0]
-                    if code:
-                        raise DriverError(os.strerror(code), code)
-                    return
-                yield msg_type, payload
-                if not flags & 0x2:  # not NLM_F_MULTI: a single answer
-                    return
+            messages, ended = split_buffer(data, seq)
+            for msg_type, start, end in messages:
+                yield msg_type, data, start, end
+            if ended:
+                return
 
     def request(self, cmd: int, payload: bytes) -> None:
         seq = self._next_seq()

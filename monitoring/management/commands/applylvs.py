@@ -9,7 +9,11 @@ applies the file itself, and says that health was not consulted. It needs no dat
 Exit codes (monitoring/management/exitcodes.py, shared with importlvscf; in the README): 0 converged; 2 usage; 3 the file is bad (the line is
 named); 4 no IPVS in this kernel, or not root; 5 the kernel refused an operation (named); 6 busy:
 another apply holds the lock, or the live worker did not answer in time, or --config names
-another file while a worker enforces the published one.
+another file while a worker enforces the published one; 7 (--watchdog) no worker is running.
+
+`--watchdog` is the cron job's (lvsadmin/deploy/lvsadmin-watchdog.cron): with a live worker it
+asks for a converge as above (a no-op when the table is right, health included); without one it
+changes nothing and exits 7 with one line, which cron mails.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from monitoring.management.exitcodes import (
     EXIT_BAD_FILE,
     EXIT_BUSY,
     EXIT_NO_KERNEL,
+    EXIT_NO_WORKER,
     EXIT_REFUSED,
 )
 from monitoring.worker import conf as worker_conf
@@ -82,6 +87,11 @@ class Command(BaseCommand):
             "--no-arp", action="store_true", help="do not send gratuitous ARPs for VIPs added"
         )
         parser.add_argument(
+            "--watchdog",
+            action="store_true",
+            help="ask the running worker to converge; without one, change nothing and exit 7",
+        )
+        parser.add_argument(
             "--wait",
             type=float,
             default=WORKER_ANSWER_SECONDS,
@@ -95,6 +105,14 @@ class Command(BaseCommand):
         config = self._read(path)
         dry_run = options["dry_run"]
         worker = WorkerPresence.alive(state)
+        if options["watchdog"] and not worker:
+            # The watchdog never writes the table itself: without health checks it would put
+            # back every real server that health took out.
+            raise CommandError(
+                f"no worker is running (no lock on {state}.worker): health checks and drift "
+                "repair are stopped; start it (systemctl start lvsadmin-worker). Nothing changed.",
+                returncode=EXIT_NO_WORKER,
+            )
         if worker and not dry_run:
             if options["config"] and path.resolve() != published.resolve():
                 raise CommandError(

@@ -1,4 +1,4 @@
-"""`manage.py importlvscf FILE [--dry-run]`: load an lvs.cf into the draft, in one transaction.
+"""`manage.py importlvscf FILE [--dry-run] [-v 2]`: load an lvs.cf into the draft, in one transaction.
 
 A file the stock parser would refuse changes nothing and the error names its line; so does a
 value the models refuse (naming the virtual, real server and field). Either exits 3, as applylvs
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.management.exitcodes import EXIT_BAD_FILE
 from monitoring.publish import audit
-from monitoring.publish.draft import replace_draft
+from monitoring.publish.draft import NAMES_SHOWN, replace_draft
 from virtualservers.lvsconf.files import LvsConfFileError, read_lvs_cf
 from virtualservers.lvsconf.model import LvsConfError
 from virtualservers.lvsconf.parse import parse
@@ -49,10 +49,13 @@ class Command(BaseCommand):
             change = replace_draft(config, dry_run=options["dry_run"])
         except ValidationError as exc:
             raise CommandError(
-                f"{path}: {' '.join(exc.messages)}; nothing was imported", returncode=EXIT_BAD_FILE
+                f"{path}: {'; '.join(exc.messages)}; nothing was imported", returncode=EXIT_BAD_FILE
             ) from None
         prefix = "would change" if options["dry_run"] else "imported"
-        for line in change.lines():
+        # How many of each kind, and the first names (every name with -v 2): 10,000 names on
+        # one line buried the rest of the output.
+        limit = None if options["verbosity"] >= 2 else NAMES_SHOWN
+        for line in change.lines(limit=limit):
             self.stdout.write(f"{prefix}: {line}")
         if not options["dry_run"]:
             if not change.empty:

@@ -93,4 +93,12 @@ def test_it_shows_a_hundred_services_a_page(live):
     assert (first["page"], first["pages"], len(first["services"])) == (1, 2, 100)
     assert (second["page"], len(second["services"])) == (2, 50)
     assert second["services"][0]["virtual"] == "vs100"
-    assert live(page="x")["page"] == 1
+    assert live(page=7)["page"] == 2  # past the last page: the last
+
+
+@pytest.mark.parametrize("page", ["x", "null", "0", "-1", "9" * 30])
+def test_a_page_that_is_no_page_number_is_the_lists_404(page):
+    # schemathesis: ?page=null, which the schema refuses, was answered with the first page.
+    response = api_client(member("viewer")).get("/api/live/", {"page": page})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}

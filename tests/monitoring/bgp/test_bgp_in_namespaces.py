@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,8 @@ LVS_CF = (
     f"virtual web {{\n active = 1\n address = {VIP} lo\n port = 80\n scheduler = mh\n"
     "     server a {\n address = 203.0.113.1\n active = 1\n }\n}\n"
 )
+# The bound on a dead worker's VIPs (README): BIRD dies with the worker and says so to the router.
+WITHDRAWN_WITHIN = 5.0
 DOWN = RealServerRef("web", "203.0.113.1", 80)
 ROUTER_CONF = f"""router id {ROUTER};
 protocol device {{ }}
@@ -151,3 +154,40 @@ def test_the_director_announces_what_it_can_serve_and_withdraws_the_rest(lab):
 
     control.step(parse("network = direct\n")[0], driver, table_loaded=True)
     assert wait_for(lambda: not bird.Bird(paths).running())
+
+
+def test_a_killed_worker_leaves_nothing_announced(lab, tmp_path):
+    router, sock, paths = lab
+    # BFD off and the longest hold time the router accepts: the route may not go by a timer.
+    text = LVS_CF.replace("bgp_hold_time = 3", "bgp_hold_time = 90\nbgp_bfd = 0")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.bgp_worker",
+            str(paths.conf),
+            str(paths.socket),
+            str(paths.pid_file),
+            paths.bird,
+            DIRECTOR,
+            VIP,
+            text,
+        ],  # fmt: skip
+        cwd=Path(__file__).resolve().parents[3],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: VIP in routes(router, sock)[1]), worker.stdout.readline()
+        bird_pid = int(paths.pid_file.read_text())
+        worker.kill()
+        worker.wait()
+        took = time.monotonic()
+        assert wait_for(lambda: VIP not in routes(router, sock)[1], seconds=WITHDRAWN_WITHIN)
+        print(f"withdrawn {time.monotonic() - took:.2f} s after the worker's death")
+        assert wait_for(lambda: not Path(f"/proc/{bird_pid}").exists())
+        assert router_session(sock).state != "up"
+    finally:
+        worker.kill()
+        worker.wait()

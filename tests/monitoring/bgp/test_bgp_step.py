@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitoring.bgp import bird
+from monitoring.bgp import announce, bird
 from monitoring.bgp.director import BgpControl
 from monitoring.ipvs.drivers.base import KernelAddress
 from monitoring.ipvs.drivers.memory import MemoryDriver
@@ -73,3 +73,16 @@ def test_stopping_the_worker_never_starts_a_bird(tmp_path):
     step = control(tmp_path)
     step.withdraw_all(BGP, driver())
     assert not (tmp_path / "bird.conf").exists()
+
+
+def test_the_operators_flag_withdraws_everything_and_is_reported(tmp_path):
+    flag = tmp_path / "bgp-out-of-service"
+    flag.write_text("1\n")
+    step = control(tmp_path)
+    step.service_file = flag
+    step.step(BGP, driver(), table_loaded=True)
+    assert not step.state.in_service
+    assert step.state.withdrawn == {"192.0.2.100": announce.OUT_OF_SERVICE}
+    flag.write_text("0\n")
+    step.step(BGP, driver(), table_loaded=True)
+    assert step.state.in_service and step.state.withdrawn == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,15 @@ def test_show_protocols_is_read_back():
         ("router2", "start", "Active        Socket: Connection refused"),
     ]
     assert [p.established for p in found] == [False, True, False]
+
+
+def test_a_sessions_since_is_read_with_its_date_for_the_uptime():
+    text = (
+        "BIRD 2.0.12 ready.\n"
+        "Name       Proto      Table      State  Since         Info\n"
+        "router1    BGP        ---        up     2026-12-06 06:15:27  Established\n"
+    )
+    (session,) = bird.parse_protocols(text)
+    assert session.established and session.since == "2026-12-06 06:15:27"
+    assert session.since_timestamp() == datetime(2026, 12, 6, 6, 15, 27).timestamp()
+    assert "timeformat protocol iso long;" in bird.render(settings(), SOURCES, [])

@@ -44,13 +44,13 @@ def test_it_starts_every_active_real_server_up_and_spreads_first_checks():
     assert all(0 <= o < 6 for o in offsets) and offsets[0] != offsets[1]
 
 
-def test_it_takes_a_server_down_at_the_first_failure_with_nannys_words():
+def test_it_takes_a_server_down_at_the_first_failure_with_nannys_words_naming_its_virtual():
     health, clock = book()
     transition = health.record(DB1, FAIL, clock.now)
     assert health.down() == {DB1}
     assert (
         transition.message()
-        == "[inactive] shutting down 192.0.2.241:3306 due to connection refused"
+        == "[inactive] shutting down 192.0.2.241:3306 of mysql due to connection refused"
     )
 
 
@@ -61,7 +61,7 @@ def test_it_brings_a_server_back_after_reentry_over_timeout_successes():
     assert health.record(DB1, OK, clock.now) is None and health.down() == {DB1}
     clock.now += 6
     transition = health.record(DB1, OK, clock.now)
-    assert transition.message() == "[ active ] making 192.0.2.241:3306 available"
+    assert transition.message() == "[ active ] making 192.0.2.241:3306 of mysql available"
     assert health.down() == frozenset()
 
 

@@ -143,3 +143,75 @@ def test_a_host_name_where_an_address_belongs_is_refused_with_its_line(tmp_path,
         f"CommandError: {bad}: line {number}: abc is a host name: an IP address is needed here "
         "(the kernel's IPVS table holds addresses, and lvsadmin resolves no names)"
     ]
+
+
+def test_a_virtual_block_that_adds_nothing_is_named_with_its_line(tmp_path):
+    # A check made after parsing (the table builder's) names the block's line, as the parser does.
+    second = (
+        "virtual again {\n     active = 1\n     address = 192.0.2.240 eth0:1\n     port = 3306\n}\n"
+    )
+    path = tmp_path / "lvs.cf"
+    path.write_text(SEED + second)
+    number = len(SEED.splitlines()) + 1
+    result = applylvs("--config", str(path), "--dry-run", "--driver", "memory", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: line {number}: virtual again: TCP  192.0.2.240:3306 is already defined"
+        in result.stderr
+    )
+
+
+# --- The cron watchdog (lvsadmin/deploy/lvsadmin-watchdog.cron) ----------------------------------
+
+
+def test_the_watchdog_without_a_worker_changes_nothing_and_exits_7(seed_file, tmp_path):
+    result = applylvs(
+        "--watchdog",
+        "--driver",
+        "memory",
+        tmp_path=tmp_path,
+        LVSADMIN_LVS_CF=str(seed_file),
+    )
+    assert result.returncode == 7
+    assert "no worker is running" in result.stderr and "Nothing changed." in result.stderr
+    assert "Traceback" not in result.stderr
+    # It applied nothing itself: no apply state was written.
+    assert not list(tmp_path.glob("state/*.json"))
+
+
+def test_the_watchdog_with_a_live_worker_asks_it_to_converge(seed_file, tmp_path, settings):
+    import io
+    import threading
+    from types import SimpleNamespace
+
+    from django.core.management import call_command
+
+    from monitoring.ipvs.coordination import ConvergeRequests, WorkerPresence
+
+    state = tmp_path / "apply-state.json"
+    settings.LVSADMIN_LVS_CF = seed_file
+    worker = WorkerPresence(state)
+    assert worker.claim()
+    requests = ConvergeRequests(state)
+    asked: list[str] = []
+
+    def answer() -> None:  # the worker's side: it, not applylvs, writes the table
+        for _ in range(600):
+            token = requests.pending()
+            if token:
+                asked.append(token)
+                done = SimpleNamespace(summary=lambda: "nothing to do", error=None)
+                requests.answer(token, done)
+                return
+            threading.Event().wait(0.05)
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        out = io.StringIO()
+        call_command("applylvs", "--watchdog", "--state", str(state), stdout=out)
+    finally:
+        thread.join()
+        worker.release()
+    assert len(asked) == 1
+    assert out.getvalue() == "the running worker converged (health included): nothing to do\n"

@@ -3,6 +3,8 @@ a dump of the kernel gives back (the lab checks the same against a real kernel).
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from monitoring.ipvs.drivers import codec as codec
@@ -173,3 +175,60 @@ def test_a_dumped_service_carries_its_counters_64_bit_first():
     older = key + pack_attr(codec.SVC_STATS | NESTED, stats32(*SMALL))
     assert codec.parse_service(older, 0, len(older)).traffic == SMALL
     assert codec.parse_service(key, 0, len(key)).traffic is None
+
+
+def kernel_dest(
+    address: str, port: int, *stats: tuple[int, bytes], family: int = 4, counts_first: bool = False
+) -> bytes:
+    """A destination's attribute body as a 6.1 kernel dumps it (its attributes' order and sizes),
+    or with the connection counts moved first."""
+    settings = codec.dest_attrs(Destination(address, port, "masq", 3), family, full=True)[4:]
+    counts = pack_attr(codec.DEST_ACTIVE, U32.pack(4)) + pack_attr(codec.DEST_INACT, U32.pack(9))
+    body = counts + settings if counts_first else settings + counts
+    for kind, payload in stats:
+        body += pack_attr(kind | NESTED, payload)
+    return body
+
+
+def dest_message(seq: int, body: bytes) -> bytes:
+    """A destination's message of a dump (netlink and generic-netlink headers, NLM_F_MULTI)."""
+    payload = pack_attr(codec.IPVS_CMD_ATTR_DEST | NESTED, body)
+    return struct.pack("=IHHIIBBH", 20 + len(payload), 0x1C, 2, seq, 0, 1, 1, 0) + payload
+
+
+@pytest.mark.parametrize("address, family", [("192.0.2.241", 4), ("2001:db8::1", 6)])
+def test_a_buffer_of_destinations_is_read_for_their_addresses_ports_and_counters(address, family):
+    reader = codec.DestTraffic()
+    for seq, values in ((7, BIG), (8, SMALL)):  # the second buffer by the layout the first taught
+        data = b"".join(
+            dest_message(seq, kernel_dest(
+                address, port, (codec.DEST_STATS, stats32(*SMALL)),
+                (codec.DEST_STATS64, stats64(*values)), family=family,
+            ))
+            for port in (80, 8080)
+        )  # fmt: skip
+        into: dict = {}
+        assert reader.read_buffer(data, seq, family, into)
+        assert into == {(address, 80): values, (address, 8080): values}
+    assert [layout is not None for layout in reader.layouts.values()] == [True]
+
+
+def test_a_buffer_laid_out_otherwise_is_left_to_the_message_by_message_read():
+    reader = codec.DestTraffic()
+    usual = kernel_dest("192.0.2.241", 80, (codec.DEST_STATS64, stats64(*BIG)))
+    assert reader.read_buffer(dest_message(7, usual), 7, 4, {})
+    # As long as the usual one, its attributes elsewhere: the learned layout must not read it.
+    moved = kernel_dest("192.0.2.242", 81, (codec.DEST_STATS64, stats64(*SMALL)), counts_first=True)
+    assert len(moved) == len(usual)
+    assert not reader.read_buffer(dest_message(7, usual) + dest_message(7, moved), 7, 4, {})
+    # Another request's answer, padding before each u64 (kernels that align them), the 32-bit
+    # stats only, none at all, and the end of a dump.
+    assert not reader.read_buffer(dest_message(6, usual), 7, 4, {})
+    for other in (
+        kernel_dest("192.0.2.243", 82, (codec.DEST_STATS64, stats64(*SMALL, pad=True))),
+        kernel_dest("192.0.2.244", 83, (codec.DEST_STATS, stats32(*SMALL))),
+        kernel_dest("192.0.2.245", 84),
+    ):
+        assert not reader.read_buffer(dest_message(7, other), 7, 4, {})
+    done = struct.pack("=IHHIIi", 20, 3, 2, 7, 0, 0)
+    assert not reader.read_buffer(done, 7, 4, {})

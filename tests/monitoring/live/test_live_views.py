@@ -109,11 +109,11 @@ def test_a_large_table_is_shown_a_page_of_services_at_a_time(admin_client):
     ]
     report(rows=rows)
     first = admin_client.get(reverse("monitoring:live_panel")).content.decode()
-    assert "vs0</small>" in first and "vs19</small>" in first and "vs20</small>" not in first
-    assert "Services 1&ndash;20 of 120" in first and '?page=2"' in first
-    last = admin_client.get(reverse("monitoring:live_panel"), {"page": "6"}).content.decode()
-    assert "vs119</small>" in last and "vs99</small>" not in last
-    assert "Services 101&ndash;120 of 120" in last and "next</a>" not in last
+    assert "vs0</small>" in first and "vs9</small>" in first and "vs10</small>" not in first
+    assert "Services 1&ndash;10 of 120" in first and '?page=2#live-table"' in first
+    last = admin_client.get(reverse("monitoring:live_panel"), {"page": "12"}).content.decode()
+    assert "vs119</small>" in last and "vs109</small>" not in last
+    assert "Services 111&ndash;120 of 120" in last and "next</a>" not in last
     assert admin_client.get(reverse("monitoring:live_panel"), {"page": "x"}).status_code == 200
 
 
@@ -194,3 +194,100 @@ def test_it_uses_a_constant_number_of_queries(admin_client):
     with CaptureQueriesContext(connection) as many:
         admin_client.get(reverse("monitoring:live_panel"))
     assert len(many) == len(few)
+
+
+def many_services(count: int) -> list[dict]:
+    return [
+        service(f"TCP  198.51.100.{i + 1}:80", f"vs{i}", destination(f"203.0.113.{i + 1}"))
+        for i in range(count)
+    ]
+
+
+def test_down_now_counts_per_virtual_server_names_the_first_few_and_links_to_the_rest(
+    admin_client,
+):
+    report()
+    for i in range(7):
+        health(f"192.0.2.{10 + i}", "down", "connection refused")
+    health("203.0.113.9", "down", "timed out", virtual="web")
+    health("192.0.2.242", "up")
+    html = admin_client.get(reverse("monitoring:control")).content.decode()
+    down = html.split('class="mb-1 small lvs-down-now"')[1].split("</div>")[0]
+    assert "2 virtual servers have a real server down" in down
+    assert '<span class="text-danger">mysql</span>: 7 down' in down
+    assert "192.0.2.10:3306 (connection refused), 192.0.2.11:3306" in down
+    assert "192.0.2.12:3306" in down and "192.0.2.13:3306" not in down
+    assert "and 4 more" in down
+    assert '<span class="text-danger">web</span>: 1 down' in down
+    assert '/?show=problems#live-table">' in down
+
+
+def test_down_now_stays_short_with_a_thousand_down(admin_client):
+    report()
+    for v in range(12):
+        for i in range(4):
+            health(f"198.51.100.{i + 1}", "down", "connection refused", virtual=f"vs{v:02d}")
+    html = admin_client.get(reverse("monitoring:control")).content.decode()
+    down = html.split('class="mb-1 small lvs-down-now"')[1].split("</div>")[0]
+    assert "12 virtual servers have a real server down (the 5 with the most:)" in down
+    assert down.count("<li>") == 5 and down.count("and 1 more") == 5
+
+
+def test_the_live_table_finds_a_service_by_name_vip_or_real_server_address(admin_client):
+    report(rows=many_services(60))
+    health("192.0.2.77", "down", "connection refused", virtual="vs41")  # out of the table
+    panel = reverse("monitoring:live_panel")
+
+    def shown(query: str) -> list[str]:
+        html = admin_client.get(panel, {"q": query}).content.decode()
+        return [name for name in (f"vs{i}" for i in range(60)) if f"{name}</small>" in html]
+
+    assert shown("vs17") == ["vs17"]
+    assert shown("198.51.100.33:80") == ["vs32"]
+    assert shown("203.0.113.50") == ["vs49"]
+    assert shown("192.0.2.77") == ["vs41"]
+    html = admin_client.get(panel, {"q": "vs17"}).content.decode()
+    assert "1 service of 60 shown" in html and "search: vs17" in html
+    assert "No service matches." in admin_client.get(panel, {"q": "nothing"}).content.decode()
+
+
+def test_the_live_table_shows_only_the_services_with_a_real_server_down_or_held(admin_client):
+    from monitoring.models import RealServerRuntimeState
+
+    report(rows=many_services(30))
+    health("203.0.113.4", "down", "connection refused", virtual="vs3")
+    health("203.0.113.5", "up", virtual="vs4")
+    RealServerRuntimeState.objects.create(
+        virtual_name="vs8", address="203.0.113.9", port=3306, state="drain", since=timezone.now()
+    )
+    html = admin_client.get(reverse("monitoring:live_panel"), {"show": "problems"}).content.decode()
+    assert "vs3</small>" in html and "vs8</small>" in html
+    assert "vs4</small>" not in html and "vs0</small>" not in html
+    assert "2 services of 30 shown" in html and "only down or held" in html
+
+
+def test_the_live_table_has_page_numbers_that_keep_the_search(admin_client):
+    report(rows=many_services(250))
+    html = admin_client.get(reverse("monitoring:live_panel"), {"page": "7", "q": "vs"}).content
+    html = html.decode()
+    assert '<span class="page-link">7</span>' in html  # the current page
+    for number in (1, 5, 6, 8, 9, 25):
+        assert f'href="?q=vs&amp;page={number}#live-table">{number}</a>' in html
+    assert "&hellip;" in html  # pages 2-4 and 10-24 folded
+    assert '<nav aria-label="Pages of the live table">' in html
+
+
+def test_searching_and_filtering_the_live_table_take_a_constant_number_of_queries(admin_client):
+    for _ in range(2):  # the first load creates the settings' rows: a draft change
+        admin_client.get(reverse("monitoring:control"))  # the pending changes, computed once
+
+    def count(rows: int) -> int:
+        report(rows=many_services(rows))
+        for i in range(rows):
+            health(f"203.0.113.{i + 1}", "down" if i % 2 else "up", virtual=f"vs{i}")
+        with CaptureQueriesContext(connection) as queries:
+            admin_client.get(reverse("monitoring:control"), {"q": "vs1", "show": "problems"})
+        RealServerHealth.objects.all().delete()
+        return len(queries)
+
+    assert count(3) == count(40)

@@ -187,3 +187,17 @@ def test_the_real_server_row_has_the_buttons_and_the_state():
     viewer_html = client_for("viewer").get(page).content.decode()
     assert "draining (4 active, 0 inactive)" in viewer_html
     assert "lvs-runtime-" not in viewer_html
+
+
+def test_the_live_tables_buttons_share_one_form_that_names_the_real_server():
+    report(1, 0, 0)
+    operator = client_for("operator")
+    html = operator.get(reverse("monitoring:live_panel"), {"q": "mysql"}).content.decode()
+    assert html.count('name="csrfmiddlewaretoken"') == 1  # one form, however many lines
+    assert 'name="next" value="/?q=mysql"' in html
+    assert 'form="lvs-hold-form" name="hold" value="drain mysql 192.0.2.241 3306"' in html
+    response = operator.post(URL, {"hold": "drain mysql 192.0.2.241 3306", "next": "/?q=mysql"})
+    assert response["Location"] == "/?q=mysql"
+    assert state() == "drain"
+    response = operator.post(URL, {"hold": "drain mysql"}, follow=True)
+    assert "Nothing changed: address, port missing or wrong." in response.content.decode()

@@ -14,7 +14,14 @@ from django.core.management import call_command
 from django.test import Client
 
 from monitoring.ipvs import drivers
-from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, Traffic
+from monitoring.ipvs.table import (
+    Destination,
+    Service,
+    ServiceEntry,
+    ServiceKey,
+    Traffic,
+    traffic_of,
+)
 from monitoring.metrics.counters import (
     Histogram,
     WorkerMetrics,
@@ -131,7 +138,7 @@ def test_traffic_rows_carry_each_service_and_destination_that_has_counters():
         ("198.51.100.11", 80): Destination("198.51.100.11", 80, traffic=Traffic(0, 0, 0, 0, 2**40)),
         ("198.51.100.13", 80): Destination("198.51.100.13", 80),
     }
-    assert traffic_rows(table, {web: "web"}) == [
+    assert traffic_rows(traffic_of(table), {web: "web"}) == [
         ["TCP  192.0.2.80:80", "web", 1, 2, 3, 4, 5,
          [["198.51.100.11", 80, 0, 0, 0, 0, 2**40], ["198.51.100.12", 80, 6, 7, 8, 9, 10]]],
     ]  # fmt: skip
@@ -178,7 +185,7 @@ def test_a_worker_that_cannot_read_the_kernel_leaves_no_counters_from_before(tmp
     state = tmp_path / "apply-state.json"
     key = ServiceKey.for_address("tcp", "192.0.2.80", 80)
     old = {key: ServiceEntry(Service(key, traffic=Traffic(1, 2, 3, 4, 5)))}
-    publish_traffic(state, old, {key: "web"})
+    publish_traffic(state, traffic_of(old), {key: "web"})
     kernel = SimpleNamespace(
         ok=False, message="no kernel access", driver=None, dump=lambda: None, held={},
         driver_name="netlink", state_path=state, traffic=lambda: None,

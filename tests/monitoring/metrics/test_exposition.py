@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
+from monitoring.ipvs import table as ipvs_table
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, Traffic
 from monitoring.metrics import exposition as metrics
 from monitoring.metrics.counters import WorkerMetrics, publish_traffic
@@ -94,7 +95,7 @@ def kernel_traffic() -> dict:
     marked.destinations[("198.51.100.21", 443)] = Destination(
         "198.51.100.21", 443, traffic=Traffic(1, 2, 3, 4, 5)
     )
-    return {WEB: web, MARK: marked}
+    return ipvs_table.traffic_of({WEB: web, MARK: marked})
 
 
 @pytest.fixture

@@ -81,3 +81,27 @@ def test_the_running_worker_mails_maintenance_a_finished_drain_and_a_role_change
     assert f"REALSERVER web/127.0.0.1:{up}: MAINTENANCE" in body
     assert f"REALSERVER web/127.0.0.1:{other}: DRAINING -> DRAINED" in body
     assert "DIRECTOR lvs1: BACKUP -> MASTER" in body
+
+
+def test_bgp_sessions_up_and_down_and_vips_announced_and_withdrawn_are_events() -> None:
+    seen = announce.BgpSeen
+    before = seen({"router1": "Established", "router2": "Active"}, {"192.0.2.100": ""})
+    assert announce.bgp_events(None, before) == []  # the first look is not a change
+    after = seen(
+        {"router1": "Active Socket: Connection refused", "router2": "Established"},
+        {"192.0.2.100": "this director was taken out of service by an operator"},
+    )
+    events = announce.bgp_events(before, after, at=5.0)
+    assert [(str(e.type), e.name, e.state, e.previous, e.reason) for e in events] == [
+        ("BGP", "router1", "SESSION_DOWN", "SESSION_UP", "Active Socket: Connection refused"),
+        ("BGP", "router2", "SESSION_UP", "SESSION_DOWN", "Established"),
+        ("VIP", "192.0.2.100", "WITHDRAWN", "ANNOUNCED",
+         "this director was taken out of service by an operator"),
+    ]  # fmt: skip
+    back = announce.bgp_events(after, before, at=6.0)
+    assert [(e.name, e.state, e.previous) for e in back][-1] == (
+        "192.0.2.100",
+        "ANNOUNCED",
+        "WITHDRAWN",
+    )
+    assert announce.bgp_events(before, before) == []

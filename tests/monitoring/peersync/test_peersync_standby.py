@@ -9,6 +9,7 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from monitoring.models import PeerFollowStatus, Revision
+from monitoring.peersync import mirror
 from monitoring.peersync.tags import follow_lines
 from monitoring.publish.revisions import PUBLISH_REVISION
 from tests.lvsadmin.test_every_url_needs_login import all_urls, objects  # noqa: F401 (fixture)
@@ -183,3 +184,46 @@ def test_control_says_nobody_follows_when_the_worker_is_gone():
 def test_a_single_director_shows_no_sync_section(admin):
     assert Revision.objects.count() == 0
     assert "CONFIGURATION SYNC" not in admin.get(reverse("monitoring:control")).content.decode()
+
+
+def bgp_mode(settings) -> None:
+    """The worker's state file as it is written in BGP mode; the role file says single."""
+    settings.LVSADMIN_REDUNDANCY_STATUS = settings.LVSADMIN_ROLE_FILE.with_name("status.json")
+    settings.LVSADMIN_REDUNDANCY_STATUS.write_text(json.dumps({"bgp": {"enabled": True}}))
+    be(settings, "single")
+
+
+def test_in_bgp_mode_the_editing_director_says_so_on_every_page(settings, objects, admin):  # noqa: F811
+    bgp_mode(settings)
+    page = admin.get(reverse("virtualservers:virtual_list")).content.decode()
+    assert "this director is where the configuration is edited" in page
+    vs = VirtualServer.objects.get()
+    response = admin.post(reverse("virtualservers:virtual_edit", args=[vs.pk]), form_data())
+    assert response.status_code == 302  # it edits
+
+
+def test_in_bgp_mode_a_director_set_to_follow_is_read_only_and_says_where_to_edit(
+    settings,
+    objects,  # noqa: F811
+    admin,
+):
+    bgp_mode(settings)
+    settings.LVSADMIN_FOLLOW_PEER = True
+    settings.LVSADMIN_PEER_URL = "http://192.0.2.21:3636"
+    page = admin.get(reverse("virtualservers:virtual_list")).content.decode()
+    assert "this director follows the configuration of http://192.0.2.21:3636" in page
+    assert "where the configuration is edited;" not in page
+    vs = VirtualServer.objects.get()
+    response = admin.post(reverse("virtualservers:virtual_edit", args=[vs.pk]), form_data())
+    assert response.status_code == 403
+    assert VirtualServer.objects.get().name == "mysql"
+
+
+def test_follow_peer_changes_nothing_where_vrrp_gives_a_role(settings):
+    settings.LVSADMIN_FOLLOW_PEER = True
+    be(settings, "active")
+    assert mirror.role().role == "active"
+    be(settings, "single")
+    assert mirror.role().role == "standby"
+    settings.LVSADMIN_FOLLOW_PEER = False
+    assert mirror.role().role == "single"

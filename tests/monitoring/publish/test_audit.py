@@ -130,7 +130,7 @@ def test_apply_and_restore_are_recorded_and_survive_pruning_the_revision(client,
     client.post(reverse("monitoring:revision_restore", args=[1]))
     entry = latest()
     assert entry.action == "restore" and entry.username == "boss"
-    assert "virtual servers added: www" in entry.summary
+    assert "virtual servers added (1): www" in entry.summary
     Revision.objects.all().delete()
     assert AuditEntry.objects.filter(action__in=["apply", "restore"]).count() == 2
 
@@ -181,3 +181,53 @@ def test_the_audit_page_is_readable_by_a_viewer_newest_first(virtual):
     html = client.get(reverse("monitoring:audit")).content.decode()
     assert html.index("80 → 81") > html.index("81 → 82")
     assert client.post(reverse("monitoring:audit")).status_code == 405
+
+
+def test_an_add_shows_what_a_person_set_in_their_words_not_internal_or_empty_fields(client):
+    VirtualServer.objects.create(name="www", address="192.0.2.100", port=80)
+    www = VirtualServer.objects.get()
+    RealServer.objects.create(virtual_server=www, name="web1", address="192.0.2.1", weight=5)
+    html = client.get(reverse("monitoring:audit")).content.decode()
+    added = html.split("real server web1 (192.0.2.1) of www", 1)[1].split("</tr>", 1)[0]
+    assert "virtual server: — → www" in added
+    assert "Address: — → 192.0.2.1" in added
+    assert "weight: — → 5" in added.lower()
+    for internal in ("position", "has_address", "client_monitor", "virtual_server"):
+        assert internal not in added
+    virtual_added = html.split("virtual server www", 1)[1].split("</tr>", 1)[0]
+    assert "client monitor" not in virtual_added and "position" not in virtual_added
+
+
+def test_the_trail_names_a_real_servers_virtual_server_not_its_id(virtual):
+    RealServer.objects.create(virtual_server=virtual, name="web1", address="192.0.2.1")
+    assert latest().changes["virtual_server"] == [None, "www"]
+
+
+def entries_listed(client, **query) -> str:
+    return client.get(reverse("monitoring:audit"), query).content.decode()
+
+
+def test_audit_filters_by_user_action_and_object(client, virtual):
+    other = User.objects.create_user("carol", password="x")
+    other.groups.add(Group.objects.get(name="administrator"))
+    carol = Client(REMOTE_ADDR="127.0.0.8")
+    carol.force_login(other)
+    carol.post(reverse("virtualservers:virtual_toggle", args=[virtual.pk]))
+    client.post(reverse("virtualservers:virtual_edit", args=[virtual.pk]), form_data(port="81"))
+    VirtualServer.objects.create(name="mail", address="192.0.2.25", port=25)
+
+    by_carol = entries_listed(client, user="carol")
+    assert "activate" in by_carol and "80 → 81" not in by_carol
+    changes = entries_listed(client, action="change")
+    assert "80 → 81" in changes and "192.0.2.25" not in changes
+    mail = entries_listed(client, what="mail")
+    assert "virtual server mail" in mail and "virtual server www" not in mail
+    assert "No entry matches." in entries_listed(client, user="carol", action="delete")
+
+
+def test_audit_pages_keep_the_filter(client, virtual):
+    for port in range(81, 81 + 60):
+        virtual.port = port
+        virtual.save()
+    html = entries_listed(client, action="change")
+    assert "?action=change&amp;page=2" in html

@@ -183,7 +183,7 @@ def test_it_restores_a_revision_into_the_draft_after_confirmation(admin_client, 
     assert ">RESTORE</button>" in response.content.decode()
     assert VirtualServer.objects.get().port == 8080
     response = admin_client.post(url, follow=True)
-    assert "Serial 1 restored into the draft (virtual servers changed: www)" in (
+    assert "Serial 1 restored into the draft (virtual servers changed (1): www)" in (
         response.content.decode()
     )
     assert VirtualServer.objects.get().port == 80
@@ -493,3 +493,17 @@ def test_a_fresh_install_has_pending_changes_after_a_global_edit(admin_client):
     html = admin_client.get(CONTROL).content.decode()
     assert "Pending changes: the draft differs from the published lvs.cf" in html
     assert "+primary = 192.0.2.1" in html
+
+
+def test_a_restore_message_counts_the_changes_and_lists_only_the_first(admin_client, virtual):
+    RealServer.objects.bulk_create(
+        RealServer(virtual_server=virtual, name=f"rs{n:03d}", address="192.0.2.1", port=8000 + n)
+        for n in range(30)
+    )
+    admin_client.post(APPLY)
+    RealServer.objects.update(weight=5)
+    url = reverse("monitoring:revision_restore", args=[1])
+    page = admin_client.post(url, follow=True).content.decode()
+    assert "real servers changed (30): www/rs000, www/rs001," in page
+    assert ", and 20 more" in page
+    assert "www/rs029" not in page

@@ -69,7 +69,7 @@ def test_it_shows_a_dry_run_without_changing_anything():
         "--dry-run",
         stdout=out,
     )
-    assert "would change: virtual servers added: http, https" in out.getvalue()
+    assert "would change: virtual servers added (2): http, https" in out.getvalue()
     assert not VirtualServer.objects.exists()
 
 
@@ -204,7 +204,7 @@ def test_a_file_without_backup_active_imported_again_changes_and_records_nothing
     cf = tmp_path / "lvs.cf"
     cf.write_text(NO_BACKUP_ACTIVE)
     first = imported(cf)
-    assert "virtual servers added: web" in first
+    assert "virtual servers added (1): web" in first
     entries = AuditEntry.objects.count()
     again = imported(cf)
     assert "backup_active" not in again
@@ -237,3 +237,78 @@ def test_a_bad_file_exits_3_as_applylvs_does(tmp_path: Path):
         'virtual web {\n     address = 192.0.2.80 eth0:1\n     send_program = "relative/check %h"\n}\n'
     )
     assert refused_with(refused).returncode == 3
+
+
+# Values the parser takes and the draft's models refuse, each on line 4 of its file.
+REFUSED_AFTER_PARSING = {
+    "load_monitor": ("     load_monitor = bogus\n", "virtual web: load_monitor: "),
+    "send_program": (
+        '     send_program = "relative/check %h"\n',
+        "virtual web monitoring script: send_program: ",
+    ),
+    "expect": (f'     expect = "{"x" * 256}"\n', "virtual web monitoring script: expect: "),
+    "device": ("     address = 192.0.2.80 eth0:averyveryverylongalias\n", "virtual web: device: "),
+}
+
+
+@pytest.mark.parametrize("field", REFUSED_AFTER_PARSING)
+def test_a_value_the_models_refuse_is_named_with_its_line(tmp_path: Path, field: str):
+    # The models' refusals named the virtual server and field but not the line.
+    line, refusal = REFUSED_AFTER_PARSING[field]
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(f"network = direct\nvirtual web {{\n     active = 1\n{line}}}\n")
+    with pytest.raises(CommandError) as refused:
+        call_command("importlvscf", str(bad))
+    assert f"{bad}: line 4: {refusal}" in str(refused.value)
+    assert refused.value.returncode == 3
+    assert not VirtualServer.objects.exists()
+
+
+def test_a_real_servers_refused_address_is_named_with_its_line(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text(
+        "virtual web {\n     address = 192.0.2.80 eth0:1\n"
+        "     server a {\n         weight = 2\n         address = 2001:db8::1\n     }\n}\n"
+    )
+    with pytest.raises(CommandError, match="line 5: virtual web server a: address: 2001:db8::1"):
+        call_command("importlvscf", str(bad))
+
+
+def test_a_second_virtual_block_of_one_name_is_named_with_its_line(tmp_path: Path):
+    bad = tmp_path / "lvs.cf"
+    bad.write_text("virtual web {\n     port = 80\n}\nvirtual web {\n     port = 81\n}\n")
+    with pytest.raises(CommandError, match="line 4: virtual web: two virtual blocks have this"):
+        call_command("importlvscf", str(bad))
+
+
+def many_real_servers(count: int) -> str:
+    """One virtual server of `count` real servers (TEST-NET addresses; parsed, never run)."""
+    servers = "".join(
+        f"    server rs{n:05d} {{\n        address = 192.0.2.{n % 250 + 1}\n"
+        f"        active = 1\n        weight = 1\n    }}\n"
+        for n in range(count)
+    )
+    return (
+        "serial_no = 1\nprimary = 192.0.2.1\nservice = lvs\nnetwork = direct\n"
+        "virtual web {\n    active = 1\n    address = 192.0.2.200 eth0:1\n    port = 80\n"
+        f"    protocol = tcp\n    scheduler = wlc\n{servers}}}\n"
+    )
+
+
+def test_a_large_import_prints_counts_then_a_screenful_and_how_many_more(tmp_path: Path):
+    cf = tmp_path / "lvs.cf"
+    cf.write_text(many_real_servers(300))
+    lines = imported(cf).splitlines()
+    assert len(lines) <= 24
+    servers = next(line for line in lines if "real servers added" in line)
+    assert servers.startswith("imported: real servers added (300): web/rs00000, web/rs00001,")
+    assert servers.endswith(", and 290 more")
+    assert "web/rs00010" not in servers
+
+
+def test_a_large_import_lists_every_name_at_verbosity_2(tmp_path: Path):
+    cf = tmp_path / "lvs.cf"
+    cf.write_text(many_real_servers(30))
+    out = io.StringIO()
+    call_command("importlvscf", str(cf), verbosity=2, stdout=out, stderr=io.StringIO())
+    assert "web/rs00029" in out.getvalue() and "more" not in out.getvalue()
