@@ -11,6 +11,9 @@ pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
+  # An npm already on PATH will do (a Node.js from NodeSource carries its own npm, and Debian's
+  # npm package cannot be installed beside it: apt reports held broken packages).
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
