@@ -161,3 +161,33 @@ def test_the_connect_scanner_checks_both_ways_and_joins_the_verdicts(echo, marke
     assert both.ok and plain.ok
     assert not half.ok and half.reason.startswith(f"answers on 127.0.0.1:{echo} but not through")
     assert marked == [(MARK, "127.0.0.1"), (MARK, "127.0.0.1")]  # one per path check, marked
+
+
+def _overlaps(monkeypatch, spec: CheckSpec) -> bool:
+    """Whether probe_both_ways ran its direct and path checks at the same time."""
+    running: set[str] = set()
+    overlapped = False
+
+    async def fake_probe(address, port, spec, path=None):
+        nonlocal overlapped
+        way = "path" if path is not None else "direct"
+        running.add(way)
+        overlapped = overlapped or len(running) > 1
+        await asyncio.sleep(0.01)
+        running.discard(way)
+        return ProbeResult(True, 0.01)
+
+    monkeypatch.setattr(probes, "probe", fake_probe)
+    result = asyncio.run(probe_both_ways("127.0.0.1", 3306, spec, path_to("127.0.0.2", 3306)))
+    assert result.ok
+    return overlapped
+
+
+def test_a_mysql_load_read_never_runs_beside_the_path_checks_login(monkeypatch):
+    # MariaDB counts a connection logging in as running: beside the path check's login, the
+    # direct check's Threads_running read one statement too many.
+    assert not _overlaps(monkeypatch, CheckSpec(kind="mysql", mysql_load=True))
+
+
+def test_without_a_load_read_both_ways_run_at_once_within_one_timeout(monkeypatch):
+    assert _overlaps(monkeypatch, CheckSpec(kind="mysql"))
