@@ -132,7 +132,7 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
     return codes
 
 
-def _range(start: int, stop: int) -> str:
+def unified_range(start: int, stop: int) -> str:
     """A unified-diff range, as difflib writes it (1-based; an empty range names the line
     before it)."""
     length = stop - start
@@ -149,8 +149,8 @@ def hunks(a: list[str], b: list[str], a_first: int = 0, b_first: int = 0) -> Ite
     for group in _Aligned(_opcodes(a, b)).get_grouped_opcodes(CONTEXT):
         first, last = group[0], group[-1]
         yield (
-            f"@@ -{_range(first[1] + a_first, last[2] + a_first)}"
-            f" +{_range(first[3] + b_first, last[4] + b_first)} @@"
+            f"@@ -{unified_range(first[1] + a_first, last[2] + a_first)}"
+            f" +{unified_range(first[3] + b_first, last[4] + b_first)} @@"
         )
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from monitoring.checks.probes import MYSQL_SETTINGS, builtin_check
 from monitoring.models import DraftGeneration, Revision
 from monitoring.publish import audit, changes, generation
+from monitoring.publish.changes import file_lines, unified_range
 from monitoring.publish.draft import draft_config, fresh_config, replace_draft
 from virtualservers.conf import lvs_cf
 from virtualservers.lvsconf import files
@@ -271,24 +272,6 @@ DIFFLIB_MAX_PAIRS = 4_000_000
 DIFF_CONTEXT = 3
 
 
-def _range(start: int, stop: int) -> str:
-    """A unified-diff range, as difflib writes it (1-based; an empty range names the line
-    before it)."""
-    length = stop - start
-    if length == 1:
-        return str(start + 1)
-    return f"{start + 1 if length else start},{length}"
-
-
-def file_lines(text: str) -> list[str]:
-    """The lines of an lvs.cf text as the daemons read it: split on LF only (str.splitlines would
-    also split on VT, FF, NEL, U+2028..., which a value may hold)."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
     """A unified diff of two lvs.cf texts, ignoring serial_no; empty when they agree.
 
@@ -319,7 +302,7 @@ def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
                 line = _shift_hunk(line, start)
             lines.append(line)
     else:
-        lines.append(f"@@ -{_range(start, a_stop)} +{_range(start, b_stop)} @@")
+        lines.append(f"@@ -{unified_range(start, a_stop)} +{unified_range(start, b_stop)} @@")
         lines += [" " + line for line in a[start:head]]
         lines += ["-" + line for line in a[head : len(a) - tail]]
         lines += ["+" + line for line in b[head : len(b) - tail]]
@@ -345,12 +328,16 @@ def pending_diff(latest: Revision | None | object = _LATEST) -> str:
     """What Apply would change in lvs.cf (empty when the draft is what is published)."""
     label, text = published_text(latest)
     draft = draft_text()
-    if label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
-        render(fresh_config())
-    ):
-        # A new installation: its draft is the defaults nobody chose yet, nothing to apply.
+    if _nothing_chosen_yet(label, draft):
         return ""
     return unified_diff(text, draft, label, "draft")
+
+
+def _nothing_chosen_yet(label: str, draft: str) -> bool:
+    """A new installation: its draft is the defaults nobody chose yet, nothing to apply."""
+    return label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
+        render(fresh_config())
+    )
 
 
 def _pending_key(row_number: int, latest: Revision | None) -> str:
@@ -372,10 +359,8 @@ def pending_changes(latest: Revision | None | object = _LATEST) -> changes.Pendi
         return changes.PendingChanges.from_json(row.pending)
     label, text = published_text(latest)
     draft = draft_text()
-    if label == NOTHING_PUBLISHED and _without_serial(draft) == _without_serial(
-        render(fresh_config())
-    ):
-        result = changes.PendingChanges()  # a new installation: nothing anyone chose yet
+    if _nothing_chosen_yet(label, draft):
+        result = changes.PendingChanges()
     else:
         result = changes.pending(_without_serial(text), _without_serial(draft))
     generation.remember(row, pending_key=key, pending=result.to_json())
