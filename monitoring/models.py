@@ -3,13 +3,40 @@ CONTROL/MONITORING tab (health per real server, counters, the worker's heartbeat
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
-from django.db import models
+from django.db import OperationalError, connection, models
 from django.utils.translation import gettext_lazy as _
 
 from realservers.models import RealServer
 from virtualservers.models import SingletonModel
+
+T = TypeVar("T")
+
+# MySQL's and MariaDB's ER_LOCK_DEADLOCK: the server rolled the whole transaction back.
+LOCK_DEADLOCK = 1213
+
+
+def retry_on_deadlock(write: Callable[[], T], attempts: int = 5) -> T:
+    """Run `write`, one whole transaction, again when InnoDB picked it as a deadlock's victim.
+    InnoDB rolls the victim back and asks for a restart; two directors' workers write the same
+    status rows on one database, and a lock cycle between them is not always foreseeable (CI
+    once saw the status row's first insert chosen as the victim). Inside an outer transaction
+    the whole outer one was rolled back, so the error is passed up instead."""
+    for attempt in range(1, attempts):
+        try:
+            return write()
+        except OperationalError as exc:
+            if connection.in_atomic_block or not exc.args or exc.args[0] != LOCK_DEADLOCK:
+                raise
+            # A short random pause, so that the two writers do not meet again in step.
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    return write()
 
 
 def create_the_single_row(model: type[models.Model]) -> None:
@@ -19,7 +46,7 @@ def create_the_single_row(model: type[models.Model]) -> None:
     shared lock until its transaction ends, then asks for the row's exclusive lock while the
     winner's next write already waits for it. Here the loser's transaction, and that lock, end
     with its failed insert."""
-    model._default_manager.get_or_create(pk=1)
+    retry_on_deadlock(lambda: model._default_manager.get_or_create(pk=1))
 
 
 class Revision(models.Model):

@@ -10,9 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
-from monitoring.models import PeerFollowStatus, Revision, create_the_single_row
+from monitoring.models import (
+    PeerFollowStatus,
+    Revision,
+    create_the_single_row,
+    retry_on_deadlock,
+)
 from monitoring.peersync import signing
 from monitoring.peersync.conf import peersync
 from monitoring.peersync.follow import (
@@ -149,8 +154,7 @@ def write_status(state: FollowState | None, role_name: str, now: float, reason: 
             reason=state.reason[:255],
         )
     create_the_single_row(PeerFollowStatus)
-    with transaction.atomic():
-        PeerFollowStatus.objects.update_or_create(pk=1, defaults=values)
+    retry_on_deadlock(lambda: PeerFollowStatus.objects.update_or_create(pk=1, defaults=values))
 
 
 class FollowThread(threading.Thread):

@@ -31,6 +31,7 @@ from monitoring.models import (
     RealServerHealth,
     WorkerStatus,
     create_the_single_row,
+    retry_on_deadlock,
 )
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -147,7 +148,34 @@ class StatusWriter:
             status["started_at"] = self.started_at
             create_the_single_row(WorkerStatus)
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
-        # beforehand so that gunicorn's writers wait as little as possible.
+        # beforehand so that gunicorn's writers wait as little as possible; run again whole when
+        # the database rolled it back to break a deadlock with another director's worker.
+        created = retry_on_deadlock(
+            lambda: self._commit(status, rows, health, counters, now, write_health, sample)
+        )
+        self.last_table = (table, note) if "table" in status or not created else None
+        self.announced = True
+        self._publish_metrics(config)
+        if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
+            self.last_traffic = now
+            self._publish_traffic(names)
+        if write_health:
+            self.last_health = now
+        if sample:
+            self.last_sample = now
+        return True
+
+    def _commit(
+        self,
+        status: dict,
+        rows: list[tuple],
+        health: HealthSnapshot,
+        counters: Counters,
+        now: float,
+        write_health: bool,
+        sample: bool,
+    ) -> bool:
+        """Write it all in one transaction; whether the status row had to be created."""
         with transaction.atomic():
             if not self.announced:
                 # A restart shows on CONTROL/MONITORING: when the previous worker was last seen.
@@ -159,21 +187,11 @@ class StatusWriter:
             created = not WorkerStatus.objects.filter(pk=1).update(**status)
             if created:  # the row went away (a test, an operator's cleanup)
                 WorkerStatus.objects.create(pk=1, **status)
-            self.last_table = (table, note) if "table" in status or not created else None
             if rows:
                 upsert_health(rows)
             if write_health or sample:
                 self._rows_and_samples(health, counters, now, write_health, sample)
-        self.announced = True
-        self._publish_metrics(config)
-        if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
-            self.last_traffic = now
-            self._publish_traffic(names)
-        if write_health:
-            self.last_health = now
-        if sample:
-            self.last_sample = now
-        return True
+        return created
 
     def _publish_metrics(self, config: LvsConfig | None) -> None:
         try:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from django.db import IntegrityError, connection, connections
+from django.db import IntegrityError, OperationalError, connection, connections
 from django.db.models import Model
 
 
@@ -58,6 +58,33 @@ class InsertRace:
         except IntegrityError:
             time.sleep(1)  # the winner commits and starts its next write meanwhile
             raise
+
+    @contextlib.contextmanager
+    def hook(self) -> Iterator[None]:
+        with connection.execute_wrapper(self._around):
+            yield
+
+
+class DeadlockOnce:
+    """The database choosing this thread's first statements of a kind on a table as a deadlock's
+    victim, as InnoDB does (error 1213, the transaction rolled back), `times` times over; each
+    victim is counted in `victims`."""
+
+    def __init__(self, model: type[Model], verb: str, times: int = 1) -> None:
+        self.table = model._meta.db_table
+        self.verb = verb
+        self.left = times
+        self.victims = 0
+
+    def _around(self, execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        head = sql.split("(")[0] if self.verb == "INSERT" else sql.split(" SET ")[0]
+        if self.left and sql.startswith(self.verb) and self.table in head:
+            self.left -= 1
+            self.victims += 1
+            raise OperationalError(
+                1213, "Deadlock found when trying to get lock; try restarting transaction"
+            )
+        return execute(sql, params, many, context)
 
     @contextlib.contextmanager
     def hook(self) -> Iterator[None]:

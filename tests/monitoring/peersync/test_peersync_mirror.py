@@ -12,7 +12,7 @@ from monitoring.peersync.follow import PeerRevision, digest
 from monitoring.peersync.mirror import DatabaseStore, FollowThread, write_status
 from monitoring.publish.revisions import pending_diff
 from tests.monitoring.peersync.test_peersync_follow import lvs_cf
-from tests.support.concurrency import InsertRace, at_once
+from tests.support.concurrency import DeadlockOnce, InsertRace, at_once
 from virtualservers.models import GlobalSettings, VirtualServer
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +117,14 @@ def test_two_followers_writing_their_first_status_at_once_both_go_on_writing():
 
     at_once(lambda: follower("active"), lambda: follower("standby"))
     assert PeerFollowStatus.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_follow_status_write_chosen_as_a_deadlocks_victim_is_written_on_the_retry():
+    """InnoDB rolls a deadlock's victim back and asks for a restart (error 1213): the follow
+    status is written anyway, not lost with an error in the follow thread."""
+    deadlock = DeadlockOnce(PeerFollowStatus, "INSERT")
+    with deadlock.hook():
+        write_status(None, "standby", time.time(), reason="not following")
+    assert deadlock.victims == 1
+    assert PeerFollowStatus.objects.get().reason == "not following"

@@ -11,7 +11,7 @@ from monitoring.checks.health import ServerHealth
 from monitoring.checks.probes import CheckSpec
 from monitoring.models import RealServerHealth, WorkerStatus
 from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
-from tests.support.concurrency import InsertRace, at_once
+from tests.support.concurrency import DeadlockOnce, InsertRace, at_once
 from virtualservers.lvsconf.model import RealServerRef
 
 # The kernel side as the status writer sees it, with nothing held and the metrics file not written.
@@ -81,6 +81,40 @@ def test_two_workers_starting_at_once_on_an_empty_database_both_go_on_writing():
     at_once(lambda: worker("one"), lambda: worker("two"))
     assert WorkerStatus.objects.count() == 1
     assert WorkerStatus.objects.get().heartbeat is not None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("model", "verb"),
+    [(WorkerStatus, "INSERT"), (WorkerStatus, "UPDATE"), (RealServerHealth, "INSERT")],
+    ids=["status-row-insert", "status-row-update", "health-upsert"],
+)
+def test_a_write_chosen_as_a_deadlocks_victim_is_run_again_whole(model, verb):
+    """InnoDB breaks a lock cycle by rolling one transaction back and asking for a restart
+    (error 1213; CI once saw the status row's first insert chosen). The worker runs the write
+    again instead of losing the round: the heartbeat and every health row are written."""
+    deadlock = DeadlockOnce(model, verb)
+    with deadlock.hook():
+        writer = StatusWriter(NO_KERNEL, time.time)
+        assert writer.write(Enforced(None, None), snapshot(SERVERS[:5], False, "gone"), force=True)
+    assert deadlock.victims == 1
+    assert WorkerStatus.objects.get().heartbeat is not None
+    rows = set(RealServerHealth.objects.values_list("address", "state", "last_error"))
+    assert rows == {(r.address, "down", "gone") for r in SERVERS[:5]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_deadlocks_every_time_gives_the_error_up():
+    """Five victims in a row are not a lock cycle between two writers: the error reaches the
+    worker's loop (which logs it and tries next round) rather than spinning."""
+    from django.db import OperationalError
+
+    deadlock = DeadlockOnce(WorkerStatus, "UPDATE", times=5)
+    with deadlock.hook(), pytest.raises(OperationalError, match="Deadlock"):
+        StatusWriter(NO_KERNEL, time.time).write(
+            Enforced(None, None), snapshot(SERVERS[:1], True, ""), force=True
+        )
+    assert deadlock.victims == 5
 
 
 @pytest.mark.django_db(transaction=True)
