@@ -176,8 +176,28 @@ def mariadb_cli(host: str, sql: str, ns: str = CLIENT) -> str:
     env = {**os.environ, "MYSQL_PWD": MYSQL_PASSWORD}
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"mariadb client to {host} failed: {result.stderr.strip()}")
+        raise RuntimeError(
+            f"mariadb client to {host} failed: {result.stderr.strip()}\n{path_state(host, ns)}"
+        )
     return result.stdout
+
+
+def path_state(host: str, ns: str) -> str:
+    """What a failed connection's path looked like: who `ns` thinks has `host`, what is on the
+    bridge, and the director's table (a lab failure otherwise leaves nothing to read)."""
+    probes = {
+        f"{ns}: ip neigh show to {host}": ("ip", "neigh", "show", "to", host),
+        f"{ns}: ip route get {host}": ("ip", "route", "get", host),
+    }
+    lines = []
+    for title, argv in probes.items():
+        lines.append(f"-- {title}\n{run(*argv, ns=ns, check=False).stdout.strip()}")
+    for title, argv in {
+        "director: ip -br link show master br0": ("ip", "-br", "link", "show", "master", BRIDGE),
+        "director: ipvsadm -Ln": ("ipvsadm", "-Ln"),
+    }.items():
+        lines.append(f"-- {title}\n{run(*argv, check=False).stdout.strip()}")
+    return "\n".join(lines)
 
 
 def _interface_names() -> set[str]:
@@ -185,8 +205,14 @@ def _interface_names() -> set[str]:
     return {link["ifname"] for link in links}
 
 
+# The bridges' own MACs, fixed: a bridge left to choose takes its lowest port's, so a test
+# that plugs a namespace in (two directors, BGP) and out again would change the director's
+# MAC under the client's neighbour entry, as no real NIC does.
+BRIDGE_MACS = {BRIDGE: "02:00:00:00:02:01", PUBLIC_BRIDGE: "02:00:00:00:03:01"}
+
+
 def add_bridge(name: str, cidr: str) -> None:
-    run("ip", "link", "add", name, "type", "bridge")
+    run("ip", "link", "add", name, "address", BRIDGE_MACS[name], "type", "bridge")
     run("ip", "addr", "add", cidr, "dev", name)
     run("ip", "link", "set", name, "up")
 
@@ -399,6 +425,15 @@ def addresses(device: str) -> list[tuple[str, int, str]]:
     ]
 
 
+# The bridges' ports that the topology itself plugs in (add_namespace's host side).
+TOPOLOGY_PORTS = {f"v-{ns}" for ns in (CLIENT, OUTSIDE, *REAL_SERVERS)}
+
+
+def bridge_ports(bridge: str) -> set[str]:
+    links = json.loads(run("ip", "-j", "link", "show", "master", bridge).stdout)
+    return {link["ifname"] for link in links}
+
+
 def reset_director(keep: Sequence[tuple[str, str]] = ((BRIDGE, DIRECTOR_IP),)) -> None:
     """Empty the IPVS table and remove every address but the bridges' own from the director.
 
@@ -406,6 +441,12 @@ def reset_director(keep: Sequence[tuple[str, str]] = ((BRIDGE, DIRECTOR_IP),)) -
     stay as they are). A flush is fine here: it is the test's reset, not the product's doing.
     """
     run("ipvsadm", "-C")
+    # A port plugged in by a test (a second director, a BGP router) whose namespace outlived
+    # its `ip netns del` (a process or socket still in it) would go on answering ARP for the
+    # VIP beside the director: unplug it (deleting one end of a veth deletes both).
+    for port in bridge_ports(BRIDGE) | bridge_ports(PUBLIC_BRIDGE):
+        if port not in TOPOLOGY_PORTS:
+            run("ip", "link", "del", port, check=False)
     # Left by a test that marks packets with tc (the firewall-mark service); absent otherwise.
     run("tc", "qdisc", "del", "dev", BRIDGE, "clsact", check=False)
     # NAT needs forwarding: start without it, so that a test can see who turned it on.
