@@ -26,6 +26,7 @@ import pytest
 from scripts.testbed.topology import Topology, query_one, run
 from scripts.testbed.two_directors import (
     DEADTIME,
+    FOLLOW_WITHIN,
     KEEPALIVE,
     Director,
     TableWatcher,
@@ -49,13 +50,6 @@ from scripts.testbed.two_directors import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-# The promise is 2 s from the Apply to the standby's revision and table; the host test with the
-# same processes (tests/monitoring/peersync/test_peersync_two_directors.py) holds it (0.3-0.8 s). Here
-# Python runs 30 to 200 times slower than on the host (QEMU without KVM, on a machine whose own
-# speed varies): the chain measured 1.3-1.9 s to the revision and 1.5-2.4 s to the table in one
-# run, 7.8 s and 13.3 s in another, the GUI's pages five times slower throughout. The bound below
-# proves that the standby follows by itself, not the promise.
-FOLLOW_WITHIN = 30.0
 SYNC_REFRESH = 10  # LVSADMIN_SYNC_REFRESH_SECONDS's default, which the directors run with
 
 
