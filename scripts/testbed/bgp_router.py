@@ -43,8 +43,7 @@ def lvs_cf_keys(hold_time: int = 3, bfd: bool = True) -> str:
 # The router's kernel table is rescanned every 2 s (BIRD's default is 60 s): one run in three
 # saw the route to the dead director stay in the router's kernel for 58 s, near that default,
 # while the hold time is 3 s; a rescan puts BIRD's own table back into the kernel. Routes' times
-# to the millisecond (`show route`): a path withdrawn and announced again within a second shows
-# a new time.
+# to the millisecond (`show route`).
 def router_conf(directors: dict[str, str], log: Path, hold_time: int = 3, bfd: bool = True) -> str:
     peers = "".join(
         f"""protocol bgp {name} {{
@@ -125,8 +124,9 @@ class Router:
 
     def paths(self) -> dict[str, str]:
         """The VIP's paths in the router's BIRD (`birdc show route`): each director's address
-        and since when BIRD holds its path. A path withdrawn and announced again gets a new
-        time; an update that changes nothing keeps the old one."""
+        and since when BIRD holds its path (local time, to the millisecond, within a few of
+        them: BIRD converts its monotonic time). A path withdrawn and announced again gets a
+        new time; an update that changes nothing keeps the old one."""
         # 192.0.2.240/32  unicast [dir1 2026-12-06 10:01:02.345] * (100) [AS64512i]
         #     via 192.0.2.11 on eth0
         found = re.findall(r"\[\S+ ([^\]]+)\][^\n]*\n\s+via (\S+)", self.bird_routes())
