@@ -106,6 +106,10 @@ class RealServerHealth(models.Model):
 
     class Meta:
         unique_together = [("virtual_name", "address", "port")]
+        # CONTROL/MONITORING counts the rows by state and the down ones by virtual server on
+        # every load: read from this index alone (a scan of 100,000 wide rows was most of the
+        # page's time at 10,000 x 10).
+        indexes = [models.Index(fields=["state", "virtual_name"], name="health_state_virtual")]
         verbose_name = _("real server health")
         verbose_name_plural = _("real server health")
 
