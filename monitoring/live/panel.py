@@ -6,14 +6,13 @@ page (meta refresh, without JS)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.db.models import Count, F, TextField, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET
 from monitoring.arpguard.watch import read_conflicts
 from monitoring.ipvs.table import endpoint
 from monitoring.live import states as runtime
+from monitoring.live.worker_table import worker_table
 from monitoring.models import (
     ConnectionSample,
     RealServerHealth,
@@ -99,22 +99,6 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
-_parsed: tuple[str, list] = ("", [])  # the last table text this process decoded, and its rows
-
-
-def table_rows(text: str | None) -> list[dict]:
-    """The worker's table (a JSON list of services) decoded once per text it writes, not once
-    per page load: 14 MB at 10,000 virtual servers x 10 take half a second to decode. The
-    worker writes the row only when the table changed, and comparing two texts is a memcmp."""
-    global _parsed
-    if not text:
-        return []
-    if text != _parsed[0]:
-        rows = json.loads(text)
-        _parsed = (text, rows if isinstance(rows, list) else [])
-    return _parsed[1]
-
-
 def _matches(service: dict, query: str, addresses: set[str]) -> bool:
     """A service found by its virtual server's name, its VIP (in `TCP 192.0.2.1:80`) or one
     of its real servers' addresses (in the table, or down and out of it: `addresses`)."""
@@ -173,18 +157,13 @@ def down_now() -> tuple[list[dict], int]:
 
 
 def live_context(request: HttpRequest) -> dict:
-    # The table as text: decoded (cached) here rather than by the JSON field on every load.
-    status = (
-        WorkerStatus.objects.filter(pk=1)
-        .annotate(table_json=Cast("table", TextField()))
-        .defer("table", "table_text")
-        .first()
-    )
+    # Without the table: worker_table reads it only when its stamp changed.
+    status = WorkerStatus.objects.filter(pk=1).defer("table", "table_text").first()
     now = timezone.now()
     if status is not None:  # the file's beat when the row waits behind a database writer
         status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    everything = table_rows(status.table_json if status else None)
+    everything = worker_table(status.table_stamp) if status else []
     query = request.GET.get("q", "").strip()
     problems = request.GET.get("show") == PROBLEMS
     services = shown_services(everything, query, problems)
