@@ -55,10 +55,11 @@ BUTTONS = (
 )
 
 
-def hold_buttons(state: str | None) -> list[tuple[str, str, str]]:
-    """Drain and Maintenance unless it is so already, Return when it is held."""
+def hold_buttons(state: str | None, buttons: tuple = BUTTONS) -> list[tuple[str, str, str]]:
+    """Drain and Maintenance unless it is so already, Return when it is held (of `buttons`:
+    BUTTONS, or their words already translated)."""
     state = state or ""
-    return [b for b in BUTTONS if b[0] != state and (b[0] != runtime.RETURN or state)]
+    return [b for b in buttons if b[0] != state and (b[0] != runtime.RETURN or state)]
 
 
 def refresh_settings(request: HttpRequest) -> tuple[bool, int]:
@@ -229,12 +230,16 @@ def live_context(request: HttpRequest) -> dict:
     can_drain = request.user.has_perm(runtime.DRAIN_SERVER)
     if can_drain:
         # The buttons' words are chosen here, once a line: 200 inclusion tags, each with its
-        # own forms and CSRF token, were half of the page's time.
+        # own forms and CSRF token, were half of the page's time. Translated once a load, not
+        # once a button.
+        words = tuple((action, str(text), str(title)) for action, text, title in BUTTONS)
         for service in rows:
             for line in service["lines"]:
                 h = line["health"]
                 if h is not None:
-                    line["buttons"] = hold_buttons(line["held"].state if line["held"] else "")
+                    line["buttons"] = hold_buttons(
+                        line["held"].state if line["held"] else "", words
+                    )
                     line["who"] = runtime.label(
                         RealServerRef(h.virtual_name, h.address, h.port), translated=True
                     )
