@@ -17,7 +17,7 @@ from monitoring.publish.revisions import publish
 from realservers.models import RealServer
 from tests.browser.conftest import PASSWORD, chromium
 from tests.browser.test_spanish_in_browser import LANGUAGES, TABS, log_in, seeded  # noqa: F401
-from virtualservers.models import Redundancy
+from virtualservers.models import MonitoringScript, Redundancy
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -163,6 +163,7 @@ def admin_pages(virtual, role: str) -> list[str | Callable[[object, str], str]]:
     the users', the delete and history pages, and our bulk weight page; a viewer opens what a
     viewer may (their change forms read-only)."""
     real = RealServer.objects.filter(virtual_server=virtual).first()
+    script = MonitoringScript.objects.get(virtual_server=virtual)
     entry = AuditEntry.objects.first()
     every_role = [
         "/admin/",
@@ -176,6 +177,7 @@ def admin_pages(virtual, role: str) -> list[str | Callable[[object, str], str]]:
         "/admin/virtualservers/globalsettings/1/change/",
         "/admin/virtualservers/redundancy/1/change/",
         "/admin/virtualservers/monitoringscript/",
+        f"/admin/virtualservers/monitoringscript/{script.pk}/change/",
         "/admin/virtualservers/failoverservice/",
         "/admin/monitoring/auditentry/",
         f"/admin/monitoring/auditentry/{entry.pk}/change/",
@@ -190,9 +192,12 @@ def admin_pages(virtual, role: str) -> list[str | Callable[[object, str], str]]:
         *every_role,
         "/admin/virtualservers/virtualserver/add/",
         f"/admin/virtualservers/virtualserver/{virtual.pk}/delete/",
+        "/admin/virtualservers/failoverservice/add/",
         "/admin/auth/user/",
         "/admin/auth/user/add/",
+        f"/admin/auth/user/{User.objects.get(username='watcher').pk}/change/",
         "/admin/auth/group/",
+        f"/admin/auth/group/{Group.objects.get(name='viewer').pk}/change/",
         set_weight_page,
         delete_selected_page,
     ]
