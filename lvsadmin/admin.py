@@ -12,6 +12,10 @@ User = get_user_model()
 
 
 class LvsUserAdmin(UserAdmin):
+    # What the accounts did, not settings: shown, never edited (the admin's date-and-time pair
+    # of inputs also had no label of their own: axe's `label`, critical).
+    readonly_fields = ("last_login", "date_joined")
+
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:

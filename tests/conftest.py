@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+# The thread pools of a running worker (monitoring.worker.loop): they end when its run() ends.
+WORKER_THREADS = ("lvsadmin-control", "lvsadmin-status")
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test() -> Iterator[None]:
+    """A test's worker stops with the test. One left running (a stop slower than the test's
+    join on a loaded machine) writes the status rows into the next test's database: on MariaDB
+    it made a third writer beside a two-writer test, and the two deadlocked (CI, 2026-12-06).
+    Torn down before pytest-django empties the database (its fixtures are set up first)."""
+    yield
+    left = [t for t in threading.enumerate() if t.name.startswith(WORKER_THREADS)]
+    for thread in left:
+        thread.join(timeout=120)
+    running = sorted({t.name for t in left if t.is_alive()})
+    assert not running, f"a worker this test started still runs: {running}"
 
 
 @pytest.fixture

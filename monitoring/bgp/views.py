@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from monitoring.bgp import service
 from monitoring.bgp.conf import service_file
-from monitoring.models import WorkerStatus
+from monitoring.live.worker_table import worker_table
 from monitoring.publish import audit
 from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.views import worker_state
@@ -46,9 +46,8 @@ _ADDRESS = re.compile(r"(\d+\.\d+\.\d+\.\d+):\d+")
 
 def _connections() -> dict[str, int]:
     """This director's connections (active and inactive) on each VIP, from the live table."""
-    status = WorkerStatus.objects.filter(pk=1).only("table").first()
     found: dict[str, int] = defaultdict(int)
-    for row in status.table if status and isinstance(status.table, list) else []:
+    for row in worker_table():
         match = _ADDRESS.search(row.get("service", ""))
         if match is None:
             continue

@@ -6,14 +6,13 @@ page (meta refresh, without JS)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.db.models import Count, F, TextField, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET
 from monitoring.arpguard.watch import read_conflicts
 from monitoring.ipvs.table import endpoint
 from monitoring.live import states as runtime
+from monitoring.live.worker_table import worker_table
 from monitoring.models import (
     ConnectionSample,
     RealServerHealth,
@@ -55,10 +55,11 @@ BUTTONS = (
 )
 
 
-def hold_buttons(state: str | None) -> list[tuple[str, str, str]]:
-    """Drain and Maintenance unless it is so already, Return when it is held."""
+def hold_buttons(state: str | None, buttons: tuple = BUTTONS) -> list[tuple[str, str, str]]:
+    """Drain and Maintenance unless it is so already, Return when it is held (of `buttons`:
+    BUTTONS, or their words already translated)."""
     state = state or ""
-    return [b for b in BUTTONS if b[0] != state and (b[0] != runtime.RETURN or state)]
+    return [b for b in buttons if b[0] != state and (b[0] != runtime.RETURN or state)]
 
 
 def refresh_settings(request: HttpRequest) -> tuple[bool, int]:
@@ -88,8 +89,10 @@ def _latency(ms: float | None) -> str:
     return "" if ms is None else f"{number_format(float(f'{ms:g}'))} ms"
 
 
-def _clock(moment) -> str:
-    return "" if moment is None else timezone.localtime(moment).strftime("%H:%M:%S")
+def _clock(moment: datetime | None, zone: tzinfo) -> str:
+    # The zone looked up once a load: timezone.localtime's own look-up, 200 times, cost more
+    # than the formatting.
+    return "" if moment is None else moment.astimezone(zone).strftime("%H:%M:%S")
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -97,22 +100,6 @@ def _page_number(request: HttpRequest) -> int:
         return max(1, int(request.GET.get("page", 1)))
     except ValueError:
         return 1
-
-
-_parsed: tuple[str, list] = ("", [])  # the last table text this process decoded, and its rows
-
-
-def table_rows(text: str | None) -> list[dict]:
-    """The worker's table (a JSON list of services) decoded once per text it writes, not once
-    per page load: 14 MB at 10,000 virtual servers x 10 take half a second to decode. The
-    worker writes the row only when the table changed, and comparing two texts is a memcmp."""
-    global _parsed
-    if not text:
-        return []
-    if text != _parsed[0]:
-        rows = json.loads(text)
-        _parsed = (text, rows if isinstance(rows, list) else [])
-    return _parsed[1]
 
 
 def _matches(service: dict, query: str, addresses: set[str]) -> bool:
@@ -173,18 +160,13 @@ def down_now() -> tuple[list[dict], int]:
 
 
 def live_context(request: HttpRequest) -> dict:
-    # The table as text: decoded (cached) here rather than by the JSON field on every load.
-    status = (
-        WorkerStatus.objects.filter(pk=1)
-        .annotate(table_json=Cast("table", TextField()))
-        .defer("table", "table_text")
-        .first()
-    )
+    # Without the table: worker_table reads it only when its stamp changed.
+    status = WorkerStatus.objects.filter(pk=1).defer("table", "table_text").first()
     now = timezone.now()
     if status is not None:  # the file's beat when the row waits behind a database writer
         status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    everything = table_rows(status.table_json if status else None)
+    everything = worker_table(status.table_stamp) if status else []
     query = request.GET.get("q", "").strip()
     problems = request.GET.get("show") == PROBLEMS
     services = shown_services(everything, query, problems)
@@ -217,6 +199,8 @@ def live_context(request: HttpRequest) -> dict:
     for key, h in sorted(health.items()):
         by_virtual[key[0]].append((key, h))
     rows = []
+    zone = timezone.get_current_timezone()
+    graph_label = gettext("connections over the last hour, peak %(peak)s")
     for service in page.object_list:
         name = service["virtual"]
         lines = []
@@ -236,24 +220,26 @@ def live_context(request: HttpRequest) -> dict:
             line["graph"] = sparkline(points)
             line["graph_max"] = peak = max((value for _ago, value in points), default=0)
             if line["graph"]:
-                line["graph_label"] = gettext("connections over the last hour, peak %(peak)s") % {
-                    "peak": peak
-                }
+                line["graph_label"] = graph_label % {"peak": peak}
             if h is not None:  # formatted here: the template's filters cost more at 200 lines
-                line["since"] = _clock(h.since)
-                line["last_check"] = _clock(h.last_check)
+                line["since"] = _clock(h.since, zone)
+                line["last_check"] = _clock(h.last_check, zone)
                 line["latency"] = _latency(h.latency_ms)
         rows.append({**service, "lines": lines})
     runtime.annotate_live(rows)
     can_drain = request.user.has_perm(runtime.DRAIN_SERVER)
     if can_drain:
         # The buttons' words are chosen here, once a line: 200 inclusion tags, each with its
-        # own forms and CSRF token, were half of the page's time.
+        # own forms and CSRF token, were half of the page's time. Translated once a load, not
+        # once a button.
+        words = tuple((action, str(text), str(title)) for action, text, title in BUTTONS)
         for service in rows:
             for line in service["lines"]:
                 h = line["health"]
                 if h is not None:
-                    line["buttons"] = hold_buttons(line["held"].state if line["held"] else "")
+                    line["buttons"] = hold_buttons(
+                        line["held"].state if line["held"] else "", words
+                    )
                     line["who"] = runtime.label(
                         RealServerRef(h.virtual_name, h.address, h.port), translated=True
                     )

@@ -8,8 +8,8 @@ from typing import Any
 
 from django import template
 
+from monitoring.live.worker_table import worker_table
 from monitoring.loadweights.shown import read_rows
-from monitoring.models import WorkerStatus
 from monitoring.worker.conf import worker
 
 register = template.Library()
@@ -41,6 +41,5 @@ def load_weights() -> dict[str, Any]:
     rows = read_rows(worker().apply_state)
     if not rows:
         return {"rows": []}
-    status = WorkerStatus.objects.filter(pk=1).values("table").first() or {}
-    shown = load_rows(rows, kernel_weights(status.get("table")))
+    shown = load_rows(rows, kernel_weights(worker_table()))
     return {"rows": shown[:LISTED], "more": max(0, len(shown) - LISTED)}

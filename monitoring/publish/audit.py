@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import getpass
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -426,9 +426,57 @@ def _value(value: Any) -> Any:
     return value
 
 
-def shown_entry(action: str, target: str, changes: dict) -> ShownEntry:
+# --- Entries recorded before a foreign key was recorded by name ---------------------------------
+# Until then the trail held the id of the row a foreign key pointed at (`virtual_server: 1`).
+# The stored entries are evidence and stay as they are; AUDIT shows such an id as the row's name
+# while the row exists. Ids are never handed out again (SQLite's AUTOINCREMENT, InnoDB's
+# persistent counter; an import inserts new rows), so an id that exists is the row it was then.
+OldIds = dict[tuple[type[models.Model], int], str]
+
+
+def _pointed_at(model: type[models.Model] | None, name: str) -> type[models.Model] | None:
+    """The model that field `name` of `model` is a foreign key to (None if it is not one)."""
+    try:
+        field = model._meta.get_field(name) if model is not None else None
+    except Exception:  # FieldDoesNotExist: a name an older version recorded
+        return None
+    return field.related_model if field is not None and field.many_to_one else None
+
+
+def _is_old_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def old_id_names(entries: Iterable[tuple[str, dict]]) -> OldIds:
+    """The names of the rows that old entries (target, changes) name by id and that still
+    exist: one query per kind of row, whatever the number of entries."""
+    wanted: dict[type[models.Model], set[int]] = {}
+    for target, changes in entries:
+        model = _model_of(target)
+        for name, values in changes.items():
+            pointed_at = _pointed_at(model, name)
+            if pointed_at is not None and isinstance(values, list):
+                wanted.setdefault(pointed_at, set()).update(filter(_is_old_id, values))
+    return {
+        (pointed_at, row.pk): str(row)
+        for pointed_at, ids in wanted.items()
+        for row in pointed_at._default_manager.filter(pk__in=ids)
+    }
+
+
+def _related_value(pointed_at: type[models.Model], value: Any, old_ids: OldIds) -> Any:
+    if not _is_old_id(value):
+        return value  # recorded by name (or empty)
+    name = old_ids.get((pointed_at, value))
+    return name if name is not None else gettext("id %(id)s (no longer exists)") % {"id": value}
+
+
+def shown_entry(
+    action: str, target: str, changes: dict, old_ids: OldIds | None = None
+) -> ShownEntry:
     """What a person reads of an entry: an "add" lists what was set (a "delete" what was
-    there), without the empty and internal fields; every field in the model's own words."""
+    there), without the empty and internal fields; every field in the model's own words; a row
+    an old entry names by id, by its name from `old_ids` (old_id_names) or as gone."""
     model = _model_of(target)
     whole_row = action in ("add", "delete")
     rows = []
@@ -438,6 +486,9 @@ def shown_entry(action: str, target: str, changes: dict) -> ShownEntry:
         old, new = values
         if whole_row and (_internal(model, name) or _is_empty(new if action == "add" else old)):
             continue
+        pointed_at = _pointed_at(model, name)
+        if pointed_at is not None:
+            old, new = (_related_value(pointed_at, v, old_ids or {}) for v in (old, new))
         rows.append(ShownChange(_field_label(model, name), _value(old), _value(new)))
     names = [str(n) for n in changes.get(BULK_NAMES, [])]
     return ShownEntry(rows, names[:NAMES_SHOWN], names[NAMES_SHOWN:])

@@ -212,10 +212,11 @@ def audit(request: HttpRequest) -> HttpResponse:
         actions=list(entries.order_by("action").values_list("action", flat=True).distinct()),
     )
     page = Paginator(form.filtered(entries), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    old_ids = audit_words.old_id_names((e.target, e.changes) for e in page.object_list)
     for entry in page.object_list:
         entry.shown_action = audit_words.shown_action(entry.action)
         entry.shown_target = audit_words.shown_target(entry.target)
-        entry.shown = audit_words.shown_entry(entry.action, entry.target, entry.changes)
+        entry.shown = audit_words.shown_entry(entry.action, entry.target, entry.changes, old_ids)
     return render_tab(
         request,
         "monitoring/audit.html",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -211,15 +212,28 @@ def test_with_quiesce_a_dead_real_server_stays_at_weight_zero(topology: Topology
     wait_for(lambda: destinations().get(RS1) == 1, 60, "rs1 back at weight 1")
 
 
-def cron_applylvs(settings, published) -> subprocess.CompletedProcess:
-    """`manage.py applylvs` exactly as the old cron line ran it: its own process, no arguments."""
+# The shipped cron file's command: `manage.py applylvs --watchdog` (lvsadmin/deploy/).
+WATCHDOG_CRON = REPO / "lvsadmin" / "deploy" / "lvsadmin-watchdog.cron"
+
+
+def watchdog_arguments() -> list[str]:
+    """applylvs's arguments exactly as the shipped cron line gives them."""
+    for line in WATCHDOG_CRON.read_text().splitlines():
+        found = re.search(r"manage\.py applylvs([^>&|;]*)", line)
+        if found and not line.lstrip().startswith("#"):
+            return found.group(1).split()
+    raise AssertionError(f"no applylvs line in {WATCHDOG_CRON}")
+
+
+def cron_applylvs(settings, published, *arguments: str) -> subprocess.CompletedProcess:
+    """`manage.py applylvs` as cron runs it: its own process (no arguments: the old cron line)."""
     env = {
         **os.environ,
         "LVSADMIN_LVS_CF": str(published),
         "LVSADMIN_APPLY_STATE": str(settings.LVSADMIN_APPLY_STATE),
     }
     return subprocess.run(
-        [sys.executable, "manage.py", "applylvs"],
+        [sys.executable, "manage.py", "applylvs", *arguments],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -245,6 +259,13 @@ def test_a_dead_real_server_stays_out_while_applylvs_runs_as_cron_would(
         assert result.returncode == 0, result.stdout + result.stderr
         assert "the running worker converged (health included)" in result.stdout
         assert destinations() == {"192.0.2.242:3306": 1}
+        # The shipped cron line (the watchdog): the same converge, rs1 still out.
+        watchdog = watchdog_arguments()
+        assert watchdog == ["--watchdog"]
+        result = cron_applylvs(settings, published, *watchdog)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "the running worker converged (health included)" in result.stdout
+        assert destinations() == {"192.0.2.242:3306": 1}
         # Drift: someone flushes the table; the worker restores it, still without rs1.
         subprocess.run(["ipvsadm", "-C"], check=True)
         restored = wait_for(
@@ -253,5 +274,14 @@ def test_a_dead_real_server_stays_out_while_applylvs_runs_as_cron_would(
             "the worker repairing the flushed table",
         )
         print(f"flushed table restored by the worker in {restored:.1f} s")
+        # The worker stopped: the watchdog writes nothing itself (the file names rs1, which
+        # health took out), exits 7 and says why, for cron to mail.
+        instance.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        result = cron_applylvs(settings, published, *watchdog)
+        assert result.returncode == 7, result.stdout + result.stderr
+        assert "no worker is running" in result.stderr
+        assert destinations() == {"192.0.2.242:3306": 1}
     finally:
         topology.mariadb["rs1"].start()

@@ -2,6 +2,7 @@
 imports, Apply, restore, activations and role changes."""
 
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -10,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from monitoring.models import AuditEntry, Revision
+from monitoring.publish import audit
 from monitoring.publish import revisions as publish
 from realservers.models import RealServer
 from tests.virtualservers.samples import VALID_SAMPLES, sample_path
@@ -201,6 +203,86 @@ def test_an_add_shows_what_a_person_set_in_their_words_not_internal_or_empty_fie
 def test_the_trail_names_a_real_servers_virtual_server_not_its_id(virtual):
     RealServer.objects.create(virtual_server=virtual, name="web1", address="192.0.2.1")
     assert latest().changes["virtual_server"] == [None, "www"]
+
+
+# Entries as the trail recorded them before a foreign key was recorded by name (b0ff8b4): the
+# real server's virtual server by its id, and every field of an add, internal and empty ones too.
+def old_real_server_add(virtual_id: int) -> dict:
+    return {
+        "virtual_server": [None, virtual_id],
+        "name": [None, "web1"],
+        "position": [None, 0],
+        "address": [None, "192.0.2.1"],
+        "weight": [None, 5],
+        "active": [None, False],
+    }
+
+
+OLD_VIRTUAL_SERVER_ADD = {
+    "name": [None, "ftp"],
+    "position": [None, 0],
+    "address": [None, "192.0.2.21"],
+    "port": [None, 80],
+    "vip_nmask": [None, ""],
+    "client_monitor": [None, ""],
+    "has_address": [None, True],
+}
+
+
+def old_entry(target: str, changes: dict, action: str = "add") -> AuditEntry:
+    return AuditEntry.objects.create(
+        username="boss", address="127.0.0.7", action=action, target=target, changes=changes
+    )
+
+
+def rows_text(html: str, target: str) -> list[str]:
+    """The text of each AUDIT row that names `target`, newest first (tags dropped, spaces
+    folded)."""
+    rows = [row.split("</tr>", 1)[0] for row in html.split(f"<td>{target}</td>")[1:]]
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+def test_an_old_entry_names_the_virtual_server_it_recorded_by_id(client, virtual):
+    old_entry("real server web1 (192.0.2.1) of www", old_real_server_add(virtual.pk))
+    old_entry("virtual server ftp", OLD_VIRTUAL_SERVER_ADD)
+    html = client.get(reverse("monitoring:audit")).content.decode()
+    [added] = rows_text(html, "real server web1 (192.0.2.1) of www")
+    assert added == (
+        "virtual server: — → www Name: — → web1 Address: — → 192.0.2.1 Weight: — → 5 active: — → no"
+    )
+    [virtual_added] = rows_text(html, "virtual server ftp")
+    assert "position" not in virtual_added and "client monitor" not in virtual_added
+    assert "has address" not in virtual_added.lower() and "Address: — → 192.0.2.21" in virtual_added
+    # The stored entry is evidence: it keeps the id.
+    stored = AuditEntry.objects.get(target__startswith="real server").changes
+    assert stored == old_real_server_add(virtual.pk)
+
+
+def test_an_old_entry_whose_virtual_server_is_gone_shows_its_id_as_gone(client):
+    gone = VirtualServer.objects.create(name="old", address="192.0.2.50", port=80)
+    gone_id = gone.pk
+    gone.delete()
+    old_entry("real server web1 (192.0.2.1) of old", old_real_server_add(gone_id))
+    changes = {"virtual_server": [gone_id, None], "name": ["web1", None]}
+    old_entry("real server web1 (192.0.2.1) of old", changes, action="delete")
+    html = client.get(reverse("monitoring:audit")).content.decode()
+    deleted, added = rows_text(html, "real server web1 (192.0.2.1) of old")
+    assert added.startswith(f"virtual server: — → id {gone_id} (no longer exists) Name: — → web1")
+    assert deleted == f"virtual server: id {gone_id} (no longer exists) → — Name: web1 → —"
+    spanish = client.get(reverse("monitoring:audit"), HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9")
+    assert f"id {gone_id} (ya no existe)" in spanish.content.decode()
+
+
+def test_old_entries_name_their_rows_in_one_query_per_kind(virtual, django_assert_num_queries):
+    entries = [
+        ("real server web1 (192.0.2.1) of www", old_real_server_add(virtual.pk)),
+        ("real server web2 (192.0.2.2) of www", old_real_server_add(virtual.pk + 1)),
+        ("monitoring script monitoring for www", {"virtual_server": [None, virtual.pk]}),
+        ("real server web3 (192.0.2.3) of www", {"virtual_server": [None, "www"]}),  # by name
+    ]
+    with django_assert_num_queries(1):
+        names = audit.old_id_names(entries)
+    assert names == {(VirtualServer, virtual.pk): "www"}
 
 
 def entries_listed(client, **query) -> str:
