@@ -38,18 +38,39 @@ def at_once(*writers: Callable[[], object], timeout: float = 120) -> list[object
     return results
 
 
-class InsertRace:
+class TableHook:
+    """Acts on this thread's statements of one kind (INSERT, UPDATE) on one table: enter
+    `hook()` in the thread whose connection it watches."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.table = model._meta.db_table
+
+    def on_table(self, sql: str, verb: str) -> bool:
+        # The table's name before the column list (INSERT) or the SET clause (UPDATE).
+        head = sql.split("(")[0] if verb == "INSERT" else sql.split(" SET ")[0]
+        return sql.startswith(verb) and self.table in head
+
+    def _around(self, execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def hook(self) -> Iterator[None]:
+        with connection.execute_wrapper(self._around):
+            yield
+
+
+class InsertRace(TableHook):
     """Widens the race of two writers both inserting a one-row table's row, from microseconds
     to a second: each writer's insert of it waits for the other's (so both try it), and the
     loser's duplicate-key error reaches it a second late, while the winner goes on. Enter
     `InsertRace.hook()` in each writer's thread (it acts on that thread's connection)."""
 
     def __init__(self, model: type[Model], writers: int = 2) -> None:
-        self.table = model._meta.db_table
+        super().__init__(model)
         self.at_the_insert = threading.Barrier(writers)
 
     def _around(self, execute, sql, params, many, context):  # noqa: ANN001, ANN202
-        if not (sql.startswith("INSERT INTO") and self.table in sql.split("(")[0]):
+        if not self.on_table(sql, "INSERT"):
             return execute(sql, params, many, context)
         with contextlib.suppress(threading.BrokenBarrierError):
             self.at_the_insert.wait(timeout=5)
@@ -59,34 +80,23 @@ class InsertRace:
             time.sleep(1)  # the winner commits and starts its next write meanwhile
             raise
 
-    @contextlib.contextmanager
-    def hook(self) -> Iterator[None]:
-        with connection.execute_wrapper(self._around):
-            yield
 
-
-class DeadlockOnce:
+class DeadlockOnce(TableHook):
     """The database choosing this thread's first statements of a kind on a table as a deadlock's
     victim, as InnoDB does (error 1213, the transaction rolled back), `times` times over; each
     victim is counted in `victims`."""
 
     def __init__(self, model: type[Model], verb: str, times: int = 1) -> None:
-        self.table = model._meta.db_table
+        super().__init__(model)
         self.verb = verb
         self.left = times
         self.victims = 0
 
     def _around(self, execute, sql, params, many, context):  # noqa: ANN001, ANN202
-        head = sql.split("(")[0] if self.verb == "INSERT" else sql.split(" SET ")[0]
-        if self.left and sql.startswith(self.verb) and self.table in head:
+        if self.left and self.on_table(sql, self.verb):
             self.left -= 1
             self.victims += 1
             raise OperationalError(
                 1213, "Deadlock found when trying to get lock; try restarting transaction"
             )
         return execute(sql, params, many, context)
-
-    @contextlib.contextmanager
-    def hook(self) -> Iterator[None]:
-        with connection.execute_wrapper(self._around):
-            yield
