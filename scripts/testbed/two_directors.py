@@ -111,10 +111,10 @@ def lvs_cf(text: str, syncdaemon: bool, monitor_links: bool = False) -> str:
 BGP_HOLD_TIME, BGP_BFD = 240, False
 
 
-def bgp_lvs_cf(text: str) -> str:
+def bgp_lvs_cf(text: str, hold_time: int = BGP_HOLD_TIME, bfd: bool = BGP_BFD) -> str:
     """A lab lvs.cf made for directors active at once: dir1's address as the primary, the BGP
-    keys of the lab's router (scripts.testbed.bgp_router, with BGP_HOLD_TIME and BGP_BFD)."""
-    keys = lvs_cf_keys(BGP_HOLD_TIME, BGP_BFD)
+    keys of the lab's router (scripts.testbed.bgp_router, with `hold_time` and `bfd`)."""
+    keys = lvs_cf_keys(hold_time, bfd)
     return with_globals(text, f"primary = {DIRECTORS['dir1']}\n{keys}".rstrip("\n"))
 
 
@@ -150,7 +150,9 @@ def seed(text: str, lvs_cf_path: Path) -> str:
 
     # No password (hashing one costs tens of seconds under emulation): the session below is
     # how the test logs in.
-    user = get_user_model().objects.create_superuser("piranha", password=None)
+    # A second pair in the same process (the failover benchmark: VRRP, then BGP) reuses it.
+    user = get_user_model().objects.filter(username="piranha").first()
+    user = user or get_user_model().objects.create_superuser("piranha", password=None)
     replace_draft(parse(text)[0])
     for virtual in VirtualServer.objects.all():
         MonitoringScript.objects.update_or_create(
@@ -483,13 +485,19 @@ def apply(director: Director, gui, comment: str) -> int:
     return latest_serial(director)
 
 
-def make_pair(base: Path, syncdaemon: bool = True, bgp: bool = False) -> dict[str, Director]:
+def make_pair(
+    base: Path,
+    syncdaemon: bool = True,
+    bgp: bool = False,
+    bgp_timers: tuple[int, bool] = (BGP_HOLD_TIME, BGP_BFD),
+) -> dict[str, Director]:
     """Two directors seeded from one installation (see the module), not started yet: the MySQL
     service on the VIP over both lab real servers, direct routing, least-connection.
 
     `bgp`: directors active at once instead, announcing to the lab's router
     (scripts.testbed.bgp_router): the VIP on `lo`, Maglev hashing; dir1 is where the
-    configuration is edited and dir2 follows it (LVSADMIN_FOLLOW_PEER)."""
+    configuration is edited and dir2 follows it (LVSADMIN_FOLLOW_PEER). `bgp_timers`: the
+    sessions' hold time and BFD on or off (the failover benchmark's are 3 s with BFD)."""
     from scripts.testbed import lvscf
 
     secret = base / "peer-secret"
@@ -511,7 +519,8 @@ def make_pair(base: Path, syncdaemon: bool = True, bgp: bool = False) -> dict[st
         # withdrew the VIP and announced it again; not explained yet. The MySQL check to each
         # real server's own address stays.
         text = bgp_lvs_cf(
-            text.replace("quiesce_server = 0\n", "quiesce_server = 0\n     path_check = 0\n")
+            text.replace("quiesce_server = 0\n", "quiesce_server = 0\n     path_check = 0\n"),
+            *bgp_timers,
         )
     else:
         text = lvs_cf(text, syncdaemon=syncdaemon)
