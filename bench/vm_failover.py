@@ -338,6 +338,7 @@ def said(death: Death) -> str:
 
 def vrrp_pair() -> dict[bool, list[Death]]:
     """FAILOVERS hard deaths with the sync daemon on, then FAILOVERS with it off."""
+    (STATE / "vrrp").mkdir()
     pair = make_pair(STATE / "vrrp")
     results = {}
     try:
@@ -462,6 +463,7 @@ def served(director: Director) -> int:
 def bgp_pair(topology_dir: Path) -> tuple[list[Death], dict[str, list[float]]]:
     """FAILOVERS hard deaths, dir1 and dir2 by turns, then the connection rates."""
     router = Router(topology_dir / "router", DIRECTORS, BGP_HOLD_TIME, BGP_BFD)
+    (STATE / "bgp").mkdir()
     pair = make_pair(STATE / "bgp", bgp=True, bgp_timers=(BGP_HOLD_TIME, BGP_BFD))
     routes = None
     try:
