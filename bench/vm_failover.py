@@ -395,10 +395,21 @@ def announcing(router: Router, pair: dict[str, Director], *names: str) -> None:
     everyone = list(pair.values())
     names = names or tuple(pair)
     wanted = sorted(pair[n].address for n in names)
-    wait_for(lambda: router.nexthops() == wanted, SETTLE, f"the route through {names}", everyone)
+    # Three times the router's own bound: a loaded VM can stall past BFD's 0.9 s, and a
+    # session that BFD took down waits BIRD's 60 s `error wait time` on each side (flaps()).
+    wait_for(lambda: router.nexthops() == wanted, 3 * SETTLE, f"the route through {names}",
+             everyone)  # fmt: skip
     for name in names:
         wait_for(lambda d=pair[name]: ipvs_table(d).count("-> 192.0.2.24") == 2, 180,
                  f"{name}'s IPVS table", everyone)  # fmt: skip
+
+
+def flaps(router: Router) -> int:
+    """How many times the router's BFD took a session down (the deaths' included)."""
+    try:
+        return router.log.read_text().count("BFD session down")
+    except OSError:
+        return 0
 
 
 def through(director: Director, held: list) -> int:
@@ -476,6 +487,8 @@ def bgp_pair(topology_dir: Path) -> tuple[list[Death], dict[str, list[float]]]:
         deaths = [bgp_death(pair, router, routes, prober, victim) for victim in victims]
         prober.stopping = True
         rates = capacity(router, pair)
+        say(f"the router's BFD took a session down {flaps(router)} times, {len(deaths)} of "
+            "them for a death")  # fmt: skip
     finally:
         for director in pair.values():
             director.shutdown()
