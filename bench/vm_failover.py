@@ -20,11 +20,12 @@ says so. Measured for each, the same way for both pairs:
 - client-visible outage: a probe is a new TCP connection through the VIP, answered by a real
   server's MySQL greeting, sent every 50 ms whatever the earlier ones still wait for, each given
   2 s; one is hurt when unanswered or answered later than SLOW (a lost SYN is sent again a
-  second later). The outage runs from the last answer before the death to the first answer to a
-  probe sent after the last hurt one (sent after the death, and no later than a second after the
-  move): from then on every new connection works. With VRRP every probe in it is hurt; with BGP
-  only those the router still sent to the dead director, so the share of hurt probes is printed
-  too;
+  second later). The outage runs from the sending of the first hurt probe to the first answer
+  to a probe sent after the last hurt one (of those sent from the kill to a second after the
+  move): from then on every new connection works. It does not lean on when the death happened
+  (the kill and the link's deletion are `ip` processes, a second each under emulation). With
+  VRRP every probe in it is hurt; with BGP only those the router still sent to the dead
+  director, so how many were hurt is printed too;
 - held connections: of HELD (VRRP) or BGP_HELD (BGP) MySQL connections opened through the VIP
   before the death, how many run a query on the same connection after it (BGP: on the same real
   server; and how many of them had gone through the dead director).
@@ -61,7 +62,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,34 +196,41 @@ class Prober(threading.Thread):
         with self.lock:
             return any(at is not None and at > time.monotonic() - 1 for _, at in self.probes)
 
-    def last_before(self, moment: float) -> float:
-        """When the last probe answered before `moment` was answered."""
-        with self.lock:
-            return max(at for _, at in self.probes if at is not None and at <= moment)
-
-    def outage(self, died: float, moved: float, directors) -> tuple[float, int, int]:
-        """The client-visible outage of a death at `died` whose path was back at `moved` (see
-        the module): its length, the probes hurt in it and the probes sent in it. Waits until
-        every probe that counts is settled."""
+    def outage(self, killing: float, moved: float, directors) -> Outage:
+        """The client-visible outage of a death begun at `killing` (before its kill and its
+        link's deletion, which take a second or two of `ip` processes under emulation) whose
+        path was back at `moved` (see the module). Waits until every probe that counts is
+        settled."""
         until = moved + 1.0
         wait_for(lambda: time.monotonic() > until + PROBE_TIMEOUT + 0.5, 30 + PROBE_TIMEOUT,
                  "the probes settled", directors)  # fmt: skip
-
-        def hurt(sent: float, at: float | None) -> bool:
-            return died < sent <= until and (at is None or at - sent > SLOW)
+        with self.lock:
+            window = [(s, at) for s, at in self.probes if killing < s <= until]
+        hurt = sorted(s for s, at in window if at is None or at - s > SLOW)
+        if not hurt:
+            return Outage(0.0, 0, len(window), None)
 
         def back() -> float | None:
             with self.lock:
-                last_hurt = max((s for s, at in self.probes if hurt(s, at)), default=died)
-                return min((at for s, at in self.probes if s > last_hurt and at is not None),
+                return min((at for s, at in self.probes if s > hurt[-1] and at is not None),
                            default=None)  # fmt: skip
 
         wait_for(lambda: back() is not None, 30, "a probe answered after the death", directors)
         came_back = back()
         assert came_back is not None
-        with self.lock:
-            during = [(s, at) for s, at in self.probes if died < s <= came_back]
-        return came_back - self.last_before(died), sum(hurt(*p) for p in during), len(during)
+        return Outage(came_back - hurt[0], len(hurt), len(window), hurt[0])
+
+
+@dataclass
+class Outage:
+    """From the first hurt probe's sending to the first answer to a probe sent after the last
+    hurt one (0 when none was hurt); the probes hurt and sent from the kill to a second after
+    the move; when the first hurt one was sent."""
+
+    length: float
+    hurt: int
+    sent: int
+    first_hurt: float | None
 
 
 def connection_rate(ns: str, seconds: float, concurrency: int) -> tuple[float, int]:
@@ -277,6 +286,13 @@ class Death:
     survived: int
     held: int
     through: int | None = None
+    first_hurt: float | None = None  # when the first hurt probe was sent, from the death
+
+
+def death(died: float, moved: float, outage: Outage, survived: int, held: int,
+          through: int | None = None) -> Death:  # fmt: skip
+    first = None if outage.first_hurt is None else outage.first_hurt - died
+    return Death(moved, outage.length, outage.hurt, outage.sent, survived, held, through, first)
 
 
 # --- VRRP ------------------------------------------------------------------------------------
@@ -300,21 +316,22 @@ def failover(pair, sampler, prober, sync: bool) -> Death:
     else:
         time.sleep(2.5)
     wait_for(prober.answering, 10, "the prober answering before the death", everyone)
+    killing = time.monotonic()
     died = active.die()
     sampler.forget(active.name)
     wait_for(lambda: sampler.holders() == {standby.name}, 30, "the takeover", everyone)
     time.sleep(2 * sampler.every)  # recorded
     moved = sampler.first({standby.name}, after=died) - died
-    outage, hurt, sent = prober.outage(died, died + moved, everyone)
+    outage = prober.outage(killing, died + moved, everyone)
     survived = sum(survives(connection) for connection, _ in held)
-    death = Death(moved, outage, hurt, sent, survived, HELD)
-    say(f"{active.name} died: VIP on {standby.name} after {moved:.2f} s, {said(death)} (sync "
+    result = death(died, moved, outage, survived, HELD)
+    say(f"{active.name} died: VIP on {standby.name} after {moved:.2f} s, {said(result)} (sync "
         f"daemon {'on' if sync else 'off'})")  # fmt: skip
     boot(active, everyone=everyone)
     sampler.watch_again(active.name)
     wait_for(lambda: active.role() == "standby", 180, "the dead director back as standby",
              everyone)  # fmt: skip
-    return death
+    return result
 
 
 def sync_off(pair, sampler) -> None:
@@ -330,17 +347,18 @@ def sync_off(pair, sampler) -> None:
 
 def said(death: Death) -> str:
     through = "" if death.through is None else f", {death.through} through the dead director"
+    first = "" if death.first_hurt is None else f", the first sent {death.first_hurt:+.2f} s"
     return (
-        f"client outage {death.outage:.2f} s ({death.hurt} of {death.sent} probes hurt in it), "
-        f"held connections surviving {death.survived}/{death.held}{through}"
+        f"client outage {death.outage:.2f} s ({death.hurt} of {death.sent} probes hurt from the "
+        f"kill to a second after the move{first}), held connections surviving "
+        f"{death.survived}/{death.held}{through}"
     )
 
 
-def vrrp_pair() -> dict[bool, list[Death]]:
+def vrrp_pair(results: Results) -> None:
     """FAILOVERS hard deaths with the sync daemon on, then FAILOVERS with it off."""
     (STATE / "vrrp").mkdir()
     pair = make_pair(STATE / "vrrp")
-    results = {}
     try:
         boot(*pair.values(), everyone=list(pair.values()))
         sampler = VipSampler(list(pair)).start()
@@ -349,13 +367,13 @@ def vrrp_pair() -> dict[bool, list[Death]]:
         for sync in (True, False):
             if not sync:
                 sync_off(pair, sampler)
-            results[sync] = [failover(pair, sampler, prober, sync) for _ in range(FAILOVERS)]
+            deaths = results.vrrp.setdefault(sync, [])
+            deaths.extend(failover(pair, sampler, prober, sync) for _ in range(FAILOVERS))
         prober.stopping = True
         sampler.stop()
     finally:
         for director in pair.values():
             director.shutdown()
-    return results
 
 
 # --- BGP -------------------------------------------------------------------------------------
@@ -430,25 +448,36 @@ def bgp_death(pair, router, routes, prober, victim: Director) -> Death:
     servers = [query_one(connection, "SELECT @@server_id")[0] for connection in held]
     on_victim = through(victim, held)
     wait_for(prober.answering, 10, "the prober answering before the death", everyone)
+    killing, killed_at = time.monotonic(), datetime.now()
     died = victim.die()
     wait_for(lambda: router.nexthops() == [survivor.address], SETTLE, "the route's move",
              everyone)  # fmt: skip
     seen = time.monotonic()
     moved = (routes.only(survivor.address, after=died) or seen) - died
-    outage, hurt, sent = prober.outage(died, died + moved, everyone)
+    outage = prober.outage(killing, died + moved, everyone)
     survived = sum(survives(c, s) for c, s in zip(held, servers, strict=True))
-    death = Death(moved, outage, hurt, sent, survived, BGP_HELD, on_victim)
+    result = death(died, moved, outage, survived, BGP_HELD, on_victim)
     say(f"{victim.name} died: the router's route through {survivor.name} only after "
-        f"{moved:.2f} s, {said(death)} (no sync daemon)")  # fmt: skip
+        f"{moved:.2f} s{'' if routes.only(survivor.address, died) else ' (polled)'}, "
+        f"{said(result)} (no sync daemon); the router's log since the kill:\n"
+        f"{router_log(router, victim, killed_at)}")  # fmt: skip
     boot(victim, everyone=everyone)
-    return death
+    return result
 
 
-def capacity(router: Router, pair: dict[str, Director]) -> dict[str, list[float]]:
+def router_log(router: Router, victim: Director, since: datetime) -> str:
+    """The router's log lines on `victim`'s BFD and BGP session since `since` (its times are
+    the VM's local time, to the millisecond)."""
+    start = since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+    lines = router.log.read_text(errors="replace").splitlines()
+    mine = [line for line in lines if line[:23] >= start
+            and (f"{victim.name}:" in line or victim.address in line)]  # fmt: skip
+    return "\n".join(mine[:12])
+
+
+def capacity(router: Router, pair: dict[str, Director], rates: dict[str, list[float]]) -> None:
     """Connections per second through both directors and through dir1 alone (dir2 out of
-    service), CPS_ROUNDS times each by turns; each director's share of the rounds through
-    both is said."""
-    rates: dict[str, list[float]] = {"both": [], "one": []}
+    service), CPS_ROUNDS times each by turns, into `rates`; each director's share is said."""
     flag = pair["dir2"].base / "bgp-out-of-service"  # its LVSADMIN_BGP_OUT_OF_SERVICE_FILE
     for _ in range(CPS_ROUNDS):
         for setup in ("both", "one"):
@@ -460,9 +489,8 @@ def capacity(router: Router, pair: dict[str, Director]) -> dict[str, list[float]
             shares = {name: served(d) - before[name] for name, d in pair.items()}
             say(f"through {setup}: {rate:.0f} connections/s ({failed} unanswered), each "
                 f"director's connections {shares}")  # fmt: skip
-            rates[setup].append(rate)
+            rates.setdefault(setup, []).append(rate)
     set_out_of_service(flag, False)
-    return rates
 
 
 def served(director: Director) -> int:
@@ -471,8 +499,8 @@ def served(director: Director) -> int:
     return int(text.split("TCP")[1].split()[1])
 
 
-def bgp_pair(topology_dir: Path) -> tuple[list[Death], dict[str, list[float]]]:
-    """FAILOVERS hard deaths, dir1 and dir2 by turns, then the connection rates."""
+def bgp_pair(topology_dir: Path, results: Results) -> None:
+    """The connection rates, then FAILOVERS hard deaths, dir1 and dir2 by turns."""
     router = Router(topology_dir / "router", DIRECTORS, BGP_HOLD_TIME, BGP_BFD)
     (STATE / "bgp").mkdir()
     pair = make_pair(STATE / "bgp", bgp=True, bgp_timers=(BGP_HOLD_TIME, BGP_BFD))
@@ -481,22 +509,22 @@ def bgp_pair(topology_dir: Path) -> tuple[list[Death], dict[str, list[float]]]:
         router.build()
         routes = RouteWatcher()
         boot(*pair.values(), everyone=list(pair.values()))
+        capacity(router, pair, results.rates)
         prober = Prober(bgp_router.CLIENT_NS)
         prober.start()
-        victims = [pair[("dir1", "dir2")[n % 2]] for n in range(FAILOVERS)]
-        deaths = [bgp_death(pair, router, routes, prober, victim) for victim in victims]
+        for n in range(FAILOVERS):
+            victim = pair[("dir1", "dir2")[n % 2]]
+            results.bgp.append(bgp_death(pair, router, routes, prober, victim))
         prober.stopping = True
-        rates = capacity(router, pair)
-        say(f"the router's BFD took a session down {flaps(router)} times, {len(deaths)} of "
-            "them for a death")  # fmt: skip
     finally:
+        say(f"the router's BFD took a session down {flaps(router)} times, {len(results.bgp)} "
+            "of them for a death")  # fmt: skip
         for director in pair.values():
             director.shutdown()
         if routes is not None:
             routes.stop()
         say(f"the router:\n{router.state()}")
         router.teardown()
-    return deaths, rates
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -516,9 +544,21 @@ def verdict(met: bool) -> str:
     return "MET" if met else "MISSED"
 
 
-def report(vrrp: dict[bool, list[Death]], bgp: list[Death], rates: dict[str, list[float]]) -> None:
+@dataclass
+class Results:
+    """What a run measured so far (a crash prints what came before it)."""
+
+    vrrp: dict[bool, list[Death]] = field(default_factory=dict)  # by the sync daemon on/off
+    bgp: list[Death] = field(default_factory=list)
+    rates: dict[str, list[float]] = field(default_factory=dict)  # "one", "both" directors
+
+
+def report(results: Results) -> None:
+    vrrp, bgp, rates = results.vrrp, results.bgp, results.rates
     print(f"hard deaths of a director, {FAILOVERS} each row")
     for sync, deaths in vrrp.items():
+        if not deaths:
+            continue
         goal = DEADTIME + 1
         print(f"  VRRP (deadtime {DEADTIME} s), sync daemon {'on ' if sync else 'off'}: "
               f"{summary(deaths)}")  # fmt: skip
@@ -533,7 +573,7 @@ def report(vrrp: dict[bool, list[Death]], bgp: list[Death], rates: dict[str, lis
         print(f"    goal outage < {BGP_GOAL} s: {verdict(max(d.outage for d in bgp) < BGP_GOAL)}")
         kept = all(d.survived == d.held for d in bgp)
         print(f"    goal every held connection survives: {verdict(kept)}")
-    if rates:
+    if rates.get("one") and rates.get("both"):
         one, both = statistics.median(rates["one"]), statistics.median(rates["both"])
         print(
             f"new TCP connections through the VIP answered by a MySQL greeting, "
@@ -553,18 +593,17 @@ def report(vrrp: dict[bool, list[Death]], bgp: list[Death], rates: dict[str, lis
 def main() -> int:
     call_command("migrate", verbosity=0)
     topology = build(STATE / "topology")
-    vrrp: dict[bool, list[Death]] = {}
-    bgp: list[Death] = []
-    rates: dict[str, list[float]] = {}
+    results = Results()
     try:
         topology.start_all()
-        if PAIRS in ("both", "vrrp"):
-            vrrp = vrrp_pair()
+        # BGP first: its figures are the new ones, and a crash of one pair leaves the other's.
         if PAIRS in ("both", "bgp"):
-            bgp, rates = bgp_pair(STATE / "topology")
+            bgp_pair(STATE / "topology", results)
+        if PAIRS in ("both", "vrrp"):
+            vrrp_pair(results)
     finally:
         teardown(topology)
-    report(vrrp, bgp, rates)
+        report(results)
     return 0
 
 
