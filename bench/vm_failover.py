@@ -29,19 +29,18 @@ says so. Measured for each, the same way for both pairs:
 - held connections: of HELD (VRRP) or BGP_HELD (BGP) MySQL connections opened through the VIP
   before the death, how many run a query on the same connection after it (BGP: on the same real
   server; and how many of them had gone through the dead director).
-FAILOVERS deaths with the sync daemon on, then as many with it off (unticked in REDUNDANCY on the
-active director's GUI and applied, as an operator would); then FAILOVERS BGP deaths, without any
-sync daemon. Goals: VRRP's outage under deadtime + 1 s and every held connection surviving with
-the sync daemon; BGP's outage under 1 s and every held connection surviving.
-
-Then, with both BGP directors up, connections per second (issue 20's item 8): new TCP
-connections through the VIP answered by a MySQL greeting (no login: a PyMySQL login per
+The BGP pair first: once both directors announce, connections per second (issue 20's item 8):
+new TCP connections through the VIP answered by a MySQL greeting (no login: a PyMySQL login per
 connection would measure the client's emulated CPU), CPS_CONCURRENCY kept under way from the
 router's client for CPS_SECONDS, through both directors announcing and through one (dir2 taken
 out of service, as the operator's button does), CPS_ROUNDS times each by turns. Under QEMU/TCG
 every namespace (client, router, directors, real servers) shares the VM's emulated CPUs, so a
 second director adds no CPU: the ratio shows that both carry the flows, not that capacity
-doubles.
+doubles. Then FAILOVERS BGP deaths, without any sync daemon. Then the VRRP pair: FAILOVERS
+deaths with the sync daemon on, then as many with it off (unticked in REDUNDANCY on the active
+director's GUI and applied, as an operator would). Goals: BGP's outage under 1 s and every held
+connection surviving; VRRP's outage under deadtime + 1 s and every held connection surviving
+with the sync daemon.
 
 Exits 0 when it ran; a missed goal is printed as MISSED.
 
