@@ -167,14 +167,6 @@ def new_table_stamp() -> str:
     return uuid.uuid4().hex
 
 
-class WorkerStatusQuerySet(models.QuerySet):
-    def update(self, **kwargs) -> int:
-        """A new `table_stamp` with every write of `table` (the worker's UPDATE, a test's)."""
-        if "table" in kwargs:
-            kwargs.setdefault("table_stamp", new_table_stamp())
-        return super().update(**kwargs)
-
-
 class WorkerStatus(models.Model):
     """The worker's heartbeat (single row): the GUI says "running" while it is fresh."""
 
@@ -196,31 +188,40 @@ class WorkerStatus(models.Model):
     table_text = models.TextField(
         blank=True, help_text="the live (or would-be) table in ipvsadm -Ln form"
     )
-    table = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="the same table as rows, each service with its virtual server's name",
-    )
-    # The table is 14.6 MB of JSON at 10,000 x 10: a reader keeps its decoded copy while this
-    # stays the same, and reads a few bytes instead of the whole text on each page load. Every
-    # ORM write of `table` (save, create, update_or_create, QuerySet.update) sets a new one.
+    # The table's services are rows of WorkerTableService, each written only when it changed: a
+    # worker that finds another stamp than the one it wrote last knows another worker (the other
+    # director's, on a shared database) wrote the table since, and writes its own whole.
     table_stamp = models.CharField(
         max_length=32, blank=True, help_text="new whenever the table is written"
     )
-
-    objects = WorkerStatusQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("worker status")
         verbose_name_plural = _("worker status")
 
-    def save(self, *args, **kwargs) -> None:
-        fields = kwargs.get("update_fields")
-        if fields is None or "table" in fields:
-            self.table_stamp = new_table_stamp()
-            if fields is not None:
-                kwargs["update_fields"] = {*fields, "table_stamp"}
-        super().save(*args, **kwargs)
+
+class WorkerTableService(models.Model):
+    """One service of the worker's last table (what `ipvsadm -Ln` shows for it, with its virtual
+    server's name and real servers), as CONTROL/MONITORING, the API and /metrics read it. The
+    worker writes only the services that changed (monitoring.live.servicerows); a page reads
+    the services it shows."""
+
+    # Sorts as the kernel table's services do (servicerows.sort_text): pages are cut in its order.
+    key = models.CharField(max_length=128, unique=True)
+    virtual = models.CharField(max_length=64, blank=True, db_index=True)
+    service = models.CharField(max_length=80, help_text="as ipvsadm -Ln names it")
+    address = models.CharField(max_length=45, blank=True, help_text="the VIP (none: fwmark)")
+    addresses = models.TextField(blank=True, help_text="its real servers' addresses, searched")
+    connections = models.BigIntegerField(default=0, help_text="active and inactive, summed")
+    row = models.JSONField(default=dict, help_text="the service and its real servers as shown")
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("worker table service")
+        verbose_name_plural = _("worker table services")
+
+    def __str__(self) -> str:
+        return self.service
 
 
 class DraftGeneration(models.Model):

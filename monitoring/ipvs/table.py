@@ -64,6 +64,18 @@ class ServiceKey:
             return f"FWM  {self.fwmark}" + (" IPv6" if self.family == 6 else "")
         return f"{self.protocol.upper()}  {endpoint(self.address, self.port)}"
 
+    @classmethod
+    def from_label(cls, label: str) -> ServiceKey:
+        """The key `label()` names ("TCP  192.0.2.1:80", "UDP  [2001:db8::1]:53", "FWM  5 IPv6"):
+        services kept by their label alone (the worker's table of an older version) keyed again."""
+        protocol, _, rest = label.strip().partition(" ")
+        rest = rest.strip()
+        if protocol.lower() == "fwm":
+            mark, _, family = rest.partition(" ")
+            return cls.for_fwmark(int(mark), 6 if family.strip() == "IPv6" else 4)
+        address, _, port = rest.rpartition(":")
+        return cls.for_address(protocol.lower(), address.strip("[]"), int(port))
+
 
 def endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

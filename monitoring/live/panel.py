@@ -25,11 +25,10 @@ from django.views.decorators.http import require_GET
 from monitoring.arpguard.watch import read_conflicts
 from monitoring.ipvs.table import endpoint
 from monitoring.live import states as runtime
-from monitoring.live.worker_table import worker_table
+from monitoring.live import worker_table
 from monitoring.models import (
     ConnectionSample,
     RealServerHealth,
-    RealServerRuntimeState,
     WorkerStatus,
 )
 from monitoring.worker.conf import worker
@@ -102,34 +101,6 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
-def _matches(service: dict, query: str, addresses: set[str]) -> bool:
-    """A service found by its virtual server's name, its VIP (in `TCP 192.0.2.1:80`) or one
-    of its real servers' addresses (in the table, or down and out of it: `addresses`)."""
-    if query in (service["virtual"] or "").lower() or query in service["service"].lower():
-        return True
-    if service["virtual"] in addresses:
-        return True
-    return any(query in dest["address"].lower() for dest in service["destinations"])
-
-
-def shown_services(services: list[dict], query: str, problems: bool) -> list[dict]:
-    """The services the search and the "only down or held" box leave (one query each, at most)."""
-    if query:
-        found = set(
-            RealServerHealth.objects.filter(address__icontains=query).values_list(
-                "virtual_name", flat=True
-            )
-        )
-        needle = query.lower()
-        services = [s for s in services if _matches(s, needle, found)]
-    if problems:
-        names = set(
-            RealServerHealth.objects.filter(state="down").values_list("virtual_name", flat=True)
-        ) | set(RealServerRuntimeState.objects.values_list("virtual_name", flat=True))
-        services = [s for s in services if s["virtual"] in names]
-    return services
-
-
 def down_now() -> tuple[list[dict], int]:
     """The virtual servers with the most real servers down (DOWN_GROUPS of them), each with its
     count and its first DOWN_FIRST down real servers; and how many virtual servers have one down.
@@ -160,16 +131,16 @@ def down_now() -> tuple[list[dict], int]:
 
 
 def live_context(request: HttpRequest) -> dict:
-    # Without the table: worker_table reads it only when its stamp changed.
-    status = WorkerStatus.objects.filter(pk=1).defer("table", "table_text").first()
+    # Without the table's text (`ipvsadm -Ln`'s, for live_table_text alone).
+    status = WorkerStatus.objects.filter(pk=1).defer("table_text").first()
     now = timezone.now()
     if status is not None:  # the file's beat when the row waits behind a database writer
         status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    everything = worker_table(status.table_stamp) if status else []
     query = request.GET.get("q", "").strip()
     problems = request.GET.get("show") == PROBLEMS
-    services = shown_services(everything, query, problems)
+    # The page's services alone are read (a count, then one page), whatever the table's size.
+    services = worker_table.searched(query, problems).values_list("row", flat=True)
     paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
     page = paginator.get_page(_page_number(request))
     virtuals = {service["virtual"] for service in page.object_list if service["virtual"]}
@@ -264,7 +235,9 @@ def live_context(request: HttpRequest) -> dict:
         "back_url": reverse("monitoring:control") + (f"?{back}" if back else ""),
         "query": query,
         "problems": problems,
-        "services_total": len(everything),
+        "services_total": (
+            paginator.count if not (query or problems) else worker_table.service_count()
+        ),
         "counts": counts,
         "checked": sum(counts.values()),
         "down": down,

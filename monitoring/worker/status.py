@@ -20,10 +20,11 @@ from monitoring.ipvs.table import (
     format_table,
     operators_services,
     service_key,
-    table_rows,
 )
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.drainwatch import DrainWatch
+from monitoring.live.servicerows import keyed_rows, row_diff
+from monitoring.live.worker_table import write_rows
 from monitoring.metrics.counters import TRAFFIC_EVERY, publish_traffic
 from monitoring.models import (
     ConnectionSample,
@@ -31,6 +32,7 @@ from monitoring.models import (
     RealServerHealth,
     WorkerStatus,
     create_the_single_row,
+    new_table_stamp,
     retry_on_deadlock,
 )
 from virtualservers.lvsconf.model import LvsConfig
@@ -103,6 +105,10 @@ class StatusWriter:
         self.clock = clock
         self.last_status = 0.0
         self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
+        # The table's rows as this worker last wrote them (None: not known), and the stamp it
+        # wrote with them: another stamp in the row means another worker wrote since.
+        self.stored: dict[str, dict] | None = None
+        self.stamp = ""
         self.last_health = -HEALTH_EVERY
         self.last_sample = 0.0
         self.last_traffic = -TRAFFIC_EVERY
@@ -136,14 +142,18 @@ class StatusWriter:
         # The table (10,000 lines at scale) is formatted and written only when it changed:
         # a new revision, a health change or moving connection counters.
         self.drains.notice(table, names, self.kernel.held)
+        rows: dict[str, dict] | None = None
         if (table, note) != self.last_table:
             status["table_text"] = note + format_table(table) if table is not None else ""
-            status["table"] = table_rows(table, names) if table is not None else []
+            rows = keyed_rows(table, names) if table is not None else {}
+            status["table_stamp"] = new_table_stamp()
         write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
         sample = now - self.last_sample >= SAMPLE_EVERY
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
-        rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+        health_rows = (
+            [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+        )
         if not self.announced:
             status["started_at"] = self.started_at
             create_the_single_row(WorkerStatus)
@@ -151,9 +161,15 @@ class StatusWriter:
         # beforehand so that gunicorn's writers wait as little as possible; run again whole when
         # the database rolled it back to break a deadlock with another director's worker.
         created = retry_on_deadlock(
-            lambda: self._commit(status, rows, health, counters, now, write_health, sample)
+            lambda: self._commit(
+                status, rows, health_rows, health, counters, now, write_health, sample
+            )
         )
-        self.last_table = (table, note) if "table" in status or not created else None
+        if rows is not None:
+            self.stored, self.stamp = rows, status["table_stamp"]
+        # The status row had gone (a test, an operator's cleanup): the table is written again
+        # next round, whole, since the row's stamp is no longer the one this worker wrote.
+        self.last_table = (table, note) if rows is not None or not created else None
         self.announced = True
         self._publish_metrics(config)
         if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
@@ -168,6 +184,7 @@ class StatusWriter:
     def _commit(
         self,
         status: dict,
+        table: dict[str, dict] | None,
         rows: list[tuple],
         health: HealthSnapshot,
         counters: Counters,
@@ -175,7 +192,8 @@ class StatusWriter:
         write_health: bool,
         sample: bool,
     ) -> bool:
-        """Write it all in one transaction; whether the status row had to be created."""
+        """Write it all in one transaction; whether the status row had to be created. `table`:
+        the table's rows by key, when it changed (None: the table is not written this round)."""
         with transaction.atomic():
             if not self.announced:
                 # A restart shows on CONTROL/MONITORING: when the previous worker was last seen.
@@ -184,9 +202,17 @@ class StatusWriter:
             # An UPDATE of the changed columns only: update_or_create read the whole row back
             # first, the shown table's JSON included (1 MB at 1,000 x 10, decoded every 2 s:
             # most of the status thread's time when nothing changed).
-            created = not WorkerStatus.objects.filter(pk=1).update(**status)
+            row = WorkerStatus.objects.filter(pk=1)
+            # The table's rows as this worker wrote them are what is stored while the row has
+            # the stamp it wrote with them: then only the services that changed are written,
+            # else (its first write, another director's worker wrote since) the whole table.
+            known = table is not None and self.stored is not None and bool(self.stamp)
+            updated = known and row.filter(table_stamp=self.stamp).update(**status)
+            created = not updated and not row.update(**status)
             if created:  # the row went away (a test, an operator's cleanup)
                 WorkerStatus.objects.create(pk=1, **status)
+            if table is not None:
+                write_rows(row_diff(self.stored if updated else None, table))
             if rows:
                 upsert_health(rows)
             if write_health or sample:

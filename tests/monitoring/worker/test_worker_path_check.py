@@ -18,6 +18,7 @@ from monitoring.checks import probes
 from monitoring.checks.probes import ProbeResult
 from monitoring.ipvs import drivers
 from monitoring.ipvs.table import ServiceKey
+from monitoring.live.worker_table import all_rows
 from monitoring.models import RealServerHealth, Revision, WorkerStatus
 from monitoring.worker import loop
 from monitoring.worker.loop import Worker
@@ -125,7 +126,7 @@ def test_a_server_answering_only_directly_is_down_with_the_path_reason_everywher
     )
     assert (row.state, row.last_error) == ("down", expected)
     status = WorkerStatus.objects.get()
-    assert [service["service"] for service in status.table] == [f"TCP  {VIP}:3306"]
+    assert [service["service"] for service in all_rows()] == [f"TCP  {VIP}:3306"]
     assert "FWM" not in status.table_text
     (service,) = live_table()["services"]
     assert [out["health"]["last_error"] for out in service["out_of_table"]] == [expected]
