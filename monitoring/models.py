@@ -50,6 +50,29 @@ def create_the_single_row(model: type[models.Model]) -> None:
     retry_on_deadlock(lambda: model._default_manager.get_or_create(pk=1))
 
 
+def upsert(
+    model: type[models.Model], keys: tuple[str, ...], fields: tuple[str, ...], rows: list[tuple]
+) -> None:
+    """Insert or update `rows` (values of `keys`, then of `fields`, as the database takes them)
+    of `model`'s table, keyed by its unique `keys`, with one prepared statement a thousand rows:
+    the ORM's bulk_create spent most of its time building model instances and their SQL."""
+    quote = connection.ops.quote_name
+    columns = (*keys, *fields)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    table = quote(model._meta.db_table)
+    if connection.vendor == "mysql":
+        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in fields)
+        conflict = f"ON DUPLICATE KEY UPDATE {update}"
+    else:  # SQLite and PostgreSQL
+        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in fields)
+        conflict = f"ON CONFLICT ({', '.join(quote(c) for c in keys)}) DO UPDATE SET {update}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
 class Revision(models.Model):
     """A published lvs.cf: what Apply wrote, by whom and when."""
 

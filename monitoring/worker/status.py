@@ -34,6 +34,7 @@ from monitoring.models import (
     create_the_single_row,
     new_table_stamp,
     retry_on_deadlock,
+    upsert,
 )
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -78,25 +79,10 @@ class Enforced:
 
 
 def upsert_health(rows: list[tuple]) -> None:
-    """Insert or update health rows, keyed by (virtual_name, address, port), with one prepared
-    statement: the ORM's bulk_create spent most of the status thread's time on building 10,000
-    model instances and their SQL every ten seconds."""
-    quote = connection.ops.quote_name
-    columns = ("virtual_name", "address", "port", *HEALTH_FIELDS)
-    names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    table = quote(RealServerHealth._meta.db_table)
-    if connection.vendor == "mysql":
-        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in HEALTH_FIELDS)
-        conflict = f"ON DUPLICATE KEY UPDATE {update}"
-    else:  # SQLite and PostgreSQL
-        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in HEALTH_FIELDS)
-        key = ", ".join(quote(c) for c in columns[:3])
-        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
+    """Insert or update health rows, keyed by (virtual_name, address, port): the ORM's
+    bulk_create spent most of the status thread's time on building 10,000 model instances and
+    their SQL every ten seconds."""
+    upsert(RealServerHealth, ("virtual_name", "address", "port"), HEALTH_FIELDS, rows)
 
 
 class StatusWriter:
