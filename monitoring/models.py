@@ -208,8 +208,12 @@ class WorkerStatus(models.Model):
     )
     kernel_ok = models.BooleanField(default=False)
     kernel_message = models.CharField(max_length=255, blank=True)
-    table_text = models.TextField(
-        blank=True, help_text="the live (or would-be) table in ipvsadm -Ln form"
+    # The table itself is in WorkerTableService's rows (ipvsadm -Ln's text is made from them);
+    # beside it, the line that says it is the table the worker would apply, and why.
+    table_note = models.TextField(
+        null=True,
+        blank=True,
+        help_text="the line above the table (none: nothing published, no table)",
     )
     # The table's services are rows of WorkerTableService, each written only when it changed: a
     # worker that finds another stamp than the one it wrote last knows another worker (the other

@@ -43,7 +43,7 @@ def live_table(virtual: str | None = None, page: int = 1) -> dict[str, Any]:
     order with their real servers: those in the kernel table (weight, connections) and, under
     `out_of_table`, those health took out, each with its health (None: not checked yet).
     `virtual` keeps the services of one virtual server."""
-    status = WorkerStatus.objects.filter(pk=1).defer("table_text").first()
+    status = WorkerStatus.objects.filter(pk=1).first()
     # A page of the worker's rows, never its whole table (one query for the count, one for them).
     found = worker_table.services()
     if virtual is not None:

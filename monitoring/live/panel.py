@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from monitoring.arpguard.watch import read_conflicts
-from monitoring.ipvs.table import endpoint
+from monitoring.ipvs.table import endpoint, format_rows
 from monitoring.live import states as runtime
 from monitoring.live import worker_table
 from monitoring.models import (
@@ -131,8 +131,7 @@ def down_now() -> tuple[list[dict], int]:
 
 
 def live_context(request: HttpRequest) -> dict:
-    # Without the table's text (`ipvsadm -Ln`'s, for live_table_text alone).
-    status = WorkerStatus.objects.filter(pk=1).defer("table_text").first()
+    status = WorkerStatus.objects.filter(pk=1).first()
     now = timezone.now()
     if status is not None:  # the file's beat when the row waits behind a database writer
         status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
@@ -235,6 +234,12 @@ def live_context(request: HttpRequest) -> dict:
         "back_url": reverse("monitoring:control") + (f"?{back}" if back else ""),
         "query": query,
         "problems": problems,
+        # A table without services (or the worker's note on it), as ipvsadm -Ln prints it.
+        "empty_table": (
+            status.table_note + format_rows([])
+            if status and status.table_note is not None and not page.paginator.count
+            else ""
+        ),
         "services_total": (
             paginator.count if not (query or problems) else worker_table.service_count()
         ),
@@ -261,6 +266,4 @@ def live_panel(request: HttpRequest) -> HttpResponse:
 @require_GET
 def live_table_text(request: HttpRequest) -> HttpResponse:
     """The whole table exactly as `ipvsadm -Ln` prints it, as plain text (to copy or compare)."""
-    status = WorkerStatus.objects.filter(pk=1).first()
-    text = status.table_text if status else ""
-    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+    return HttpResponse(worker_table.ipvsadm_text(), content_type="text/plain; charset=utf-8")

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from monitoring.ipvs.table import format_rows
 from monitoring.live.servicerows import RowDiff, row_diff, service_row
 from monitoring.models import (
     RealServerHealth,
@@ -96,6 +97,15 @@ def rows_of(virtuals: Collection[str]) -> list[dict]:
     return list(
         WorkerTableService.objects.filter(virtual__in=list(virtuals)).values_list("row", flat=True)
     )
+
+
+def ipvsadm_text() -> str:
+    """The whole table as `ipvsadm -Ln` prints it, under the worker's note when it is the table
+    it would apply; "" before the worker wrote one (or with nothing published)."""
+    status = WorkerStatus.objects.filter(pk=1).values("table_note").first()
+    if status is None or status["table_note"] is None:
+        return ""
+    return status["table_note"] + format_rows(all_rows())
 
 
 def all_rows() -> list[dict]:

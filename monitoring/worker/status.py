@@ -17,7 +17,6 @@ from monitoring.ipvs.table import (
     ServiceKey,
     Table,
     desired_state,
-    format_table,
     operators_services,
     service_key,
 )
@@ -125,12 +124,14 @@ class StatusWriter:
             "kernel_ok": self.kernel.ok,
             "kernel_message": (self.kernel.message or "")[:255],
         }
-        # The table (10,000 lines at scale) is formatted and written only when it changed:
-        # a new revision, a health change or moving connection counters.
+        # The table (10,000 services at scale) is compared and written only when it changed:
+        # a new revision, a health change or moving connection counters; then only the
+        # services whose content changed are written (a counter, a weight, a real server in or
+        # out), and the ones gone deleted.
         self.drains.notice(table, names, self.kernel.held)
         rows: dict[str, dict] | None = None
         if (table, note) != self.last_table:
-            status["table_text"] = note + format_table(table) if table is not None else ""
+            status["table_note"] = note if table is not None else None
             rows = keyed_rows(table, names) if table is not None else {}
             status["table_stamp"] = new_table_stamp()
         write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from monitoring.checks.probes import CheckSpec, mysql_check
-from monitoring.live.worker_table import all_rows
-from monitoring.models import RealServerHealth, WorkerStatus
+from monitoring.live.worker_table import all_rows, ipvsadm_text
+from monitoring.models import RealServerHealth
 from monitoring.worker.loop import Worker
 from scripts.testbed.topology import (
     BRIDGE,
@@ -130,7 +130,7 @@ def test_a_real_server_without_the_vip_on_lo_goes_down_with_the_path_reason_and_
     # CONTROL shows the operator's service only.
     wait_for(lambda: "192.0.2.242" not in str(all_rows()), 10, "status table")
     assert [s["service"] for s in all_rows()] == [f"TCP  {VIP}:3306"]
-    assert "FWM" not in WorkerStatus.objects.get().table_text
+    assert "FWM" not in ipvsadm_text()
     # Every client connection through the VIP is served, by rs1.
     client_reaches_the_vip()
     assert servers_answering(8) == {"rs1"}

@@ -100,11 +100,14 @@ def test_the_workers_table_kept_whole_is_split_into_a_row_a_service_in_its_order
         service("FWM  7", "marked", "198.51.100.3"),
         {"not": "a service"},
     ]
-    apps.get_model("monitoring", "WorkerStatus").objects.create(pk=1, table=table)
+    note = "# the table lvsadmin would apply (no IPVS in this kernel)\n"
+    text = note + "IP Virtual Server version 1.2.1 (size=4096)\n"
+    apps.get_model("monitoring", "WorkerStatus").objects.create(pk=1, table=table, table_text=text)
 
     apps = migrate([("monitoring", "0016_worker_table_rows")])
     rows = apps.get_model("monitoring", "WorkerTableService").objects.order_by("key")
     assert [r.row for r in rows] == [table[2], table[0], table[1]]  # fwm, then tcp by address
+    assert apps.get_model("monitoring", "WorkerStatus").objects.get().table_note == note
     assert [(r.virtual, r.address, r.connections) for r in rows] == [
         ("marked", "", 5),
         ("www", "192.0.2.1", 5),

@@ -137,5 +137,6 @@ def test_a_round_with_nothing_changed_writes_the_heartbeat_and_reads_nothing_bac
     assert not [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     (update,) = [sql for sql in statements if sql.lstrip().upper().startswith("UPDATE")]
     quote = connection.ops.quote_name
-    assert quote("heartbeat") in update and quote("table") not in update
+    assert quote("heartbeat") in update
+    assert quote("table_note") not in update and quote("table_stamp") not in update
     assert WorkerStatus.objects.get().heartbeat.timestamp() == pytest.approx(clock.now)
