@@ -10,7 +10,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
@@ -138,11 +137,10 @@ def live_context(request: HttpRequest) -> dict:
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
     query = request.GET.get("q", "").strip()
     problems = request.GET.get("show") == PROBLEMS
-    # The page's services alone are read (a count, then one page), whatever the table's size.
-    services = worker_table.searched(query, problems).values_list("row", flat=True)
-    paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
-    page = paginator.get_page(_page_number(request))
-    virtuals = {service["virtual"] for service in page.object_list if service["virtual"]}
+    # The page's services alone are read, whatever the table's size.
+    page, services = worker_table.page_of(query, problems, _page_number(request), SERVICES_PER_PAGE)
+    paginator = page.paginator
+    virtuals = {service["virtual"] for service in services if service["virtual"]}
 
     # Health of the real servers of this page's virtual servers, down ones included (a failed
     # real server is not in the kernel table unless quiesced, but it is shown under its service).
@@ -171,7 +169,7 @@ def live_context(request: HttpRequest) -> dict:
     rows = []
     zone = timezone.get_current_timezone()
     graph_label = gettext("connections over the last hour, peak %(peak)s")
-    for service in page.object_list:
+    for service in services:
         name = service["virtual"]
         lines = []
         shown = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -88,6 +89,26 @@ def searched(query: str, problems: bool) -> QuerySet[WorkerTableService]:
         held = RealServerRuntimeState.objects.values("virtual_name")
         found = found.filter(Q(virtual__in=down) | Q(virtual__in=held))
     return found
+
+
+def page_of(query: str, problems: bool, number: int, per_page: int) -> tuple[Page, list[dict]]:
+    """The page `number` of the services `searched` leaves (the last one past the end), and its
+    services in table_rows' form: two queries whatever the table's size. A search's filter (its
+    subqueries read the health rows) is evaluated once, for the keys it leaves; then the page's
+    rows by key. Without one, a count and a slice."""
+    found = searched(query, problems)
+    if not (query or problems):
+        paginator = Paginator(found.values_list("row", flat=True), per_page)
+        page = paginator.get_page(number)
+        return page, list(page.object_list)
+    page = Paginator(list(found.values_list("key", flat=True)), per_page).get_page(number)
+    keys = list(page.object_list)
+    rows = (
+        WorkerTableService.objects.filter(key__in=keys)
+        if keys
+        else WorkerTableService.objects.none()
+    )
+    return page, list(rows.values_list("row", flat=True))
 
 
 def rows_of(virtuals: Collection[str]) -> list[dict]:
