@@ -1,5 +1,5 @@
 """Prometheus metrics, built at scrape time from what the web process already has: the live
-table and heartbeat the worker writes into WorkerStatus, the health rows, the revisions and the
+table's rows and the heartbeat the worker writes, the health rows, the revisions and the
 audit trail, and the worker's two small files (monitoring.metrics.counters). Nothing is kept
 between scrapes: each scrape gets a fresh registry with one collector, so there is no global
 state to go stale or to share between gunicorn's processes, and no netlink.
