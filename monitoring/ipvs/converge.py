@@ -146,6 +146,7 @@ def apply(
     paths: Iterable[PathCheck] = (),
     keep_path_services: bool = False,
     path_devices: dict[str, str] | None = None,
+    desired: DesiredState | None = None,
 ) -> ApplyResult:
     """Converge; on a refused operation stop there, keep what was not reached as it was, and
     say which operation failed and why (result.error).
@@ -153,9 +154,11 @@ def apply(
     `paths` (the worker's) adds the private services of the checks through the forwarding path
     and sets what the director needs for them (path_sysctls). Without a worker they are not
     wanted, and ones a crashed worker left are removed like any service of ours that left the
-    configuration; `keep_path_services` keeps them (`applylvs --dry-run` while a worker runs)."""
+    configuration; `keep_path_services` keeps them (`applylvs --dry-run` while a worker runs).
+    `desired`: the caller's desired_state() for exactly these arguments, already computed."""
     paths = list(paths)
-    desired = desired_state(config, down, held=held, weights=weights, paths=paths)
+    if desired is None:
+        desired = desired_state(config, down, held=held, weights=weights, paths=paths)
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)
