@@ -69,6 +69,9 @@ class HealthBook:
     _seq: itertools.count = field(default_factory=itertools.count)
     # Kept up to date on transitions: the worker asks for it many times a second.
     _down: set[RealServerRef] = field(default_factory=set)
+    # Moves on each sync() that adds or removes a server: which servers there are is unchanged
+    # while it stays (the status writer then skips looking for health rows of servers gone).
+    members: int = 0
 
     def _schedule(self, server: ServerHealth) -> None:
         heapq.heappush(self._queue, (server.next_due, next(self._seq), server.ref))
@@ -98,6 +101,8 @@ class HealthBook:
                         virtual.name, server.address or "0.0.0.0", server.port or port
                     )
                     wanted[ref] = (spec, threshold, fall)
+        if wanted.keys() != self.servers.keys():
+            self.members += 1
         for ref in list(self.servers):
             if ref not in wanted:
                 del self.servers[ref]

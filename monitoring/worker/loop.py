@@ -225,7 +225,8 @@ class Worker:
         return self.kernel.apply(self.config, down, self.serial)
 
     def health_snapshot(self) -> HealthSnapshot:
-        snapshot = HealthSnapshot(list(self.book.states()), self.book.down(), self.transitions)
+        book = self.book
+        snapshot = HealthSnapshot(list(book.states()), book.down(), self.transitions, book.members)
         self.transitions = 0
         return snapshot
 

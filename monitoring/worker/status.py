@@ -65,6 +65,7 @@ class HealthSnapshot:
     states: list[ServerHealth]
     down: frozenset[RealServerRef]
     transitions: int
+    members: int | None = None  # HealthBook.members: None, not known (rows are looked for)
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,11 @@ class StatusWriter:
         self.announced = False  # the first write records the start, and the previous worker
         self.drains = DrainWatch()
         # The services' names, for the configuration they were worked out from (1,000 virtual
-        # servers: 2 ms every round, bench_worker.py); the real servers whose health rows are
-        # known to be the only ones (None: read the rows' keys on the next health write).
+        # servers: 2 ms every round, bench_worker.py); the health book's members whose health
+        # rows are known to be the only ones (None: read the rows' keys on the next write).
         self.names_for: tuple[LvsConfig | None, dict[ServiceKey, str]] | None = None
-        self.rows_known: set[tuple[str, str, int]] | None = None
-        self.rows_written: set[tuple[str, str, int]] | None = None
+        self.rows_known: int | None = None
+        self.rows_written: int | None = None
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -161,12 +162,13 @@ class StatusWriter:
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible; run again whole when
         # the database rolled it back to break a deadlock with another director's worker.
+        self.rows_written = None
         created = retry_on_deadlock(
             lambda: self._commit(status, rows, health, counters, now, write_health, sample)
         )
         self.last_table = (table, note) if "table" in status or not created else None
-        if write_health and self.rows_written is not None:
-            self.rows_known, self.rows_written = self.rows_written, None
+        if self.rows_written is not None:  # the stale rows' cleanup committed
+            self.rows_known = self.rows_written
         self.announced = True
         self._publish_metrics(config)
         if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
@@ -230,11 +232,12 @@ class StatusWriter:
         write_health: bool,
         sample: bool,
     ) -> None:
-        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
-        if not sample and known == self.rows_known:
+        members = health.members
+        if not sample and members is not None and members == self.rows_known:
             # Only the rows of these servers exist (the last write removed the others): reading
             # 10,000 keys back every ten seconds to find none stale was most of a health write.
             return
+        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
         # One read of the rows' keys serves both the stale-row cleanup and the samples.
         existing = {
             (v, a, p): pk
@@ -246,7 +249,7 @@ class StatusWriter:
             stale = [pk for key, pk in existing.items() if key not in known]
             if stale:
                 RealServerHealth.objects.filter(pk__in=stale).delete()
-            self.rows_written = known  # known once this transaction commits
+            self.rows_written = members  # known once this transaction commits
         if sample:
             ConnectionSample.objects.bulk_create(
                 [

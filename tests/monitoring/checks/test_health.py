@@ -153,3 +153,12 @@ def test_the_short_way_refuses_what_it_cannot_record_and_records_nothing():
     health.sync(seed(servers=[]))
     assert not health.record_passed(removed, OK, clock.now)
     assert health.servers == {}
+
+
+def test_the_members_marker_moves_only_when_servers_come_or_go():
+    health, _clock = book()
+    first = health.members
+    health.sync(seed(timeout=9))  # the same servers, checked otherwise
+    assert health.members == first
+    health.sync(seed(servers=[RealServer("db1", "192.0.2.241", True, None, 1)]))
+    assert health.members == first + 1

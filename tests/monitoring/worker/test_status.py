@@ -141,8 +141,11 @@ def test_a_round_with_nothing_changed_writes_the_heartbeat_and_reads_nothing_bac
     assert WorkerStatus.objects.get().heartbeat.timestamp() == pytest.approx(clock.now)
 
 
-def health_round(writer: StatusWriter, clock, refs: list[RealServerRef]) -> list[str]:
-    """One health write (HEALTH_EVERY later) of `refs`, all up; the statements it ran."""
+def health_round(
+    writer: StatusWriter, clock, refs: list[RealServerRef], members: int | None = None
+) -> list[str]:
+    """One health write (HEALTH_EVERY later) of `refs`, all up, with the health book's
+    `members` marker; the statements it ran."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -150,7 +153,7 @@ def health_round(writer: StatusWriter, clock, refs: list[RealServerRef]) -> list
 
     clock.now += HEALTH_EVERY
     quiet = snapshot(refs, True, "")
-    quiet = HealthSnapshot(quiet.states, frozenset(), transitions=0)
+    quiet = HealthSnapshot(quiet.states, frozenset(), transitions=0, members=members)
     with CaptureQueriesContext(connection) as queries:
         assert writer.write(Enforced(None, None), quiet)
     return [q["sql"] for q in queries.captured_queries]
@@ -163,11 +166,12 @@ def test_a_health_write_over_the_same_servers_reads_no_rows_back_and_one_that_le
     clock = SimpleNamespace(now=time.time())
     writer = StatusWriter(NO_KERNEL, lambda: clock.now)
     RealServerHealth.objects.create(virtual_name="old", address="192.0.2.200", port=80)
-    statements = health_round(writer, clock, SERVERS[:5])
+    statements = health_round(writer, clock, SERVERS[:5], members=1)
     assert [s for s in statements if s.lstrip().upper().startswith("DELETE")]  # "old" went
-    statements = health_round(writer, clock, SERVERS[:5])
-    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    health_round(writer, clock, SERVERS[:3])
+    for _ in range(2):
+        statements = health_round(writer, clock, SERVERS[:5], members=1)
+        assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    health_round(writer, clock, SERVERS[:3], members=2)
     rows = set(RealServerHealth.objects.values_list("address", flat=True))
     assert rows == {r.address for r in SERVERS[:3]}
 
@@ -183,8 +187,8 @@ def test_a_health_write_that_failed_leaves_no_stale_row_behind_the_next_one():
     RealServerHealth.objects.create(virtual_name="old", address="192.0.2.200", port=80)
     with DeadlockOnce(RealServerHealth, "INSERT", times=5).hook():
         with pytest.raises(OperationalError):
-            health_round(writer, clock, SERVERS[:2])
+            health_round(writer, clock, SERVERS[:2], members=1)
     assert RealServerHealth.objects.filter(virtual_name="old").exists()  # rolled back
-    health_round(writer, clock, SERVERS[:2])
+    health_round(writer, clock, SERVERS[:2], members=1)
     rows = set(RealServerHealth.objects.values_list("address", flat=True))
     assert rows == {r.address for r in SERVERS[:2]}
