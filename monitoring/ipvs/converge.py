@@ -60,6 +60,13 @@ class OwnedState:
             {Vip(**item) for item in data.get("vips", [])},
         )
 
+    def save_if_changed(self, path: Path, loaded: OwnedState | None) -> None:
+        """Save unless it is still what was `loaded` (None: nothing was): drift repair
+        converges every few seconds, and serializing 1,000 services and writing them durably
+        each time was most of its cost (bench_worker.py)."""
+        if self != loaded:
+            self.save(path)
+
     def save(self, path: Path) -> None:
         data = {
             "services": [asdict(k) for k in sorted(self.services)],
@@ -162,6 +169,7 @@ def apply(
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)
+        loaded = OwnedState(set(owned.services), set(owned.vips)) if state_path.exists() else None
         current = driver.dump()
         if keep_path_services:
             operators = set(desired.table)
@@ -182,7 +190,7 @@ def apply(
             # What did get created is ours now, so a later apply can finish or undo it.
             after = driver.dump()
             owned.services = (owned.services & after.keys()) | (desired.table.keys() & after.keys())
-            owned.save(state_path)
+            owned.save_if_changed(state_path, loaded)
             return result
         owned.services = set(desired.table)
         _timeouts(config, driver, result)
@@ -191,7 +199,7 @@ def apply(
             _nat(config, driver, result)
         except DriverError as exc:
             result.error = str(exc)
-        owned.save(state_path)
+        owned.save_if_changed(state_path, loaded)
     if not dry_run:
         path_sysctls(driver, paths, result, path_devices)
     return result
