@@ -505,14 +505,8 @@ def make_pair(base: Path, syncdaemon: bool = True, bgp: bool = False) -> dict[st
     from django.conf import settings
 
     if bgp:
-        # The checks through the forwarding path are off: in the lab's BGP pair (the VIP on both
-        # directors' `lo`) they failed and passed by turns ("answers on ... but not through VIP
-        # ...: Connection reset by peer"; passing while only one director ran), so each worker
-        # withdrew the VIP and announced it again; not explained yet. The MySQL check to each
-        # real server's own address stays.
-        text = bgp_lvs_cf(
-            text.replace("quiesce_server = 0\n", "quiesce_server = 0\n     path_check = 0\n")
-        )
+        # The checks through the forwarding path stay on (the default), as on a real pair.
+        text = bgp_lvs_cf(text)
     else:
         text = lvs_cf(text, syncdaemon=syncdaemon)
     session = seed(text, base / "seed-lvs.cf")
