@@ -67,6 +67,7 @@ class HealthSnapshot:
     states: list[ServerHealth]
     down: frozenset[RealServerRef]
     transitions: int
+    members: int | None = None  # HealthBook.members: None, not known (rows are looked for)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,12 @@ class StatusWriter:
         self.started_at = _aware(clock())
         self.announced = False  # the first write records the start, and the previous worker
         self.drains = DrainWatch()
+        # The services' names, for the configuration they were worked out from (1,000 virtual
+        # servers: 2 ms every round, bench_worker.py); the health book's members whose health
+        # rows are known to be the only ones (None: read the rows' keys on the next write).
+        self.names_for: tuple[LvsConfig | None, dict[ServiceKey, str]] | None = None
+        self.rows_known: int | None = None
+        self.rows_written: int | None = None
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -110,7 +117,9 @@ class StatusWriter:
             return False
         self.last_status = now
         config = enforced.config
-        names = _service_names(config)
+        if self.names_for is None or self.names_for[0] is not config:
+            self.names_for = (config, _service_names(config))
+        names = self.names_for[1]
         table, note = self._read_table(config, health.down)
         if table is not None:
             # The path checks' private services are the worker's, not the operator's: CONTROL,
@@ -138,8 +147,9 @@ class StatusWriter:
         sample = now - self.last_sample >= SAMPLE_EVERY
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
+        since: dict[float, object] = {}  # the servers of one configuration share one `since`
         health_rows = (
-            [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+            [_health_row(s, counters, adapt, since) for s in health.states] if write_health else []
         )
         if not self.announced:
             status["started_at"] = self.started_at
@@ -147,6 +157,7 @@ class StatusWriter:
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible; run again whole when
         # the database rolled it back to break a deadlock with another director's worker.
+        self.rows_written = None
         created = retry_on_deadlock(
             lambda: self._commit(
                 status, rows, health_rows, health, counters, now, write_health, sample
@@ -157,6 +168,8 @@ class StatusWriter:
         # The status row had gone (a test, an operator's cleanup): the table is written again
         # next round, whole, since the row's stamp is no longer the one this worker wrote.
         self.last_table = (table, note) if rows is not None or not created else None
+        if self.rows_written is not None:  # the stale rows' cleanup committed
+            self.rows_known = self.rows_written
         self.announced = True
         self._publish_metrics(config)
         if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
@@ -230,6 +243,12 @@ class StatusWriter:
         write_health: bool,
         sample: bool,
     ) -> None:
+        members = health.members
+        if not sample and members is not None and members == self.rows_known:
+            # Only the rows of these servers exist (the last write removed the others): reading
+            # 10,000 keys back every ten seconds to find none stale was most of a health write.
+            return
+        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
         # One read of the rows' keys serves both the stale-row cleanup and the samples.
         existing = {
             (v, a, p): pk
@@ -237,11 +256,11 @@ class StatusWriter:
                 "pk", "virtual_name", "address", "port"
             )
         }
-        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
         if write_health:
             stale = [pk for key, pk in existing.items() if key not in known]
             if stale:
                 RealServerHealth.objects.filter(pk__in=stale).delete()
+            self.rows_written = members  # known once this transaction commits
         if sample:
             ConnectionSample.objects.bulk_create(
                 [
@@ -303,9 +322,14 @@ def _counters(table: Table | None, names: dict[ServiceKey, str]) -> Counters:
     return counters
 
 
-def _health_row(server: ServerHealth, counters: Counters, adapt) -> tuple:
-    """One row for upsert_health: the key, then HEALTH_FIELDS in order."""
+def _health_row(
+    server: ServerHealth, counters: Counters, adapt, since: dict[float, object]
+) -> tuple:
+    """One row for upsert_health: the key, then HEALTH_FIELDS in order; `since` holds the
+    adapted value of each distinct `since` met so far (one datetime per value, not per row)."""
     ref = server.ref
+    if server.since not in since:
+        since[server.since] = adapt(_aware(server.since))
     active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
     state = (
         HealthState.UNKNOWN
@@ -319,7 +343,7 @@ def _health_row(server: ServerHealth, counters: Counters, adapt) -> tuple:
         ref.address,
         ref.port,
         state.value,
-        adapt(_aware(server.since)),
+        since[server.since],
         adapt(_aware(server.last_check)),
         None if server.latency is None else round(server.latency * 1000, 2),
         server.reason[:255],
