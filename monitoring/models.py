@@ -50,6 +50,29 @@ def create_the_single_row(model: type[models.Model]) -> None:
     retry_on_deadlock(lambda: model._default_manager.get_or_create(pk=1))
 
 
+def upsert(
+    model: type[models.Model], keys: tuple[str, ...], fields: tuple[str, ...], rows: list[tuple]
+) -> None:
+    """Insert or update `rows` (values of `keys`, then of `fields`, as the database takes them)
+    of `model`'s table, keyed by its unique `keys`, with one prepared statement a thousand rows:
+    the ORM's bulk_create spent most of its time building model instances and their SQL."""
+    quote = connection.ops.quote_name
+    columns = (*keys, *fields)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    table = quote(model._meta.db_table)
+    if connection.vendor == "mysql":
+        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in fields)
+        conflict = f"ON DUPLICATE KEY UPDATE {update}"
+    else:  # SQLite and PostgreSQL
+        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in fields)
+        conflict = f"ON CONFLICT ({', '.join(quote(c) for c in keys)}) DO UPDATE SET {update}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
 class Revision(models.Model):
     """A published lvs.cf: what Apply wrote, by whom and when."""
 
@@ -167,14 +190,6 @@ def new_table_stamp() -> str:
     return uuid.uuid4().hex
 
 
-class WorkerStatusQuerySet(models.QuerySet):
-    def update(self, **kwargs) -> int:
-        """A new `table_stamp` with every write of `table` (the worker's UPDATE, a test's)."""
-        if "table" in kwargs:
-            kwargs.setdefault("table_stamp", new_table_stamp())
-        return super().update(**kwargs)
-
-
 class WorkerStatus(models.Model):
     """The worker's heartbeat (single row): the GUI says "running" while it is fresh."""
 
@@ -193,34 +208,47 @@ class WorkerStatus(models.Model):
     )
     kernel_ok = models.BooleanField(default=False)
     kernel_message = models.CharField(max_length=255, blank=True)
-    table_text = models.TextField(
-        blank=True, help_text="the live (or would-be) table in ipvsadm -Ln form"
-    )
-    table = models.JSONField(
-        default=list,
+    # The table itself is in WorkerTableService's rows (ipvsadm -Ln's text is made from them);
+    # beside it, the line that says it is the table the worker would apply, and why.
+    table_note = models.TextField(
+        null=True,
         blank=True,
-        help_text="the same table as rows, each service with its virtual server's name",
+        help_text="the line above the table (none: nothing published, no table)",
     )
-    # The table is 14.6 MB of JSON at 10,000 x 10: a reader keeps its decoded copy while this
-    # stays the same, and reads a few bytes instead of the whole text on each page load. Every
-    # ORM write of `table` (save, create, update_or_create, QuerySet.update) sets a new one.
+    # The table's services are rows of WorkerTableService, each written only when it changed: a
+    # worker that finds another stamp than the one it wrote last knows another worker (the other
+    # director's, on a shared database) wrote the table since, and writes its own whole.
     table_stamp = models.CharField(
         max_length=32, blank=True, help_text="new whenever the table is written"
     )
-
-    objects = WorkerStatusQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("worker status")
         verbose_name_plural = _("worker status")
 
-    def save(self, *args, **kwargs) -> None:
-        fields = kwargs.get("update_fields")
-        if fields is None or "table" in fields:
-            self.table_stamp = new_table_stamp()
-            if fields is not None:
-                kwargs["update_fields"] = {*fields, "table_stamp"}
-        super().save(*args, **kwargs)
+
+class WorkerTableService(models.Model):
+    """One service of the worker's last table (what `ipvsadm -Ln` shows for it, with its virtual
+    server's name and real servers), as CONTROL/MONITORING, the API and /metrics read it. The
+    worker writes only the services that changed (monitoring.live.servicerows); a page reads
+    the services it shows."""
+
+    # Sorts as the kernel table's services do (servicerows.sort_text): pages are cut in its order.
+    key = models.CharField(max_length=128, unique=True)
+    virtual = models.CharField(max_length=64, blank=True, db_index=True)
+    service = models.CharField(max_length=80, help_text="as ipvsadm -Ln names it")
+    address = models.CharField(max_length=45, blank=True, help_text="the VIP (none: fwmark)")
+    addresses = models.TextField(blank=True, help_text="its real servers' addresses, searched")
+    connections = models.BigIntegerField(default=0, help_text="active and inactive, summed")
+    row = models.JSONField(default=dict, help_text="the service and its real servers as shown")
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("worker table service")
+        verbose_name_plural = _("worker table services")
+
+    def __str__(self) -> str:
+        return self.service
 
 
 class DraftGeneration(models.Model):

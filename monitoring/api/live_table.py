@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from monitoring.ipvs.table import endpoint
+from monitoring.live import worker_table
 from monitoring.live.panel import FRESH
 from monitoring.models import RealServerHealth, WorkerStatus
 from monitoring.worker.conf import worker
@@ -43,10 +44,12 @@ def live_table(virtual: str | None = None, page: int = 1) -> dict[str, Any]:
     `out_of_table`, those health took out, each with its health (None: not checked yet).
     `virtual` keeps the services of one virtual server."""
     status = WorkerStatus.objects.filter(pk=1).first()
-    services = list(status.table) if status and isinstance(status.table, list) else []
+    # A page of the worker's rows, never its whole table (one query for the count, one for them).
+    found = worker_table.services()
     if virtual is not None:
-        services = [service for service in services if service["virtual"] == virtual]
-    paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
+        found = found.filter(virtual=virtual)
+    paginator = Paginator(found.values_list("row", flat=True), SERVICES_PER_PAGE,
+                          allow_empty_first_page=True)  # fmt: skip
     shown_page = paginator.get_page(page)
     services = list(shown_page.object_list)
     rows = RealServerHealth.objects.filter(

@@ -4,13 +4,11 @@ this director announces and why any is withdrawn, its connections on them) and t
 
 What the worker found comes from its redundancy state file (the "bgp" part, written by
 monitoring.bgp.director through redundancy.worker_step); the connections from the live table the
-worker writes into its status row. The web process needs no root and never talks to BIRD.
+worker writes (summed by the database, not read whole). The web process needs no root and never talks to BIRD.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from monitoring.bgp import service
 from monitoring.bgp.conf import service_file
-from monitoring.live.worker_table import worker_table
+from monitoring.live.worker_table import connections_by_vip
 from monitoring.publish import audit
 from monitoring.publish.revisions import PUBLISH_REVISION
 from monitoring.redundancy.views import worker_state
@@ -41,19 +39,6 @@ BGP_WORDS = Wording(
     ],
     [],
 )
-_ADDRESS = re.compile(r"(\d+\.\d+\.\d+\.\d+):\d+")
-
-
-def _connections() -> dict[str, int]:
-    """This director's connections (active and inactive) on each VIP, from the live table."""
-    found: dict[str, int] = defaultdict(int)
-    for row in worker_table():
-        match = _ADDRESS.search(row.get("service", ""))
-        if match is None:
-            continue
-        for dest in row.get("destinations", []):
-            found[match.group(1)] += int(dest.get("active", 0)) + int(dest.get("inact", 0))
-    return found
 
 
 def bgp_state() -> dict[str, Any] | None:
@@ -79,7 +64,8 @@ def bgp_context() -> dict[str, Any]:
                 "uptime": int((now - since).total_seconds()) if since else None,
             }
         )
-    connections = _connections()
+    # This director's connections (active and inactive) on each VIP, from the live table.
+    connections = connections_by_vip()
     vips = [
         {"vip": vip, "announced": True, "reason": "", "connections": connections.get(vip, 0)}
         for vip in state.get("announced", [])

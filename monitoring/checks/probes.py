@@ -452,20 +452,14 @@ def mysql_check(
     """
     import pymysql
 
-    sock = None
-    if path is not None:
-        # PyMySQL opens its own socket; it takes one made here, marked, on connect(sock).
-        try:
-            sock = path_socket(path)
-            sock.settimeout(spec.timeout)
-            sock.connect((path.vip, port))
-        except TimeoutError:
-            _close(sock)
-            return False, f"connect {_timeout_reason(spec)}", None
-        except OSError as exc:
-            _close(sock)
-            return False, _os_reason(exc), None
     try:
+        # Through the path PyMySQL takes a socket made here (marked). The client object is
+        # built first and the socket connected right before the handshake, as PyMySQL itself
+        # does for the direct check: the server's connect_timeout (10 s) runs from the TCP
+        # connect, and in the lab's loaded VM a starved thread took 3-17 s to build the object.
+        # With the socket connected first the path check lost its login to the server's reset
+        # ("Connection reset by peer") while the direct check beside it passed, and directors
+        # active at once withdrew their VIPs by turns.
         connection = pymysql.connect(
             host=address if path is None else path.vip,
             port=port,
@@ -475,9 +469,12 @@ def mysql_check(
             connect_timeout=spec.timeout,
             read_timeout=spec.timeout,
             write_timeout=spec.timeout,
-            defer_connect=sock is not None,
+            defer_connect=path is not None,
         )
-        if sock is not None:
+        if path is not None:
+            sock = _path_connected(path, port, spec)
+            if isinstance(sock, str):
+                return False, sock, None
             connection.connect(sock)
     except pymysql.OperationalError as exc:
         code, message = (exc.args + ("",))[:2]
@@ -523,6 +520,22 @@ def _database_load(connection) -> DatabaseLoad | None:
             return read_database_load(cursor, (pymysql.MySQLError,))
     except (pymysql.MySQLError, OSError, ValueError):
         return None
+
+
+def _path_connected(path: PathCheck, port: int, spec: CheckSpec) -> socket.socket | str:
+    """The path's marked socket connected to the VIP, or why it could not be."""
+    sock = None
+    try:
+        sock = path_socket(path)
+        sock.settimeout(spec.timeout)
+        sock.connect((path.vip, port))
+    except TimeoutError:
+        _close(sock)
+        return f"connect {_timeout_reason(spec)}"
+    except OSError as exc:
+        _close(sock)
+        return _os_reason(exc)
+    return sock
 
 
 def _close(sock: socket.socket | None) -> None:

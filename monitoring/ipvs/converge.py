@@ -60,6 +60,13 @@ class OwnedState:
             {Vip(**item) for item in data.get("vips", [])},
         )
 
+    def save_if_changed(self, path: Path, loaded: OwnedState | None) -> None:
+        """Save unless it is still what was `loaded` (None: nothing was): drift repair
+        converges every few seconds, and serializing 1,000 services and writing them durably
+        each time was most of its cost (bench_worker.py)."""
+        if self != loaded:
+            self.save(path)
+
     def save(self, path: Path) -> None:
         data = {
             "services": [asdict(k) for k in sorted(self.services)],
@@ -146,6 +153,7 @@ def apply(
     paths: Iterable[PathCheck] = (),
     keep_path_services: bool = False,
     path_devices: dict[str, str] | None = None,
+    desired: DesiredState | None = None,
 ) -> ApplyResult:
     """Converge; on a refused operation stop there, keep what was not reached as it was, and
     say which operation failed and why (result.error).
@@ -153,12 +161,15 @@ def apply(
     `paths` (the worker's) adds the private services of the checks through the forwarding path
     and sets what the director needs for them (path_sysctls). Without a worker they are not
     wanted, and ones a crashed worker left are removed like any service of ours that left the
-    configuration; `keep_path_services` keeps them (`applylvs --dry-run` while a worker runs)."""
+    configuration; `keep_path_services` keeps them (`applylvs --dry-run` while a worker runs).
+    `desired`: the caller's desired_state() for exactly these arguments, already computed."""
     paths = list(paths)
-    desired = desired_state(config, down, held=held, weights=weights, paths=paths)
+    if desired is None:
+        desired = desired_state(config, down, held=held, weights=weights, paths=paths)
     result = ApplyResult(warnings=list(desired.warnings), desired=desired)
     with apply_lock(state_path, lock_wait):
         owned = OwnedState.load(state_path)
+        loaded = OwnedState(set(owned.services), set(owned.vips)) if state_path.exists() else None
         current = driver.dump()
         if keep_path_services:
             operators = set(desired.table)
@@ -179,7 +190,7 @@ def apply(
             # What did get created is ours now, so a later apply can finish or undo it.
             after = driver.dump()
             owned.services = (owned.services & after.keys()) | (desired.table.keys() & after.keys())
-            owned.save(state_path)
+            owned.save_if_changed(state_path, loaded)
             return result
         owned.services = set(desired.table)
         _timeouts(config, driver, result)
@@ -188,7 +199,7 @@ def apply(
             _nat(config, driver, result)
         except DriverError as exc:
             result.error = str(exc)
-        owned.save(state_path)
+        owned.save_if_changed(state_path, loaded)
     if not dry_run:
         path_sysctls(driver, paths, result, path_devices)
     return result

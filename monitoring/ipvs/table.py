@@ -64,6 +64,18 @@ class ServiceKey:
             return f"FWM  {self.fwmark}" + (" IPv6" if self.family == 6 else "")
         return f"{self.protocol.upper()}  {endpoint(self.address, self.port)}"
 
+    @classmethod
+    def from_label(cls, label: str) -> ServiceKey:
+        """The key `label()` names ("TCP  192.0.2.1:80", "UDP  [2001:db8::1]:53", "FWM  5 IPv6"):
+        services kept by their label alone (the worker's table of an older version) keyed again."""
+        protocol, _, rest = label.strip().partition(" ")
+        rest = rest.strip()
+        if protocol.lower() == "fwm":
+            mark, _, family = rest.partition(" ")
+            return cls.for_fwmark(int(mark), 6 if family.strip() == "IPv6" else 4)
+        address, _, port = rest.rpartition(":")
+        return cls.for_address(protocol.lower(), address.strip("[]"), int(port))
+
 
 def endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
@@ -418,21 +430,25 @@ def apply_op(table: Table, op: Op) -> None:
 
 def format_table(table: Table, version: str = "1.2.1", size: int = 4096) -> str:
     """The table as `ipvsadm -Ln` prints it."""
+    return format_rows(table_rows(table, {}), version, size)
+
+
+def format_rows(rows: Iterable[dict], version: str = "1.2.1", size: int = 4096) -> str:
+    """Services in table_rows' form (the worker's stored rows) as `ipvsadm -Ln` prints them."""
     lines = [
         f"IP Virtual Server version {version} (size={size})",
         "Prot LocalAddress:Port Scheduler Flags",
         "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
     ]
-    for key in sorted(table):
-        entry = table[key]
-        svc = entry.service
-        lines.append(f"{key.label()} {svc.scheduler}{service_flags(svc, ' ')}")
-        for _dkey, dest in sorted(entry.destinations.items()):
-            lines.append(
-                # ipvsadm's own printf: "  -> %-28s %-7s %-6d %-10u %-10u"
-                f"  -> {endpoint(dest.address, dest.port):<28} {FORWARD_LABEL[dest.forward]:<7} "
-                f"{dest.weight:<6} {dest.active_conn:<10} {dest.inact_conn:<10}"
-            )
+    for row in rows:
+        flags = f" {row['flags']}" if row["flags"] else ""
+        lines.append(f"{row['service']} {row['scheduler']}{flags}")
+        lines.extend(
+            # ipvsadm's own printf: "  -> %-28s %-7s %-6d %-10u %-10u"
+            f"  -> {dest['endpoint']:<28} {dest['forward']:<7} "
+            f"{dest['weight']:<6} {dest['active']:<10} {dest['inact']:<10}"
+            for dest in row["destinations"]
+        )
     return "\n".join(lines) + "\n"
 
 

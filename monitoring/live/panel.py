@@ -10,7 +10,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
@@ -23,13 +22,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from monitoring.arpguard.watch import read_conflicts
-from monitoring.ipvs.table import endpoint
+from monitoring.ipvs.table import endpoint, format_rows
 from monitoring.live import states as runtime
-from monitoring.live.worker_table import worker_table
+from monitoring.live import worker_table
 from monitoring.models import (
     ConnectionSample,
     RealServerHealth,
-    RealServerRuntimeState,
     WorkerStatus,
 )
 from monitoring.worker.conf import worker
@@ -102,34 +100,6 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
-def _matches(service: dict, query: str, addresses: set[str]) -> bool:
-    """A service found by its virtual server's name, its VIP (in `TCP 192.0.2.1:80`) or one
-    of its real servers' addresses (in the table, or down and out of it: `addresses`)."""
-    if query in (service["virtual"] or "").lower() or query in service["service"].lower():
-        return True
-    if service["virtual"] in addresses:
-        return True
-    return any(query in dest["address"].lower() for dest in service["destinations"])
-
-
-def shown_services(services: list[dict], query: str, problems: bool) -> list[dict]:
-    """The services the search and the "only down or held" box leave (one query each, at most)."""
-    if query:
-        found = set(
-            RealServerHealth.objects.filter(address__icontains=query).values_list(
-                "virtual_name", flat=True
-            )
-        )
-        needle = query.lower()
-        services = [s for s in services if _matches(s, needle, found)]
-    if problems:
-        names = set(
-            RealServerHealth.objects.filter(state="down").values_list("virtual_name", flat=True)
-        ) | set(RealServerRuntimeState.objects.values_list("virtual_name", flat=True))
-        services = [s for s in services if s["virtual"] in names]
-    return services
-
-
 def down_now() -> tuple[list[dict], int]:
     """The virtual servers with the most real servers down (DOWN_GROUPS of them), each with its
     count and its first DOWN_FIRST down real servers; and how many virtual servers have one down.
@@ -160,19 +130,17 @@ def down_now() -> tuple[list[dict], int]:
 
 
 def live_context(request: HttpRequest) -> dict:
-    # Without the table: worker_table reads it only when its stamp changed.
-    status = WorkerStatus.objects.filter(pk=1).defer("table", "table_text").first()
+    status = WorkerStatus.objects.filter(pk=1).first()
     now = timezone.now()
     if status is not None:  # the file's beat when the row waits behind a database writer
         status.heartbeat = last_seen(status.heartbeat, worker().apply_state)
     running = bool(status and status.heartbeat and now - status.heartbeat < FRESH)
-    everything = worker_table(status.table_stamp) if status else []
     query = request.GET.get("q", "").strip()
     problems = request.GET.get("show") == PROBLEMS
-    services = shown_services(everything, query, problems)
-    paginator = Paginator(services, SERVICES_PER_PAGE, allow_empty_first_page=True)
-    page = paginator.get_page(_page_number(request))
-    virtuals = {service["virtual"] for service in page.object_list if service["virtual"]}
+    # The page's services alone are read, whatever the table's size.
+    page, services = worker_table.page_of(query, problems, _page_number(request), SERVICES_PER_PAGE)
+    paginator = page.paginator
+    virtuals = {service["virtual"] for service in services if service["virtual"]}
 
     # Health of the real servers of this page's virtual servers, down ones included (a failed
     # real server is not in the kernel table unless quiesced, but it is shown under its service).
@@ -201,7 +169,7 @@ def live_context(request: HttpRequest) -> dict:
     rows = []
     zone = timezone.get_current_timezone()
     graph_label = gettext("connections over the last hour, peak %(peak)s")
-    for service in page.object_list:
+    for service in services:
         name = service["virtual"]
         lines = []
         shown = set()
@@ -264,7 +232,15 @@ def live_context(request: HttpRequest) -> dict:
         "back_url": reverse("monitoring:control") + (f"?{back}" if back else ""),
         "query": query,
         "problems": problems,
-        "services_total": len(everything),
+        # A table without services (or the worker's note on it), as ipvsadm -Ln prints it.
+        "empty_table": (
+            status.table_note + format_rows([])
+            if status and status.table_note is not None and not page.paginator.count
+            else ""
+        ),
+        "services_total": (
+            paginator.count if not (query or problems) else worker_table.service_count()
+        ),
         "counts": counts,
         "checked": sum(counts.values()),
         "down": down,
@@ -288,6 +264,4 @@ def live_panel(request: HttpRequest) -> HttpResponse:
 @require_GET
 def live_table_text(request: HttpRequest) -> HttpResponse:
     """The whole table exactly as `ipvsadm -Ln` prints it, as plain text (to copy or compare)."""
-    status = WorkerStatus.objects.filter(pk=1).first()
-    text = status.table_text if status else ""
-    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+    return HttpResponse(worker_table.ipvsadm_text(), content_type="text/plain; charset=utf-8")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.live.holds import RuntimeState, describe, is_ready
+from monitoring.live.worker_table import rows_of
 from monitoring.models import RealServerHealth, RealServerRuntimeState, WorkerStatus
 from monitoring.publish import audit
 from monitoring.publish.revisions import published_text
@@ -239,14 +240,12 @@ def annotate_live(rows: list[dict]) -> None:
 def _table_destinations(virtual_name: str) -> dict[tuple[str, int], dict] | None:
     """The destinations of `virtual_name`'s service in the worker's last table (the one CONTROL
     shows), by (address, port); None when the worker has published no table."""
-    table = WorkerStatus.objects.filter(pk=1).values_list("table", flat=True).first()
-    if not isinstance(table, list):
+    if not WorkerStatus.objects.filter(pk=1).exists():
         return None
     found: dict[tuple[str, int], dict] = {}
-    for service in table:
-        if service.get("virtual") == virtual_name:
-            for dest in service.get("destinations", []):
-                found[(dest["address"], dest["port"])] = dest
+    for service in rows_of([virtual_name]):
+        for dest in service.get("destinations", []):
+            found[(dest["address"], dest["port"])] = dest
     return found
 
 

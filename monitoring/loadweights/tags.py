@@ -8,7 +8,7 @@ from typing import Any
 
 from django import template
 
-from monitoring.live.worker_table import worker_table
+from monitoring.live.worker_table import rows_of
 from monitoring.loadweights.shown import read_rows
 from monitoring.worker.conf import worker
 
@@ -41,5 +41,6 @@ def load_weights() -> dict[str, Any]:
     rows = read_rows(worker().apply_state)
     if not rows:
         return {"rows": []}
-    shown = load_rows(rows, kernel_weights(worker_table()))
+    # The kernel's weights of these servers' services alone, not the whole table.
+    shown = load_rows(rows, kernel_weights(rows_of({row["virtual"] for row in rows})))
     return {"rows": shown[:LISTED], "more": max(0, len(shown) - LISTED)}

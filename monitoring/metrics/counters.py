@@ -78,6 +78,13 @@ class WorkerMetrics:
             if became_up is not None:
                 self.transitions["up" if became_up else "down"] += servers
 
+    def observe_passed(self, latencies: list[float]) -> None:
+        """Checks that passed and changed nothing, taken together: one lock for a batch."""
+        observe = self.check_latency.observe
+        with self.lock:
+            for latency in latencies:
+                observe(max(latency, 0.0))
+
     def observe_apply(self, seconds: float, ok: bool) -> None:
         with self.lock:
             self.applies["ok" if ok else "error"] += 1

@@ -1,5 +1,5 @@
 """Prometheus metrics, built at scrape time from what the web process already has: the live
-table and heartbeat the worker writes into WorkerStatus, the health rows, the revisions and the
+table's rows and the heartbeat the worker writes, the health rows, the revisions and the
 audit trail, and the worker's two small files (monitoring.metrics.counters). Nothing is kept
 between scrapes: each scrape gets a fresh registry with one collector, so there is no global
 state to go stale or to share between gunicorn's processes, and no netlink.
@@ -35,6 +35,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitoring.arpguard.watch import read_conflicts
 from monitoring.bgp.views import bgp_context
+from monitoring.live.worker_table import all_rows
 from monitoring.loadweights.shown import read_rows
 from monitoring.metrics.counters import IPVS_STATS_FIELDS, name_key, read_json, sibling
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
@@ -481,9 +482,7 @@ def load_weights(rows: list[dict]) -> str:
 def exposition(state_path: Path) -> bytes:
     """The text exposition format of one scrape."""
     status = (
-        WorkerStatus.objects.filter(pk=1)
-        .values("heartbeat", "serial_no", "kernel_ok", "table")
-        .first()
+        WorkerStatus.objects.filter(pk=1).values("heartbeat", "serial_no", "kernel_ok").first()
     ) or {}
     if status:
         status["heartbeat"] = last_seen(status.get("heartbeat"), state_path)
@@ -495,6 +494,6 @@ def exposition(state_path: Path) -> bytes:
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LvsCollector(status, worker))
-    text = per_real_server(status.get("table"), names, health) + traffic(counters, names)
+    text = per_real_server(all_rows(), names, health) + traffic(counters, names)
     text += arp_guard(read_conflicts(state_path)) + load_weights(read_rows(state_path))
     return text.encode() + generate_latest(registry)

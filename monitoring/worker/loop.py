@@ -17,10 +17,11 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import connections
 
 from monitoring.arpguard import packet
 from monitoring.arpguard.watch import ArpWatch
@@ -51,7 +52,23 @@ from virtualservers.lvsconf.paths import PathCheck, path_checks
 log = logging.getLogger("lvsadmin.worker")
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
 MAX_CONCURRENT_CHECKS = 2000
+TICK = 0.05  # seconds between passes of the loop: due checks started, scanned results taken
 BACKOFF_MAX = 30.0  # seconds between retries of a step that keeps failing
+
+
+def drop_unusable_connections() -> None:
+    """Before a step on a control or status thread: keep the thread's database connection,
+    closing it only when an error left it unusable. Django's close_old_connections() (what a
+    request does) closed it every time with CONN_MAX_AGE 0, and the next query opened another:
+    twice a second on the control thread, the most expensive part of an unchanged poll
+    (bench_worker.py). Autocommit: each query still sees what others committed."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None or not connection.errors_occurred:
+            continue
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
 
 
 def is_plain_connect(spec: CheckSpec) -> bool:
@@ -136,6 +153,10 @@ class Worker:
         self.reload_requested = False
         self.revision_stored = False
         self.scanner: ConnectScanner | None = None
+        # The scanner's batches, taken by the loop on its next tick (TICK): waking the loop for
+        # each batch (call_soon_threadsafe: a write to its self-pipe, then a pass of the loop)
+        # cost the scanner and the loop more than recording the results (bench_worker.py).
+        self.scanned: deque[list] = deque()
         self.notifications = WorkerNotifications()  # delivered on threads of its own
         self.held_read = False
         # A finished drain is found by the status thread; a weak receiver: one per worker.
@@ -219,7 +240,8 @@ class Worker:
         return self.kernel.apply(self.config, down, self.serial)
 
     def health_snapshot(self) -> HealthSnapshot:
-        snapshot = HealthSnapshot(list(self.book.states()), self.book.down(), self.transitions)
+        book = self.book
+        snapshot = HealthSnapshot(list(book.states()), book.down(), self.transitions, book.members)
         self.transitions = 0
         return snapshot
 
@@ -322,9 +344,24 @@ class Worker:
             self.notifications.changed(transition)
 
     def scan_results(self, batch) -> None:
-        """Results from the connect scanner's thread, delivered on the event loop."""
+        """Results from the connect scanner's thread, recorded on the event loop. Most pass
+        and change nothing: those take the health book's short way and one metrics lock."""
+        book, passed = self.book, []
         for (server, started), result in batch:
-            self.record(server.ref, result, started)
+            if result.load is None and book.record_passed(server, result, started):
+                passed.append(result.latency)
+            else:
+                self.record(server.ref, result, started)
+        if passed:
+            self.metrics.observe_passed(passed)
+
+    def take_scanned(self) -> int:
+        """Record the batches the scanner delivered since the last tick; how many."""
+        scanned, taken = self.scanned, 0
+        while scanned:
+            self.scan_results(scanned.popleft())
+            taken += 1
+        return taken
 
     def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
         due = self.book.due()
@@ -364,15 +401,13 @@ class Worker:
 
         def on(executor, func, *args) -> asyncio.Future:
             def call():
-                close_old_connections()
+                drop_unusable_connections()
                 return func(*args)
 
             return loop.run_in_executor(executor, call)
 
         if not once:
-            self.scanner = ConnectScanner(
-                lambda batch: loop.call_soon_threadsafe(self.scan_results, batch)
-            )
+            self.scanner = ConnectScanner(self.scanned.append)  # a deque: safe across threads
         arp_watch = None
         if not once and worker().arp_guard and packet.can_ask():
             arp_watch = ArpWatch(
@@ -436,6 +471,7 @@ class Worker:
                         controlling, reading = on(control, self.poll), True
                     elif self.config is not None and self.kernel.wants_apply(self.book.down()):
                         controlling = on(control, self.apply_if_needed, self.book.down())
+                self.take_scanned()
                 self.start_due_checks(limit, tasks)
                 self.load.start_due(tasks)
                 try:  # here, not on the status thread: that one may wait for the database
@@ -454,7 +490,7 @@ class Worker:
                     writing = None
                 if writing is None and self.status.due() and status_backoff.ready():
                     writing = on(status, self.write_status, False, self.health_snapshot())
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(TICK)
             log.info("stopping; the IPVS table stays as it is")
         finally:
             for future in (controlling, writing):

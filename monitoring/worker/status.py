@@ -17,13 +17,13 @@ from monitoring.ipvs.table import (
     ServiceKey,
     Table,
     desired_state,
-    format_table,
     operators_services,
     service_key,
-    table_rows,
 )
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.drainwatch import DrainWatch
+from monitoring.live.servicerows import keyed_rows, row_diff
+from monitoring.live.worker_table import write_rows
 from monitoring.metrics.counters import TRAFFIC_EVERY, publish_traffic
 from monitoring.models import (
     ConnectionSample,
@@ -31,7 +31,9 @@ from monitoring.models import (
     RealServerHealth,
     WorkerStatus,
     create_the_single_row,
+    new_table_stamp,
     retry_on_deadlock,
+    upsert,
 )
 from virtualservers.lvsconf.model import LvsConfig
 
@@ -65,6 +67,7 @@ class HealthSnapshot:
     states: list[ServerHealth]
     down: frozenset[RealServerRef]
     transitions: int
+    members: int | None = None  # HealthBook.members: None, not known (rows are looked for)
 
 
 @dataclass(frozen=True)
@@ -76,25 +79,10 @@ class Enforced:
 
 
 def upsert_health(rows: list[tuple]) -> None:
-    """Insert or update health rows, keyed by (virtual_name, address, port), with one prepared
-    statement: the ORM's bulk_create spent most of the status thread's time on building 10,000
-    model instances and their SQL every ten seconds."""
-    quote = connection.ops.quote_name
-    columns = ("virtual_name", "address", "port", *HEALTH_FIELDS)
-    names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    table = quote(RealServerHealth._meta.db_table)
-    if connection.vendor == "mysql":
-        update = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in HEALTH_FIELDS)
-        conflict = f"ON DUPLICATE KEY UPDATE {update}"
-    else:  # SQLite and PostgreSQL
-        update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in HEALTH_FIELDS)
-        key = ", ".join(quote(c) for c in columns[:3])
-        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
+    """Insert or update health rows, keyed by (virtual_name, address, port): the ORM's
+    bulk_create spent most of the status thread's time on building 10,000 model instances and
+    their SQL every ten seconds."""
+    upsert(RealServerHealth, ("virtual_name", "address", "port"), HEALTH_FIELDS, rows)
 
 
 class StatusWriter:
@@ -103,12 +91,22 @@ class StatusWriter:
         self.clock = clock
         self.last_status = 0.0
         self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
+        # The table's rows as this worker last wrote them (None: not known), and the stamp it
+        # wrote with them: another stamp in the row means another worker wrote since.
+        self.stored: dict[str, dict] | None = None
+        self.stamp = ""
         self.last_health = -HEALTH_EVERY
         self.last_sample = 0.0
         self.last_traffic = -TRAFFIC_EVERY
         self.started_at = _aware(clock())
         self.announced = False  # the first write records the start, and the previous worker
         self.drains = DrainWatch()
+        # The services' names, for the configuration they were worked out from (1,000 virtual
+        # servers: 2 ms every round, bench_worker.py); the health book's members whose health
+        # rows are known to be the only ones (None: read the rows' keys on the next write).
+        self.names_for: tuple[LvsConfig | None, dict[ServiceKey, str]] | None = None
+        self.rows_known: int | None = None
+        self.rows_written: int | None = None
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -119,7 +117,9 @@ class StatusWriter:
             return False
         self.last_status = now
         config = enforced.config
-        names = _service_names(config)
+        if self.names_for is None or self.names_for[0] is not config:
+            self.names_for = (config, _service_names(config))
+        names = self.names_for[1]
         table, note = self._read_table(config, health.down)
         if table is not None:
             # The path checks' private services are the worker's, not the operator's: CONTROL,
@@ -133,27 +133,43 @@ class StatusWriter:
             "kernel_ok": self.kernel.ok,
             "kernel_message": (self.kernel.message or "")[:255],
         }
-        # The table (10,000 lines at scale) is formatted and written only when it changed:
-        # a new revision, a health change or moving connection counters.
+        # The table (10,000 services at scale) is compared and written only when it changed:
+        # a new revision, a health change or moving connection counters; then only the
+        # services whose content changed are written (a counter, a weight, a real server in or
+        # out), and the ones gone deleted.
         self.drains.notice(table, names, self.kernel.held)
+        rows: dict[str, dict] | None = None
         if (table, note) != self.last_table:
-            status["table_text"] = note + format_table(table) if table is not None else ""
-            status["table"] = table_rows(table, names) if table is not None else []
+            status["table_note"] = note if table is not None else None
+            rows = keyed_rows(table, names) if table is not None else {}
+            status["table_stamp"] = new_table_stamp()
         write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
         sample = now - self.last_sample >= SAMPLE_EVERY
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
-        rows = [_health_row(s, counters, adapt) for s in health.states] if write_health else []
+        since: dict[float, object] = {}  # the servers of one configuration share one `since`
+        health_rows = (
+            [_health_row(s, counters, adapt, since) for s in health.states] if write_health else []
+        )
         if not self.announced:
             status["started_at"] = self.started_at
             create_the_single_row(WorkerStatus)
         # One short write transaction (SQLite takes its lock at BEGIN: see settings), prepared
         # beforehand so that gunicorn's writers wait as little as possible; run again whole when
         # the database rolled it back to break a deadlock with another director's worker.
+        self.rows_written = None
         created = retry_on_deadlock(
-            lambda: self._commit(status, rows, health, counters, now, write_health, sample)
+            lambda: self._commit(
+                status, rows, health_rows, health, counters, now, write_health, sample
+            )
         )
-        self.last_table = (table, note) if "table" in status or not created else None
+        if rows is not None:
+            self.stored, self.stamp = rows, status["table_stamp"]
+        # The status row had gone (a test, an operator's cleanup): the table is written again
+        # next round, whole, since the row's stamp is no longer the one this worker wrote.
+        self.last_table = (table, note) if rows is not None or not created else None
+        if self.rows_written is not None:  # the stale rows' cleanup committed
+            self.rows_known = self.rows_written
         self.announced = True
         self._publish_metrics(config)
         if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
@@ -168,6 +184,7 @@ class StatusWriter:
     def _commit(
         self,
         status: dict,
+        table: dict[str, dict] | None,
         rows: list[tuple],
         health: HealthSnapshot,
         counters: Counters,
@@ -175,7 +192,8 @@ class StatusWriter:
         write_health: bool,
         sample: bool,
     ) -> bool:
-        """Write it all in one transaction; whether the status row had to be created."""
+        """Write it all in one transaction; whether the status row had to be created. `table`:
+        the table's rows by key, when it changed (None: the table is not written this round)."""
         with transaction.atomic():
             if not self.announced:
                 # A restart shows on CONTROL/MONITORING: when the previous worker was last seen.
@@ -184,9 +202,17 @@ class StatusWriter:
             # An UPDATE of the changed columns only: update_or_create read the whole row back
             # first, the shown table's JSON included (1 MB at 1,000 x 10, decoded every 2 s:
             # most of the status thread's time when nothing changed).
-            created = not WorkerStatus.objects.filter(pk=1).update(**status)
+            row = WorkerStatus.objects.filter(pk=1)
+            # The table's rows as this worker wrote them are what is stored while the row has
+            # the stamp it wrote with them: then only the services that changed are written,
+            # else (its first write, another director's worker wrote since) the whole table.
+            known = table is not None and self.stored is not None and bool(self.stamp)
+            updated = known and row.filter(table_stamp=self.stamp).update(**status)
+            created = not updated and not row.update(**status)
             if created:  # the row went away (a test, an operator's cleanup)
                 WorkerStatus.objects.create(pk=1, **status)
+            if table is not None:
+                write_rows(row_diff(self.stored if updated else None, table))
             if rows:
                 upsert_health(rows)
             if write_health or sample:
@@ -217,6 +243,12 @@ class StatusWriter:
         write_health: bool,
         sample: bool,
     ) -> None:
+        members = health.members
+        if not sample and members is not None and members == self.rows_known:
+            # Only the rows of these servers exist (the last write removed the others): reading
+            # 10,000 keys back every ten seconds to find none stale was most of a health write.
+            return
+        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
         # One read of the rows' keys serves both the stale-row cleanup and the samples.
         existing = {
             (v, a, p): pk
@@ -224,11 +256,11 @@ class StatusWriter:
                 "pk", "virtual_name", "address", "port"
             )
         }
-        known = {(s.ref.virtual, s.ref.address, s.ref.port) for s in health.states}
         if write_health:
             stale = [pk for key, pk in existing.items() if key not in known]
             if stale:
                 RealServerHealth.objects.filter(pk__in=stale).delete()
+            self.rows_written = members  # known once this transaction commits
         if sample:
             ConnectionSample.objects.bulk_create(
                 [
@@ -290,9 +322,14 @@ def _counters(table: Table | None, names: dict[ServiceKey, str]) -> Counters:
     return counters
 
 
-def _health_row(server: ServerHealth, counters: Counters, adapt) -> tuple:
-    """One row for upsert_health: the key, then HEALTH_FIELDS in order."""
+def _health_row(
+    server: ServerHealth, counters: Counters, adapt, since: dict[float, object]
+) -> tuple:
+    """One row for upsert_health: the key, then HEALTH_FIELDS in order; `since` holds the
+    adapted value of each distinct `since` met so far (one datetime per value, not per row)."""
     ref = server.ref
+    if server.since not in since:
+        since[server.since] = adapt(_aware(server.since))
     active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
     state = (
         HealthState.UNKNOWN
@@ -306,7 +343,7 @@ def _health_row(server: ServerHealth, counters: Counters, adapt) -> tuple:
         ref.address,
         ref.port,
         state.value,
-        adapt(_aware(server.since)),
+        since[server.since],
         adapt(_aware(server.last_check)),
         None if server.latency is None else round(server.latency * 1000, 2),
         server.reason[:255],

@@ -513,15 +513,8 @@ def make_pair(
     from django.conf import settings
 
     if bgp:
-        # The checks through the forwarding path are off: in the lab's BGP pair (the VIP on both
-        # directors' `lo`) they failed and passed by turns ("answers on ... but not through VIP
-        # ...: Connection reset by peer"; passing while only one director ran), so each worker
-        # withdrew the VIP and announced it again; not explained yet. The MySQL check to each
-        # real server's own address stays.
-        text = bgp_lvs_cf(
-            text.replace("quiesce_server = 0\n", "quiesce_server = 0\n     path_check = 0\n"),
-            *bgp_timers,
-        )
+        # The checks through the forwarding path stay on (the default), as on a real pair.
+        text = bgp_lvs_cf(text, *bgp_timers)
     else:
         text = lvs_cf(text, syncdaemon=syncdaemon)
     session = seed(text, base / "seed-lvs.cf")

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from monitoring.live.worker_table import replace_table
 from monitoring.models import ConnectionSample, RealServerHealth, WorkerStatus
 from realservers.models import RealServer
 from tests.browser.conftest import log_in, tab
@@ -35,16 +36,18 @@ def seed_live_table() -> None:
             "heartbeat": now,
             "serial_no": 7,
             "kernel_ok": True,
-            "table": [
-                {
-                    "service": f"TCP  [{WIDE}]:65535",
-                    "scheduler": "wlc",
-                    "flags": "persistent 360",
-                    "virtual": "www",
-                    "destinations": destinations,
-                },
-            ],  # fmt: skip
         },
+    )
+    replace_table(
+        [
+            {
+                "service": f"TCP  [{WIDE}]:65535",
+                "scheduler": "wlc",
+                "flags": "persistent 360",
+                "virtual": "www",
+                "destinations": destinations,
+            },
+        ]
     )
     for address, state in ((WIDE, "down"), ("198.51.100.2", "up")):
         health = RealServerHealth.objects.create(

@@ -20,7 +20,7 @@ from datetime import datetime
 import pytest
 
 from scripts.testbed.bgp_router import SETTLE, Router
-from scripts.testbed.topology import REAL_SERVERS, Topology
+from scripts.testbed.topology import REAL_SERVERS, Topology, run
 from scripts.testbed.two_directors import (
     BGP_BFD,
     BGP_HOLD_TIME,
@@ -70,6 +70,14 @@ def test_a_revision_published_where_the_configuration_is_edited_reaches_the_foll
     say(f"the router routes the VIP to both directors {took:.0f} s later")
     assert ipvs_table(editing) == ipvs_table(follower)
     assert ipvs_table(follower).count("-> 192.0.2.24") == len(REAL_SERVERS)
+    # Each real server is also checked through the forwarding path (path_check's default): a
+    # private firewall-mark service per real server in each kernel. Those checks once failed by
+    # turns in this pair (a starved thread let MariaDB's connect_timeout reset the login), and
+    # the VIP was withdrawn and announced again: the paths held since before the Apply below
+    # prove they now pass throughout.
+    for director in everyone:
+        private = run("ipvsadm", "-Ln", ns=director.name).stdout
+        assert private.count("FWM ") == len(REAL_SERVERS), private
     assert sorted(router.paths()) == both, router.bird_routes()
 
     # The operator takes rs2 out on the editing director's GUI and applies.

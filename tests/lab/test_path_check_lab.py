@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from monitoring.checks.probes import CheckSpec, mysql_check
-from monitoring.models import RealServerHealth, WorkerStatus
+from monitoring.live.worker_table import all_rows, ipvsadm_text
+from monitoring.models import RealServerHealth
 from monitoring.worker.loop import Worker
 from scripts.testbed.topology import (
     BRIDGE,
@@ -127,10 +128,9 @@ def test_a_real_server_without_the_vip_on_lo_goes_down_with_the_path_reason_and_
     assert read_sysctl(f"net.ipv4.conf.{BRIDGE}.accept_local") == "1"
     assert read_sysctl(f"net.ipv4.conf.{BRIDGE}.rp_filter") == "0"
     # CONTROL shows the operator's service only.
-    wait_for(lambda: "192.0.2.242" not in str(WorkerStatus.objects.get().table), 10, "status table")
-    shown = WorkerStatus.objects.get()
-    assert [s["service"] for s in shown.table] == [f"TCP  {VIP}:3306"]
-    assert "FWM" not in shown.table_text
+    wait_for(lambda: "192.0.2.242" not in str(all_rows()), 10, "status table")
+    assert [s["service"] for s in all_rows()] == [f"TCP  {VIP}:3306"]
+    assert "FWM" not in ipvsadm_text()
     # Every client connection through the VIP is served, by rs1.
     client_reaches_the_vip()
     assert servers_answering(8) == {"rs1"}

@@ -251,7 +251,7 @@ def test_the_live_table_shows_reasons_in_spanish(user):
     from monitoring.models import RealServerHealth, WorkerStatus
 
     now = timezone.now()
-    WorkerStatus.objects.update_or_create(pk=1, defaults={"heartbeat": now, "table": []})
+    WorkerStatus.objects.update_or_create(pk=1, defaults={"heartbeat": now})
     RealServerHealth.objects.create(
         virtual_name="mysql", address="192.0.2.241", port=3306, state="down",
         last_error="connect timed out after 6 s", last_check=now, since=now,

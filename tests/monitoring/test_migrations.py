@@ -82,3 +82,35 @@ def test_published_checks_get_the_model_field_names():
     apps = migrate([("monitoring", "0004_models_change_apps")])
     assert apps.get_model("monitoring", "Revision").objects.get(pk=revision.pk).checks["db"] == old
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_the_workers_table_kept_whole_is_split_into_a_row_a_service_in_its_order():
+    """An upgrade loses nothing of the table CONTROL shows: the services of the old document
+    become rows, in the kernel table's order, until the worker writes its own at start."""
+    apps = migrate([("monitoring", "0015_worker_table_stamp")])
+
+    def service(label: str, virtual: str, address: str) -> dict:
+        return {"service": label, "scheduler": "wlc", "flags": "", "virtual": virtual,
+                "destinations": [{"endpoint": f"{address}:80", "address": address, "port": 80,
+                                  "forward": "Route", "weight": 1, "active": 2, "inact": 3}]}  # fmt: skip
+
+    table = [
+        service("TCP  192.0.2.1:80", "www", "198.51.100.1"),
+        service("TCP  192.0.2.10:80", "api", "198.51.100.2"),
+        service("FWM  7", "marked", "198.51.100.3"),
+        {"not": "a service"},
+    ]
+    note = "# the table lvsadmin would apply (no IPVS in this kernel)\n"
+    text = note + "IP Virtual Server version 1.2.1 (size=4096)\n"
+    apps.get_model("monitoring", "WorkerStatus").objects.create(pk=1, table=table, table_text=text)
+
+    apps = migrate([("monitoring", "0016_worker_table_rows")])
+    rows = apps.get_model("monitoring", "WorkerTableService").objects.order_by("key")
+    assert [r.row for r in rows] == [table[2], table[0], table[1]]  # fwm, then tcp by address
+    assert apps.get_model("monitoring", "WorkerStatus").objects.get().table_note == note
+    assert [(r.virtual, r.address, r.connections) for r in rows] == [
+        ("marked", "", 5),
+        ("www", "192.0.2.1", 5),
+        ("api", "192.0.2.10", 5),
+    ]
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring.live.worker_table import replace_table
 from monitoring.models import RealServerHealth, WorkerStatus
 from monitoring.publish.revisions import publish
 from realservers.models import RealServer
@@ -38,8 +39,9 @@ def worker_wrote(weight: int | None, health_weight: int | None) -> None:
     table = [{"service": "TCP  192.0.2.100:80", "scheduler": "wlc", "flags": "",
               "virtual": "www", "destinations": destinations}]  # fmt: skip
     WorkerStatus.objects.update_or_create(
-        pk=1, defaults={"heartbeat": now, "serial_no": 1, "kernel_ok": True, "table": table}
+        pk=1, defaults={"heartbeat": now, "serial_no": 1, "kernel_ok": True}
     )
+    replace_table(table)
     RealServerHealth.objects.update_or_create(
         virtual_name="www", address="192.0.2.101", port=80,
         defaults={"state": "up", "weight": health_weight, "last_check": now, "since": now},

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from monitoring.live.worker_table import replace_table
 from monitoring.models import RealServerHealth, WorkerStatus
 from tests.monitoring.api.api_support import api_client, member
 
@@ -23,14 +24,17 @@ def report(*services: dict, age: float = 1) -> None:
             "heartbeat": timezone.now() - timedelta(seconds=age),
             "serial_no": 4,
             "pid": 99,
-            "table": list(services),
             "kernel_ok": True,
         },
     )
+    replace_table(services)
 
 
 def service(virtual: str, *destinations: dict) -> dict:
-    return {"service": f"TCP  192.0.2.240:3306 {virtual}", "scheduler": "lc", "flags": "",
+    # A service of its own for each virtual server ("vs007": port 10007, in the names' order).
+    digits = "".join(c for c in virtual if c.isdigit())
+    port = 10000 + int(digits) if digits else 3306 + len(virtual)
+    return {"service": f"TCP  192.0.2.240:{port}", "scheduler": "lc", "flags": "",
             "virtual": virtual, "destinations": list(destinations)}  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.bgp import announce, service
 from monitoring.bgp.views import BGP_WORDS
+from monitoring.live.worker_table import replace_table
 from monitoring.models import AuditEntry, WorkerStatus
 from tests.monitoring.api.api_support import api_client, member
 
@@ -51,14 +52,14 @@ def worker_wrote(files, in_service=True, withdrawn=None):
         pk=1,
         defaults={
             "heartbeat": timezone.now(),
-            "table": [
-                {"service": "TCP  192.0.2.100:3306", "scheduler": "mh", "flags": "",
-                 "virtual": "db", "destinations": [
-                     {"endpoint": "198.51.100.11:3306", "address": "198.51.100.11",
-                      "port": 3306, "forward": "Route", "weight": 1, "active": 5, "inact": 2}]},
-            ],
         },
-    )  # fmt: skip
+    )
+    replace_table([
+        {"service": "TCP  192.0.2.100:3306", "scheduler": "mh", "flags": "",
+         "virtual": "db", "destinations": [
+             {"endpoint": "198.51.100.11:3306", "address": "198.51.100.11",
+              "port": 3306, "forward": "Route", "weight": 1, "active": 5, "inact": 2}]},
+    ])  # fmt: skip
 
 
 def test_outside_the_bgp_mode_there_is_no_bgp_panel(admin_client):

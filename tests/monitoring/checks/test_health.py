@@ -116,3 +116,49 @@ def test_it_keeps_state_across_a_reload_and_forgets_removed_servers():
     config.virtuals[0].servers.pop()  # db2 removed
     health.sync(config)
     assert set(health.servers) == {DB1} and health.down() == {DB1}
+
+
+def test_a_passed_check_taken_the_short_way_is_recorded_as_the_long_way_records_it():
+    # The scanner's results go by record_passed (bench_worker.py: half the loop's time per
+    # result); what the pages and the schedule see must be the same as by record().
+    short, short_clock = book()
+    long, long_clock = book()
+    for health, clock in ((short, short_clock), (long, long_clock)):
+        clock.now += 2
+        health.record(DB1, FAIL, started=clock.now)  # a failure, then it is back up later
+        for _ in range(3):
+            clock.now += 6
+            health.record(DB1, OK, started=clock.now)
+        clock.now += 6
+    assert short.servers[DB1].up and short.servers[DB1].failures == 0
+    started = short_clock.now - 0.5
+    assert short.record_passed(short.servers[DB1], ProbeResult(True, 0.02), started)
+    assert long.record(DB1, ProbeResult(True, 0.02), started) is None
+    assert short.servers[DB1] == long.servers[DB1]
+    # Due again one interval after it was due, and scheduled: the next round checks it.
+    assert short.servers[DB1].next_due == started + 6
+    assert DB1 in {s.ref for s in short.due(started + 6)}
+
+
+def test_the_short_way_refuses_what_it_cannot_record_and_records_nothing():
+    health, clock = book()
+    clock.now += 2
+    health.record(DB2, FAIL, started=clock.now)
+    db2 = health.servers[DB2]
+    before = (db2.last_check, db2.next_due, db2.successes)
+    assert not health.record_passed(db2, OK, clock.now)  # down: its rise is counted
+    assert not health.record_passed(health.servers[DB1], FAIL, clock.now)
+    assert (db2.last_check, db2.next_due, db2.successes) == before
+    removed = health.servers[DB1]
+    health.sync(seed(servers=[]))
+    assert not health.record_passed(removed, OK, clock.now)
+    assert health.servers == {}
+
+
+def test_the_members_marker_moves_only_when_servers_come_or_go():
+    health, _clock = book()
+    first = health.members
+    health.sync(seed(timeout=9))  # the same servers, checked otherwise
+    assert health.members == first
+    health.sync(seed(servers=[RealServer("db1", "192.0.2.241", True, None, 1)]))
+    assert health.members == first + 1

@@ -78,3 +78,15 @@ def test_when_the_checked_virtual_server_leaves_another_takes_over_its_check():
     started = checks_in(health, clock, 60)
     assert {ref.virtual for ref in started} == {"mysql1"}
     assert len(started) == 20  # still one check per real server per interval
+
+
+def test_the_short_way_leaves_a_shared_check_to_record_shared_so_every_sharer_is_recorded():
+    clock = Clock()
+    health = HealthBook(clock)
+    health.sync(shared())
+    (leader,) = [s for s in health.states() if s.followers and s.ref.address == "192.0.2.241"]
+    assert not health.record_passed(leader, OK, clock.now)
+    assert all(s.last_check is None for s in health.states())
+    health.record_shared(leader.ref, OK, clock.now)
+    sharers = [s for s in health.states() if s.ref.address == "192.0.2.241"]
+    assert len(sharers) == 3 and all(s.last_check == clock.now for s in sharers)

@@ -169,6 +169,38 @@ def test_it_logs_in_through_the_forwarding_path_on_a_marked_socket(mariadb, monk
     )
 
 
+def test_a_login_through_the_path_holds_when_the_checking_thread_is_starved(mariadb, monkeypatch):
+    """The lab's BGP pair under load: building PyMySQL's client took a starved thread 3-17 s,
+    and with the path's socket connected before that the server's connect_timeout (counted from
+    the TCP connect) reset the login, so the path check failed while the direct one passed.
+    Here the server waits 2 s (connect_timeout's minimum) and building the client takes 3."""
+    from monitoring.checks import probes
+    from virtualservers.lvsconf.model import RealServerRef
+    from virtualservers.lvsconf.paths import PATH_MARK_FIRST, PathCheck
+
+    admin = mariadb.connect()
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT @@global.connect_timeout")
+        (usual,) = cursor.fetchone()
+        cursor.execute("SET GLOBAL connect_timeout = 2")
+    built = pymysql.connections.Connection.__init__
+
+    def starved(self, *args, **kwargs):
+        time.sleep(3)
+        built(self, *args, **kwargs)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "__init__", starved)
+    ref = RealServerRef("mysql", "127.0.0.2", 3306)
+    through = PathCheck(ref, "127.0.0.2", PATH_MARK_FIRST, "route")
+    try:
+        result = asyncio.run(probes.probe_both_ways("127.0.0.2", 3306, mysql(), through))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"SET GLOBAL connect_timeout = {int(usual)}")
+        admin.close()
+    assert result.ok, result.reason
+
+
 def test_with_load_monitor_mysql_the_checks_connection_reads_the_load(mariadb):
     idle = check(mysql(mysql_load=True))
     assert idle.ok and idle.load is not None

@@ -48,6 +48,22 @@ def test_it_does_nothing_the_second_time(state):
     assert result.summary() == "nothing to do: the kernel already matches the configuration"
 
 
+def test_a_converge_that_changes_nothing_leaves_the_apply_state_file_alone(state, monkeypatch):
+    # Drift repair converges every few seconds: writing 1,000 services' state durably each
+    # time, unchanged, was most of its cost (bench_worker.py). A change is still saved.
+    driver = MemoryDriver()
+    apply(seed(), driver, state)
+    saved = []
+    monkeypatch.setattr(OwnedState, "save", lambda self, path: saved.append(path))
+    apply(seed(), driver, state)
+    assert saved == []
+    apply(seed(active=False), driver, state)
+    assert saved == [state]
+    state.unlink()
+    apply(seed(active=False), driver, state)  # no file: written even with nothing to own
+    assert saved == [state, state]
+
+
 def test_it_removes_its_service_and_vip_when_the_virtual_is_deactivated(state):
     driver = MemoryDriver()
     apply(seed(), driver, state)

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring.live.worker_table import replace_table
 from monitoring.models import (
     AuditEntry,
     RealServerHealth,
@@ -107,16 +108,18 @@ def report(weight: int | None, active: int, inact: int) -> None:
         pk=1,
         defaults={
             "heartbeat": timezone.now() - timedelta(seconds=1),
-            "table": [
-                {
-                    "service": "TCP  192.0.2.240:3306",
-                    "scheduler": "lc",
-                    "flags": "",
-                    "virtual": "mysql",
-                    "destinations": destinations,
-                }
-            ],  # fmt: skip
         },
+    )
+    replace_table(
+        [
+            {
+                "service": "TCP  192.0.2.240:3306",
+                "scheduler": "lc",
+                "flags": "",
+                "virtual": "mysql",
+                "destinations": destinations,
+            }
+        ]
     )
     RealServerHealth.objects.update_or_create(
         virtual_name="mysql",

@@ -1,6 +1,6 @@
-"""CONTROL/MONITORING keeps the worker's decoded table between loads (14.6 MB of JSON at 10,000 x
-10) and reads it again only when the worker wrote a new one: never a stale table, and no read of
-the text while it did not change."""
+"""The worker's table a row a service: the status writer writes only the services that changed
+(none when nothing did, a deleted one deleted, the whole table when another worker wrote since),
+and CONTROL/MONITORING shows the table the worker wrote last, reading only the page it shows."""
 
 import time
 from types import SimpleNamespace
@@ -10,20 +10,70 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.models import WorkerStatus
-from monitoring.worker.status import Enforced, HealthSnapshot, StatusWriter
-from tests.monitoring.live.test_live_views import destination, report, service
+from monitoring.live.panel import SERVICES_PER_PAGE
+from monitoring.live.worker_table import replace_table
+from monitoring.models import WorkerStatus, WorkerTableService
+from monitoring.worker.status import STATUS_EVERY, Enforced, HealthSnapshot, StatusWriter
+from tests.monitoring.live.test_live_views import destination, health, report, service
+from tests.support.concurrency import DeadlockOnce, at_once
 from virtualservers.lvsconf.parse import parse
 
 pytestmark = pytest.mark.django_db
 NOTHING_DOWN = HealthSnapshot([], frozenset(), 0)
+TABLE = WorkerTableService._meta.db_table
 
 
-def lvs_cf(vip: str) -> str:
-    return (
-        "serial_no = 1\nvirtual web {\n active = 1\n address = "
-        f"{vip} eth0\n port = 80\n server web1 {{\n  address = 198.51.100.11\n  active = 1\n }}\n}}\n"
-    )
+def lvs_cf(vip: str, virtuals: int = 1, weight: int = 1, first: int = 0) -> str:
+    """`virtuals` virtual servers vs<n> (n from `first`), each on port 8000+n of `vip` with one
+    real server; vs<first>'s real server has `weight`."""
+    text = "serial_no = 1\n"
+    for n in range(first, first + virtuals):
+        text += (
+            f"virtual vs{n} {{\n active = 1\n address = {vip} eth0\n port = {8000 + n}\n"
+            f" server r{n} {{\n  address = 198.51.100.11\n  active = 1\n"
+            f"  weight = {weight if n == first else 1}\n }}\n}}\n"
+        )
+    return text
+
+
+def kernel(tmp_path) -> SimpleNamespace:
+    return SimpleNamespace(
+        ok=True, message="", driver=None, dump=lambda: None, held={}, driver_name="memory",
+        state_path=tmp_path / "apply-state.json", traffic=lambda: None,
+        metrics=SimpleNamespace(publish=lambda *args, **kwargs: None),
+    )  # fmt: skip
+
+
+class Worker:
+    """A status writer on a clock of the test's, one round at a time."""
+
+    def __init__(self, tmp_path) -> None:
+        self.now = time.time()
+        self.writer = StatusWriter(kernel(tmp_path), lambda: self.now)
+
+    def round(self, text: str) -> list[str]:
+        """One round with lvs.cf `text` enforced: the statements it sent on the table's rows."""
+        self.now += STATUS_EVERY
+        with CaptureQueriesContext(connection) as queries:
+            assert self.writer.write(Enforced(parse(text)[0], 1), NOTHING_DOWN)
+        return [q["sql"] for q in queries.captured_queries if TABLE in q["sql"]]
+
+
+def writes(statements: list[str]) -> list[str]:
+    """The statements that wrote, each as its verb and how many rows' values it was run with
+    ("INSERT x1": an upsert of one row)."""
+    found = []
+    for sql in statements:
+        times, _, rest = sql.partition(" times: ")  # an executemany, as Django records it
+        count, sql = (int(times), rest) if rest and times.isdigit() else (1, sql)
+        verb = sql.lstrip().split()[0].upper()
+        if verb != "SELECT":
+            found.append(f"{verb} x{count}")
+    return found
+
+
+def shown(virtual: str) -> dict:
+    return WorkerTableService.objects.get(virtual=virtual).row
 
 
 def live_table(client) -> str:
@@ -33,45 +83,147 @@ def live_table(client) -> str:
 
 
 def test_control_shows_the_table_the_worker_wrote_last(admin_client, tmp_path):
-    kernel = SimpleNamespace(
-        ok=True, message="", driver=None, dump=lambda: None, held={}, driver_name="memory",
-        state_path=tmp_path / "apply-state.json", traffic=lambda: None,
-        metrics=SimpleNamespace(publish=lambda *args, **kwargs: None),
-    )  # fmt: skip
-    writer = StatusWriter(kernel, time.time)
-    writer.write(Enforced(parse(lvs_cf("192.0.2.80"))[0], 1), NOTHING_DOWN, force=True)
-    assert "TCP  192.0.2.80:80" in live_table(admin_client)
-    writer.write(Enforced(parse(lvs_cf("192.0.2.81"))[0], 1), NOTHING_DOWN, force=True)
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80"))
+    assert "TCP  192.0.2.80:8000" in live_table(admin_client)
+    worker.round(lvs_cf("192.0.2.81"))
     page = live_table(admin_client)
-    assert "TCP  192.0.2.81:80" in page and "192.0.2.80" not in page
+    assert "TCP  192.0.2.81:8000" in page and "192.0.2.80" not in page
 
 
-def test_a_table_rewritten_through_the_orm_shows_at_once(admin_client):
+def test_a_change_to_one_service_writes_that_services_row_alone(tmp_path):
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=50))
+    untouched = dict(WorkerTableService.objects.values_list("virtual", "pk"))
+    statements = worker.round(lvs_cf("192.0.2.80", virtuals=50, weight=7))
+    assert writes(statements) == ["INSERT x1"]  # an upsert of one row
+    assert not [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert shown("vs0")["destinations"][0]["weight"] == 7
+    assert dict(WorkerTableService.objects.values_list("virtual", "pk")) == untouched
+
+
+def test_a_round_with_nothing_changed_writes_no_row(tmp_path):
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=20))
+    assert worker.round(lvs_cf("192.0.2.80", virtuals=20)) == []
+
+
+def test_a_service_gone_from_the_table_is_deleted_and_no_other_row_written(tmp_path):
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=20))
+    assert writes(worker.round(lvs_cf("192.0.2.80", virtuals=19, first=1))) == ["DELETE x1"]
+    names = set(WorkerTableService.objects.values_list("virtual", flat=True))
+    assert names == {f"vs{n}" for n in range(1, 20)}
+
+
+def test_nothing_published_leaves_no_row(tmp_path):
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=3))
+    worker.now += STATUS_EVERY
+    worker.writer.write(Enforced(None, None), NOTHING_DOWN)
+    assert not WorkerTableService.objects.exists()
+
+
+def test_a_worker_whose_table_another_wrote_since_writes_its_own_whole(tmp_path):
+    """Two directors' workers on one database: after the other one's write, the next change
+    writes this worker's whole table, so what is shown is one worker's table, never a mix."""
+    mine, other = Worker(tmp_path), Worker(tmp_path)
+    mine.round(lvs_cf("192.0.2.80", virtuals=10))
+    other.round(lvs_cf("192.0.2.90", virtuals=12))
+    mine.round(lvs_cf("192.0.2.80", virtuals=10, weight=5))
+    services = list(WorkerTableService.objects.values_list("service", flat=True))
+    assert services == [f"TCP  192.0.2.80:{8000 + n}" for n in range(10)]
+    assert shown("vs0")["destinations"][0]["weight"] == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_writing_their_tables_at_once_leave_one_workers_table(tmp_path):
+    def run(vip: str, virtuals: int) -> None:
+        worker = Worker(tmp_path)
+        for weight in range(1, 6):
+            worker.round(lvs_cf(vip, virtuals=virtuals, weight=weight))
+
+    at_once(lambda: run("192.0.2.80", 30), lambda: run("192.0.2.90", 40))
+    services = list(WorkerTableService.objects.values_list("service", "row"))
+    vips = {label.split()[1].split(":")[0] for label, _row in services}
+    assert vips in ({"192.0.2.80"}, {"192.0.2.90"}), vips
+    assert len(services) == (30 if vips == {"192.0.2.80"} else 40)
+    assert WorkerStatus.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("verb", ["INSERT", "DELETE"])
+def test_a_table_write_chosen_as_a_deadlocks_victim_is_run_again_whole(tmp_path, verb):
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=5))
+    deadlock = DeadlockOnce(WorkerTableService, verb)
+    with deadlock.hook():
+        worker.round(lvs_cf("192.0.2.80", virtuals=4, first=1, weight=9))
+    assert deadlock.victims == 1
+    assert set(WorkerTableService.objects.values_list("virtual", flat=True)) == {
+        f"vs{n}" for n in range(1, 5)
+    }
+    assert shown("vs1")["destinations"][0]["weight"] == 9
+
+
+def test_a_table_rewritten_by_a_fixture_shows_at_once(admin_client):
     report(rows=[service("TCP  192.0.2.240:3306", "mysql", destination("192.0.2.242"))])
     assert "192.0.2.242:3306" in live_table(admin_client)
-    rewritten = [service("TCP  192.0.2.240:3306", "mysql", destination("192.0.2.243"))]
-    WorkerStatus.objects.filter(pk=1).update(table=rewritten)
+    replace_table([service("TCP  192.0.2.240:3306", "mysql", destination("192.0.2.243"))])
     page = live_table(admin_client)
     assert "192.0.2.243:3306" in page and "192.0.2.242" not in page
-    status = WorkerStatus.objects.get(pk=1)
-    status.table = [service("TCP  192.0.2.240:3306", "mysql", destination("192.0.2.244"))]
-    status.save(update_fields=["table"])
-    page = live_table(admin_client)
-    assert "192.0.2.244:3306" in page and "192.0.2.243" not in page
 
 
-def test_a_load_reads_the_table_text_only_after_the_worker_wrote_a_new_one(admin_client):
-    report()
-    live_table(admin_client)
-    column = f".{connection.ops.quote_name('table')}"
+def many(count: int) -> list[dict]:
+    return [
+        service(f"TCP  192.0.2.1:{1000 + i}", f"vs{i:04d}", destination("203.0.113.1"))
+        for i in range(count)
+    ]
 
-    def table_reads() -> int:
-        with CaptureQueriesContext(connection) as queries:
-            assert "192.0.2.242:3306" in live_table(admin_client)
-        return sum(column in query["sql"] for query in queries.captured_queries)
 
-    assert table_reads() == 0
-    WorkerStatus.objects.filter(pk=1).update(heartbeat=WorkerStatus.objects.get().heartbeat)
-    assert table_reads() == 0  # the heartbeat moved, the table did not
-    WorkerStatus.objects.filter(pk=1).update(table=WorkerStatus.objects.get().table)
-    assert table_reads() == 1
+def rows_read(client, path: str, **query) -> tuple[int, list[str]]:
+    """How many queries a load sent, and those that read the services' shown rows."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path, query).status_code == 200
+    column = connection.ops.quote_name("row")
+    reads = [q["sql"] for q in queries.captured_queries if TABLE in q["sql"] and column in q["sql"]]
+    return len(queries), reads
+
+
+def a_page_alone(sql: str) -> bool:
+    """Whether a read of the rows is cut to a page: by LIMIT, or by the keys of a page."""
+    if " LIMIT " in sql.upper():
+        return True
+    keys = sql.split(" IN (", 1)[1].split(")", 1)[0]
+    return keys.count(",") + 1 <= SERVICES_PER_PAGE
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"page": "3"}, {"q": "vs00"}, {"show": "problems"}],
+    ids=["first-page", "third-page", "search", "problems"],
+)
+def test_control_reads_the_services_of_its_page_alone_in_as_many_queries_at_any_size(
+    admin_client, query
+):
+    for virtual in ("vs0001", "vs0030"):  # something for "only down or held" to show
+        health("203.0.113.1", "down", "connection refused", virtual=virtual)
+    sizes = []
+    for count in (40, 400):
+        report(rows=many(count))
+        sizes.append(rows_read(admin_client, reverse("monitoring:live_panel"), **query))
+    (few, few_reads), (more, more_reads) = sizes
+    assert few == more
+    (read,) = more_reads  # one read of the rows: the page's alone
+    assert a_page_alone(read)
+
+
+def test_the_apis_live_table_reads_its_page_alone_in_as_many_queries_at_any_size(admin_client):
+    sizes = []
+    for count in (150, 450):
+        report(rows=many(count))
+        sizes.append(rows_read(admin_client, "/api/live/", page="2"))
+    (few, _), (more, more_reads) = sizes
+    assert few == more
+    (read,) = more_reads
+    assert a_page_alone(read)

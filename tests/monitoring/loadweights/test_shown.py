@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitoring.live.worker_table import replace_table
 from monitoring.loadweights.shown import publish_rows
 from monitoring.loadweights.tags import load_rows
 from monitoring.metrics.exposition import load_weights
@@ -23,7 +24,7 @@ ROWS = [
      "down": "disk full", "why": "agent: drain down", "since": 1.0},
 ]  # fmt: skip
 TABLE = [
-    {"virtual": "db", "destinations": [
+    {"service": "TCP  192.0.2.20:3306", "virtual": "db", "destinations": [
         {"address": "192.0.2.21", "port": 3306, "weight": 150},
         {"address": "192.0.2.22", "port": 3306, "weight": 3},
     ]},
@@ -43,7 +44,8 @@ def test_the_servers_the_load_moved_come_first_with_the_kernels_weight():
 @pytest.mark.django_db
 def test_control_shows_configured_and_current_weight_and_why(admin_client, settings, tmp_path):
     settings.LVSADMIN_APPLY_STATE = tmp_path / "apply-state.json"
-    WorkerStatus.objects.create(pk=1, table=TABLE)
+    WorkerStatus.objects.create(pk=1)
+    replace_table(TABLE)
     html = admin_client.get(reverse("monitoring:control")).content.decode()
     assert "WEIGHTS THAT FOLLOW LOAD" not in html  # nothing follows load: no section
     publish_rows(Path(settings.LVSADMIN_APPLY_STATE), ROWS)

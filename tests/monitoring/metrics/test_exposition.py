@@ -15,6 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitoring.ipvs import table as ipvs_table
 from monitoring.ipvs.table import Destination, Service, ServiceEntry, ServiceKey, Traffic
+from monitoring.live.worker_table import replace_table
 from monitoring.metrics import exposition as metrics
 from monitoring.metrics.counters import WorkerMetrics, publish_traffic
 from monitoring.models import AuditEntry, RealServerHealth, Revision, WorkerStatus
@@ -107,8 +108,8 @@ def known(settings, tmp_path):
     Revision.objects.create(serial_no=8, text=LVS_CF.replace("serial_no = 7", "serial_no = 8"))
     WorkerStatus.objects.create(
         pk=1, heartbeat=timezone.now() - timedelta(seconds=3), serial_no=7, kernel_ok=True,
-        table=TABLE,
     )  # fmt: skip
+    replace_table(TABLE)
     for address, port, state in [
         ("198.51.100.11", 80, "up"),
         ("198.51.100.12", 8080, "up"),

@@ -9,6 +9,7 @@ up different from the published configuration minus what health took out.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.ipvs.table import desired_state, format_table
+from monitoring.ipvs.table import desired_state, format_rows, format_table
 from monitoring.worker.heartbeat import last_seen
 from scripts.testbed.gui_client import PASSWORD, Client, free_port, read_db, wait_for_listener
 from virtualservers.lvsconf.model import RealServerRef
@@ -273,7 +274,11 @@ def test_twenty_clients_and_a_big_import_never_stop_the_worker_or_return_5xx(pro
                 "WHERE state = 'down'",
             )
         }
-        shown = read_db(db, "SELECT serial_no, table_text FROM monitoring_workerstatus")[0]
+        shown_serial, note = read_db(
+            db, "SELECT serial_no, table_note FROM monitoring_workerstatus"
+        )[0]
+        rows = read_db(db, 'SELECT "row" FROM monitoring_workertableservice ORDER BY "key"')
+        shown = (shown_serial, (note or "") + format_rows(json.loads(row) for (row,) in rows))
         expected = format_table(desired_state(config, down).table)
         if shown == (serial, expected):
             break

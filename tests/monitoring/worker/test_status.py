@@ -137,5 +137,59 @@ def test_a_round_with_nothing_changed_writes_the_heartbeat_and_reads_nothing_bac
     assert not [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     (update,) = [sql for sql in statements if sql.lstrip().upper().startswith("UPDATE")]
     quote = connection.ops.quote_name
-    assert quote("heartbeat") in update and quote("table") not in update
+    assert quote("heartbeat") in update
+    assert quote("table_note") not in update and quote("table_stamp") not in update
     assert WorkerStatus.objects.get().heartbeat.timestamp() == pytest.approx(clock.now)
+
+
+def health_round(
+    writer: StatusWriter, clock, refs: list[RealServerRef], members: int | None = None
+) -> list[str]:
+    """One health write (HEALTH_EVERY later) of `refs`, all up, with the health book's
+    `members` marker; the statements it ran."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.worker.status import HEALTH_EVERY
+
+    clock.now += HEALTH_EVERY
+    quiet = snapshot(refs, True, "")
+    quiet = HealthSnapshot(quiet.states, frozenset(), transitions=0, members=members)
+    with CaptureQueriesContext(connection) as queries:
+        assert writer.write(Enforced(None, None), quiet)
+    return [q["sql"] for q in queries.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_health_write_over_the_same_servers_reads_no_rows_back_and_one_that_left_goes():
+    # Reading 10,000 rows' keys back every ten seconds to find none stale was most of a health
+    # write (bench_worker.py); a server that left the configuration must still lose its row.
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    RealServerHealth.objects.create(virtual_name="old", address="192.0.2.200", port=80)
+    statements = health_round(writer, clock, SERVERS[:5], members=1)
+    assert [s for s in statements if s.lstrip().upper().startswith("DELETE")]  # "old" went
+    for _ in range(2):
+        statements = health_round(writer, clock, SERVERS[:5], members=1)
+        assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    health_round(writer, clock, SERVERS[:3], members=2)
+    rows = set(RealServerHealth.objects.values_list("address", flat=True))
+    assert rows == {r.address for r in SERVERS[:3]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_health_write_that_failed_leaves_no_stale_row_behind_the_next_one():
+    """The rows known to be the only ones are the committed ones: a write rolled back with
+    its cleanup must not let the next write skip the cleanup."""
+    from django.db import OperationalError
+
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    RealServerHealth.objects.create(virtual_name="old", address="192.0.2.200", port=80)
+    with DeadlockOnce(RealServerHealth, "INSERT", times=5).hook():
+        with pytest.raises(OperationalError):
+            health_round(writer, clock, SERVERS[:2], members=1)
+    assert RealServerHealth.objects.filter(virtual_name="old").exists()  # rolled back
+    health_round(writer, clock, SERVERS[:2], members=1)
+    rows = set(RealServerHealth.objects.values_list("address", flat=True))
+    assert rows == {r.address for r in SERVERS[:2]}

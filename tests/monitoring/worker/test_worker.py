@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from monitoring.ipvs import drivers
 from monitoring.ipvs.table import ServiceKey
-from monitoring.models import ConnectionSample, RealServerHealth, Revision, WorkerStatus
+from monitoring.live.worker_table import all_rows, ipvsadm_text
+from monitoring.models import (
+    ConnectionSample,
+    RealServerHealth,
+    Revision,
+    WorkerStatus,
+    WorkerTableService,
+)
 from monitoring.worker.loop import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,7 +99,7 @@ def test_it_takes_a_failed_server_out_of_the_table_and_reports_why(memory, liste
         assert abs((now - row.since).total_seconds()) < 60
         assert row.latency_ms is not None and 0 <= row.latency_ms < 5000
     status = WorkerStatus.objects.get()
-    assert status.kernel_ok and f"TCP  192.0.2.80:{listener} wlc" in status.table_text
+    assert status.kernel_ok and f"TCP  192.0.2.80:{listener} wlc" in ipvsadm_text()
     assert ConnectionSample.objects.count() == 2
     # A second pass updates the same rows rather than adding new ones.
     call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
@@ -108,20 +115,22 @@ def test_it_rewrites_the_shown_table_only_when_the_kernel_table_changed(memory, 
     worker.apply_if_needed()
     worker.write_status(force=True)
     status = WorkerStatus.objects.get()
-    assert f"TCP  192.0.2.80:{listener} wlc" in status.table_text
-    assert status.table[0]["virtual"] == "web"
-    WorkerStatus.objects.update(table_text="as written before")
+    assert f"TCP  192.0.2.80:{listener} wlc" in ipvsadm_text()
+    assert all_rows()[0]["virtual"] == "web"
+    WorkerTableService.objects.update(service="as written before")
     heartbeat = status.heartbeat
     worker.write_status(force=True)  # same table: only the heartbeat moves
     status = WorkerStatus.objects.get()
-    assert status.table_text == "as written before" and status.heartbeat > heartbeat
+    assert set(WorkerTableService.objects.values_list("service", flat=True)) == {
+        "as written before"
+    }
+    assert status.heartbeat > heartbeat
     key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
     dest = memory.table[key].destinations[("127.0.0.1", listener)]
     memory.table[key].destinations[dest.key] = replace(dest, active_conn=5)  # traffic
     worker.write_status(force=True)
-    status = WorkerStatus.objects.get()
-    assert status.table_text != "as written before"
-    (shown,) = [d for d in status.table[0]["destinations"] if d["port"] == listener]
+    assert WorkerTableService.objects.get().service == f"TCP  192.0.2.80:{listener}"
+    (shown,) = [d for d in all_rows()[0]["destinations"] if d["port"] == listener]
     assert shown["active"] == 5
 
 
@@ -152,7 +161,7 @@ def test_it_says_why_it_cannot_touch_the_kernel_and_shows_the_table_it_would_app
     status = WorkerStatus.objects.get()
     assert not status.kernel_ok
     assert "no IPVS" in status.kernel_message
-    assert status.table_text.startswith("# the table lvsadmin would apply")
+    assert ipvsadm_text().startswith("# the table lvsadmin would apply")
     assert RealServerHealth.objects.filter(state="up").count() == 1
 
 
@@ -513,3 +522,24 @@ def test_the_redundancy_step_learns_when_the_table_is_loaded(memory, listener, m
     assert worker.apply_if_needed(frozenset())
     worker.poll()
     assert loaded[-1] is True
+
+
+def test_a_step_keeps_its_database_connection_until_an_error_leaves_it_unusable(monkeypatch):
+    # Opening a connection before every step (close_old_connections with CONN_MAX_AGE 0) was
+    # the most expensive part of an unchanged poll, twice a second (bench_worker.py).
+    from django.db import connection
+
+    from monitoring.worker.loop import drop_unusable_connections
+
+    def step() -> object:
+        drop_unusable_connections()
+        assert Revision.objects.count() == 0
+        return connection.connection
+
+    first = step()
+    assert step() is first
+    connection.errors_occurred = True  # a query failed; the connection still answers
+    assert step() is first and not connection.errors_occurred
+    connection.errors_occurred = True
+    monkeypatch.setattr(connection, "is_usable", lambda: False)  # the server went away
+    assert step() is not first

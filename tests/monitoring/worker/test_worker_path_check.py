@@ -18,7 +18,8 @@ from monitoring.checks import probes
 from monitoring.checks.probes import ProbeResult
 from monitoring.ipvs import drivers
 from monitoring.ipvs.table import ServiceKey
-from monitoring.models import RealServerHealth, Revision, WorkerStatus
+from monitoring.live.worker_table import all_rows, ipvsadm_text
+from monitoring.models import RealServerHealth, Revision
 from monitoring.worker import loop
 from monitoring.worker.loop import Worker
 from virtualservers.lvsconf.paths import is_path_mark
@@ -124,9 +125,8 @@ def test_a_server_answering_only_directly_is_down_with_the_path_reason_everywher
         "after 2 s): is the VIP on its lo (with arp_ignore=1, arp_announce=2)? See Set up"
     )
     assert (row.state, row.last_error) == ("down", expected)
-    status = WorkerStatus.objects.get()
-    assert [service["service"] for service in status.table] == [f"TCP  {VIP}:3306"]
-    assert "FWM" not in status.table_text
+    assert [service["service"] for service in all_rows()] == [f"TCP  {VIP}:3306"]
+    assert "FWM" not in ipvsadm_text()
     (service,) = live_table()["services"]
     assert [out["health"]["last_error"] for out in service["out_of_table"]] == [expected]
 
