@@ -542,7 +542,8 @@ def summary(deaths: list[Death]) -> str:
         f"moved after median {statistics.median(moves):.2f} s ({min(moves):.2f}-"
         f"{max(moves):.2f}); client-visible outage median {statistics.median(outages):.2f} s "
         f"({min(outages):.2f}-{max(outages):.2f}); probes hurt {sum(d.hurt for d in deaths)} of "
-        f"{sum(d.sent for d in deaths)} sent in the outages; held connections surviving "
+        f"{sum(d.sent for d in deaths)} sent from the kills to a second after the moves; held "
+        f"connections surviving "
         f"{sum(d.survived for d in deaths)}/{sum(d.held for d in deaths)}"
     )
 
