@@ -456,7 +456,7 @@ def mysql_check(
         # Through the path PyMySQL takes a socket made here (marked). The client object is
         # built first and the socket connected right before the handshake, as PyMySQL itself
         # does for the direct check: the server's connect_timeout (10 s) runs from the TCP
-        # connect, and in the lab's loaded VM a starved thread took 3-17 s to build the object.
+        # connect, and in the lab's loaded VM a starved thread took 2.7-16.7 s to build it.
         # With the socket connected first the path check lost its login to the server's reset
         # ("Connection reset by peer") while the direct check beside it passed, and directors
         # active at once withdrew their VIPs by turns.
