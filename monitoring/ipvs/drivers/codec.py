@@ -313,7 +313,8 @@ class _Layout(NamedTuple):
     struct: struct.Struct  # the whole message, netlink header to padding
     headers: operator.itemgetter  # every header's fields, the sequence number first
     expected: tuple  # what they are in the message the layout was learned from
-    values: operator.itemgetter  # address, port's two bytes, family, the five totals
+    endpoint: operator.itemgetter  # the address, the port's two bytes, the address family
+    totals: operator.itemgetter  # the five totals
 
 
 # A destination's message: netlink header (length, type, flags, sequence number; the port id
@@ -348,20 +349,26 @@ class DestTraffic:
             layout = self.layouts[size] = _learn(data, size, service_family)
         if layout is None or len(data) % size:
             return False
-        expected, headers, values = (seq, *layout.expected[1:]), layout.headers, layout.values
+        # Each step over the messages in C (map) but the one that names the destinations.
+        rows = list(layout.struct.iter_unpack(data))
+        expected = (seq, *layout.expected[1:])
+        if any(map(expected.__ne__, map(layout.headers, rows))):
+            return False
         addresses = self.addresses
-        for fields in layout.struct.iter_unpack(data):
-            if headers(fields) != expected:
-                return False
-            raw, high, low, af, *totals = values(fields)
+        keys = []
+        for raw, high, low, af in map(layout.endpoint, rows):
             address = addresses.get(raw)
             if address is None:
                 address = addresses[raw] = _address(raw, af)
-            into[(address, high << 8 | low)] = tuple.__new__(Traffic, totals)
+            keys.append((address, high << 8 | low))
+        into.update(zip(keys, map(_as_traffic, map(layout.totals, rows)), strict=True))
         return True
 
 
-_UNKNOWN = _Layout(struct.Struct(""), operator.itemgetter(0), (), operator.itemgetter(0))
+_as_traffic = functools.partial(tuple.__new__, Traffic)
+
+
+_UNKNOWN = _Layout(struct.Struct(""), operator.itemgetter(0), (), *[operator.itemgetter(0)] * 2)
 
 
 def _address(raw: bytes, af: int) -> str:
@@ -397,17 +404,96 @@ def _learn(data: bytes, size: int, service_family: int) -> _Layout | None:
     layout_struct = struct.Struct(fmt)
     fields = layout_struct.unpack_from(data)
     pick = operator.itemgetter(*headers)
-    layout = _Layout(
-        layout_struct,
-        pick,
-        pick(fields),
-        operator.itemgetter(*(i for kind in _TRAFFIC_FIELDS for i in values[kind])),
-    )
-    raw, high, low, af, *totals = layout.values(fields)
+    picked = [i for kind in _TRAFFIC_FIELDS for i in values[kind]]
+    endpoint, totals = operator.itemgetter(*picked[:4]), operator.itemgetter(*picked[4:])
+    layout = _Layout(layout_struct, pick, pick(fields), endpoint, totals)
+    raw, high, low, af = endpoint(fields)
     dest = parse_dest(data, _BODY, end, service_family)
-    if ((_address(raw, af), high << 8 | low), tuple(totals)) != (dest.key, dest.traffic):
+    if ((_address(raw, af), high << 8 | low), totals(fields)) != (dest.key, dest.traffic):
         return None
     return layout
+
+
+# What a traffic read takes of a dumped service after its key: the STATS64 attribute's header and
+# its first five attributes (the totals), as _STATS64_HEAD reads them; the headers' fields and the
+# values picked apart by position.
+_SERVICE_STATS64 = struct.Struct("=HH" + _STATS64_HEAD.format[1:])
+_SERVICE_STATS64_HEADERS = operator.itemgetter(0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15)
+_SERVICE_STATS64_VALUES = operator.itemgetter(4, 7, 10, 13, 16)
+_SERVICE_KEY_KINDS = frozenset((SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK))
+
+
+class _ServiceLayout(NamedTuple):
+    """Where one kernel puts a traffic read's fields in a service's attribute of one length."""
+
+    key_length: int  # the key's attributes (family, then fwmark or protocol, address, port)
+    stats64: int  # STATS64's header, from the attribute's body
+    headers: tuple  # STATS64's header and its five totals' headers, as they were learned
+
+
+class ServiceCounters:
+    """The services of a dump, each read for its key, its counters and the payload that asks for
+    its destinations (all that a traffic read needs) where parse_service walks a dozen attributes
+    and builds a Service. A kernel sends a service's key attributes first and the same bytes for
+    the same service at every dump, so the bytes are looked up (`keys`: checked once against
+    ServiceCodec's packing of the key parse_service reads from them); its counters are read at
+    the place of STATS64 learned from the first service of that length (checked against
+    parse_service), their headers checked. Anything else is read by parse_service.
+    Measured in the lab VM at 10,000 x 10: parse_service was a fifth of the read.
+
+    Kept from one read to the next (the keys are the same while the table is); `keys` is emptied
+    when it holds far more keys than a dump has services (a table that changed)."""
+
+    def __init__(self) -> None:
+        self.codec = ServiceCodec()
+        self.keys: dict[bytes, tuple[ServiceKey, bytes]] = {}
+        self.layouts: dict[int, _ServiceLayout] = {}
+
+    def forget_gone(self, services: int) -> None:
+        """Called after a dump of `services` services: bound `keys` by the table's size."""
+        if len(self.keys) > 2 * services + 1024:
+            self.keys.clear()
+            self.codec = ServiceCodec()  # its own cache of keys too
+
+    def read(self, data: bytes, start: int, end: int) -> tuple[ServiceKey, bytes, Traffic | None]:
+        """(key, IPVS_CMD_GET_DEST's payload for it, counters or None) of the service attribute
+        whose body is data[start:end]."""
+        layout = self.layouts.get(end - start)
+        if layout is not None and layout.stats64 + _SERVICE_STATS64.size <= end - start:
+            known = self.keys.get(data[start : start + layout.key_length])
+            if known is not None:
+                head = _SERVICE_STATS64.unpack_from(data, start + layout.stats64)
+                if _SERVICE_STATS64_HEADERS(head) == layout.headers:
+                    key, payload = known
+                    return key, payload, tuple.__new__(Traffic, _SERVICE_STATS64_VALUES(head))
+        return self._learn(data, start, end)
+
+    def _learn(self, data: bytes, start: int, end: int) -> tuple[ServiceKey, bytes, Traffic | None]:
+        service = parse_service(data, start, end)
+        key = service.key
+        payload = self.codec.key_only(key)
+        key_length = stats64 = -1
+        for kind, body, _stop in walk_attrs(data, start, end):
+            if key_length < 0 and kind not in _SERVICE_KEY_KINDS:
+                key_length = body - 4 - start
+            if kind == SVC_STATS64:
+                stats64 = body - 4 - start
+        if (
+            0 <= key_length
+            and 0 <= stats64
+            and stats64 + _SERVICE_STATS64.size <= end - start
+            and data[start : start + key_length] == self.codec.key_attrs(key)
+        ):
+            head = _SERVICE_STATS64.unpack_from(data, start + stats64)
+            headers = _SERVICE_STATS64_HEADERS(head)
+            if (
+                headers[2::2] == _STATS64_LENGTHS
+                and headers[3::2] == _STATS64_KINDS
+                and _SERVICE_STATS64_VALUES(head) == service.traffic
+            ):
+                self.layouts[end - start] = _ServiceLayout(key_length, stats64, headers)
+                self.keys[data[start : start + key_length]] = (key, payload)
+        return key, payload, service.traffic
 
 
 def daemon_payload(state: str, iface: str = "", syncid: int = 0) -> bytes:

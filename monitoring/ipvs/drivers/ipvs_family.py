@@ -33,6 +33,7 @@ from monitoring.ipvs.drivers.codec import (
     IPVS_INFO_ATTR_VERSION,
     DestTraffic,
     ServiceCodec,
+    ServiceCounters,
     daemon_payload,
     parse_daemon,
     parse_dest,
@@ -83,6 +84,7 @@ class IPVSNetlink(GenericNetlink):
         ensure_ipvs_module()
         super().__init__()
         self.codec = ServiceCodec()
+        self.service_counters = ServiceCounters()  # kept: it learns the table's keys
         family = self.family_id(b"IPVS")
         if family is None:
             raise NoIPVSError("this kernel has no IPVS generic-netlink family (is ip_vs loaded?)")
@@ -117,7 +119,7 @@ class IPVSNetlink(GenericNetlink):
         table: Table = {}
         for service in self.services():
             entry = ServiceEntry(service)
-            seq = self._ask_destinations(service.key)
+            seq = self._ask_destinations(self.codec.key_only(service.key))
             for _type, payload in self._replies(seq):
                 for kind, start, end in walk_attrs(payload, 4):
                     if kind == IPVS_CMD_ATTR_DEST:
@@ -127,16 +129,18 @@ class IPVSNetlink(GenericNetlink):
         return table
 
     def traffic(self) -> TrafficTable:
-        """Each service's and destination's traffic counters: one dump of the services, then
-        one per service, its buffers of destinations decoded only for their addresses, ports
-        and counters (DestTraffic); any other buffer message by message."""
+        """Each service's and destination's traffic counters: one dump of the services, each
+        read for its key and counters only (ServiceCounters), then one dump per service, its
+        buffers of destinations decoded only for their addresses, ports and counters
+        (DestTraffic); any other buffer message by message."""
         reader = DestTraffic()
         table: TrafficTable = {}
-        for service in self.services():
-            if service.traffic is None:
+        services = self._service_counters()
+        for key, payload, totals in services:
+            if totals is None:
                 continue
-            seq = self._ask_destinations(service.key)
-            family = service.key.family
+            seq = self._ask_destinations(payload)
+            family = key.family
             destinations: dict[tuple[str, int], Traffic] = {}
             ended = False
             while not ended:
@@ -151,20 +155,31 @@ class IPVSNetlink(GenericNetlink):
                             dest = parse_dest(data, body, stop, family)
                             if dest.traffic is not None:
                                 destinations[dest.key] = dest.traffic
-            table[service.key] = ServiceTraffic(service.traffic, destinations)
+            table[key] = ServiceTraffic(totals, destinations)
+        self.service_counters.forget_gone(len(services))
         return table
 
-    def _ask_destinations(self, key: ServiceKey) -> int:
-        """Send the dump request for a service's destinations; its sequence number."""
+    def _service_counters(self) -> list[tuple[ServiceKey, bytes, Traffic | None]]:
+        """Each service's key, the payload asking for its destinations, and its counters (one
+        dump, read by ServiceCounters: the whole dump before the first request per service)."""
         seq = self._next_seq()
         self.sock.send(
-            self._message(
-                self.family,
-                NLM_F_REQUEST | NLM_F_DUMP,
-                IPVS_CMD_GET_DEST,
-                self.codec.key_only(key),
-                seq,
-            )
+            self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b"", seq)
+        )
+        read = self.service_counters.read
+        services = []
+        for _type, data, start, end in self._messages(seq):
+            for kind, body, stop in walk_attrs(data, start + 4, end):
+                if kind == IPVS_CMD_ATTR_SERVICE:
+                    services.append(read(data, body, stop))
+        return services
+
+    def _ask_destinations(self, payload: bytes) -> int:
+        """Send the dump request for the destinations of the service `payload` names
+        (ServiceCodec.key_only); its sequence number."""
+        seq = self._next_seq()
+        self.sock.send(
+            self._message(self.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_DEST, payload, seq)
         )
         return seq
 

@@ -232,3 +232,73 @@ def test_a_buffer_laid_out_otherwise_is_left_to_the_message_by_message_read():
         assert not reader.read_buffer(dest_message(7, other), 7, 4, {})
     done = struct.pack("=IHHIIi", 20, 3, 2, 7, 0, 0)
     assert not reader.read_buffer(done, 7, 4, {})
+
+
+def dumped_service(key: ServiceKey, *stats: tuple[int, bytes], scheduler: str = "wlc") -> bytes:
+    """A service's attribute body as a kernel dumps it: its key, settings, then the stats."""
+    body = codec.ServiceCodec().full(Service(key, scheduler))[4:]
+    for kind, payload in stats:
+        body += pack_attr(kind | NESTED, payload)
+    return body
+
+
+@pytest.mark.parametrize(
+    "key",
+    [WEB, ServiceKey.for_address("udp", "2001:db8::53", 53), ServiceKey.for_fwmark(7)],
+)
+def test_a_dumped_service_is_read_for_its_key_counters_and_the_request_for_its_destinations(key):
+    reader = codec.ServiceCounters()
+    request = codec.ServiceCodec().key_only(key)
+    for values in (BIG, SMALL):  # the second from the key and the place of the counters learned
+        body = dumped_service(
+            key, (codec.SVC_STATS, stats32(*SMALL)), (codec.SVC_STATS64, stats64(*values))
+        )
+        assert reader.read(body, 0, len(body)) == (key, request, values)
+    assert list(reader.keys.values()) == [(key, request)]
+    assert len(reader.layouts) == 1
+
+
+def test_a_service_laid_out_otherwise_is_read_as_parse_service_reads_it():
+    reader = codec.ServiceCounters()
+    usual = dumped_service(
+        WEB, (codec.SVC_STATS, stats32(*SMALL)), (codec.SVC_STATS64, stats64(*BIG))
+    )
+    assert reader.read(usual, 0, len(usual))[2] == BIG
+    # As long as the usual one, the same key, the stats the other way round: the place learned
+    # holds no STATS64 header.
+    swapped = dumped_service(
+        WEB, (codec.SVC_STATS64, stats64(*BIG)), (codec.SVC_STATS, stats32(*SMALL))
+    )
+    assert len(swapped) == len(usual)
+    assert reader.read(swapped, 0, len(swapped))[2] == BIG
+    # Padding before each u64, the 32-bit stats only, none at all.
+    for body, values in (
+        (dumped_service(WEB, (codec.SVC_STATS64, stats64(*SMALL, pad=True))), SMALL),
+        (dumped_service(WEB, (codec.SVC_STATS, stats32(*SMALL))), SMALL),
+        (dumped_service(WEB), None),
+    ):
+        assert reader.read(body, 0, len(body)) == (WEB, codec.ServiceCodec().key_only(WEB), values)
+
+
+def test_key_bytes_that_are_not_the_packing_of_their_key_are_never_looked_up():
+    # An IPv4 address with something after its four bytes (the kernel sends zeros there): the
+    # key is the same, the bytes are not those of any other service's key.
+    reader = codec.ServiceCounters()
+    key_attrs = codec.ServiceCodec().key_attrs(WEB)
+    address_at = key_attrs.index(bytes([192, 0, 2, 240]))
+    odd = key_attrs[: address_at + 4] + b"\xff" * 12 + key_attrs[address_at + 16 :]
+    stats = pack_attr(codec.SVC_STATS64 | NESTED, stats64(*BIG))
+    for body in (key_attrs + stats, odd + stats):
+        assert reader.read(body, 0, len(body))[::2] == (WEB, BIG)
+    assert list(reader.keys) == [key_attrs]
+
+
+def test_the_keys_learned_are_forgotten_when_far_more_than_a_dumps_services():
+    reader = codec.ServiceCounters()
+    for mark in range(1, 1100):
+        body = dumped_service(ServiceKey.for_fwmark(mark), (codec.SVC_STATS64, stats64(*SMALL)))
+        reader.read(body, 0, len(body))
+    reader.forget_gone(1099)
+    assert len(reader.keys) == 1099
+    reader.forget_gone(10)
+    assert reader.keys == {}

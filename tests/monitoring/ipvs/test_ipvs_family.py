@@ -78,6 +78,7 @@ def ipvs_on_stand_in() -> IPVSNetlink:
     ipvs.sock = KernelSocket()
     ipvs.seq, ipvs.messages_sent, ipvs.family = 1000, 0, FAMILY_ID
     ipvs.codec = codec.ServiceCodec()
+    ipvs.service_counters = codec.ServiceCounters()
     return ipvs
 
 
@@ -93,3 +94,11 @@ def test_the_traffic_read_gives_every_services_and_destinations_counters():
 def test_the_traffic_read_says_what_the_full_dump_says_of_the_counters():
     ipvs = ipvs_on_stand_in()
     assert ipvs.traffic() == traffic_of(ipvs.dump_netlink())
+
+
+def test_a_second_read_from_the_services_keys_learned_gives_the_same_counters():
+    ipvs = ipvs_on_stand_in()
+    first = ipvs.traffic()
+    assert len(ipvs.service_counters.keys) == len(KERNEL)
+    assert ipvs.traffic() == first
+    assert ipvs.sock.buffers == []
