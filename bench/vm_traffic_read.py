@@ -3,8 +3,9 @@ real servers, in the lab VM as root (`make bench` runs every bench/vm_*.py there
 `LAB_MODE=bench scripts/lab.sh bench/vm_traffic_read.py` runs this one).
 
 The counters exist only over netlink (one request per service); the worker reads them every
-TRAFFIC_EVERY seconds on its status thread, on a socket of its own, taking of each destination
-only its address, port and counters (codec.DestTraffic). Printed for each size: that read beside
+TRAFFIC_EVERY seconds on its status thread, on a socket of its own, taking of each service only
+its key and counters (codec.ServiceCounters) and of each destination only its address, port and
+counters (codec.DestTraffic), Python's garbage collector paused meanwhile. Printed for each size: that read beside
 `ipvsadm -Ln --stats --exact` (the ratio is what means something under QEMU/TCG), the full netlink
 dump that the read was before (every attribute of every destination), and the share of one core
 each costs at the worker's interval. Goal: no slower than ipvsadm's own read of the same counters.

@@ -8,9 +8,11 @@ read), else asks netlink: one dump of the services, then one per service for its
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from monitoring.ipvs.drivers import procfs
 from monitoring.ipvs.drivers.base import DriverError, NoIPVSError, SyncDaemon
@@ -75,6 +77,20 @@ def ensure_ipvs_module() -> None:
         )
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a bulk read: a traffic read at 10,000 x 10 keeps
+    some 200,000 new tuples (no cycles among them), and every 700 kept started a collection, 8%
+    of the read measured in the lab VM. Process-wide: switched back on only if it was on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class IPVSNetlink(GenericNetlink):
     """One generic-netlink socket to the kernel's IPVS family."""
 
@@ -132,7 +148,11 @@ class IPVSNetlink(GenericNetlink):
         """Each service's and destination's traffic counters: one dump of the services, each
         read for its key and counters only (ServiceCounters), then one dump per service, its
         buffers of destinations decoded only for their addresses, ports and counters
-        (DestTraffic); any other buffer message by message."""
+        (DestTraffic); any other buffer message by message. The garbage collector waits."""
+        with collector_paused():
+            return self._traffic()
+
+    def _traffic(self) -> TrafficTable:
         reader = DestTraffic()
         table: TrafficTable = {}
         services = self._service_counters()

@@ -4,6 +4,10 @@ full netlink dump, with destinations several to a buffer as the kernel sends the
 
 from __future__ import annotations
 
+import gc
+
+import pytest
+
 from monitoring.ipvs.drivers import codec, netlink
 from monitoring.ipvs.drivers.ipvs_family import IPVSNetlink
 from monitoring.ipvs.drivers.netlink import U32, pack_attr, walk_attrs
@@ -102,3 +106,23 @@ def test_a_second_read_from_the_services_keys_learned_gives_the_same_counters():
     assert len(ipvs.service_counters.keys) == len(KERNEL)
     assert ipvs.traffic() == first
     assert ipvs.sock.buffers == []
+
+
+def test_the_garbage_collector_waits_for_the_read_and_is_left_as_it_was():
+    ipvs = ipvs_on_stand_in()
+    collecting: list[bool] = []
+    send = ipvs.sock.send
+    ipvs.sock.send = lambda data: (collecting.append(gc.isenabled()), send(data))[1]
+    assert ipvs.traffic()
+    assert collecting and not any(collecting)
+    assert gc.isenabled()
+    ipvs.sock.recv = lambda _size: (_ for _ in ()).throw(OSError("gone"))
+    with pytest.raises(OSError):
+        ipvs.traffic()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ipvs_on_stand_in().traffic()
+        assert not gc.isenabled()  # someone else's choice, not switched on behind their back
+    finally:
+        gc.enable()
