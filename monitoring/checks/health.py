@@ -43,6 +43,9 @@ class ServerHealth:
     # result. leader: None for a server checked itself.
     leader: RealServerRef | None = None
     followers: list[RealServerRef] = field(default_factory=list)
+    # Checked on a schedule kept elsewhere (the connect scanner's, see hand_over): the book
+    # records what it is told and does not schedule the server itself.
+    scanned: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,10 +166,22 @@ class HealthBook:
                 or server.running
                 or server.next_due != when
                 or server.leader is not None
+                or server.scanned
             ):
                 continue
             result.append(server)
         return result
+
+    def hand_over(self, refs: set[RealServerRef]) -> None:
+        """From now on the checks of `refs` run on a schedule kept elsewhere (the connect
+        scanner's); the book schedules every other server again, those it takes back at once."""
+        now = self.clock()
+        for ref, server in self.servers.items():
+            scanned = ref in refs
+            if server.scanned and not scanned:
+                server.next_due, server.running = now, False
+                self._schedule(server)
+            server.scanned = scanned
 
     def reschedule_all(self, when: float) -> None:
         for server in self.servers.values():
@@ -232,7 +247,7 @@ class HealthBook:
         server.last_check = now
         server.latency = latency
         server.next_due = max(started + server.spec.timeout, now)
-        if server.leader is None:  # a follower is not checked itself
+        if server.leader is None and not server.scanned:  # a follower is not checked itself
             self._schedule(server)
         return now
 

@@ -1,8 +1,15 @@
-"""A batch TCP-connect prober: one epoll in one thread for every plain connect check.
+"""A batch TCP-connect prober: one epoll in one thread for every plain connect check, on a
+schedule of its own.
 
 An asyncio task per check costs about 0.3 ms of CPU, too much for 10,000 servers every 2 s on a
-quarter of a core. Here a check is a non-blocking connect, an epoll event and getsockopt: tens of
-microseconds. Results go back to the worker's event loop in batches.
+quarter of a core. Here a check is a non-blocking connect, an epoll event and a close: a few
+microseconds of Python. The worker hands the scanner its plain connect checks once per
+configuration (watch()); the scanner runs each every interval from a timing wheel and tells the
+worker's event loop only what can change a real server's state: every failure, and the passes
+after one until `quiet_after` of them in a row brought the server back (the health book's rise).
+Later passes are quiet: they stamp the servers' last check and latency and count the latency,
+and nothing else. With the event loop scheduling and recording each of 5,000 checks a second,
+the loop cost as much CPU as the scanner itself (bench/bench_worker.py).
 
 A real server with a check through the forwarding path (lvsconf.paths) gets two connects at
 once, to its own address and, marked, to the VIP; one verdict is delivered when both are in.
@@ -30,10 +37,10 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import NamedTuple
+from bisect import bisect_left
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
 
 from monitoring.checks.probes import ProbeResult, both_ways, path_socket
 from virtualservers.lvsconf.paths import PathCheck
@@ -49,6 +56,65 @@ _LINGER = (socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
 _FAILED = select.EPOLLERR | select.EPOLLHUP
 _WATCHED = select.EPOLLOUT | _FAILED
 READY_AT_ONCE = 1023  # Python's default for epoll.poll's maxevents
+SLOT = 0.01  # the timing wheel's slot, seconds: also the longest epoll wait
+EXPIRY_EVERY = 0.05  # seconds between looks for connects past their timeout
+
+
+class Stamped(Protocol):
+    """What a quiet pass updates: the health book's record of one real server."""
+
+    last_check: float | None
+    latency: float | None
+
+
+class LatencyCounts(Protocol):
+    """Where quiet passes count their latency: a histogram's buckets (metrics.counters)."""
+
+    bounds: tuple[float, ...]
+    counts: list[int]
+    sum: float
+
+
+class Watched(NamedTuple):
+    """A plain connect check the scanner runs every `timeout` seconds (lvs.cf's timeout is both
+    the interval and the connect's limit, as nanny's), first in `first_in` seconds."""
+
+    token: object  # reported back as (token, the time the check was due) with its results
+    servers: Sequence[Stamped]  # the real servers a quiet pass stamps (one check stands for all)
+    address: str
+    port: int
+    timeout: float
+    quiet_after: int  # passes in a row reported before passes go quiet (the rise threshold)
+    path: PathCheck | None = None  # also checked through the forwarding path, once it is ready
+    first_in: float = 0.0
+
+
+class _Watch:
+    """One check on the wheel (or in flight: never both). `live` goes False when the worker
+    stops watching it; a result that comes in after is dropped."""
+
+    __slots__ = ("token", "servers", "target", "family", "timeout", "quiet_after", "path",
+                 "key", "due", "streak", "live", "once")  # fmt: skip
+
+    def __init__(self, token, servers, address, port, timeout, quiet_after, path, due, once):
+        self.token, self.servers = token, servers
+        self.target = (address, port)
+        self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.timeout, self.quiet_after, self.path = timeout, quiet_after, path
+        self.key = (address, port, timeout, quiet_after, path)
+        self.due, self.streak, self.live, self.once = due, 0, True, once
+
+
+class _Both:
+    """A check made both ways: the direct connect's result waits for the path's, or the
+    other way round."""
+
+    __slots__ = ("path", "direct", "through")
+
+    def __init__(self, path: PathCheck) -> None:
+        self.path = path
+        self.direct: ProbeResult | None = None
+        self.through: ProbeResult | None = None
 
 
 def _close_with_reset(sock: _socket.socket) -> None:
@@ -56,49 +122,42 @@ def _close_with_reset(sock: _socket.socket) -> None:
     sock.close()
 
 
-@dataclass
-class _Both:
-    """A check made both ways: the direct connect's result waits for the path's, or the
-    other way round."""
-
-    path: PathCheck
-    direct: ProbeResult | None = None
-    through: ProbeResult | None = None
-
-
-@dataclass(frozen=True)
-class _Half:
-    """The token of one of the two connects of a check made both ways."""
-
-    token: object
-    both: _Both
-    through: bool
-
-
-class _Pending(NamedTuple):
-    """A connect in flight (a tuple: one is made for every check)."""
-
-    sock: _socket.socket
-    token: object
-    started: float
-    deadline: float
-    timeout: float
-
-
 class ConnectScanner:
-    """submit(token, address, port, timeout); `deliver(list[(token, ProbeResult)])` is called
-    from the scanner thread (the worker appends the batch to a deque its loop empties)."""
+    """watch({key: Watched}) hands over the checks to run on the scanner's schedule (replacing
+    the previous set; a check whose address, port, timeout, threshold and path are unchanged
+    keeps its place in the schedule); submit(token, address, port, timeout) runs one check once.
+    `deliver(list[(token, ProbeResult)])` is called from the scanner thread with what is
+    reported (the worker appends the batch to a deque its loop empties). path_ready(path):
+    whether a check may go through the path yet (its private service is in the kernel)."""
 
-    def __init__(self, deliver: Callable[[list[tuple[object, ProbeResult]]], None]) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[list[tuple[object, ProbeResult]]], None],
+        latencies: LatencyCounts | None = None,
+        path_ready: Callable[[PathCheck], bool] = lambda path: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.deliver = deliver
-        self.queue: deque[tuple[object, str, int, float, PathCheck | None]] = deque()
-        self.pending: dict[int, _Pending] = {}
+        self.latencies = latencies
+        self.path_ready = path_ready
+        self.clock = clock  # the health book's clock, for the last-check stamps
+        # What the other threads hand over: (token, address, port, timeout, path) to run once,
+        # or a dict of Watched, the new set to run on the schedule.
+        self.queue: deque = deque()
+        self.pending: dict[int, tuple[_socket.socket, _Watch, float, tuple | None]] = {}
+        self.watches: dict[object, _Watch] = {}
+        self.wheel: defaultdict[int, list[_Watch]] = defaultdict(list)
+        self.slot = int(time.monotonic() / SLOT)  # the next slot of the wheel to run
+        self.checks = 0  # connects started (checks made both ways count two)
         self.epoll = select.epoll()
         self.running = True
         self.thread = threading.Thread(
             target=self._run, name="lvsadmin-connect-scanner", daemon=True
         )
         self.thread.start()
+
+    def watch(self, checks: dict[object, Watched]) -> None:
+        self.queue.append(dict(checks))
 
     def submit(
         self,
@@ -113,128 +172,190 @@ class ConnectScanner:
     def close(self) -> None:
         self.running = False
         self.thread.join(timeout=5)
-        for item in self.pending.values():
-            item.sock.close()
+        for sock, *_ in self.pending.values():
+            sock.close()
         self.epoll.close()
 
-    def _submitted(
-        self,
-        results: list,
-        token: object,
-        address: str,
-        port: int,
-        timeout: float,
-        path: PathCheck | None,
-    ) -> None:
+    # --- on the scanner's thread ------------------------------------------------------------
+    def _handed(self, item, now: float, results: list) -> None:
+        if isinstance(item, dict):
+            self._rewatch(item, now)
+            return
+        token, address, port, timeout, path = item
+        once = _Watch(token, (), address, port, timeout, 1 << 30, path, now, True)
+        self._launch(once, now, results)
+
+    def _rewatch(self, checks: dict[object, Watched], now: float) -> None:
+        old, self.watches = self.watches, {}
+        for key, check in checks.items():
+            kept = old.pop(key, None)
+            params = (check.address, check.port, check.timeout, check.quiet_after, check.path)
+            if kept is not None and kept.key == params:
+                kept.token, kept.servers = check.token, check.servers
+                self.watches[key] = kept
+                continue
+            if kept is not None:
+                kept.live = False
+            watch = _Watch(check.token, check.servers, check.address, check.port, check.timeout,
+                           check.quiet_after, check.path, now + check.first_in, False)  # fmt: skip
+            self.watches[key] = watch
+            self.wheel[int(watch.due / SLOT) + 1].append(watch)
+        for gone in old.values():
+            gone.live = False
+
+    def _launch(self, watch: _Watch, now: float, results: list) -> None:
+        path = watch.path
+        if path is not None and not self.path_ready(path):
+            path = None
         if path is None:
-            self._start(results, token, address, port, timeout)
+            self._connect(watch, now, None, results)
             return
         both = _Both(path)
-        self._start(results, _Half(token, both, False), address, port, timeout)
-        self._start(results, _Half(token, both, True), path.vip, port, timeout, path)
+        self._connect(watch, now, (both, False), results)
+        self._connect(watch, now, (both, True), results)
 
-    def _start(
-        self,
-        results: list,
-        token: object,
-        address: str,
-        port: int,
-        timeout: float,
-        path: PathCheck | None = None,
-    ) -> None:
-        now = time.monotonic()
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        if path is None:
-            sock = _PLAIN(family, _STREAM)
+    def _connect(self, watch: _Watch, now: float, half: tuple | None, results: list) -> None:
+        self.checks += 1
+        if half is None or not half[1]:
+            sock = _PLAIN(watch.family, _STREAM)
             sock.setsockopt(*_QUICKACK)  # see the docstring
+            target = watch.target
         else:
+            path = half[0].path
             try:
                 sock = path_socket(path)
             except OSError as exc:
-                results.append((token, ProbeResult(False, 0.0, f"cannot open: {exc.strerror}")))
+                self._half_done(watch, now, half, _failed(f"cannot open: {exc.strerror}"), results)
                 return
             sock.setblocking(False)
-        code = sock.connect_ex((address, port))
+            target = (path.vip, watch.target[1])
+        code = sock.connect_ex(target)
+        if code == errno.EINPROGRESS:
+            fd = sock.fileno()
+            self.pending[fd] = (sock, watch, now, half)
+            self.epoll.register(fd, _WATCHED)
+            return
         if code == 0:
             _close_with_reset(sock)
-            results.append((token, ProbeResult(True, time.monotonic() - now)))
-        elif code == errno.EINPROGRESS:
-            fd = sock.fileno()
-            self.pending[fd] = _Pending(sock, token, now, now + timeout, timeout)
-            self.epoll.register(fd, _WATCHED)
+            result = ProbeResult(True, time.monotonic() - now)
         else:
             sock.close()
-            results.append((token, ProbeResult(False, time.monotonic() - now, _reason(code))))
+            result = ProbeResult(False, time.monotonic() - now, _reason(code))
+        self._half_done(watch, now, half, result, results)
 
     def _answered(self, results: list) -> None:
         """Every connect answered by now. One poll returns at most READY_AT_ONCE: after the
         thread was held up (a loaded machine) thousands may be ready, and those left in the
         kernel would be taken for timed out by the expiry that follows. Each batch is closed
-        before the next poll (a closed socket leaves the epoll set), so no socket comes twice."""
-        ready = self.epoll.poll(0.01, READY_AT_ONCE)
+        before the next poll (a closed socket leaves the epoll set), so no socket comes twice.
+        A pass that is quiet (see the docstring) is handled here in line: it is nearly every
+        check of every round."""
+        ready = self.epoll.poll(SLOT, READY_AT_ONCE)
+        if not ready:
+            return
+        now, wall = time.monotonic(), self.clock()
+        pending, wheel = self.pending, self.wheel
+        latencies = self.latencies
         while True:
             for fd, events in ready:
-                item = self.pending.pop(fd, None)
+                item = pending.pop(fd, None)
                 if item is None:
                     continue
+                sock, watch, started, half = item
                 # Closing the socket takes it out of the epoll set: no unregister call needed.
-                latency = time.monotonic() - item.started
                 if events & _FAILED:
-                    code = item.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    item.sock.close()
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    sock.close()
                     reason = _reason(code) if code else "connection closed"
-                    results.append((item.token, ProbeResult(False, latency, reason)))
-                else:  # writable without an error: connected
-                    _close_with_reset(item.sock)
-                    results.append((item.token, ProbeResult(True, latency)))
+                    self._half_done(
+                        watch, started, half, ProbeResult(False, now - started, reason), results
+                    )
+                    continue
+                sock.setsockopt(*_LINGER)
+                sock.close()
+                streak = watch.streak + 1
+                if half is not None or streak <= watch.quiet_after or not watch.live:
+                    self._half_done(watch, started, half, ProbeResult(True, now - started), results)
+                    continue
+                watch.streak = streak
+                latency = now - started
+                for server in watch.servers:
+                    server.last_check, server.latency = wall, latency
+                if latencies is not None:
+                    latencies.counts[bisect_left(latencies.bounds, latency)] += 1
+                    latencies.sum += latency
+                due = watch.due + watch.timeout
+                watch.due = due if due > now else now
+                wheel[int(watch.due / SLOT) + 1].append(watch)
             if len(ready) < READY_AT_ONCE:
                 return
             ready = self.epoll.poll(0, READY_AT_ONCE)
 
+    def _half_done(
+        self, watch: _Watch, started: float, half: tuple | None, result: ProbeResult, results
+    ) -> None:
+        """One connect's result: with the other half's when made both ways, then reported."""
+        if half is not None:
+            both, through = half
+            if through:
+                both.through = result
+            else:
+                both.direct = result
+            if both.direct is None or both.through is None:
+                return
+            result = both_ways(both.direct, both.through, both.path)
+        if watch.once:
+            results.append((watch.token, result))
+            return
+        if not watch.live:
+            return
+        watch.streak = watch.streak + 1 if result.ok else 0
+        results.append(((watch.token, watch.due), result))
+        now = time.monotonic()
+        due = watch.due + watch.timeout
+        watch.due = due if due > now else now
+        self.wheel[int(watch.due / SLOT) + 1].append(watch)
+
+    def _expired(self, now: float, results: list) -> None:
+        expired = [
+            fd for fd, (_, watch, started, _) in self.pending.items()
+            if started + watch.timeout <= now
+        ]  # fmt: skip
+        for fd in expired:
+            sock, watch, started, half = self.pending.pop(fd)
+            sock.close()
+            reason = f"connect timed out after {watch.timeout:g} s"
+            self._half_done(
+                watch, started, half, ProbeResult(False, now - started, reason), results
+            )
+
     def _run(self) -> None:
-        next_expiry = time.monotonic() + 0.05
+        next_expiry = time.monotonic() + EXPIRY_EVERY
+        queue, wheel = self.queue, self.wheel
         while self.running:
             results: list[tuple[object, ProbeResult]] = []
-            queue = self.queue
+            now = time.monotonic()
             while queue:
-                self._submitted(results, *queue.popleft())
+                self._handed(queue.popleft(), now, results)
+            last = int(now / SLOT)
+            while self.slot <= last:
+                due = wheel.pop(self.slot, None)
+                self.slot += 1
+                if due:
+                    for watch in due:
+                        if watch.live:
+                            self._launch(watch, now, results)
             self._answered(results)
             now = time.monotonic()
             if now >= next_expiry:
-                next_expiry = now + 0.05
-                for fd in [fd for fd, item in self.pending.items() if item.deadline <= now]:
-                    item = self.pending.pop(fd)
-                    item.sock.close()
-                    results.append(
-                        (
-                            item.token,
-                            ProbeResult(
-                                False,
-                                now - item.started,
-                                f"connect timed out after {item.timeout:g} s",
-                            ),
-                        )
-                    )
-            results = _joined(results)
+                next_expiry = now + EXPIRY_EVERY
+                self._expired(now, results)
             if results:
                 self.deliver(results)
 
 
-def _joined(results: list[tuple[object, ProbeResult]]) -> list[tuple[object, ProbeResult]]:
-    """The results to deliver: a check made both ways only once both of its halves are in."""
-    delivered = []
-    for token, result in results:
-        if not isinstance(token, _Half):
-            delivered.append((token, result))
-            continue
-        both = token.both
-        if token.through:
-            both.through = result
-        else:
-            both.direct = result
-        if both.direct is not None and both.through is not None:
-            delivered.append((token.token, both_ways(both.direct, both.through, both.path)))
-    return delivered
+def _failed(reason: str) -> ProbeResult:
+    return ProbeResult(False, 0.0, reason)
 
 
 def _reason(code: int) -> str:

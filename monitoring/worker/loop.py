@@ -28,7 +28,7 @@ from monitoring.arpguard.watch import ArpWatch
 from monitoring.checks import programs
 from monitoring.checks.health import HealthBook, Transition
 from monitoring.checks.probes import CheckSpec, ProbeResult, probe_both_ways
-from monitoring.checks.scanner import ConnectScanner
+from monitoring.checks.scanner import ConnectScanner, Watched
 from monitoring.checks.slowstart import SlowStart
 from monitoring.ipvs.coordination import WorkerPresence
 from monitoring.ipvs.writer import KernelWriter
@@ -211,6 +211,7 @@ class Worker:
         if loaded.config is None:
             self.source_stamp, self.config = None, None
             self.book.sync(LvsConfig())
+            self.watch_checks()
             self.slow_start.sync(LvsConfig())
             self.load.sync(LvsConfig())
             self.kernel.paths = {}
@@ -223,6 +224,7 @@ class Worker:
         paths = path_checks(loaded.config, kinds)
         self.kernel.paths = paths
         self.book.sync(loaded.config, loaded.checks, paths)
+        self.watch_checks()
         self.slow_start.sync(loaded.config)
         self.load.sync(loaded.config)
         self.kernel.need_converge = True
@@ -363,20 +365,37 @@ class Worker:
             taken += 1
         return taken
 
-    def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
-        due = self.book.due()
+    def watch_checks(self) -> None:
+        """Hand every plain connect check to the scanner, which runs them on its own schedule
+        and reports only failures and the passes that follow one (checks.scanner); the book
+        keeps scheduling the others (HTTP, MySQL, programs...). Once per configuration."""
         scanner = self.scanner
+        if scanner is None:
+            return
+        now, servers = self.clock(), self.book.servers
+        watched: dict[RealServerRef, Watched] = {}
+        for ref, server in servers.items():
+            if server.leader is not None or not is_plain_connect(server.spec):
+                continue
+            stamped = [server, *(servers[r] for r in server.followers)]
+            watched[ref] = Watched(
+                server,
+                stamped,
+                ref.address,
+                ref.port,
+                server.spec.timeout,
+                max(s.threshold for s in stamped),  # the passes a return needs, for each sharer
+                server.path,
+                max(0.0, server.next_due - now),
+            )
+        self.book.hand_over(set(watched))
+        scanner.watch(watched)
+
+    def start_due_checks(self, limit: asyncio.Semaphore, tasks: set[asyncio.Task]) -> int:
+        """Start the checks the book schedules (every check but the scanner's)."""
+        due = self.book.due()
         for server in due:
             server.running = True
-            if scanner is not None and is_plain_connect(server.spec):
-                scanner.submit(
-                    (server, server.next_due),
-                    server.ref.address,
-                    server.ref.port,
-                    server.spec.timeout,
-                    self.path_of(server),
-                )
-                continue
             task = asyncio.get_running_loop().create_task(self.run_check(server, limit))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -407,7 +426,13 @@ class Worker:
             return loop.run_in_executor(executor, call)
 
         if not once:
-            self.scanner = ConnectScanner(self.scanned.append)  # a deque: safe across threads
+            self.scanner = ConnectScanner(
+                self.scanned.append,  # a deque: safe across threads
+                self.metrics.quiet_latency,
+                self.kernel.path_written,
+                self.clock,
+            )
+            self.watch_checks()
         arp_watch = None
         if not once and worker().arp_guard and packet.can_ask():
             arp_watch = ArpWatch(

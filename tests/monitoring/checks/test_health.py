@@ -162,3 +162,16 @@ def test_the_members_marker_moves_only_when_servers_come_or_go():
     assert health.members == first
     health.sync(seed(servers=[RealServer("db1", "192.0.2.241", True, None, 1)]))
     assert health.members == first + 1
+
+
+def test_servers_handed_over_are_not_scheduled_by_the_book_and_one_taken_back_is_due_at_once():
+    health, clock = book()
+    health.hand_over({DB1})  # the connect scanner runs DB1's check on its own schedule
+    later = clock.now + 60
+    assert {s.ref for s in health.due(later)} == {DB2}
+    # What the scanner reports is recorded, but puts nothing on the book's schedule.
+    health.record(DB1, FAIL, started=clock.now)
+    assert health.down() == {DB1}
+    assert health.due(later + 60) == []  # DB2 was taken above and runs; DB1 is not the book's
+    health.hand_over(set())  # DB1's check is the book's again (an HTTP check instead, say)
+    assert [s.ref for s in health.due(clock.now)] == [DB1]

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from monitoring.checks.probes import ProbeResult
-from monitoring.checks.scanner import ConnectScanner
+from monitoring.checks.scanner import ConnectScanner, Watched
+from monitoring.metrics.counters import LATENCY_BUCKETS, Histogram
 
 
 class Results:
@@ -171,4 +172,124 @@ def test_connected_checks_are_not_timed_out_when_more_are_ready_than_one_poll_re
     instance.queue.extend([(token, "127.0.0.1", port, 5.0, None) for token in tokens])
     got = results.wait(*tokens, timeout=30)
     assert [r.reason for r in got if not r.ok] == []
+    server.close()
+
+
+# --- checks on the scanner's own schedule (watch) ---------------------------------------------
+class Stamp:
+    """What the health book keeps of one real server, as far as a quiet pass touches it."""
+
+    def __init__(self) -> None:
+        self.last_check: float | None = None
+        self.latency: float | None = None
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    """Poll a condition the scanner's own schedule makes true (its interval here: 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the scanner never got there"
+        time.sleep(0.02)
+
+
+class Reports(Results):
+    """Every report in order (a watched check reports more than once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all: list[tuple[object, ProbeResult]] = []
+
+    def deliver(self, batch) -> None:
+        with self.event:
+            self.all.extend(batch)
+        super().deliver(batch)
+
+
+@pytest.fixture
+def watching() -> Iterator[tuple[ConnectScanner, Reports, Histogram]]:
+    reports, latencies = Reports(), Histogram(LATENCY_BUCKETS)
+    instance = ConnectScanner(reports.deliver, latencies)
+    yield instance, reports, latencies
+    instance.close()
+
+
+def watched(port: int, stamp: Stamp, quiet_after: int = 2, token: object = "db1") -> Watched:
+    return Watched(token, [stamp], "127.0.0.1", port, 0.2, quiet_after)
+
+
+def test_a_check_that_keeps_passing_is_reported_until_it_goes_quiet_then_only_stamped(
+    watching,
+) -> None:
+    instance, reports, latencies = watching
+    server, stamp = listener(backlog=128), Stamp()
+    instance.watch({"db1": watched(server.getsockname()[1], stamp, quiet_after=2)})
+    wait_until(lambda: instance.checks >= 6)
+    time.sleep(0.05)  # the sixth check's answer
+    # The event loop hears of the first two passes (what a return needs), not of the others...
+    assert [(token, result.ok) for (token, _due), result in reports.all] == [("db1", True)] * 2
+    # ...which stamp the server's last check and latency, and count in the latency histogram.
+    first_stamp = stamp.last_check
+    wait_until(lambda: stamp.last_check != first_stamp)
+    assert stamp.latency is not None and stamp.latency >= 0
+    assert sum(latencies.counts) >= 4 and latencies.sum > 0
+    server.close()
+
+
+def test_a_failure_is_reported_at_once_and_the_passes_after_it_until_quiet_again(
+    watching,
+) -> None:
+    instance, reports, _ = watching
+    server, stamp = listener(backlog=128), Stamp()
+    port = server.getsockname()[1]
+    instance.watch({"db1": watched(port, stamp, quiet_after=2)})
+    wait_until(lambda: instance.checks >= 4)  # quiet by now
+    server.close()
+    wait_until(lambda: any(not result.ok for _, result in reports.all))
+    again = socket.socket()
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    again.bind(("127.0.0.1", port))
+    again.listen(128)
+    reported = lambda: [r.ok for _, r in reports.all]  # noqa: E731
+    wait_until(lambda: reported()[-2:] == [True, True] and False in reported())
+    checks = instance.checks
+    wait_until(lambda: instance.checks >= checks + 3)
+    oks = reported()
+    # Two passes, then every failure, then exactly the two passes a return needs (rise 2).
+    failures = oks.count(False)
+    assert failures >= 1 and oks == [True, True] + [False] * failures + [True, True]
+    assert all(r.reason == "connection refused" for _, r in reports.all if not r.ok)
+    again.close()
+
+
+def test_a_new_set_keeps_unchanged_checks_on_schedule_and_stops_the_ones_gone(watching) -> None:
+    instance, reports, _ = watching
+    server = listener(backlog=128)
+    port = server.getsockname()[1]
+    kept_stamp, gone_stamp = Stamp(), Stamp()
+    instance.watch({"a": watched(port, kept_stamp, 1, "a"), "b": watched(port, gone_stamp, 1, "b")})
+    wait_until(lambda: gone_stamp.last_check is not None and kept_stamp.last_check is not None)
+    kept = instance.watches["a"]
+    instance.watch({"a": watched(port, kept_stamp, 1, "a")})
+    wait_until(lambda: "b" not in instance.watches)
+    time.sleep(0.3)  # any check of b in flight has answered
+    gone_at, kept_at = gone_stamp.last_check, kept_stamp.last_check
+    wait_until(lambda: kept_stamp.last_check != kept_at)
+    time.sleep(0.5)
+    assert gone_stamp.last_check == gone_at  # b is checked no more
+    assert instance.watches["a"] is kept  # a kept its place in the schedule
+    server.close()
+
+
+def test_a_check_changed_in_a_new_set_starts_over_and_reports_again(watching) -> None:
+    instance, reports, _ = watching
+    server, stamp = listener(backlog=128), Stamp()
+    port = server.getsockname()[1]
+    instance.watch({"db1": watched(port, stamp, quiet_after=1)})
+    wait_until(lambda: instance.checks >= 3)
+    assert len(reports.all) == 1
+    instance.watch({"db1": watched(port, stamp, quiet_after=2)})  # a new rise
+    wait_until(lambda: len(reports.all) == 3)
+    checks = instance.checks
+    wait_until(lambda: instance.checks >= checks + 2)
+    assert len(reports.all) == 3
     server.close()

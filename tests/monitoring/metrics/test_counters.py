@@ -207,3 +207,15 @@ def test_the_files_are_readable_by_the_state_directorys_group_only(tmp_path):
     for suffix in (".metrics", ".names", ".traffic"):
         info = sibling(state_dir / "apply-state.json", suffix).stat()
         assert stat.S_IMODE(info.st_mode) == 0o640 and info.st_gid == 65534
+
+
+def test_the_quiet_passes_latencies_are_published_with_the_others():
+    # The connect scanner counts the passes it does not report in a histogram of its own.
+    metrics = WorkerMetrics()
+    metrics.observe_check(0.02, None)
+    metrics.quiet_latency.observe(0.0004)
+    metrics.quiet_latency.observe(0.03)
+    published = metrics.snapshot()["check_latency"]
+    assert sum(published["counts"]) == 3
+    assert published["counts"][0] == 1  # 0.4 ms: in the first bucket (0.5 ms)
+    assert published["sum"] == pytest.approx(0.0504)

@@ -543,3 +543,39 @@ def test_a_step_keeps_its_database_connection_until_an_error_leaves_it_unusable(
     connection.errors_occurred = True
     monkeypatch.setattr(connection, "is_usable", lambda: False)  # the server went away
     assert step() is not first
+
+
+class HandedOver:
+    """Stands for the connect scanner: what the worker handed it last."""
+
+    def __init__(self) -> None:
+        self.checks: dict = {}
+
+    def watch(self, checks: dict) -> None:
+        self.checks = dict(checks)
+
+
+def test_plain_connect_checks_go_to_the_scanner_and_a_send_expect_check_comes_back(
+    memory, listener
+):
+    worker = Worker("memory", arp_count=0)
+    worker.scanner = HandedOver()
+    port = free_port()
+    publish(lvs_cf(listener, port))
+    worker.load_config()
+    up1, down1 = sorted(worker.book.servers, key=lambda ref: ref.port != listener)
+    handed = worker.scanner.checks
+    assert set(handed) == {up1, down1}
+    assert (handed[up1].address, handed[up1].port, handed[up1].timeout) == (
+        "127.0.0.1",
+        listener,
+        2,
+    )
+    assert handed[up1].quiet_after == 2  # reentry 4 / timeout 2: the passes a return needs
+    assert worker.book.due(time.time() + 60) == []  # the book schedules none of them
+    # The same servers, now checked with send/expect: the probes' job, scheduled by the book.
+    text = lvs_cf(listener, port).replace("protocol = tcp", 'protocol = tcp\n     send = "x"')
+    publish(text.replace("serial_no = 1", "serial_no = 2"), serial=2)
+    worker.load_config()
+    assert worker.scanner.checks == {}
+    assert {s.ref for s in worker.book.due(time.time() + 60)} == {up1, down1}
