@@ -277,14 +277,13 @@ def main() -> int:
     def measure_lags() -> None:
         """How late each check starts: measured after the CPU window, since wrapping the
         scanner's launch costs CPU of its own."""
-        launch = worker.scanner._launch
+        launch = worker.scanner._launch_all
 
-        def measured(watch, now, results):
-            if not watch.once:
-                lags.append(now - watch.due)
-            launch(watch, now, results)
+        def measured(due, now, results):
+            lags.extend(now - watch.due for watch in due)
+            launch(due, now, results)
 
-        worker.scanner._launch = measured
+        worker.scanner._launch_all = measured
 
     async def scenario() -> dict:
         task = asyncio.create_task(worker.run())
