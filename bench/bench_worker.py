@@ -333,6 +333,7 @@ def main() -> int:
         await asyncio.sleep(WARMUP)
         checks0 = worker.scanner.checks
         process_user, process_system, per_thread = await cpu_window(worker, WINDOW)
+        memory = rss_mb()  # as HAProxy's: after a window of checks, no traffic
         checks = worker.scanner.checks - checks0
         measure_lags()
         await asyncio.sleep(TIMEOUT * 2)
@@ -351,7 +352,7 @@ def main() -> int:
             for ref in worker.book.down():
                 detected.setdefault(ref, time.monotonic() - failed_at)
             await asyncio.sleep(0.02)
-        memory = rss_mb()
+        memory_after = rss_mb()
         reasons = Counter(worker.book.servers[ref].reason for ref in worker.book.down())
         worker.stop()
         await task
@@ -362,6 +363,7 @@ def main() -> int:
             "lag": lag,
             "detected": sorted(detected.values()),
             "rss": memory,
+            "rss_after": memory_after,
             "threads": per_thread,
             "reasons": reasons,
             "traffic": traffic,
@@ -433,6 +435,7 @@ def report(result: dict, haproxy: dict | None) -> None:
     )
     for name, (u, k) in sorted(threads.items()):
         print(f"  {name}: user {u * 100:.1f}% + kernel {k * 100:.1f}%")
+    print(f"  worker's RSS after it and 50 failures: {result['rss_after']:.0f} MB")
     if lag:
         print(
             f"check start lag: p50 {statistics.median(lag) * 1000:.0f} ms,"

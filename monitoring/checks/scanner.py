@@ -97,15 +97,23 @@ class _Watch:
     stops watching it; a result that comes in after is dropped."""
 
     __slots__ = ("token", "servers", "target", "family", "timeout", "quiet_after", "path",
-                 "key", "due", "streak", "live", "once")  # fmt: skip
+                 "due", "streak", "live", "once")  # fmt: skip
 
     def __init__(self, token, servers, address, port, timeout, quiet_after, path, due, once):
         self.token, self.servers = token, servers
         self.target = (address, port)
         self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.timeout, self.quiet_after, self.path = timeout, quiet_after, path
-        self.key = (address, port, timeout, quiet_after, path)
         self.due, self.streak, self.live, self.once = due, 0, True, once
+
+    def same(self, check: Watched) -> bool:
+        """Whether `check` is this check (then it keeps its place in the schedule)."""
+        return (
+            self.target == (check.address, check.port)
+            and self.timeout == check.timeout
+            and self.quiet_after == check.quiet_after
+            and self.path == check.path
+        )
 
 
 class _Both:
@@ -192,8 +200,7 @@ class ConnectScanner:
         old, self.watches = self.watches, {}
         for key, check in checks.items():
             kept = old.pop(key, None)
-            params = (check.address, check.port, check.timeout, check.quiet_after, check.path)
-            if kept is not None and kept.key == params:
+            if kept is not None and kept.same(check):
                 kept.token, kept.servers = check.token, check.servers
                 self.watches[key] = kept
                 continue
