@@ -77,6 +77,8 @@ class LatencyCounts(Protocol):
     counts: list[int]
     sum: float
 
+    def observe(self, value: float) -> None: ...
+
 
 class Watched(NamedTuple):
     """A plain connect check the scanner runs every `timeout` seconds (lvs.cf's timeout is both
@@ -333,7 +335,8 @@ class ConnectScanner:
     def _half_done(
         self, watch: _Watch, started: float, half: tuple | None, result: ProbeResult, results
     ) -> None:
-        """One connect's result: with the other half's when made both ways, then reported."""
+        """One connect's result: with the other half's when made both ways, then reported, or
+        quiet (see the docstring) as _answered's plain passes are."""
         if half is not None:
             both, through = half
             if through:
@@ -349,7 +352,14 @@ class ConnectScanner:
         if not watch.live:
             return
         watch.streak = watch.streak + 1 if result.ok else 0
-        results.append(((watch.token, watch.due), result))
+        if result.ok and watch.streak > watch.quiet_after:
+            wall = self.clock()
+            for server in watch.servers:
+                server.last_check, server.latency = wall, result.latency
+            if self.latencies is not None:
+                self.latencies.observe(result.latency)
+        else:
+            results.append(((watch.token, watch.due), result))
         now = time.monotonic()
         due = watch.due + watch.timeout
         watch.due = due if due > now else now
