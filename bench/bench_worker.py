@@ -27,9 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from array import array
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,13 +221,54 @@ def thread_times() -> dict[int, tuple[float, float]]:
 
 
 def thread_name(tid: int, worker) -> str:
-    import threading
-
     if tid == threading.main_thread().native_id:
-        return "event loop (checks scheduled, results recorded)"
+        return "event loop (the other checks scheduled, reported results recorded)"
     if worker.scanner is not None and tid == worker.scanner.thread.native_id:
-        return "connect scanner (sockets)"
-    return "control and status threads (configuration, apply, status and health rows)"
+        return "connect scanner (schedule, sockets, quiet passes)"
+    named = {thread.native_id: thread.name for thread in threading.enumerate()}
+    if named.get(tid, "").startswith("lvsadmin-status"):
+        return "status thread (heartbeat, the shown table, health rows)"
+    return "control and other threads (configuration, apply, drift repair)"
+
+
+async def cpu_window(worker, seconds: float, exclude: int | None = None) -> tuple:
+    """(user, kernel, {thread group: (user, kernel)}) as shares of one core over `seconds`;
+    `exclude`: a thread of the benchmark's own, left out."""
+    threads0 = thread_times()
+    wall0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    wall = time.monotonic() - wall0
+    threads1 = thread_times()
+    per_thread: dict[str, tuple[float, float]] = {}
+    for tid, (user, system) in threads1.items():
+        if tid == exclude:
+            continue
+        user0, system0 = threads0.get(tid, (0, 0))
+        name = thread_name(tid, worker)
+        u, s = per_thread.get(name, (0.0, 0.0))
+        per_thread[name] = (u + (user - user0) / wall, s + (system - system0) / wall)
+    user = sum(u for u, _ in per_thread.values())
+    system = sum(s for _, s in per_thread.values())
+    return user, system, per_thread
+
+
+def memory_driver():
+    from monitoring.ipvs import drivers
+
+    return drivers.get_driver("memory")
+
+
+def move_counters(driver, stop: threading.Event) -> None:
+    """Traffic on every real server: each second every destination's connection counters move,
+    as the kernel's do under load, so every service of the worker's table changes every round.
+    This thread is the benchmark's: its CPU is left out of the worker's figures."""
+    moves = 0
+    while not stop.wait(1.0):
+        moves += 1
+        for entry in list(driver.table.values()):
+            destinations = entry.destinations
+            for key, destination in list(destinations.items()):
+                destinations[key] = replace(destination, active_conn=moves, inact_conn=2 * moves)
 
 
 def rss_mb() -> float:
@@ -277,37 +320,31 @@ def main() -> int:
     def measure_lags() -> None:
         """How late each check starts: measured after the CPU window, since wrapping the
         scanner's launch costs CPU of its own."""
-        launch = worker.scanner._launch
+        launch = worker.scanner._launch_all
 
-        def measured(watch, now, results):
-            if not watch.once:
-                lags.append(now - watch.due)
-            launch(watch, now, results)
+        def measured(due, now, results):
+            lags.extend(now - watch.due for watch in due)
+            launch(due, now, results)
 
-        worker.scanner._launch = measured
+        worker.scanner._launch_all = measured
 
     async def scenario() -> dict:
         task = asyncio.create_task(worker.run())
         await asyncio.sleep(WARMUP)
         checks0 = worker.scanner.checks
-        threads0 = thread_times()
-        times0, wall0 = os.times(), time.monotonic()
-        await asyncio.sleep(WINDOW)
-        wall = time.monotonic() - wall0
-        times1 = os.times()
-        process_user = (times1.user - times0.user) / wall
-        process_system = (times1.system - times0.system) / wall
-        threads1 = thread_times()
-        per_thread = {}
-        for tid, (user, system) in threads1.items():
-            user0, system0 = threads0.get(tid, (0, 0))
-            name = thread_name(tid, worker)
-            u, s = per_thread.get(name, (0.0, 0.0))
-            per_thread[name] = (u + (user - user0) / wall, s + (system - system0) / wall)
+        process_user, process_system, per_thread = await cpu_window(worker, WINDOW)
+        memory = rss_mb()  # as HAProxy's: after a window of checks, no traffic
         checks = worker.scanner.checks - checks0
         measure_lags()
         await asyncio.sleep(TIMEOUT * 2)
         lag = sorted(lags)
+        moving = threading.Event()
+        mover = threading.Thread(target=move_counters, args=(memory_driver(), moving), daemon=True)
+        mover.start()
+        await asyncio.sleep(TIMEOUT)  # the first moves reach the table
+        traffic = await cpu_window(worker, WINDOW, exclude=mover.native_id)
+        moving.set()
+        mover.join()
         stop_some.set()
         failed_at = time.monotonic()
         detected: dict = {}
@@ -315,7 +352,7 @@ def main() -> int:
             for ref in worker.book.down():
                 detected.setdefault(ref, time.monotonic() - failed_at)
             await asyncio.sleep(0.02)
-        memory = rss_mb()
+        memory_after = rss_mb()
         reasons = Counter(worker.book.servers[ref].reason for ref in worker.book.down())
         worker.stop()
         await task
@@ -326,8 +363,10 @@ def main() -> int:
             "lag": lag,
             "detected": sorted(detected.values()),
             "rss": memory,
+            "rss_after": memory_after,
             "threads": per_thread,
             "reasons": reasons,
+            "traffic": traffic,
         }
 
     result = asyncio.run(scenario())
@@ -389,6 +428,14 @@ def report(result: dict, haproxy: dict | None) -> None:
         "  (on loopback the kernel time includes the listeners' side of each TCP handshake,"
         " which a director does not pay for remote real servers; HAProxy's too)"
     )
+    user, system, threads = result["traffic"]
+    print(
+        "under traffic (every real server's connection counters moving each second, so every"
+        f" service's row changes every round): worker {(user + system) * 100:.1f}% of a core"
+    )
+    for name, (u, k) in sorted(threads.items()):
+        print(f"  {name}: user {u * 100:.1f}% + kernel {k * 100:.1f}%")
+    print(f"  worker's RSS after it and 50 failures: {result['rss_after']:.0f} MB")
     if lag:
         print(
             f"check start lag: p50 {statistics.median(lag) * 1000:.0f} ms,"

@@ -51,8 +51,11 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linge
 # (bench/bench_worker.py: a fifth of the scanner's user time per connect).
 _PLAIN = _socket.socket
 _STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
-_QUICKACK = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
-_LINGER = (socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+_TCP, _QUICKACK_OPTION = socket.IPPROTO_TCP, socket.TCP_QUICKACK
+_QUICKACK = (_TCP, _QUICKACK_OPTION, 0)
+_IN_PROGRESS = errno.EINPROGRESS
+_SOCKET, _LINGER_OPTION = socket.SOL_SOCKET, socket.SO_LINGER
+_LINGER = (_SOCKET, _LINGER_OPTION, _RESET_ON_CLOSE)
 _FAILED = select.EPOLLERR | select.EPOLLHUP
 _WATCHED = select.EPOLLOUT | _FAILED
 READY_AT_ONCE = 1023  # Python's default for epoll.poll's maxevents
@@ -74,6 +77,8 @@ class LatencyCounts(Protocol):
     counts: list[int]
     sum: float
 
+    def observe(self, value: float) -> None: ...
+
 
 class Watched(NamedTuple):
     """A plain connect check the scanner runs every `timeout` seconds (lvs.cf's timeout is both
@@ -94,15 +99,23 @@ class _Watch:
     stops watching it; a result that comes in after is dropped."""
 
     __slots__ = ("token", "servers", "target", "family", "timeout", "quiet_after", "path",
-                 "key", "due", "streak", "live", "once")  # fmt: skip
+                 "due", "streak", "live", "once")  # fmt: skip
 
     def __init__(self, token, servers, address, port, timeout, quiet_after, path, due, once):
         self.token, self.servers = token, servers
         self.target = (address, port)
         self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.timeout, self.quiet_after, self.path = timeout, quiet_after, path
-        self.key = (address, port, timeout, quiet_after, path)
         self.due, self.streak, self.live, self.once = due, 0, True, once
+
+    def same(self, check: Watched) -> bool:
+        """Whether `check` is this check (then it keeps its place in the schedule)."""
+        return (
+            self.target == (check.address, check.port)
+            and self.timeout == check.timeout
+            and self.quiet_after == check.quiet_after
+            and self.path == check.path
+        )
 
 
 class _Both:
@@ -189,8 +202,7 @@ class ConnectScanner:
         old, self.watches = self.watches, {}
         for key, check in checks.items():
             kept = old.pop(key, None)
-            params = (check.address, check.port, check.timeout, check.quiet_after, check.path)
-            if kept is not None and kept.key == params:
+            if kept is not None and kept.same(check):
                 kept.token, kept.servers = check.token, check.servers
                 self.watches[key] = kept
                 continue
@@ -202,6 +214,29 @@ class ConnectScanner:
             self.wheel[int(watch.due / SLOT) + 1].append(watch)
         for gone in old.values():
             gone.live = False
+
+    def _launch_all(self, due: list[_Watch], now: float, results: list) -> None:
+        """Start the checks of one slot of the wheel. A plain connect is started here in line,
+        without the calls _launch and _connect cost (it is nearly every check)."""
+        pending, register = self.pending, self.epoll.register
+        started = 0
+        for watch in due:
+            if not watch.live:
+                continue
+            if watch.path is not None:
+                self._launch(watch, now, results)  # counts its own connects
+                continue
+            started += 1
+            sock = _PLAIN(watch.family, _STREAM)
+            sock.setsockopt(_TCP, _QUICKACK_OPTION, 0)  # see the docstring
+            code = sock.connect_ex(watch.target)
+            if code == _IN_PROGRESS:
+                fd = sock.fileno()
+                pending[fd] = (sock, watch, now, None)
+                register(fd, _WATCHED)
+            else:
+                self._connected_at_once(watch, now, sock, code, None, results)
+        self.checks += started
 
     def _launch(self, watch: _Watch, now: float, results: list) -> None:
         path = watch.path
@@ -235,6 +270,12 @@ class ConnectScanner:
             self.pending[fd] = (sock, watch, now, half)
             self.epoll.register(fd, _WATCHED)
             return
+        self._connected_at_once(watch, now, sock, code, half, results)
+
+    def _connected_at_once(
+        self, watch: _Watch, now: float, sock, code: int, half: tuple | None, results: list
+    ) -> None:
+        """A connect that did not wait for an answer: it connected, or failed at once."""
         if code == 0:
             _close_with_reset(sock)
             result = ProbeResult(True, time.monotonic() - now)
@@ -271,7 +312,7 @@ class ConnectScanner:
                         watch, started, half, ProbeResult(False, now - started, reason), results
                     )
                     continue
-                sock.setsockopt(*_LINGER)
+                sock.setsockopt(_SOCKET, _LINGER_OPTION, _RESET_ON_CLOSE)
                 sock.close()
                 streak = watch.streak + 1
                 if half is not None or streak <= watch.quiet_after or not watch.live:
@@ -294,7 +335,8 @@ class ConnectScanner:
     def _half_done(
         self, watch: _Watch, started: float, half: tuple | None, result: ProbeResult, results
     ) -> None:
-        """One connect's result: with the other half's when made both ways, then reported."""
+        """One connect's result: with the other half's when made both ways, then reported, or
+        quiet (see the docstring) as _answered's plain passes are."""
         if half is not None:
             both, through = half
             if through:
@@ -310,7 +352,14 @@ class ConnectScanner:
         if not watch.live:
             return
         watch.streak = watch.streak + 1 if result.ok else 0
-        results.append(((watch.token, watch.due), result))
+        if result.ok and watch.streak > watch.quiet_after:
+            wall = self.clock()
+            for server in watch.servers:
+                server.last_check, server.latency = wall, result.latency
+            if self.latencies is not None:
+                self.latencies.observe(result.latency)
+        else:
+            results.append(((watch.token, watch.due), result))
         now = time.monotonic()
         due = watch.due + watch.timeout
         watch.due = due if due > now else now
@@ -342,9 +391,7 @@ class ConnectScanner:
                 due = wheel.pop(self.slot, None)
                 self.slot += 1
                 if due:
-                    for watch in due:
-                        if watch.live:
-                            self._launch(watch, now, results)
+                    self._launch_all(due, now, results)
             self._answered(results)
             now = time.monotonic()
             if now >= next_expiry:

@@ -377,7 +377,7 @@ class Worker:
         for ref, server in servers.items():
             if server.leader is not None or not is_plain_connect(server.spec):
                 continue
-            stamped = [server, *(servers[r] for r in server.followers)]
+            stamped = (server, *(servers[r] for r in server.followers))
             watched[ref] = Watched(
                 server,
                 stamped,

@@ -147,7 +147,7 @@ class StatusWriter:
         sample = now - self.last_sample >= SAMPLE_EVERY
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
-        since: dict[float, object] = {}  # the servers of one configuration share one `since`
+        since: dict[float, object] = {}  # adapted times: many servers share a since, a last check
         health_rows = (
             [_health_row(s, counters, adapt, since) for s in health.states] if write_health else []
         )
@@ -326,10 +326,14 @@ def _health_row(
     server: ServerHealth, counters: Counters, adapt, since: dict[float, object]
 ) -> tuple:
     """One row for upsert_health: the key, then HEALTH_FIELDS in order; `since` holds the
-    adapted value of each distinct `since` met so far (one datetime per value, not per row)."""
+    adapted value of each distinct time met so far, `since` or last check (one datetime per
+    value, not per row: the connect scanner stamps the checks of one poll with one time)."""
     ref = server.ref
     if server.since not in since:
         since[server.since] = adapt(_aware(server.since))
+    checked = server.last_check
+    if checked is not None and checked not in since:
+        since[checked] = adapt(_aware(checked))
     active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
     state = (
         HealthState.UNKNOWN
@@ -344,7 +348,7 @@ def _health_row(
         ref.port,
         state.value,
         since[server.since],
-        adapt(_aware(server.last_check)),
+        None if checked is None else since[checked],
         None if server.latency is None else round(server.latency * 1000, 2),
         server.reason[:255],
         weight,

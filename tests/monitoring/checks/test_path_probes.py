@@ -15,9 +15,9 @@ import pytest
 from monitoring.checks import probes
 from monitoring.checks import scanner as scanner_module
 from monitoring.checks.probes import CheckSpec, ProbeResult, both_ways, probe, probe_both_ways
-from monitoring.checks.scanner import ConnectScanner
+from monitoring.checks.scanner import ConnectScanner, Watched
 from tests.monitoring.checks.test_probes_http import _serve
-from tests.monitoring.checks.test_scanner import Results
+from tests.monitoring.checks.test_scanner import Reports, Results, Stamp, wait_until
 from virtualservers.lvsconf.model import RealServerRef
 from virtualservers.lvsconf.paths import PATH_MARK_FIRST, PathCheck
 
@@ -191,3 +191,37 @@ def test_a_mysql_load_read_never_runs_beside_the_path_checks_login(monkeypatch):
 
 def test_without_a_load_read_both_ways_run_at_once_within_one_timeout(monkeypatch):
     assert _overlaps(monkeypatch, CheckSpec(kind="mysql"))
+
+
+def test_a_watched_check_made_both_ways_goes_quiet_and_still_checks_through_the_path(
+    echo, marked
+) -> None:
+    reports, stamp = Reports(), Stamp()
+    scanner = ConnectScanner(reports.deliver)
+    try:
+        path = path_to("127.0.0.1", echo)
+        scanner.watch({"db1": Watched("db1", (stamp,), "127.0.0.1", echo, 0.2, 1, path)})
+        wait_until(lambda: len(marked) >= 4)  # four checks, each through the path as well
+        first = stamp.last_check
+        wait_until(lambda: stamp.last_check != first)
+    finally:
+        scanner.close()
+    # One pass reported (rise 1), the others quiet: only stamped.
+    assert [(token, r.ok) for (token, _due), r in reports.all] == [("db1", True)]
+    assert set(marked) == {(MARK, "127.0.0.1")}
+
+
+def test_a_watched_check_failing_through_the_path_is_reported_every_time(echo, marked) -> None:
+    reports, stamp = Reports(), Stamp()
+    scanner = ConnectScanner(reports.deliver)
+    try:
+        path = path_to("127.0.0.2", echo)  # nothing answers there: the VIP's path is broken
+        scanner.watch({"db1": Watched("db1", (stamp,), "127.0.0.1", echo, 0.2, 1, path)})
+        wait_until(lambda: len(reports.all) >= 3)
+    finally:
+        scanner.close()
+    assert all(
+        not r.ok and r.reason.startswith(f"answers on 127.0.0.1:{echo} but not through")
+        for _, r in reports.all
+    )
+    assert stamp.last_check is None  # nothing quiet: every check reported
