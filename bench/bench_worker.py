@@ -11,7 +11,9 @@ failure seen within timeout + 1 s, one connect per real server per interval howe
 servers share it. Each goal is printed MET or MISSED; the script exits 0 unless it crashed.
 The listeners run in a separate process so their work is not charged to either checker. The
 worker runs as in production (health state, SQLite writes, heartbeat), with the in-memory IPVS
-driver since this host has no IPVS.
+driver since this host has no IPVS. A second window measures the worker under traffic: every
+destination's connection counters move each second (a thread of the benchmark's, left out of
+the figures), so the status thread rewrites every service's row of the shown table each round.
 """
 
 from __future__ import annotations
