@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from monitoring.ipvs.table import (
     Table,
     desired_state,
     operators_services,
+    same_but_counters,
     service_key,
 )
 from monitoring.ipvs.writer import KernelWriter
@@ -40,6 +42,11 @@ from virtualservers.lvsconf.model import LvsConfig
 log = logging.getLogger("lvsadmin.worker")
 STATUS_EVERY = 2.0  # seconds between heartbeats
 HEALTH_EVERY = 10.0  # seconds between full health writes (a transition is written at once)
+# The share of one core the status thread may spend rewriting the shown table when only its
+# connection counters moved (traffic moves them on every service, every round): at 10,000 x 10
+# a round of that cost 0.6 s of CPU every 2 s (bench_worker.py). Anything else that changed in
+# the table (a real server in or out, a weight, a service) is written at once.
+COUNTERS_SHARE = 0.1
 SAMPLE_EVERY = 60.0  # connection graph resolution
 SAMPLE_KEEP = timedelta(hours=1)
 
@@ -86,9 +93,17 @@ def upsert_health(rows: list[tuple]) -> None:
 
 
 class StatusWriter:
-    def __init__(self, kernel: KernelWriter, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        kernel: KernelWriter,
+        clock: Callable[[], float],
+        cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
         self.kernel = kernel
         self.clock = clock
+        self.cpu_clock = cpu_clock  # this thread's CPU time: what COUNTERS_SHARE budgets
+        # When the shown table may next be rewritten for its counters alone (see COUNTERS_SHARE).
+        self.counters_due = 0.0
         self.last_status = 0.0
         self.last_table: tuple[Table | None, str] | None = None  # what the status row shows
         # The table's rows as this worker last wrote them (None: not known), and the stamp it
@@ -139,7 +154,11 @@ class StatusWriter:
         # out), and the ones gone deleted.
         self.drains.notice(table, names, self.kernel.held)
         rows: dict[str, dict] | None = None
-        if (table, note) != self.last_table:
+        spent = 0.0
+        changed = (table, note) != self.last_table
+        counters_only = changed and self._counters_only(table, note)
+        if changed and (force or not counters_only or now >= self.counters_due):
+            spent = self.cpu_clock()
             status["table_note"] = note if table is not None else None
             rows = keyed_rows(table, names) if table is not None else {}
             status["table_stamp"] = new_table_stamp()
@@ -165,9 +184,15 @@ class StatusWriter:
         )
         if rows is not None:
             self.stored, self.stamp = rows, status["table_stamp"]
-        # The status row had gone (a test, an operator's cleanup): the table is written again
-        # next round, whole, since the row's stamp is no longer the one this worker wrote.
-        self.last_table = (table, note) if rows is not None or not created else None
+            self.last_table = (table, note)
+            # Whatever made this write, the counters alone wait for the share it leaves.
+            self.counters_due = now + (self.cpu_clock() - spent) / COUNTERS_SHARE
+        # (Not written: the same table, or only its counters moved within the budget; then the
+        # last table written stays what the next round compares with.)
+        if created:
+            # The status row had gone (a test, an operator's cleanup): the table is written
+            # again next round, whole, since the row's stamp is no longer this worker's.
+            self.last_table = None
         if self.rows_written is not None:  # the stale rows' cleanup committed
             self.rows_known = self.rows_written
         self.announced = True
@@ -180,6 +205,13 @@ class StatusWriter:
         if sample:
             self.last_sample = now
         return True
+
+    def _counters_only(self, table: Table | None, note: str) -> bool:
+        """Whether `table` differs from the last one written in its connection counters alone."""
+        if self.last_table is None or table is None:
+            return False
+        last, last_note = self.last_table
+        return last is not None and note == last_note and same_but_counters(table, last)
 
     def _commit(
         self,

@@ -3,6 +3,7 @@
 and CONTROL/MONITORING shows the table the worker wrote last, reading only the page it shows."""
 
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -10,10 +11,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from monitoring.ipvs.table import desired_state
 from monitoring.live.panel import SERVICES_PER_PAGE
 from monitoring.live.worker_table import replace_table
 from monitoring.models import WorkerStatus, WorkerTableService
-from monitoring.worker.status import STATUS_EVERY, Enforced, HealthSnapshot, StatusWriter
+from monitoring.worker.status import (
+    COUNTERS_SHARE,
+    STATUS_EVERY,
+    Enforced,
+    HealthSnapshot,
+    StatusWriter,
+)
 from tests.monitoring.live.test_live_views import destination, health, report, service
 from tests.support.concurrency import DeadlockOnce, at_once
 from virtualservers.lvsconf.parse import parse
@@ -227,3 +235,53 @@ def test_the_apis_live_table_reads_its_page_alone_in_as_many_queries_at_any_size
     assert few == more
     (read,) = more_reads
     assert a_page_alone(read)
+
+
+class Traffic:
+    """A kernel whose table carries connection counters the test moves (traffic), and a status
+    thread whose table writes each cost `cost` seconds of CPU."""
+
+    def __init__(self, tmp_path, text: str, cost: float) -> None:
+        self.config = parse(text)[0]
+        self.weight, self.moves, self.cpu, self.cost = 1, 0, 0.0, cost
+        fake = kernel(tmp_path)
+        fake.dump = self.dump
+        self.now = time.time()
+        self.writer = StatusWriter(fake, lambda: self.now, cpu_clock=self.spend)
+
+    def spend(self) -> float:
+        self.cpu += self.cost  # read at the start of a table write and at its end
+        return self.cpu
+
+    def dump(self) -> dict:
+        table = desired_state(self.config, frozenset()).table
+        for entry in table.values():
+            for key, dest in entry.destinations.items():
+                entry.destinations[key] = replace(dest, active_conn=self.moves, weight=self.weight)
+        return table
+
+    def round(self) -> int:
+        """One round (the counters moved since the last): the active connections shown."""
+        self.now += STATUS_EVERY
+        self.moves += 1
+        assert self.writer.write(Enforced(self.config, 1), NOTHING_DOWN)
+        return shown("vs0")["destinations"][0]["active"]
+
+
+def test_counters_alone_are_rewritten_as_often_as_a_tenth_of_a_core_allows(tmp_path):
+    # Traffic moves every service's counters every round; at 10,000 x 10 rewriting the shown
+    # table each time cost the status thread 0.6 s of CPU every 2 s.
+    cheap = Traffic(tmp_path, lvs_cf("192.0.2.80", virtuals=3), cost=0.05)
+    assert [cheap.round() for _ in range(3)] == [1, 2, 3]  # 0.5 s of budget: every round
+    WorkerTableService.objects.all().delete()
+    dear = Traffic(tmp_path, lvs_cf("192.0.2.80", virtuals=3), cost=0.5)  # 5 s of budget
+    assert [dear.round() for _ in range(4)] == [1, 1, 1, 4]
+    assert COUNTERS_SHARE == 0.1
+
+
+def test_a_weight_that_changed_is_shown_at_once_whatever_the_counters_budget(tmp_path):
+    dear = Traffic(tmp_path, lvs_cf("192.0.2.80", virtuals=3), cost=0.5)
+    dear.round()
+    dear.weight = 7
+    assert dear.round() == 2  # written, with its counters as they are now
+    assert shown("vs0")["destinations"][0]["weight"] == 7
