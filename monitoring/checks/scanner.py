@@ -101,7 +101,18 @@ class _Watch:
     __slots__ = ("token", "servers", "target", "family", "timeout", "quiet_after", "path",
                  "due", "streak", "live", "once")  # fmt: skip
 
-    def __init__(self, token, servers, address, port, timeout, quiet_after, path, due, once):
+    def __init__(
+        self,
+        token: object,
+        servers: Sequence[Stamped],
+        address: str,
+        port: int,
+        timeout: float,
+        quiet_after: int,
+        path: PathCheck | None,
+        due: float,
+        once: bool,
+    ) -> None:
         self.token, self.servers = token, servers
         self.target = (address, port)
         self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
