@@ -166,9 +166,9 @@ class StatusWriter:
         sample = now - self.last_sample >= SAMPLE_EVERY
         counters = _counters(table, names) if write_health or sample else {}
         adapt = connection.ops.adapt_datetimefield_value
-        since: dict[float, object] = {}  # adapted times: many servers share a since, a last check
+        times: dict[float, object] = {}  # adapted: many servers share a since, a last check
         health_rows = (
-            [_health_row(s, counters, adapt, since) for s in health.states] if write_health else []
+            [_health_row(s, counters, adapt, times) for s in health.states] if write_health else []
         )
         if not self.announced:
             status["started_at"] = self.started_at
@@ -355,17 +355,17 @@ def _counters(table: Table | None, names: dict[ServiceKey, str]) -> Counters:
 
 
 def _health_row(
-    server: ServerHealth, counters: Counters, adapt, since: dict[float, object]
+    server: ServerHealth, counters: Counters, adapt, times: dict[float, object]
 ) -> tuple:
-    """One row for upsert_health: the key, then HEALTH_FIELDS in order; `since` holds the
+    """One row for upsert_health: the key, then HEALTH_FIELDS in order; `times` holds the
     adapted value of each distinct time met so far, `since` or last check (one datetime per
     value, not per row: the connect scanner stamps the checks of one poll with one time)."""
     ref = server.ref
-    if server.since not in since:
-        since[server.since] = adapt(_aware(server.since))
+    if server.since not in times:
+        times[server.since] = adapt(_aware(server.since))
     checked = server.last_check
-    if checked is not None and checked not in since:
-        since[checked] = adapt(_aware(checked))
+    if checked is not None and checked not in times:
+        times[checked] = adapt(_aware(checked))
     active, inact, weight = counters.get((ref.virtual, ref.address, ref.port), (0, 0, None))
     state = (
         HealthState.UNKNOWN
@@ -379,8 +379,8 @@ def _health_row(
         ref.address,
         ref.port,
         state.value,
-        since[server.since],
-        None if checked is None else since[checked],
+        times[server.since],
+        None if checked is None else times[checked],
         None if server.latency is None else round(server.latency * 1000, 2),
         server.reason[:255],
         weight,
