@@ -8,7 +8,7 @@ A blank model field means "absent from lvs.cf", so an imported file renders back
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 
@@ -375,7 +375,7 @@ class _RowCheck:
         values: dict[str, object],
         label: str,
         clean: Callable[[], None] | None = None,
-        lines: dict[str, int] | None = None,
+        lines: Mapping[str, int] | None = None,
     ) -> None:
         """Check a row's `values` (a plain dict, or a model instance's vars()). `lines`: where
         the file said each value (the parsed object's `lines`), so that a message names the
@@ -416,7 +416,7 @@ class _RowCheck:
             )
 
 
-def _at_line(lines: dict[str, int], name: str, message: str) -> str:
+def _at_line(lines: Mapping[str, int], name: str, message: str) -> str:
     """`message` about field `name`, led by the line the file said it on (a field the file did
     not set, or an error about the whole row: the block's opening line), as LvsConfError's
     messages are; without a line (a row not read from a file), as it is."""

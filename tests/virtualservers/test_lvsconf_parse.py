@@ -3,7 +3,7 @@
 import pytest
 
 from tests.virtualservers.samples import INVALID_SAMPLES, VALID_SAMPLES, sample_path
-from virtualservers.lvsconf.model import LvsConfError
+from virtualservers.lvsconf.model import LvsConfError, RealServer, VirtualServer
 from virtualservers.lvsconf.parse import parse
 
 
@@ -208,3 +208,29 @@ def test_the_agent_keys_are_read_and_checked():
     assert exc.line == 4 and "load_monitor = agent needs agent_port" in exc.reason
     exc = error(_virtual("     agent_port = 70000\n"))
     assert exc.line == 3 and "agent_port 70000 is outside 1-65535" in exc.reason
+
+
+def test_each_block_knows_the_line_of_every_key_it_was_given():
+    # Blocks laid out alike share where their keys sit: a block laid out otherwise, a virtual's
+    # keys after its server blocks and the device of `address = IP DEVICE` keep their own lines.
+    config = parsed(
+        "network = direct\n"
+        "virtual a {\n     address = 192.0.2.1 eth0:1\n"
+        "     server x {\n         address = 192.0.2.10\n     }\n     port = 80\n}\n"
+        "virtual b {\n     address = 192.0.2.2 eth0:1\n"
+        "     server x {\n         address = 192.0.2.10\n     }\n     port = 80\n}\n"
+        "virtual c {\n     # a comment\n     address = 192.0.2.3 eth0:1\n"
+        "     server x {\n\n         address = 192.0.2.10\n     }\n     port = 80\n}\n"
+    )
+    where = [(dict(v.lines), [dict(s.lines) for s in v.servers]) for v in config.virtuals]
+    assert dict(config.lines) == {"network": 1}
+    assert where == [
+        ({"name": 2, "address": 3, "device": 3, "port": 7}, [{"name": 4, "address": 5}]),
+        ({"name": 9, "address": 10, "device": 10, "port": 14}, [{"name": 11, "address": 12}]),
+        ({"name": 16, "address": 18, "device": 18, "port": 23}, [{"name": 19, "address": 21}]),
+    ]
+
+
+def test_a_block_built_in_code_names_no_line():
+    assert dict(VirtualServer("web", servers=[RealServer("a")]).lines) == {}
+    assert RealServer("a").lines.get("address") is None

@@ -11,6 +11,7 @@ defaults for absent keys (which differ from the GUI's defaults for new objects) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from virtualservers.lvsconf.schema import (
@@ -64,6 +65,7 @@ __all__ = [
     "PIRANHA_SCHEDULERS",
     "PROTOCOLS",
     "SCHEDULERS",
+    "BlockLines",
     "FailoverService",
     "LvsConfError",
     "LvsConfig",
@@ -73,8 +75,49 @@ __all__ = [
 ]
 
 
-@dataclass
-class RealServer:
+class BlockLines(Mapping[str, int]):
+    """The line each key of a block was read from, by attribute ("name": the block's opening
+    line), so that a check made after parsing (the draft's models) names the line as the parser
+    does. Built on demand from the block's opening line and its keys' distances from it."""
+
+    __slots__ = ("line", "offsets")
+
+    def __init__(self, line: int | None, offsets: Mapping[str, int] | None) -> None:
+        # A block built in code (no line) has no lines.
+        self.line = line or 0
+        self.offsets = offsets if line is not None and offsets is not None else {}
+
+    def __getitem__(self, attr: str) -> int:
+        return self.line + self.offsets[attr]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+class _Block:
+    """What a `virtual` and a `server` block remember of where they were read.
+
+    A parsed file holds 11,000 blocks at 1,000 x 10, which the worker keeps for as long as the
+    configuration is in force: a dict of line numbers each (with an int object of its own for
+    every line above 256) was about a third of the parsed configuration's memory. A block keeps
+    its opening line, and the distances of its keys from it in a mapping the parser shares between
+    every block laid out alike (one or two for a whole generated file)."""
+
+    __slots__ = ()
+    line: int | None
+    offsets: Mapping[str, int] | None
+
+    @property
+    def lines(self) -> BlockLines:
+        return BlockLines(self.line, self.offsets)
+
+
+# slots: no __dict__ each (10,000 real servers at 1,000 x 10).
+@dataclass(slots=True)
+class RealServer(_Block):
     """A `server NAME { ... }` block inside a virtual."""
 
     name: str
@@ -82,10 +125,10 @@ class RealServer:
     active: bool | None = None  # absent: inactive (parser default 0)
     port: int | None = None  # absent: the virtual's port
     weight: int | None = None  # absent: 1
-    # The line each key was read from (by attribute; "name": the block's opening line), so that a
-    # check made after parsing (the draft's models) names the line as the parser does. Not part of
-    # what the configuration says: equality and repr ignore it.
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # Where the block was read (see _Block); equality and repr ignore it, a block built in code
+    # has none.
+    line: int | None = field(default=None, compare=False, repr=False)
+    offsets: Mapping[str, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def effective_active(self) -> bool:
@@ -96,8 +139,8 @@ class RealServer:
         return DEFAULT_WEIGHT if self.weight is None else self.weight
 
 
-@dataclass
-class VirtualServer:
+@dataclass(slots=True)
+class VirtualServer(_Block):
     """A `virtual NAME { ... }` block: one IPVS service plus its health-check parameters.
 
     Strings (send, expect, send_program) hold the text between the double quotes, with
@@ -145,10 +188,10 @@ class VirtualServer:
     tls_ca: str | None = None
     tls_sni: str | None = None
     servers: list[RealServer] = field(default_factory=list)
-    # The line each key was read from (by attribute; "name": the block's opening line), so that a
-    # check made after parsing (the draft's models) names the line as the parser does. Not part of
-    # what the configuration says: equality and repr ignore it.
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # Where the block was read (see _Block); equality and repr ignore it, a block built in code
+    # has none.
+    line: int | None = field(default=None, compare=False, repr=False)
+    offsets: Mapping[str, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def effective_active(self) -> bool:
@@ -224,7 +267,7 @@ def real_server_refs(virtual: VirtualServer) -> list[RealServerRef]:
     ]
 
 
-@dataclass
+@dataclass(slots=True)
 class FailoverService:
     """A legacy `failover NAME { ... }` block (FOS). Kept verbatim as ordered key/value pairs;
     values are the raw text after `=` (quotes included), since nothing here acts on them."""
@@ -233,7 +276,7 @@ class FailoverService:
     items: list[tuple[str, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class LvsConfig:
     """A whole lvs.cf: the global keys, then failover blocks, then virtual blocks."""
 

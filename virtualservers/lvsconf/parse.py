@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
+from types import MappingProxyType
 
 from virtualservers.lvsconf.model import (
     DEFAULT_PORT,
@@ -69,6 +70,9 @@ _OTHER_SPACE = re.compile(r"[^\S \t\n]")
 _OTHER_ASCII_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
+# No block yet (a parsed block has at least its opening line).
+_NO_LINES: Mapping[str, int] = MappingProxyType({})
+
 # A value quoted in a message is cut to this many characters: a 10 MB line gave a 10 MB message.
 SHOWN_CHARS = 80
 
@@ -110,6 +114,18 @@ class _Parser:
         self.server_port_at_read: dict[int, int] = {}
         # Addresses already read, canonical: real files repeat the same few many times.
         self.addresses: dict[str, str] = {}
+        # What the configuration keeps, one object for each distinct value (device names, block
+        # names, send strings, ports repeat over thousands of blocks; the worker holds them all).
+        self.words: dict[str, str] = {}
+        self.numbers: dict[str, int] = {}
+        # The open blocks' keys by attribute, at their distance from the block's opening line; on
+        # closing, one mapping shared by every block laid out alike (model._Block).
+        self.virtual_offsets: dict[str, int] = {}
+        self.server_offsets: dict[str, int] = {}
+        self.layouts: dict[frozenset[tuple[str, int]], Mapping[str, int]] = {}
+        # The last server's and virtual's: the next block is most often laid out alike.
+        self.last_server: Mapping[str, int] = _NO_LINES
+        self.last_virtual: Mapping[str, int] = _NO_LINES
 
     # --- errors and warnings -------------------------------------------------------------------
     def fail(self, reason: str) -> LvsConfError:
@@ -148,10 +164,16 @@ class _Parser:
 
     # --- values --------------------------------------------------------------------------------
     def integer(self, word: str) -> int:
+        known = self.numbers.get(word)
+        if known is not None:
+            return known
         if word.isdigit() and word.isascii() and (word[0] != "0" or len(word) == 1):
             if len(word) > _MAX_DIGITS:
                 raise self.fail(f"integer out of range: {shown(word)}")
-            return int(word)  # the common case, without the regular expression
+            # The common case, without the regular expression; kept for the next time (a value
+            # that warns, such as an octal one, is not: each of its lines warns).
+            value = self.numbers[word] = int(word)
+            return value
         if not _INT_RE.match(word):
             raise self.fail(f"integer expected, got {quoted(word)}")
         if len(word) > _MAX_DIGITS:
@@ -232,27 +254,30 @@ class _Parser:
             return _FALLBACK_SERVICES[word]
 
     def choice(self, options: tuple[str, ...]) -> Callable[[str], str]:
+        own = {option: option for option in options}  # the schema's string, not the line's copy
+
         def check(word: str) -> str:
-            if word not in options:
+            option = own.get(word)
+            if option is None:
                 raise self.fail(
                     f"invalid argument: {quoted(word)} (expected one of {', '.join(options)})"
                 )
-            return word
+            return option
 
         return check
 
     def quoted(self, word: str) -> str:
         if len(word) >= 2 and word[0] == word[-1] == '"':
-            return word[1:-1]
+            return self.word(word[1:-1])
         if len(word) >= 2 and word[0] == word[-1] == "'":
             self.warn(
                 f"single quotes are kept by piranha: the value is {shown(word)} including the quotes; use double quotes"
             )
-        return word
+        return self.word(word)
 
-    @staticmethod
-    def word(word: str) -> str:
-        return word
+    def word(self, word: str) -> str:
+        """`word`, or the equal string read before (one object for every copy)."""
+        return self.words.setdefault(word, word)
 
     # --- lines ---------------------------------------------------------------------------------
     def parse(self) -> tuple[LvsConfig, list[ParseWarning]]:
@@ -268,7 +293,7 @@ class _Parser:
         # has none of those, which one scan of the whole text tells.
         plain = _plain_spacing(self.text)
         saw_anything = False
-        keys, target = self.scope()
+        keys, target, offsets, first = self.scope()
         for self.line_no, raw in enumerate(lines, start=1):
             if plain and '"' not in raw and "'" not in raw:  # the common case, at C speed
                 tokens = raw.split()
@@ -285,17 +310,17 @@ class _Parser:
                 key, convert, _count, low, high = entry
                 if key.second is not None:  # address = IP DEVICE, nat_router = IP DEVICE
                     setattr(target, key.attr, self.address(tokens[2]))
-                    setattr(target, key.second, tokens[3])
-                    target.lines[key.second] = self.line_no
+                    setattr(target, key.second, self.word(tokens[3]))
+                    offsets[key.second] = self.line_no - first
                 else:
                     value = convert(tokens[2])
                     if low is not None and not low <= value <= high:
                         self.out_of_range(key, value)
                     setattr(target, key.attr, value)
-                target.lines[key.attr] = self.line_no
+                offsets[key.attr] = self.line_no - first
             else:
                 self.other_line(tokens)
-                keys, target = self.scope()
+                keys, target, offsets, first = self.scope()
         if not saw_anything:
             self.line_no = max(1, len(lines))
             raise self.fail("Empty configuration")
@@ -322,16 +347,19 @@ class _Parser:
             return []
         return self.tokenize(stripped)
 
-    def scope(self) -> tuple[dict[str, _Entry], object]:
-        """The keys of the block being read and the object they set (none in a failover block,
-        whose lines other_line keeps verbatim)."""
+    def scope(self) -> tuple[dict[str, _Entry], object, dict[str, int], int]:
+        """The keys of the block being read, the object they set (none in a failover block,
+        whose lines other_line keeps verbatim), where their lines go and the line those count
+        from (the block's opening line; 0 in the global section, whose lines are kept as read)."""
         if self.failover is not None:
-            return {}, None
+            return {}, None, {}, 0
         if self.server is not None:
-            return self.tables[SERVER], self.server
+            assert self.server.line is not None
+            return self.tables[SERVER], self.server, self.server_offsets, self.server.line
         if self.virtual is not None:
-            return self.tables[VIRTUAL], self.virtual
-        return self.tables[GLOBAL], self.config
+            assert self.virtual.line is not None
+            return self.tables[VIRTUAL], self.virtual, self.virtual_offsets, self.virtual.line
+        return self.tables[GLOBAL], self.config, self.config.lines, 0
 
     def out_of_range(self, key: Key, value: int) -> None:
         problem = key.check(value)
@@ -434,7 +462,7 @@ class _Parser:
             )
         if word not in PIRANHA_SCHEDULERS:
             self.warn(f"scheduler {word} works with lvsadmin, but a stock piranha pulse refuses it")
-        return word
+        return self.word(word)
 
     def load_monitor(self, word: str) -> str:
         """Any word, as pulse took any; what lvsadmin cannot act on is kept with a warning."""
@@ -454,7 +482,7 @@ class _Parser:
                 "load_monitor = uptime runs over ssh only: set rsh_command = ssh "
                 "(rsh sends everything in clear); until then no load is read"
             )
-        return word
+        return self.word(word)
 
     def statuses(self, word: str) -> str:
         try:
@@ -485,15 +513,15 @@ class _Parser:
                 raise self.fail("server blocks belong inside a virtual block")
             if self.server is not None:
                 raise self.fail("a server block cannot contain another block")
-            self.server = RealServer(name=name)
-            self.server.lines["name"] = self.line_no
+            self.server = RealServer(name=self.word(name), line=self.line_no)
+            self.server_offsets["name"] = 0
             self.server_port_at_read[id(self.server)] = self.virtual.effective_port
             return
         if self.virtual is not None or self.failover is not None:
             raise self.fail(f"a {kind} block cannot be opened inside another block")
         if kind == "virtual":
-            self.virtual = VirtualServer(name=name)
-            self.virtual.lines["name"] = self.line_no
+            self.virtual = VirtualServer(name=self.word(name), line=self.line_no)
+            self.virtual_offsets["name"] = 0
         else:
             self.failover = FailoverService(name=name)
 
@@ -510,8 +538,23 @@ class _Parser:
 
     def close_server(self) -> None:
         assert self.virtual is not None and self.server is not None
+        self.server.offsets = self.last_server = self.shared(self.server_offsets, self.last_server)
         self.virtual.servers.append(self.server)
         self.server = None
+
+    def shared(self, offsets: dict[str, int], last: Mapping[str, int]) -> Mapping[str, int]:
+        """A closing block's `offsets` as the mapping every block laid out alike shares
+        (read-only: one change would move the lines of thousands of blocks); `offsets` is
+        emptied for the next block. `last`: the previous block's of its kind, the likeliest."""
+        if last == offsets:  # one comparison in C, the common case
+            offsets.clear()
+            return last
+        layout = frozenset(offsets.items())
+        shared = self.layouts.get(layout)
+        if shared is None:
+            shared = self.layouts[layout] = MappingProxyType(dict(offsets))
+        offsets.clear()
+        return shared
 
     def close_virtual(self) -> None:
         assert self.virtual is not None
@@ -535,6 +578,9 @@ class _Parser:
                     f"virtual {shown(self.virtual.name)}: server {shown(server.name)} keeps port {at_read}: "
                     "`port` came after its server block"
                 )
+        self.virtual.offsets = self.last_virtual = self.shared(
+            self.virtual_offsets, self.last_virtual
+        )
         self.config.virtuals.append(self.virtual)
         self.virtual = None
 

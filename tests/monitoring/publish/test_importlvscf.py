@@ -274,6 +274,35 @@ def test_a_real_servers_refused_address_is_named_with_its_line(tmp_path: Path):
         call_command("importlvscf", str(bad))
 
 
+def test_refused_values_are_named_with_their_own_lines_among_blocks_laid_out_alike(tmp_path: Path):
+    # Blocks laid out alike share where their keys sit (lvsconf.model._Block): each block's
+    # refusal still names its own line, also for a virtual's key after its server blocks and a
+    # block whose keys sit further down than its neighbours'.
+    block = (
+        "virtual web{n} {{\n     address = 192.0.2.{n} eth0:1\n{comment}"
+        "     server a {{\n         address = {address}\n     }}\n{comment}"
+        "     load_monitor = {monitor}\n}}\n"
+    )
+    alike = "".join(
+        block.format(n=n, comment="", address="192.0.2.10", monitor="none") for n in (1, 2)
+    )
+    lines = alike.count("\n")  # 7 a block
+
+    def refusal(comment: str = "", address: str = "192.0.2.10", monitor: str = "none") -> str:
+        bad = tmp_path / "lvs.cf"
+        bad.write_text(alike + block.format(n=3, comment=comment, address=address, monitor=monitor))
+        with pytest.raises(CommandError) as refused:
+            call_command("importlvscf", str(bad))
+        return str(refused.value)
+
+    moved = "     # further down\n"
+    assert f"line {lines + 6}: virtual web3: load_monitor: " in refusal(monitor="bogus")
+    assert f"line {lines + 8}: virtual web3: load_monitor: " in refusal(moved, monitor="bogus")
+    ipv6 = "virtual web3 server a: address: 2001:db8::1"
+    assert f"line {lines + 4}: {ipv6}" in refusal(address="2001:db8::1")
+    assert f"line {lines + 5}: {ipv6}" in refusal(moved, address="2001:db8::1")
+
+
 def test_a_second_virtual_block_of_one_name_is_named_with_its_line(tmp_path: Path):
     bad = tmp_path / "lvs.cf"
     bad.write_text("virtual web {\n     port = 80\n}\nvirtual web {\n     port = 81\n}\n")
