@@ -5,17 +5,21 @@
     .venv/bin/python bench/bench_lvsconf.py --virtuals 10000
 
 Targets at 1,000 x 10: render and parse under 200 ms each, import (replace_draft) under 1 s.
+Also prints what the parsed configuration holds (tracemalloc), which the worker keeps for as long
+as it enforces it (issue 23: the worker's memory against HAProxy's).
 Runs on a throw-away SQLite database. Exits 0 when it ran; a figure that misses its target is
 printed with MISSED.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +78,19 @@ def best_ms(func, runs: int = 5) -> float:
     return min(times)
 
 
+def held_mb(text: str) -> float:
+    """MB that parse(text)'s result holds, traced: allocated by the parse and still alive after."""
+    parse(text)  # module-level caches (the parser's tables, ipaddress's) warmed before tracing
+    gc.collect()
+    tracemalloc.start()
+    config = parse(text)[0]
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del config
+    return held / 1e6
+
+
 def main() -> int:
     call_command("migrate", verbosity=0)
     config = big_config()
@@ -97,6 +114,7 @@ def main() -> int:
     )
     print(f"draft_config {VIRTUALS}x{REALS}: {draft_ms:.1f} ms, {len(queries)} SQL queries")
     print(f"parse(render(x)) == x: {parse(text)[0] == config}")
+    print(f"parsed {VIRTUALS}x{REALS} holds {held_mb(text):.2f} MB (tracemalloc)")
     shutil.rmtree(STATE, ignore_errors=True)
     return 0
 
