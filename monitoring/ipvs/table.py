@@ -34,7 +34,7 @@ def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(address)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ServiceKey:
     """An IPVS service: TCP/UDP on address:port, or a firewall mark ("fwm")."""
 
@@ -103,7 +103,7 @@ class ServiceTraffic(NamedTuple):
 TrafficTable = dict[ServiceKey, ServiceTraffic]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     key: ServiceKey
     scheduler: str = DEFAULT_SCHEDULER
@@ -117,7 +117,7 @@ class Service:
         return (self.scheduler, self.persistent, self.netmask if self.persistent else "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Destination:
     address: str
     port: int
@@ -137,7 +137,7 @@ class Destination:
         return ("route" if self.forward == "local" else self.forward, self.weight)
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceEntry:
     service: Service
     destinations: dict[tuple[str, int], Destination] = field(default_factory=dict)
@@ -164,7 +164,7 @@ def traffic_of(table: Table) -> TrafficTable:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vip:
     address: str
     prefixlen: int
