@@ -247,8 +247,6 @@ class VirtualServer(_Block):
         return self.address or DEFAULT_ADDRESS
 
 
-# slots: the worker holds several of these a real server (the health book's, slow start's,
-# the kernel table's), 10,000 real servers at 1,000 x 10.
 @dataclass(frozen=True, slots=True)
 class RealServerRef:
     """A real server as health checks and the kernel table know it: its virtual server's name,
