@@ -449,25 +449,6 @@ def apply_op(table: Table, op: Op) -> None:
             del entry.destinations[dkey]
 
 
-def same_but_counters(table: Table, other: Table) -> bool:
-    """Whether two tables differ at most in their destinations' connection counters (what
-    traffic moves): the same services, each with the same destinations, forwards and weights."""
-    if table.keys() != other.keys():
-        return False
-    for key, entry in table.items():
-        theirs = other[key]
-        if entry.service != theirs.service:
-            return False
-        destinations, their_destinations = entry.destinations, theirs.destinations
-        if destinations.keys() != their_destinations.keys():
-            return False
-        for dkey, dest in destinations.items():
-            their = their_destinations[dkey]
-            if dest.forward != their.forward or dest.weight != their.weight:
-                return False
-    return True
-
-
 # --- display ----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from monitoring.ipvs.table import (
     desired_table,
     diff,
     format_table,
-    same_but_counters,
 )
 from virtualservers.lvsconf.model import LvsConfig, RealServer, VirtualServer
 from virtualservers.lvsconf.parse import parse
@@ -299,23 +298,3 @@ def test_it_names_an_ipv6_firewall_mark_service_as_ipvsadm_does():
     assert "\nFWM  8 IPv6 sh\n" in text
     v4 = ServiceKey.for_fwmark(8)
     assert "\nFWM  8 sh\n" in format_table({v4: ServiceEntry(Service(v4, "sh"))})
-
-
-def test_two_tables_that_differ_in_counters_alone_are_the_same_but_counters():
-    base = desired_table(seed())
-
-    def moved(table, **changes):
-        return {
-            key: ServiceEntry(
-                entry.service,
-                {dk: replace(dest, **changes) for dk, dest in entry.destinations.items()},
-            )
-            for key, entry in table.items()
-        }
-
-    assert same_but_counters(moved(base, active_conn=5, inact_conn=9), base)
-    assert not same_but_counters(moved(base, weight=3), base)
-    assert not same_but_counters(moved(base, forward="masq"), base)
-    assert not same_but_counters(desired_table(seed(scheduler="wlc")), base)
-    assert not same_but_counters(desired_table(seed(servers=[])), base)
-    assert not same_but_counters({}, base)
