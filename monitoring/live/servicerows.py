@@ -83,54 +83,46 @@ def _stored_key(key: ServiceKey) -> str:
 
 
 # What a row shows of a service beside its key (service_flags' persistence and mask), and of a
-# destination, with and without its connection counters (table_rows).
+# destination (table_rows): where it is and how it is reached, then its connection counters.
 _settings = operator.attrgetter("scheduler", "persistent", "netmask")
-_shown = operator.attrgetter("address", "port", "forward", "weight", "active_conn", "inact_conn")
 _placed = operator.attrgetter("address", "port", "forward", "weight")
+_counted = operator.attrgetter("address", "port", "active_conn", "inact_conn")
 
 
-def row_digests(table: Table, virtual_names: Mapping[ServiceKey, str]) -> dict[str, int]:
-    """Each service's row (keyed_rows') as one number, by stored key: what the status writer
-    keeps of the rows it wrote, to tell which changed, instead of the rows (3.8 MB at 1,000 x
-    10, a row's JSON 1.4 kB against a digest's 32 bytes). Made of what the row is made of: the
-    service's scheduler and persistence (its key is the stored key), its virtual server's name,
-    and each destination's address, port, forward, weight and counters (a destination is keyed
-    by its address and port), with Python's hash, which runs in C (1,000 x 10 in 5-6 ms, where
-    comparing the table with the last one took 4). A change of one number (a counter, a weight) changes it
-    for certain, since CPython's tuple and frozenset hashes are one-to-one in each element (but
-    for the one value each reserves), and any other change but for a chance in 2**64. No digest
-    outlives the process, whose string hashes are its own."""
+@dataclass(frozen=True)
+class TableDigest:
+    """A table as its rows would show it (keyed_rows'), in numbers: what the status writer keeps
+    of the table it last wrote, to tell what changed, instead of the table and its rows (7 MB
+    at 1,000 x 10; a row's JSON is 1.4 kB, its digest 32 bytes). `rows`: each service's row by
+    stored key; `shape`: the table without its connection counters, the same for two tables
+    that differ in their destinations' counters alone."""
+
+    rows: dict[str, int]
+    shape: int
+
+
+def table_digest(table: Table, virtual_names: Mapping[ServiceKey, str]) -> TableDigest:
+    """The table's digest, made of what its rows are made of: each service's scheduler and
+    persistence (its key is the stored key), its virtual server's name, and each destination's
+    address, port, forward and weight (its shape), then counters (a destination is keyed by
+    its address and port). Python's hash, which runs in C: 1,000 x 10 in about 7 ms, where
+    comparing the table with the last one took 4 and telling a change of counters alone 4 more.
+    A change of one number (a counter, a weight) changes the digest for certain, since
+    CPython's tuple and frozenset hashes are one-to-one in each element (but for the one value
+    each reserves), and any other change but for a chance in 2**64. No digest outlives the
+    process, whose string hashes are its own."""
     names = virtual_names.get
-    return {
-        _stored_key(key): hash(
-            (
-                _settings(entry.service),
-                names(key, ""),
-                frozenset(map(_shown, entry.destinations.values())),
-            )
+    rows: dict[str, int] = {}
+    shapes = []
+    for key, entry in table.items():
+        destinations = entry.destinations.values()
+        shape = hash(
+            (_settings(entry.service), names(key, ""), frozenset(map(_placed, destinations)))
         )
-        for key, entry in table.items()
-    }
-
-
-def shape_digest(table: Table, virtual_names: Mapping[ServiceKey, str]) -> int:
-    """The table without its connection counters as one number (hashed as row_digests is): two
-    tables with the same one differ in their destinations' counters alone (the same services,
-    virtual servers' names, destinations, forwards and weights)."""
-    names = virtual_names.get
-    return hash(
-        frozenset(
-            [
-                (
-                    key,
-                    _settings(entry.service),
-                    names(key, ""),
-                    frozenset(map(_placed, entry.destinations.values())),
-                )
-                for key, entry in table.items()
-            ]
-        )
-    )
+        stored = _stored_key(key)
+        rows[stored] = hash((shape, frozenset(map(_counted, destinations))))
+        shapes.append((stored, shape))
+    return TableDigest(rows, hash(frozenset(shapes)))
 
 
 @dataclass(frozen=True)
@@ -156,7 +148,7 @@ def row_diff(
 ) -> RowDiff:
     """The rows to write to go from `stored` (None: unknown) to `now`. `stored` holds what each
     stored row is compared by: the row itself, or a digest of it (the status writer's:
-    row_digests), given for the rows of `now` as `compared`."""
+    TableDigest.rows), given for the rows of `now` as `compared`."""
     if stored is None:
         return RowDiff(dict(now), frozenset(), whole=True)
     by = now if compared is None else compared

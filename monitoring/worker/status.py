@@ -23,7 +23,7 @@ from monitoring.ipvs.table import (
 )
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.drainwatch import DrainWatch
-from monitoring.live.servicerows import keyed_rows, row_diff, row_digests, shape_digest
+from monitoring.live.servicerows import TableDigest, keyed_rows, row_diff, table_digest
 from monitoring.live.worker_table import write_rows
 from monitoring.metrics.counters import TRAFFIC_EVERY, publish_traffic
 from monitoring.models import (
@@ -104,11 +104,10 @@ class StatusWriter:
         # When the shown table may next be rewritten for its counters alone (see COUNTERS_SHARE).
         self.counters_due = 0.0
         self.last_status = 0.0
-        # What the status row shows, as the table last written was compared: each service's row
-        # as a digest by stored key (None: no table), and the note; None: not known. Digests,
-        # not the table and its rows: keeping both cost 7 MB at 1,000 x 10 (tracemalloc).
-        self.last_table: tuple[dict[str, int] | None, str] | None = None
-        self.last_shape: int | None = None  # shape_digest of the table last written
+        # What the status row shows: the table last written as its digest (None: no table), and
+        # its note; None: not known. A digest, not the table and its rows: keeping both cost
+        # 7 MB at 1,000 x 10 (tracemalloc).
+        self.last_table: tuple[TableDigest | None, str] | None = None
         # The table's rows as this worker last wrote them (their digests; None: not known), and
         # the stamp it wrote with them: another stamp in the row means another worker wrote since.
         self.stored: dict[str, int] | None = None
@@ -154,16 +153,14 @@ class StatusWriter:
         # The table (10,000 services at scale) is compared and written only when it changed:
         # a new revision, a health change or moving connection counters; then only the
         # services whose content changed are written (a counter, a weight, a real server in or
-        # out), and the ones gone deleted.
+        # out, the virtual server's name), and the ones gone deleted. What changed is told by
+        # digests (servicerows.TableDigest): the last table written is not kept.
         self.drains.notice(table, names, self.kernel.held)
         rows: dict[str, dict] | None = None
         spent = 0.0
-        digests = row_digests(table, names) if table is not None else None
-        shape: int | None = None
-        changed = (digests, note) != self.last_table
-        if changed and table is not None and self._comparable(note):
-            shape = shape_digest(table, names)
-        counters_only = shape is not None and shape == self.last_shape
+        digest = table_digest(table, names) if table is not None else None
+        changed = (digest, note) != self.last_table
+        counters_only = changed and self._counters_only(digest, note)
         if changed and (force or not counters_only or now >= self.counters_due):
             spent = self.cpu_clock()
             status["table_note"] = note if table is not None else None
@@ -186,15 +183,13 @@ class StatusWriter:
         self.rows_written = None
         created = retry_on_deadlock(
             lambda: self._commit(
-                status, rows, digests, health_rows, health, counters, now, write_health, sample
+                status, rows, digest, health_rows, health, counters, now, write_health, sample
             )
         )
         if rows is not None:
-            self.stored, self.stamp = digests or {}, status["table_stamp"]
-            self.last_table = (digests, note)
-            if table is not None and shape is None:
-                shape = shape_digest(table, names)
-            self.last_shape = shape
+            self.stored = digest.rows if digest is not None else {}
+            self.stamp = status["table_stamp"]
+            self.last_table = (digest, note)
             # Whatever made this write, the counters alone wait for the share it leaves.
             self.counters_due = now + (self.cpu_clock() - spent) / COUNTERS_SHARE
         # (Not written: the same table, or only its counters moved within the budget; then the
@@ -216,19 +211,19 @@ class StatusWriter:
             self.last_sample = now
         return True
 
-    def _comparable(self, note: str) -> bool:
-        """Whether a table with `note` may differ from the last one written in its connection
-        counters alone (then their shapes tell): one was written, with the same note."""
-        if self.last_table is None:
+    def _counters_only(self, digest: TableDigest | None, note: str) -> bool:
+        """Whether the table of `digest` differs from the last one written in its connection
+        counters alone."""
+        if self.last_table is None or digest is None:
             return False
         last, last_note = self.last_table
-        return last is not None and note == last_note
+        return last is not None and note == last_note and digest.shape == last.shape
 
     def _commit(
         self,
         status: dict,
         table: dict[str, dict] | None,
-        digests: dict[str, int] | None,
+        digest: TableDigest | None,
         rows: list[tuple],
         health: HealthSnapshot,
         counters: Counters,
@@ -238,7 +233,7 @@ class StatusWriter:
     ) -> bool:
         """Write it all in one transaction; whether the status row had to be created. `table`:
         the table's rows by key, when it changed (None: the table is not written this round);
-        `digests`: theirs (row_digests), what the rows written are compared by."""
+        `digest`: the table's, whose rows' digests the rows written are compared by."""
         with transaction.atomic():
             if not self.announced:
                 # A restart shows on CONTROL/MONITORING: when the previous worker was last seen.
@@ -257,7 +252,8 @@ class StatusWriter:
             if created:  # the row went away (a test, an operator's cleanup)
                 WorkerStatus.objects.create(pk=1, **status)
             if table is not None:
-                write_rows(row_diff(self.stored if updated else None, table, digests or {}))
+                compared = digest.rows if digest is not None else {}
+                write_rows(row_diff(self.stored if updated else None, table, compared))
             if rows:
                 upsert_health(rows)
             if write_health or sample:
