@@ -86,6 +86,15 @@ def listeners(ready, stop_some, done) -> None:
                 pass
 
 
+def listening(ready, child, wait: float = 60.0) -> bool:
+    """Whether the listeners' process bound every listener (False: it died, or never said so)."""
+    deadline = time.monotonic() + wait
+    while not ready.wait(0.2):
+        if not child.is_alive() or time.monotonic() > deadline:
+            return False
+    return True
+
+
 def config_text(virtuals: int = VIRTUALS, reals: int = REALS, shared: bool = False) -> str:
     """`virtuals` x `reals` real servers, each its own listener; shared: every virtual server
     over the same `reals` listeners (as several VIPs over one pool)."""
@@ -313,7 +322,15 @@ def main() -> int:
     ready, stop_some, done = ctx.Event(), ctx.Event(), ctx.Event()
     child = ctx.Process(target=listeners, args=(ready, stop_some, done), daemon=True)
     child.start()
-    ready.wait(60)
+    if not listening(ready, child):
+        # Without its listeners every check is refused: the figures would be a bench of
+        # failures, printed as if they were the goal's.
+        print(
+            f"the listeners did not start (exit code {child.exitcode}): another process holds"
+            f" {ADDRESSES[0]}-{ADDRESSES[-1]} ports {PORTS[0]}-{PORTS[-1]}, maybe another run"
+            " of this benchmark; no figures"
+        )
+        return 1
     haproxy = measure_haproxy()  # first, while every listener answers
 
     lags = array("d")  # 100,000 floats: a list of them was 3 MB of the worker's RSS

@@ -204,7 +204,7 @@ class VirtualServer:
         return self.address or DEFAULT_ADDRESS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RealServerRef:
     """A real server as health checks and the kernel table know it: its virtual server's name,
     its address and the port it is checked on (the virtual's port when it has none)."""

@@ -579,3 +579,39 @@ def test_plain_connect_checks_go_to_the_scanner_and_a_send_expect_check_comes_ba
     worker.load_config()
     assert worker.scanner.checks == {}
     assert {s.ref for s in worker.book.due(time.time() + 60)} == {up1, down1}
+
+
+def test_the_worker_keeps_small_sqlite_page_caches_and_gives_back_what_a_round_freed(
+    memory, listener, monkeypatch
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from monitoring.worker import heap, loop
+
+    def cache_size() -> int | None:  # on the calling thread's own connection
+        if connection.vendor != "sqlite":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+
+    seen, given = [], []
+    write_status = Worker.write_status
+
+    def recording(self, *args, **kwargs):
+        seen.append(cache_size())
+        return write_status(self, *args, **kwargs)
+
+    monkeypatch.setattr(Worker, "write_status", recording)
+    monkeypatch.setattr(heap, "give_back", lambda: given.append(True) or True)
+    publish(lvs_cf(listener, free_port()))
+    call_command("lvsworker", "--once", "--driver", "memory", "--no-arp")
+    small = -loop.SQLITE_CACHE_KIB if connection.vendor == "sqlite" else None
+    assert seen == [small] and given == [True]
+    # Once the worker stopped, a new connection (the web's, in the tests' process) keeps
+    # SQLite's default.
+    with ThreadPoolExecutor(1) as other:
+        default = other.submit(lambda: (cache_size(), connection.close())[0]).result()
+    assert default == (-2000 if connection.vendor == "sqlite" else None)
