@@ -75,13 +75,6 @@ def keyed_rows(table: Table, virtual_names: Mapping[ServiceKey, str]) -> dict[st
     return {_labelled(row["service"])[0]: row for row in table_rows(table, dict(virtual_names))}
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _stored_key(key: ServiceKey) -> str:
-    # keyed_rows' key for the same service (by its label, as keyed_rows finds it), asked for
-    # every service on every status round.
-    return _labelled(key.label())[0]
-
-
 # What a row shows of a service beside its key (service_flags' persistence and mask), and of a
 # destination (table_rows): where it is and how it is reached, then its connection counters.
 _settings = operator.attrgetter("scheduler", "persistent", "netmask")
@@ -119,7 +112,7 @@ def table_digest(table: Table, virtual_names: Mapping[ServiceKey, str]) -> Table
         shape = hash(
             (_settings(entry.service), names(key, ""), frozenset(map(_placed, destinations)))
         )
-        stored = _stored_key(key)
+        stored = _labelled(key.label())[0]  # keyed_rows' key (cached by label)
         rows[stored] = hash((shape, frozenset(map(_counted, destinations))))
         shapes.append((stored, shape))
     return TableDigest(rows, hash(frozenset(shapes)))
