@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
@@ -361,7 +362,12 @@ def diff(current: Table, desired: Table, owned: Collection[ServiceKey] = ()) -> 
     add_dests: list[Op] = []
     del_dests: list[Op] = []
     del_services: list[Op] = []
-    for key in sorted(desired):
+    # Drift repair diffs the whole table every few seconds and almost always finds it as it
+    # should be: the services that need nothing are passed over first, each in one comparison
+    # made in C (1,000 x 10: sorting every service and asking every destination its attributes
+    # cost 7-11 ms a time). What is left gets the same ops, in the same order, as before.
+    changed = [key for key in desired if not _same_entry(current.get(key), desired[key])]
+    for key in sorted(changed):
         want = desired[key]
         have = current.get(key)
         if have is None:
@@ -383,10 +389,28 @@ def diff(current: Table, desired: Table, owned: Collection[ServiceKey] = ()) -> 
             if dkey not in want.destinations:
                 del_dests.append(Op("del_dest", want.service, old))
     owned_set = set(owned)
-    for key in sorted(current):
-        if key not in desired and key in owned_set:
-            del_services.append(Op("del_service", current[key].service))
+    for key in sorted(key for key in current if key not in desired and key in owned_set):
+        del_services.append(Op("del_service", current[key].service))
     return add_services + add_dests + edit_services + del_dests + del_services
+
+
+_forward_and_weight = operator.attrgetter("forward", "weight")
+
+
+def _same_entry(have: ServiceEntry | None, want: ServiceEntry) -> bool:
+    """Whether `have` needs no operation to become `want`, when that shows at once: the same
+    service attributes and destinations, each with the same forward and weight, whatever the
+    counters (what a dump under traffic differs in). False also when it needs none but only the
+    whole diff can tell (a kernel's "local" forward for a desired "route")."""
+    if have is None or have.service.attributes() != want.service.attributes():
+        return False
+    theirs, ours = have.destinations, want.destinations
+    if theirs.keys() != ours.keys():
+        return False
+    # map() and attrgetter run in C: no Python frame per destination.
+    return list(map(_forward_and_weight, map(theirs.__getitem__, ours))) == list(
+        map(_forward_and_weight, ours.values())
+    )
 
 
 def apply_ops(table: Table, ops: Iterable[Op]) -> Table:
@@ -430,25 +454,6 @@ def apply_op(table: Table, op: Op) -> None:
             )
         elif op.action == "del_dest":
             del entry.destinations[dkey]
-
-
-def same_but_counters(table: Table, other: Table) -> bool:
-    """Whether two tables differ at most in their destinations' connection counters (what
-    traffic moves): the same services, each with the same destinations, forwards and weights."""
-    if table.keys() != other.keys():
-        return False
-    for key, entry in table.items():
-        theirs = other[key]
-        if entry.service != theirs.service:
-            return False
-        destinations, their_destinations = entry.destinations, theirs.destinations
-        if destinations.keys() != their_destinations.keys():
-            return False
-        for dkey, dest in destinations.items():
-            their = their_destinations[dkey]
-            if dest.forward != their.forward or dest.weight != their.weight:
-                return False
-    return True
 
 
 # --- display ----------------------------------------------------------------------------------

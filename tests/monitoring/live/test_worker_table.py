@@ -124,6 +124,17 @@ def test_a_service_gone_from_the_table_is_deleted_and_no_other_row_written(tmp_p
     assert names == {f"vs{n}" for n in range(1, 20)}
 
 
+def test_a_virtual_server_renamed_over_the_same_table_shows_its_new_name_at_once(tmp_path):
+    # The table is the kernel's and stays the same; the name CONTROL shows beside a service
+    # comes from lvs.cf, and the old one stayed until something in the table changed.
+    worker = Worker(tmp_path)
+    worker.round(lvs_cf("192.0.2.80", virtuals=3))
+    renamed = lvs_cf("192.0.2.80", virtuals=3).replace("virtual vs1 {", "virtual web {")
+    assert writes(worker.round(renamed)) == ["INSERT x1"]
+    assert shown("web")["service"] == "TCP  192.0.2.80:8001"
+    assert not WorkerTableService.objects.filter(virtual="vs1").exists()
+
+
 def test_nothing_published_leaves_no_row(tmp_path):
     worker = Worker(tmp_path)
     worker.round(lvs_cf("192.0.2.80", virtuals=3))
