@@ -194,6 +194,11 @@ class HealthBook:
         """A check's result, recorded for its server and every server that follows it."""
         return [t for r in self.sharers(ref) if (t := self.record(r, result, started)) is not None]
 
+    def same_ref(self, ref: RealServerRef) -> RealServerRef:
+        """The book's own object for a ref equal to `ref` (`ref` itself when not in the book)."""
+        server = self.servers.get(ref)
+        return ref if server is None else server.ref
+
     def sharers(self, ref: RealServerRef) -> list[RealServerRef]:
         """The real servers one check of `ref` stands for: itself and its followers."""
         server = self.servers.get(ref)

@@ -54,9 +54,15 @@ class SlowStart:
         self._target: dict[RealServerRef, int | None] = {}
         self._entered: dict[RealServerRef, float] = {}
 
-    def sync(self, config: LvsConfig) -> None:
+    def sync(
+        self,
+        config: LvsConfig,
+        same_ref: Callable[[RealServerRef], RealServerRef] = lambda ref: ref,
+    ) -> None:
         """A configuration is enforced: servers it adds start their ramp (not on the first
-        one), servers it removes are forgotten, weights follow it."""
+        one), servers it removes are forgotten, weights follow it. `same_ref`: the equal ref
+        another map already holds (HealthBook.same_ref), kept instead of one more object per
+        real server (0.56 MB at 10,000, bench_worker.py)."""
         target: dict[RealServerRef, int | None] = {}
         for virtual in config.virtuals:
             if not virtual.effective_active:
@@ -64,8 +70,10 @@ class SlowStart:
             port = virtual.effective_port
             for server in virtual.servers:
                 if server.effective_active:
-                    ref = RealServerRef(
-                        virtual.name, server.address or "0.0.0.0", server.port or port
+                    ref = same_ref(
+                        RealServerRef(
+                            virtual.name, server.address or "0.0.0.0", server.port or port
+                        )
                     )
                     on = virtual.effective_slow_start
                     target[ref] = server.effective_weight if on else None

@@ -245,7 +245,7 @@ class Worker:
         self.kernel.paths = paths
         self.book.sync(loaded.config, loaded.checks, paths)
         self.watch_checks()
-        self.slow_start.sync(loaded.config)
+        self.slow_start.sync(loaded.config, self.book.same_ref)
         self.load.sync(loaded.config)
         self.kernel.need_converge = True
         log.info(

@@ -135,3 +135,23 @@ def test_the_one_writer_applies_each_ramp_step_as_one_weight_edit_without_a_dump
     # A converge (drift repair) keeps the ramp's weight rather than jumping to the configured one.
     writer.converge(replace(cfg), (), weights={WEB2: 16})
     assert driver.table[KEY].destinations[("192.0.2.22", 80)].weight == 16
+
+
+def test_slow_start_keeps_the_health_books_ref_objects_and_ramps_the_same():
+    from monitoring.checks.health import HealthBook
+
+    clock = Clock()
+    book = HealthBook(clock)
+    first = config(("192.0.2.21", 64))
+    book.sync(first)
+    slow = SlowStart(clock, 20.0)
+    slow.sync(first, book.same_ref)
+    later = config(("192.0.2.21", 64), ("192.0.2.22", 64))
+    book.sync(later)
+    slow.sync(later, book.same_ref)
+    # One object per real server, whoever holds it.
+    assert {id(ref) for ref in slow._target} == {id(s.ref) for s in book.servers.values()}
+    assert slow.weights() == {WEB2: 2}  # the added server ramps as without the book's refs
+    assert book.same_ref(RealServerRef("web", "192.0.2.99", 80)) == RealServerRef(
+        "web", "192.0.2.99", 80
+    )
