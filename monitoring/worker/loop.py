@@ -402,14 +402,15 @@ class Worker:
         for ref, server in servers.items():
             if server.leader is not None or not is_plain_connect(server.spec):
                 continue
-            stamped = (server, *(servers[r] for r in server.followers))
+            sharers = tuple(servers[r] for r in server.followers)  # () when none: shared
             watched[ref] = Watched(
                 server,
-                stamped,
+                sharers,
                 ref.address,
                 ref.port,
                 server.spec.timeout,
-                max(s.threshold for s in stamped),  # the passes a return needs, for each sharer
+                # The passes a return needs, for each server the check stands for.
+                max((server.threshold, *(s.threshold for s in sharers))),
                 server.path,
                 max(0.0, server.next_due - now),
             )

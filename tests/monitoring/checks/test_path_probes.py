@@ -200,14 +200,14 @@ def test_a_watched_check_made_both_ways_goes_quiet_and_still_checks_through_the_
     scanner = ConnectScanner(reports.deliver)
     try:
         path = path_to("127.0.0.1", echo)
-        scanner.watch({"db1": Watched("db1", (stamp,), "127.0.0.1", echo, 0.2, 1, path)})
+        scanner.watch({"db1": Watched(stamp, (), "127.0.0.1", echo, 0.2, 1, path)})
         wait_until(lambda: len(marked) >= 4)  # four checks, each through the path as well
         first = stamp.last_check
         wait_until(lambda: stamp.last_check != first)
     finally:
         scanner.close()
     # One pass reported (rise 1), the others quiet: only stamped.
-    assert [(token, r.ok) for (token, _due), r in reports.all] == [("db1", True)]
+    assert [(token, r.ok) for (token, _due), r in reports.all] == [(stamp, True)]
     assert set(marked) == {(MARK, "127.0.0.1")}
 
 
@@ -216,7 +216,7 @@ def test_a_watched_check_failing_through_the_path_is_reported_every_time(echo, m
     scanner = ConnectScanner(reports.deliver)
     try:
         path = path_to("127.0.0.2", echo)  # nothing answers there: the VIP's path is broken
-        scanner.watch({"db1": Watched("db1", (stamp,), "127.0.0.1", echo, 0.2, 1, path)})
+        scanner.watch({"db1": Watched(stamp, (), "127.0.0.1", echo, 0.2, 1, path)})
         wait_until(lambda: len(reports.all) >= 3)
     finally:
         scanner.close()

@@ -213,8 +213,8 @@ def watching() -> Iterator[tuple[ConnectScanner, Reports, Histogram]]:
     instance.close()
 
 
-def watched(port: int, stamp: Stamp, quiet_after: int = 2, token: object = "db1") -> Watched:
-    return Watched(token, [stamp], "127.0.0.1", port, 0.2, quiet_after)
+def watched(port: int, stamp: Stamp, quiet_after: int = 2, sharers=()) -> Watched:
+    return Watched(stamp, sharers, "127.0.0.1", port, 0.2, quiet_after)
 
 
 def test_a_check_that_keeps_passing_is_reported_until_it_goes_quiet_then_only_stamped(
@@ -226,7 +226,7 @@ def test_a_check_that_keeps_passing_is_reported_until_it_goes_quiet_then_only_st
     wait_until(lambda: instance.checks >= 6)
     time.sleep(0.05)  # the sixth check's answer
     # The event loop hears of the first two passes (what a return needs), not of the others...
-    assert [(token, result.ok) for (token, _due), result in reports.all] == [("db1", True)] * 2
+    assert [(token, result.ok) for (token, _due), result in reports.all] == [(stamp, True)] * 2
     # ...which stamp the server's last check and latency, and count in the latency histogram.
     first_stamp = stamp.last_check
     wait_until(lambda: stamp.last_check != first_stamp)
@@ -266,10 +266,10 @@ def test_a_new_set_keeps_unchanged_checks_on_schedule_and_stops_the_ones_gone(wa
     server = listener(backlog=128)
     port = server.getsockname()[1]
     kept_stamp, gone_stamp = Stamp(), Stamp()
-    instance.watch({"a": watched(port, kept_stamp, 1, "a"), "b": watched(port, gone_stamp, 1, "b")})
+    instance.watch({"a": watched(port, kept_stamp, 1), "b": watched(port, gone_stamp, 1)})
     wait_until(lambda: gone_stamp.last_check is not None and kept_stamp.last_check is not None)
     kept = instance.watches["a"]
-    instance.watch({"a": watched(port, kept_stamp, 1, "a")})
+    instance.watch({"a": watched(port, kept_stamp, 1)})
     wait_until(lambda: "b" not in instance.watches)
     time.sleep(0.3)  # any check of b in flight has answered
     gone_at, kept_at = gone_stamp.last_check, kept_stamp.last_check
@@ -292,4 +292,17 @@ def test_a_check_changed_in_a_new_set_starts_over_and_reports_again(watching) ->
     checks = instance.checks
     wait_until(lambda: instance.checks >= checks + 2)
     assert len(reports.all) == 3
+    server.close()
+
+
+def test_a_quiet_pass_stamps_every_real_server_the_check_stands_for(watching) -> None:
+    instance, reports, _ = watching
+    server, checked, sharer = listener(backlog=128), Stamp(), Stamp()
+    instance.watch({"db1": watched(server.getsockname()[1], checked, 1, (sharer,))})
+    # Both stamped by the quiet passes after the one report (rise 1), with the same check.
+    wait_until(
+        lambda: sharer.last_check is not None
+        and (checked.last_check, checked.latency) == (sharer.last_check, sharer.latency)
+    )
+    assert [token for (token, _due), _ in reports.all] == [checked]
     server.close()
