@@ -301,8 +301,10 @@ def test_a_quiet_pass_stamps_every_real_server_the_check_stands_for(watching) ->
     instance.watch({"db1": watched(server.getsockname()[1], checked, 1, (sharer,))})
     # Both stamped by the quiet passes after the one report (rise 1), with the same check.
     wait_until(
-        lambda: sharer.last_check is not None
-        and (checked.last_check, checked.latency) == (sharer.last_check, sharer.latency)
+        lambda: (
+            sharer.last_check is not None
+            and (checked.last_check, checked.latency) == (sharer.last_check, sharer.latency)
+        )
     )
     assert [token for (token, _due), _ in reports.all] == [checked]
     server.close()
