@@ -3,9 +3,12 @@ written on the worker's status thread for CONTROL/MONITORING."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import os
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +37,7 @@ from monitoring.models import (
     create_the_single_row,
     new_table_stamp,
     retry_on_deadlock,
+    update_by_pk,
     upsert,
 )
 from virtualservers.lvsconf.model import LvsConfig
@@ -60,6 +64,12 @@ HEALTH_FIELDS = (
     "inact_conn",
 )
 Counters = dict[tuple[str, str, int], tuple[int, int, int]]
+# What a health row holds of its server beside the stamps (last check, latency) and the
+# counters: its state is also "unknown" until the first check (HealthWritten.unchecked).
+_MARKED = operator.attrgetter("up", "since", "reason")
+_CHECKED = operator.attrgetter("last_check")
+_LATENCY = operator.attrgetter("latency")
+_REF = operator.attrgetter("ref")
 
 
 def _aware(ts: float | None) -> datetime | None:
@@ -89,6 +99,35 @@ def upsert_health(rows: list[tuple]) -> None:
     bulk_create spent most of the status thread's time on building 10,000 model instances and
     their SQL every ten seconds."""
     upsert(RealServerHealth, ("virtual_name", "address", "port"), HEALTH_FIELDS, rows)
+
+
+@dataclass
+class HealthWritten:
+    """What a committed health write left in the health rows, for the next one to write only
+    what moved. In the quiet state (every server up, nothing changing) that is the two stamps
+    of every row, last check and latency, in one UPDATE by primary key (update_by_pk); a row
+    whose state, since or error changed is written whole as before, and all of them when the
+    servers or the table's counters and weights changed. Upserting 10,000 whole rows every
+    HEALTH_EVERY was most of the quiet status thread's CPU (bench/bench_worker.py). Arrays and
+    the refs the health book holds anyway: 240 kB at 10,000, no object a row."""
+
+    refs: list[RealServerRef]  # the servers, in the order of what follows
+    digest: TableDigest | None  # the table whose counters and weights the rows hold
+    marks: array  # each server's hash of _MARKED
+    unchecked: frozenset[int]  # the servers not checked yet: their state is "unknown"
+    ids: array | None = None  # each server's row's primary key (None: not known)
+
+
+@dataclass
+class HealthWrite:
+    """One round's health write: `stamps` (last check, latency, primary key) for every row and
+    `rows` whole for the servers that changed; or, stamps None, every row whole (`whole()`).
+    `written`: what the rows hold once it commits."""
+
+    whole: Callable[[], list[tuple]]
+    rows: list[tuple] | None
+    stamps: list[tuple] | None
+    written: HealthWritten
 
 
 class StatusWriter:
@@ -124,6 +163,11 @@ class StatusWriter:
         self.names_for: tuple[LvsConfig | None, dict[ServiceKey, str]] | None = None
         self.rows_known: int | None = None
         self.rows_written: int | None = None
+        # What the last committed health write left (None: not known), and the heartbeat this
+        # worker wrote last: another one in the status row means another worker wrote since
+        # (two directors on one database), whose health rows the next write replaces whole.
+        self.health_written: HealthWritten | None = None
+        self.heartbeat_written: datetime | None = None
 
     def due(self) -> bool:
         return self.clock() - self.last_status >= STATUS_EVERY
@@ -168,12 +212,9 @@ class StatusWriter:
             status["table_stamp"] = new_table_stamp()
         write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
         sample = now - self.last_sample >= SAMPLE_EVERY
-        counters = _counters(table, names) if write_health or sample else {}
-        adapt = connection.ops.adapt_datetimefield_value
-        times: dict[float, object] = {}  # adapted: many servers share a since, a last check
-        health_rows = (
-            [_health_row(s, counters, adapt, times) for s in health.states] if write_health else []
-        )
+        # Built once, and only for a round that needs them (whole health rows, samples).
+        counted = functools.cache(lambda: _counters(table, names))
+        plan = self._plan_health(health, digest, counted) if write_health else None
         if not self.announced:
             status["started_at"] = self.started_at
             create_the_single_row(WorkerStatus)
@@ -183,7 +224,7 @@ class StatusWriter:
         self.rows_written = None
         created = retry_on_deadlock(
             lambda: self._commit(
-                status, rows, digest, health_rows, health, counters, now, write_health, sample
+                status, rows, digest, plan, health, counted, now, write_health, sample
             )
         )
         if rows is not None:
@@ -200,6 +241,9 @@ class StatusWriter:
             self.last_table = None
         if self.rows_written is not None:  # the stale rows' cleanup committed
             self.rows_known = self.rows_written
+        if plan is not None:
+            self.health_written = plan.written
+        self.heartbeat_written = status["heartbeat"]
         self.announced = True
         self._publish_metrics(config)
         if config is not None and now - self.last_traffic >= TRAFFIC_EVERY:
@@ -210,6 +254,50 @@ class StatusWriter:
         if sample:
             self.last_sample = now
         return True
+
+    def _plan_health(
+        self, health: HealthSnapshot, digest: TableDigest | None, counted: Callable[[], Counters]
+    ) -> HealthWrite:
+        """What this round's health write writes (see HealthWritten): operator.attrgetter and
+        map run a row's checks in C, and Python only loops over the servers that changed."""
+        states = health.states
+        adapt = connection.ops.adapt_datetimefield_value
+        times: dict[float | None, object] = {}  # adapted: many servers share a since, a check
+        refs = list(map(_REF, states))
+        marks = array("q", map(hash, map(_MARKED, states)))
+        checked = list(map(_CHECKED, states))
+        unchecked = frozenset(
+            i for i, at in enumerate(checked) if at is None
+        ) if None in checked else frozenset()  # fmt: skip
+        written = HealthWritten(refs, digest, marks, unchecked)
+
+        def whole() -> list[tuple]:
+            counters = counted()
+            return [_health_row(s, counters, adapt, times) for s in states]
+
+        last = self.health_written
+        if last is None or last.refs != refs:
+            return HealthWrite(whole, None, None, written)
+        written.ids = last.ids  # the rows stay: an upsert keeps their keys
+        if last.ids is None or last.digest != digest:
+            return HealthWrite(whole, None, None, written)
+        changed = set(unchecked ^ last.unchecked)
+        if marks != last.marks:
+            changed.update(
+                i for i, (a, b) in enumerate(zip(marks, last.marks, strict=True)) if a != b
+            )
+        rows = None
+        if changed:
+            counters = counted()
+            rows = [_health_row(states[i], counters, adapt, times) for i in sorted(changed)]
+        for at in set(checked):
+            if at not in times:
+                times[at] = adapt(_aware(at))
+        stamps = [
+            (times[at], None if latency is None else round(latency * 1000, 2), pk)
+            for at, latency, pk in zip(checked, map(_LATENCY, states), last.ids, strict=True)
+        ]
+        return HealthWrite(whole, rows, stamps, written)
 
     def _counters_only(self, digest: TableDigest | None, note: str) -> bool:
         """Whether the table of `digest` differs from the last one written in its connection
@@ -224,9 +312,9 @@ class StatusWriter:
         status: dict,
         table: dict[str, dict] | None,
         digest: TableDigest | None,
-        rows: list[tuple],
+        plan: HealthWrite | None,
         health: HealthSnapshot,
-        counters: Counters,
+        counted: Callable[[], Counters],
         now: float,
         write_health: bool,
         sample: bool,
@@ -247,18 +335,43 @@ class StatusWriter:
             # the stamp it wrote with them: then only the services that changed are written,
             # else (its first write, another director's worker wrote since) the whole table.
             known = table is not None and self.stored is not None and bool(self.stamp)
-            updated = known and row.filter(table_stamp=self.stamp).update(**status)
-            created = not updated and not row.update(**status)
+            stamping = plan is not None and plan.stamps is not None
+            done = unmoved = updated = False
+            if stamping and self.heartbeat_written is not None:
+                # Health rows as this worker left them (nobody wrote the status row since its
+                # last heartbeat) take its stamps alone; the same UPDATE, no query more.
+                mine = row.filter(heartbeat=self.heartbeat_written)
+                mine = mine.filter(table_stamp=self.stamp) if known else mine
+                done = unmoved = bool(mine.update(**status))
+                updated = known and unmoved
+            if not done:
+                updated = known and bool(row.filter(table_stamp=self.stamp).update(**status))
+                done = updated
+            created = not done and not row.update(**status)
             if created:  # the row went away (a test, an operator's cleanup)
                 WorkerStatus.objects.create(pk=1, **status)
             if table is not None:
                 compared = digest.rows if digest is not None else {}
                 write_rows(row_diff(self.stored if updated else None, table, compared))
-            if rows:
-                upsert_health(rows)
+            if plan is not None:
+                self._write_health(plan, unmoved)
             if write_health or sample:
-                self._rows_and_samples(health, counters, now, write_health, sample)
+                self._rows_and_samples(health, plan, counted, now, write_health, sample)
         return created
+
+    def _write_health(self, plan: HealthWrite, unmoved: bool) -> None:
+        """The health rows as `plan` says, or whole when they are not as this worker left them
+        (`unmoved` False: another worker wrote since; fewer rows stamped than planned: some
+        went, an operator's cleanup say, and their keys are read again)."""
+        stamps = plan.stamps
+        if stamps is not None and unmoved:
+            fields = ("last_check", "latency_ms")
+            if update_by_pk(RealServerHealth, fields, stamps) == len(stamps):
+                if plan.rows:
+                    upsert_health(plan.rows)
+                return
+            plan.written.ids = None
+        upsert_health(plan.whole())
 
     def _publish_metrics(self, config: LvsConfig | None) -> None:
         try:
@@ -279,13 +392,15 @@ class StatusWriter:
     def _rows_and_samples(
         self,
         health: HealthSnapshot,
-        counters: Counters,
+        plan: HealthWrite | None,
+        counted: Callable[[], Counters],
         now: float,
         write_health: bool,
         sample: bool,
     ) -> None:
         members = health.members
-        if not sample and members is not None and members == self.rows_known:
+        ids_known = plan is None or plan.written.ids is not None
+        if not sample and members is not None and members == self.rows_known and ids_known:
             # Only the rows of these servers exist (the last write removed the others): reading
             # 10,000 keys back every ten seconds to find none stale was most of a health write.
             return
@@ -302,7 +417,18 @@ class StatusWriter:
             if stale:
                 RealServerHealth.objects.filter(pk__in=stale).delete()
             self.rows_written = members  # known once this transaction commits
+        if plan is not None and not ids_known:
+            # Read after this round's rows were written: every server's row is there.
+            keys = (existing.get((r.virtual, r.address, r.port)) for r in plan.written.refs)
+            ids = array("q")
+            for pk in keys:
+                if pk is None:
+                    break
+                ids.append(pk)
+            else:
+                plan.written.ids = ids
         if sample:
+            counters = counted()
             ConnectionSample.objects.bulk_create(
                 [
                     ConnectionSample(

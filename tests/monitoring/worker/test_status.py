@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -193,3 +194,102 @@ def test_a_health_write_that_failed_leaves_no_stale_row_behind_the_next_one():
     health_round(writer, clock, SERVERS[:2], members=1)
     rows = set(RealServerHealth.objects.values_list("address", flat=True))
     assert rows == {r.address for r in SERVERS[:2]}
+
+
+def checked_round(writer: StatusWriter, clock, states: list[ServerHealth]) -> list[str]:
+    """One health write (HEALTH_EVERY later) of `states`, each checked at that time with a new
+    latency; the statements it ran."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.worker.status import HEALTH_EVERY
+
+    clock.now += HEALTH_EVERY
+    for n, state in enumerate(states):
+        state.last_check, state.latency = clock.now, (n + 1 + clock.now % 7) / 10000
+    health = HealthSnapshot(states, frozenset(), transitions=0, members=1)
+    with CaptureQueriesContext(connection) as queries:
+        assert writer.write(Enforced(None, None), health)
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def shown(states: list[ServerHealth]) -> dict[str, tuple]:
+    """What CONTROL shows of each server: its row's state, error, last check and latency."""
+    rows = RealServerHealth.objects.values_list(
+        "address", "state", "last_error", "last_check", "latency_ms"
+    )
+    return {
+        address: (state, error, checked.timestamp(), latency)
+        for address, state, error, checked, latency in rows
+    }
+
+
+def expected(states: list[ServerHealth]) -> dict[str, tuple]:
+    return {
+        s.ref.address: (
+            "unknown" if s.last_check is None else "up" if s.up else "down",
+            s.reason,
+            pytest.approx(s.last_check),
+            round(s.latency * 1000, 2),
+        )
+        for s in states
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quiet_health_writes_show_every_servers_last_check_and_latency_and_a_change_at_once():
+    """In the quiet state a health write stamps the rows (last check, latency) instead of
+    rewriting them whole; what CONTROL shows is the same: every server's last check and
+    latency of this round, and a server that went down shown down with its reason."""
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    states = [ServerHealth(ref, CheckSpec(), 1, since=clock.now) for ref in SERVERS[:20]]
+    for _ in range(3):
+        statements = checked_round(writer, clock, states)
+        assert shown(states) == expected(states)
+    # The rows are stamped, not rewritten whole (an upsert is an INSERT on every database).
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    states[4].up, states[4].since, states[4].reason = False, clock.now, "connection refused"
+    statements = checked_round(writer, clock, states)
+    assert shown(states) == expected(states)
+    assert shown(states)[states[4].ref.address][:2] == ("down", "connection refused")
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_checked_for_the_first_time_is_shown_up_not_unknown():
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    states = [ServerHealth(ref, CheckSpec(), 1, since=clock.now) for ref in SERVERS[:3]]
+    checked_round(writer, clock, states)
+    checked_round(writer, clock, states)
+    late = ServerHealth(SERVERS[3], CheckSpec(), 1, since=clock.now)
+    health = HealthSnapshot([*states, late], frozenset(), transitions=0, members=2)
+    clock.now += 10
+    writer.write(Enforced(None, None), health)
+    assert RealServerHealth.objects.get(address=late.ref.address).state == "unknown"
+    checked_round(writer, clock, [*states, late])
+    assert shown([*states, late]) == expected([*states, late])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_rows_another_worker_wrote_or_an_operator_removed_are_written_whole_again():
+    """Two directors on one database: the last worker to write wins whole rows, never a mix of
+    one's states and the other's stamps; a row removed behind the worker's back comes back."""
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    states = [ServerHealth(ref, CheckSpec(), 1, since=clock.now) for ref in SERVERS[:5]]
+    for _ in range(3):
+        checked_round(writer, clock, states)
+    # The other director's worker saw every server down, and wrote its heartbeat.
+    RealServerHealth.objects.update(state="down", last_error="theirs")
+    WorkerStatus.objects.update(
+        heartbeat=WorkerStatus.objects.get().heartbeat - timedelta(seconds=1)
+    )
+    checked_round(writer, clock, states)
+    assert shown(states) == expected(states)
+    RealServerHealth.objects.filter(address=states[2].ref.address).delete()
+    checked_round(writer, clock, states)
+    assert shown(states) == expected(states)
+    checked_round(writer, clock, states)
+    assert shown(states) == expected(states)

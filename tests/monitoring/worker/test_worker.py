@@ -134,6 +134,25 @@ def test_it_rewrites_the_shown_table_only_when_the_kernel_table_changed(memory, 
     assert shown["active"] == 5
 
 
+def test_health_rows_show_the_connections_and_weight_the_kernel_has_now(memory, listener):
+    """Health writes that stamp the rows alone (nothing changed) still show a change of a
+    real server's connection counters or weight at the next one."""
+    publish(lvs_cf(listener, free_port()))
+    worker = Worker("memory", arp_count=0)
+    worker.open_driver()
+    worker.load_config()
+    worker.apply_if_needed()
+    for _ in range(3):
+        worker.write_status(force=True)
+    assert RealServerHealth.objects.get(port=listener).active_conn == 0
+    key = ServiceKey.for_address("tcp", "192.0.2.80", listener)
+    dest = memory.table[key].destinations[("127.0.0.1", listener)]
+    memory.table[key].destinations[dest.key] = replace(dest, active_conn=5, weight=3)
+    worker.write_status(force=True)
+    row = RealServerHealth.objects.get(port=listener)
+    assert (row.active_conn, row.weight) == (5, 3)
+
+
 def test_it_quiesces_a_failed_server_to_weight_zero(memory, listener):
     dead = free_port()
     publish(lvs_cf(listener, dead, quiesce=1))
