@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitoring.ipvs.table import ServiceKey, Table, table_rows
 
@@ -79,7 +79,7 @@ def keyed_rows(table: Table, virtual_names: Mapping[ServiceKey, str]) -> dict[st
 # destination (table_rows): where it is and how it is reached, then its connection counters.
 _settings = operator.attrgetter("scheduler", "persistent", "netmask")
 _placed = operator.attrgetter("address", "port", "forward", "weight")
-_counted = operator.attrgetter("address", "port", "active_conn", "inact_conn")
+_shown = operator.attrgetter("address", "port", "forward", "weight", "active_conn", "inact_conn")
 
 
 @dataclass(frozen=True)
@@ -87,35 +87,48 @@ class TableDigest:
     """A table as its rows would show it (keyed_rows'), in numbers: what the status writer keeps
     of the table it last wrote, to tell what changed, instead of the table and its rows (7 MB
     at 1,000 x 10; a row's JSON is 1.4 kB, its digest 32 bytes). `rows`: each service's row by
-    stored key; `shape`: the table without its connection counters, the same for two tables
-    that differ in their destinations' counters alone."""
+    stored key; `shape`: table_shape's, once worked out (not compared: the rows tell every
+    change of the shape too)."""
 
     rows: dict[str, int]
-    shape: int
+    shape: int | None = field(default=None, compare=False)
 
 
 def table_digest(table: Table, virtual_names: Mapping[ServiceKey, str]) -> TableDigest:
     """The table's digest, made of what its rows are made of: each service's scheduler and
     persistence (its key is the stored key), its virtual server's name, and each destination's
-    address, port, forward and weight (its shape), then counters (a destination is keyed by
-    its address and port). Python's hash, which runs in C: 1,000 x 10 in about 7 ms, where
-    comparing the table with the last one took 4 and telling a change of counters alone 4 more.
-    A change of one number (a counter, a weight) changes the digest for certain, since
-    CPython's tuple and frozenset hashes are one-to-one in each element (but for the one value
-    each reserves), and any other change but for a chance in 2**64. No digest outlives the
-    process, whose string hashes are its own."""
+    address, port, forward, weight and counters. Python's hash, which runs in C: 1,000 x 10 in
+    about 3 ms, where comparing the table with the last one took 4. A change of one number (a
+    counter, a weight) changes the digest for certain, since CPython's tuple and frozenset
+    hashes are one-to-one in each element (but for the one value each reserves), and any other
+    change but for a chance in 2**64. No digest outlives the process, whose string hashes are
+    its own. Without the shape, which only a changed table needs (table_shape): working both
+    out every round was most of a quiet status round's digest."""
     names = virtual_names.get
     rows: dict[str, int] = {}
-    shapes = []
     for key, entry in table.items():
-        destinations = entry.destinations.values()
-        shape = hash(
-            (_settings(entry.service), names(key, ""), frozenset(map(_placed, destinations)))
-        )
         stored = _labelled(key.label())[0]  # keyed_rows' key (cached by label)
-        rows[stored] = hash((shape, frozenset(map(_counted, destinations))))
-        shapes.append((stored, shape))
-    return TableDigest(rows, hash(frozenset(shapes)))
+        shown = frozenset(map(_shown, entry.destinations.values()))
+        rows[stored] = hash((_settings(entry.service), names(key, ""), shown))
+    return TableDigest(rows)
+
+
+def table_shape(table: Table, virtual_names: Mapping[ServiceKey, str]) -> int:
+    """The table without its connection counters, in one number: the same for two tables that
+    differ in their destinations' counters alone (a destination is keyed by its address and
+    port)."""
+    names = virtual_names.get
+    return hash(
+        frozenset(
+            (
+                _labelled(key.label())[0],
+                _settings(entry.service),
+                names(key, ""),
+                frozenset(map(_placed, entry.destinations.values())),
+            )
+            for key, entry in table.items()
+        )
+    )
 
 
 @dataclass(frozen=True)

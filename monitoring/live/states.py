@@ -22,7 +22,12 @@ from django.utils.translation import gettext as _
 
 from monitoring.live.holds import RuntimeState, describe, is_ready
 from monitoring.live.worker_table import rows_of
-from monitoring.models import RealServerHealth, RealServerRuntimeState, WorkerStatus
+from monitoring.models import (
+    PreparedRead,
+    RealServerHealth,
+    RealServerRuntimeState,
+    WorkerStatus,
+)
 from monitoring.publish import audit
 from monitoring.publish.revisions import published_text
 from virtualservers.lvsconf.model import DEFAULT_PORT, LvsConfError, RealServerRef
@@ -190,12 +195,15 @@ def set_state(
     return change
 
 
+_HELD = PreparedRead(
+    RealServerRuntimeState.objects.values_list("virtual_name", "address", "port", "state")
+)
+
+
 def held_now() -> dict[RealServerRef, RuntimeState]:
     """Every runtime state held now (the worker's poll: one small query)."""
     held = {}
-    for virtual, address, port, state in RealServerRuntimeState.objects.values_list(
-        "virtual_name", "address", "port", "state"
-    ):
+    for virtual, address, port, state in _HELD.rows():
         try:
             held[RealServerRef(virtual, address, port)] = RuntimeState(state)
         except ValueError:

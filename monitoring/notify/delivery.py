@@ -19,7 +19,7 @@ from django.db import DatabaseError
 
 from monitoring.checks.health import Transition
 from monitoring.checks.programs import ProgramPolicy
-from monitoring.models import NotificationSettings
+from monitoring.models import NotificationSettings, PreparedRead
 from monitoring.notify import conf
 from monitoring.notify.channels import Channel, EmailChannel, ProgramChannel, WebhookChannel
 from monitoring.notify.events import Event, ServerState, realserver_event
@@ -31,6 +31,8 @@ from virtualservers.conf import check_programs
 CONFIG_FIELDS = tuple(
     f.name for f in NotificationSettings._meta.concrete_fields if not f.primary_key
 )
+# Read on every poll of the worker's control thread (see PreparedRead).
+_SETTINGS = PreparedRead(NotificationSettings.objects.filter(pk=1).values_list(*CONFIG_FIELDS)[:1])
 
 
 log = logging.getLogger("lvsadmin.notify")
@@ -121,7 +123,7 @@ class WorkerNotifications:
 
     def reload(self) -> bool:
         try:
-            row = NotificationSettings.objects.filter(pk=1).values(*CONFIG_FIELDS).first()
+            rows = _SETTINGS.rows()
         except DatabaseError as exc:
             # Not migrated yet, say: the worker's own configuration must not wait for this.
             if str(exc) != self.failed:
@@ -129,7 +131,7 @@ class WorkerNotifications:
                 self.failed = str(exc)
             return False
         self.failed = ""
-        values = row or {}
+        values = dict(zip(CONFIG_FIELDS, rows[0], strict=True)) if rows else {}
         if values == self.loaded:
             return False
         self.loaded = values

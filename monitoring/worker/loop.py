@@ -37,7 +37,7 @@ from monitoring.live.states import drain_ready, held_now
 from monitoring.loadweights.conf import uptime_ssh_config
 from monitoring.loadweights.monitor import LoadMonitor
 from monitoring.metrics.counters import WorkerMetrics
-from monitoring.models import Revision
+from monitoring.models import PreparedRead, Revision
 from monitoring.notify import announce
 from monitoring.notify.delivery import WorkerNotifications, program_policy
 from monitoring.redundancy.role import DirectorRole
@@ -52,6 +52,8 @@ from virtualservers.lvsconf.parse import parse
 from virtualservers.lvsconf.paths import PathCheck, path_checks
 
 log = logging.getLogger("lvsadmin.worker")
+# The newest revision's serial number: every poll's question (see PreparedRead).
+LATEST_SERIAL = PreparedRead(Revision.objects.order_by("-serial_no").values_list("serial_no")[:1])
 CONFIG_POLL = 0.5  # a newly published revision is picked up within a second
 MAX_CONCURRENT_CHECKS = 2000
 # Seconds between passes of the loop: due checks started, scanned results taken. A pass that
@@ -196,12 +198,12 @@ class Worker:
             for event in announce.held_events(self.kernel.held, held):
                 self.notifications.notify(event)
         self.kernel.held, self.held_read = held, True
-        latest = Revision.objects.order_by("-serial_no").values("serial_no").first()
-        if latest is not None:
-            stamp: object = ("revision", latest["serial_no"])
+        latest = LATEST_SERIAL.rows()
+        if latest:
+            stamp: object = ("revision", latest[0][0])
             if stamp == self.source_stamp and not force:
                 return None
-            revision = Revision.objects.get(serial_no=latest["serial_no"])
+            revision = Revision.objects.get(serial_no=latest[0][0])
             text, checks, serial = revision.text, revision.checks or {}, revision.serial_no
         else:
             path = lvs_cf()

@@ -10,7 +10,7 @@ import os
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -26,7 +26,13 @@ from monitoring.ipvs.table import (
 )
 from monitoring.ipvs.writer import KernelWriter
 from monitoring.live.drainwatch import DrainWatch
-from monitoring.live.servicerows import TableDigest, keyed_rows, row_diff, table_digest
+from monitoring.live.servicerows import (
+    TableDigest,
+    keyed_rows,
+    row_diff,
+    table_digest,
+    table_shape,
+)
 from monitoring.live.worker_table import write_rows
 from monitoring.metrics.counters import TRAFFIC_EVERY, publish_traffic
 from monitoring.models import (
@@ -204,7 +210,10 @@ class StatusWriter:
         spent = 0.0
         digest = table_digest(table, names) if table is not None else None
         changed = (digest, note) != self.last_table
-        counters_only = changed and self._counters_only(digest, note)
+        shape: int | None = None  # the table's shape, worked out only when it changed
+        if changed and table is not None:
+            shape = table_shape(table, names)
+        counters_only = changed and self._counters_only(shape, note)
         if changed and (force or not counters_only or now >= self.counters_due):
             spent = self.cpu_clock()
             status["table_note"] = note if table is not None else None
@@ -230,7 +239,7 @@ class StatusWriter:
         if rows is not None:
             self.stored = digest.rows if digest is not None else {}
             self.stamp = status["table_stamp"]
-            self.last_table = (digest, note)
+            self.last_table = (replace(digest, shape=shape) if digest is not None else None, note)
             # Whatever made this write, the counters alone wait for the share it leaves.
             self.counters_due = now + (self.cpu_clock() - spent) / COUNTERS_SHARE
         # (Not written: the same table, or only its counters moved within the budget; then the
@@ -299,13 +308,13 @@ class StatusWriter:
         ]
         return HealthWrite(whole, rows, stamps, written)
 
-    def _counters_only(self, digest: TableDigest | None, note: str) -> bool:
-        """Whether the table of `digest` differs from the last one written in its connection
-        counters alone."""
-        if self.last_table is None or digest is None:
+    def _counters_only(self, shape: int | None, note: str) -> bool:
+        """Whether the table of `shape` (table_shape's) differs from the last one written in its
+        connection counters alone."""
+        if self.last_table is None or shape is None:
             return False
         last, last_note = self.last_table
-        return last is not None and note == last_note and digest.shape == last.shape
+        return last is not None and note == last_note and shape == last.shape
 
     def _commit(
         self,

@@ -156,7 +156,9 @@ def test_unreadable_settings_do_not_stop_the_poll(notifications, monkeypatch, ca
     def broken(*args, **kwargs):
         raise DatabaseError("no such table: monitoring_notificationsettings")
 
-    monkeypatch.setattr(NotificationSettings.objects, "filter", broken)
+    from monitoring.notify import delivery
+
+    monkeypatch.setattr(delivery._SETTINGS, "rows", broken)  # the poll's read of the settings
     assert notifications.reload() is False
     assert notifications.reload() is False
     said = [r.message for r in caplog.records if "notification settings" in r.message]
