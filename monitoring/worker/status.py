@@ -173,6 +173,7 @@ class StatusWriter:
         # worker wrote last: another one in the status row means another worker wrote since
         # (two directors on one database), whose health rows the next write replaces whole.
         self.health_written: HealthWritten | None = None
+        self.health_foreign = False
         self.heartbeat_written: datetime | None = None
 
     def due(self) -> bool:
@@ -251,7 +252,7 @@ class StatusWriter:
         if self.rows_written is not None:  # the stale rows' cleanup committed
             self.rows_known = self.rows_written
         if plan is not None:
-            self.health_written = plan.written
+            self.health_written, self.health_foreign = plan.written, False
         self.heartbeat_written = status["heartbeat"]
         self.announced = True
         self._publish_metrics(config)
@@ -344,16 +345,19 @@ class StatusWriter:
             # the stamp it wrote with them: then only the services that changed are written,
             # else (its first write, another director's worker wrote since) the whole table.
             known = table is not None and self.stored is not None and bool(self.stamp)
-            stamping = plan is not None and plan.stamps is not None
-            done = unmoved = updated = False
-            if stamping and self.heartbeat_written is not None:
-                # Health rows as this worker left them (nobody wrote the status row since its
-                # last heartbeat) take its stamps alone; the same UPDATE, no query more.
+            done = updated = False
+            if self.heartbeat_written is not None:
+                # The row still holds this worker's last heartbeat: nobody wrote since (the
+                # same UPDATE, no query more).
                 mine = row.filter(heartbeat=self.heartbeat_written)
-                mine = mine.filter(table_stamp=self.stamp) if known else mine
-                done = unmoved = bool(mine.update(**status))
-                updated = known and unmoved
+                done = bool(
+                    (mine.filter(table_stamp=self.stamp) if known else mine).update(**status)
+                )
+                updated = known and done
             if not done:
+                # Another worker may have written (two directors on one database), health rows
+                # with its status: the next health write writes them whole.
+                self.health_foreign = True
                 updated = known and bool(row.filter(table_stamp=self.stamp).update(**status))
                 done = updated
             created = not done and not row.update(**status)
@@ -363,17 +367,17 @@ class StatusWriter:
                 compared = digest.rows if digest is not None else {}
                 write_rows(row_diff(self.stored if updated else None, table, compared))
             if plan is not None:
-                self._write_health(plan, unmoved)
+                self._write_health(plan)
             if write_health or sample:
                 self._rows_and_samples(health, plan, counted, now, write_health, sample)
         return created
 
-    def _write_health(self, plan: HealthWrite, unmoved: bool) -> None:
-        """The health rows as `plan` says, or whole when they are not as this worker left them
-        (`unmoved` False: another worker wrote since; fewer rows stamped than planned: some
+    def _write_health(self, plan: HealthWrite) -> None:
+        """The health rows as `plan` says, or whole when they may not be as this worker left
+        them (health_foreign: another worker wrote since; fewer rows stamped than planned: some
         went, an operator's cleanup say, and their keys are read again)."""
         stamps = plan.stamps
-        if stamps is not None and unmoved:
+        if stamps is not None and not self.health_foreign:
             fields = ("last_check", "latency_ms")
             if update_by_pk(RealServerHealth, fields, stamps) == len(stamps):
                 if plan.rows:

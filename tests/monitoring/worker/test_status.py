@@ -276,16 +276,22 @@ def test_a_server_checked_for_the_first_time_is_shown_up_not_unknown():
 def test_health_rows_another_worker_wrote_or_an_operator_removed_are_written_whole_again():
     """Two directors on one database: the last worker to write wins whole rows, never a mix of
     one's states and the other's stamps; a row removed behind the worker's back comes back."""
+    from monitoring.worker.status import STATUS_EVERY
+
     clock = SimpleNamespace(now=time.time())
     writer = StatusWriter(NO_KERNEL, lambda: clock.now)
     states = [ServerHealth(ref, CheckSpec(), 1, since=clock.now) for ref in SERVERS[:5]]
     for _ in range(3):
         checked_round(writer, clock, states)
-    # The other director's worker saw every server down, and wrote its heartbeat.
+    # The other director's worker saw every server down, and wrote its heartbeat; this one's
+    # next round (the heartbeat alone) comes before its next health write.
     RealServerHealth.objects.update(state="down", last_error="theirs")
     WorkerStatus.objects.update(
         heartbeat=WorkerStatus.objects.get().heartbeat - timedelta(seconds=1)
     )
+    clock.now += STATUS_EVERY
+    assert writer.write(Enforced(None, None), HealthSnapshot(states, frozenset(), 0, members=1))
+    assert set(RealServerHealth.objects.values_list("last_error", flat=True)) == {"theirs"}
     checked_round(writer, clock, states)
     assert shown(states) == expected(states)
     RealServerHealth.objects.filter(address=states[2].ref.address).delete()
