@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import select
 import socket
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from monitoring.checks._plainconnect import Flights, Watch
 from monitoring.metrics.counters import LATENCY_BUCKETS, Histogram
+from tests.support.descriptors import descriptors_left
 
 SLOT = 0.01
 
@@ -198,20 +198,8 @@ def test_one_poll_answers_at_most_its_batch_and_says_so(bench):
 def test_a_socket_that_cannot_be_opened_is_reported_as_such(bench):
     server = listener()
     port = server.getsockname()[1]
-    # Every descriptor below `limit` taken, and the limit set two above: two sockets can open.
-    limit = max(int(name) for name in os.listdir("/proc/self/fd")) + 1
-    held = []
-    while (fd := os.open(os.devnull, os.O_RDONLY)) < limit:
-        held.append(fd)
-    os.close(fd)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit + 2, hard))
-    try:
+    with descriptors_left(2):
         started, _, at_once = bench.flights.launch([watch(port) for _ in range(5)], 1.0)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        for fd in held:
-            os.close(fd)
     assert started == 5
     assert [(ok, code) for _, _, ok, code, _ in at_once] == [(False, -errno.EMFILE)] * 3
     assert bench.answer_all(2) == []

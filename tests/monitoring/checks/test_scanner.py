@@ -12,6 +12,7 @@ import pytest
 from monitoring.checks.probes import ProbeResult
 from monitoring.checks.scanner import ConnectScanner, Watched
 from monitoring.metrics.counters import LATENCY_BUCKETS, Histogram
+from tests.support.descriptors import descriptors_left
 
 
 class Results:
@@ -173,6 +174,23 @@ def test_connected_checks_are_not_timed_out_when_more_are_ready_than_one_poll_re
     instance.queue.extend([(token, "127.0.0.1", port, 5.0, None) for token in tokens])
     got = results.wait(*tokens, timeout=30)
     assert [r.reason for r in got if not r.ok] == []
+    server.close()
+
+
+def test_a_check_that_cannot_open_a_socket_is_reported_down_and_the_scanner_goes_on(
+    scanner,
+) -> None:
+    # Out of descriptors (a director at its limit): the check fails with the reason, and the
+    # scanner's thread is still there for the next check.
+    instance, results = scanner
+    server = listener()
+    port = server.getsockname()[1]
+    with descriptors_left(0):
+        instance.submit("starved", "127.0.0.1", port, 2.0)
+        (result,) = results.wait("starved")
+    assert not result.ok and result.reason == "cannot open: Too many open files"
+    instance.submit("after", "127.0.0.1", port, 2.0)
+    assert results.wait("after")[0].ok
     server.close()
 
 
