@@ -50,7 +50,11 @@ typedef struct {
     char live;
     char once;
     socklen_t addrlen; /* 0: not an address literal; scanner.py connects it */
-    struct sockaddr_storage addr;
+    union {            /* not a sockaddr_storage: 100 bytes less for each of 10,000 */
+        struct sockaddr any;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;
 } Watch;
 
 static int
@@ -89,14 +93,14 @@ watch_init(Watch *self, PyObject *args, PyObject *kwds)
     if (port < 0 || port > 65535)
         return 0; /* Python's connect_ex says what is wrong */
     if (self->family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&self->addr;
+        struct sockaddr_in *in = &self->addr.in;
         if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
             in->sin_family = AF_INET;
             in->sin_port = htons((uint16_t)port);
             self->addrlen = sizeof *in;
         }
     } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&self->addr;
+        struct sockaddr_in6 *in6 = &self->addr.in6;
         if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
             in6->sin6_family = AF_INET6;
             in6->sin6_port = htons((uint16_t)port);
@@ -312,7 +316,7 @@ flights_launch(Flights *self, PyObject *args)
         }
         /* TCP_QUICKACK off: see scanner.py's docstring. */
         setsockopt(start->fd, IPPROTO_TCP, TCP_QUICKACK, &ZERO, sizeof ZERO);
-        if (connect(start->fd, (struct sockaddr *)&watch->addr, watch->addrlen) == 0) {
+        if (connect(start->fd, &watch->addr.any, watch->addrlen) == 0) {
             start->connected = 1;
             setsockopt(start->fd, SOL_SOCKET, SO_LINGER, &RESET_ON_CLOSE, sizeof RESET_ON_CLOSE);
             close(start->fd);
