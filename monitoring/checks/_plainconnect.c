@@ -3,16 +3,18 @@
    Why native: at 10,000 plain connect checks every 2 s, the scanner's Python spent about 10 us
    of user time per check (bench/bench_worker.py: 5% of a core), twice HAProxy's whole user time
    for the same checks; a batched map() over C calls and re-used sockets measured no better.
-   Here a slot's connects are started in one call, with the GIL released once around their
-   system calls, and a poll's answers are closed in one call; a quiet pass (see scanner.py) is
-   stamped and put back on the timing wheel without returning to Python. What can change a real
-   server's state goes back to scanner.py: failures, the passes of a rise, and checks the
-   scanner stopped watching.
+   Here the timing wheel is kept, a slot's connects are started with the GIL released once
+   around their system calls, a poll's answers are closed in one pass, and a quiet pass (see
+   scanner.py) is stamped and put back on the wheel: Flights.step runs all of it and comes back
+   to Python only with what can change a real server's state (failures, the passes of a rise,
+   checks the scanner stopped watching), with work queued for the scanner, or at the time
+   scanner.py gives it (its next look for expired connects).
 
-   Only plain checks to an address literal are started here: a check through the forwarding
-   path, or to anything inet_pton does not read (a scoped IPv6 address), stays on Python's
-   sockets. scanner.py owns the epoll; this module registers its own sockets there and hands
-   back the events of the others. Everything runs on the scanner's one thread. */
+   Only plain checks to an address literal are connected here: a check through the forwarding
+   path, or to anything inet_pton does not read (a scoped IPv6 address), is handed back when
+   due and stays on Python's sockets. scanner.py owns the epoll; this module registers its own
+   sockets there and hands back the events of the others. Everything runs on the scanner's one
+   thread. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -188,20 +190,41 @@ static PyType_Spec watch_spec = {
     .slots = watch_slots,
 };
 
-/* --- Flights: this module's connects in flight, by file descriptor --------------------------- */
+/* --- Flights: the wheel, and this module's connects in flight by file descriptor ----------- */
 
 typedef struct {
     Watch *watch; /* a strong reference while in flight */
     double started;
 } Flight;
 
+/* A hashed timing wheel: slot n's watches are in bucket n % WHEEL_SIZE with their slot number;
+   a watch due more than WHEEL_SIZE slots ahead stays in its bucket until its turn. */
+#define WHEEL_SIZE 1024
+
+typedef struct {
+    Watch *watch; /* a strong reference while on the wheel */
+    long long slot;
+} Due;
+
+typedef struct {
+    Due *items;
+    int count, capacity;
+} Bucket;
+
 typedef struct {
     PyObject_HEAD
     int epfd; /* scanner.py's epoll: not ours to close */
     PyTypeObject *watch_type;
+    double slot_seconds;
+    long long next_slot; /* the next slot of the wheel to run */
+    Py_ssize_t on_wheel;
+    Bucket wheel[WHEEL_SIZE];
     Flight *table;
     int size;
     int in_flight;
+    Watch **batch; /* scratch for one launch */
+    Py_ssize_t batch_capacity;
+    PyObject *lags; /* None, or a list-like whose append() takes how late each watch started */
 } Flights;
 
 static const int ZERO = 0;
@@ -218,14 +241,22 @@ monotonic(void)
 static int
 flights_init(Flights *self, PyObject *args, PyObject *kwds)
 {
-    static char *names[] = {"epoll_fd", "watch_type", NULL};
+    static char *names[] = {"epoll_fd", "watch_type", "slot", NULL};
     int epfd;
     PyObject *watch_type;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!", names, &epfd, &PyType_Type, &watch_type))
+    double slot;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!d", names, &epfd, &PyType_Type,
+                                     &watch_type, &slot))
         return -1;
+    if (slot <= 0) {
+        PyErr_SetString(PyExc_ValueError, "the slot must be positive");
+        return -1;
+    }
     self->epfd = epfd;
     Py_INCREF(watch_type);
     Py_XSETREF(self->watch_type, (PyTypeObject *)watch_type);
+    self->slot_seconds = slot;
+    self->next_slot = (long long)(monotonic() / slot);
     return 0;
 }
 
@@ -245,6 +276,50 @@ flights_grow(Flights *self, int fd)
     memset(table + self->size, 0, (size_t)(size - self->size) * sizeof(Flight));
     self->table = table;
     self->size = size;
+    return 0;
+}
+
+static int
+batch_room(Flights *self, Py_ssize_t count)
+{
+    if (count <= self->batch_capacity)
+        return 0;
+    Py_ssize_t capacity = self->batch_capacity ? self->batch_capacity : 256;
+    while (capacity < count)
+        capacity *= 2;
+    Watch **batch = PyMem_Realloc(self->batch, (size_t)capacity * sizeof(Watch *));
+    if (batch == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->batch = batch;
+    self->batch_capacity = capacity;
+    return 0;
+}
+
+/* On the wheel one interval's slot after its `due` (never a slot already run). */
+static int
+put_watch(Flights *self, Watch *watch)
+{
+    long long slot = (long long)(watch->due / self->slot_seconds) + 1;
+    if (slot < self->next_slot)
+        slot = self->next_slot;
+    Bucket *bucket = &self->wheel[slot & (WHEEL_SIZE - 1)];
+    if (bucket->count == bucket->capacity) {
+        int capacity = bucket->capacity ? bucket->capacity * 2 : 16;
+        Due *items = PyMem_Realloc(bucket->items, (size_t)capacity * sizeof(Due));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        bucket->items = items;
+        bucket->capacity = capacity;
+    }
+    Py_INCREF(watch);
+    bucket->items[bucket->count].watch = watch;
+    bucket->items[bucket->count].slot = slot;
+    bucket->count++;
+    self->on_wheel++;
     return 0;
 }
 
@@ -268,38 +343,17 @@ typedef struct {
     char connected;
 } Start;
 
-static PyObject *
-flights_launch(Flights *self, PyObject *args)
+/* Start the connects of `count` plain watches (borrowed: the caller keeps them alive); those
+   that did not wait go to `at_once`. */
+static int
+start_connects(Flights *self, Watch **mine, Py_ssize_t count, double now, PyObject *at_once)
 {
-    PyObject *due;
-    double now;
-    if (!PyArg_ParseTuple(args, "O!d", &PyList_Type, &due, &now))
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(due);
-    PyObject *others = PyList_New(0), *at_once = PyList_New(0);
-    Watch **mine = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Watch *));
-    Start *starts = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Start));
-    PyObject *result = NULL;
-    if (others == NULL || at_once == NULL || mine == NULL || starts == NULL) {
+    if (count == 0)
+        return 0;
+    Start *starts = PyMem_Malloc((size_t)count * sizeof(Start));
+    if (starts == NULL) {
         PyErr_NoMemory();
-        goto done;
-    }
-    Py_ssize_t count = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(due, i);
-        if (!PyObject_TypeCheck(item, self->watch_type)) {
-            PyErr_SetString(PyExc_TypeError, "the wheel holds only watches");
-            goto done;
-        }
-        Watch *watch = (Watch *)item;
-        if (!watch->live)
-            continue;
-        if (watch->addrlen == 0 || watch->path != Py_None) {
-            if (PyList_Append(others, item) < 0)
-                goto done;
-            continue;
-        }
-        mine[count++] = watch; /* the list keeps it alive: only this thread touches it */
+        return -1;
     }
     /* The system calls, without the GIL: the watches' C fields are read only here, and only
        the scanner's thread writes them. */
@@ -336,34 +390,138 @@ flights_launch(Flights *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     double after = monotonic();
+    int rc = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         Watch *watch = mine[i];
         Start *start = &starts[i];
-        if (start->connected || start->code != 0) {
-            if (append_result(at_once, watch, now, start->connected, start->code, after - now) < 0)
-                goto done;
-            continue;
-        }
-        if (flights_grow(self, start->fd) < 0) {
+        int connected = start->connected, code = start->code;
+        if (!connected && code == 0) {
+            if (flights_grow(self, start->fd) == 0) {
+                Py_INCREF(watch);
+                self->table[start->fd].watch = watch;
+                self->table[start->fd].started = now;
+                self->in_flight++;
+                continue;
+            }
             /* Out of memory: the connect is abandoned and reported as failed. */
             PyErr_Clear();
             close(start->fd);
-            if (append_result(at_once, watch, now, 0, -ENOMEM, after - now) < 0)
-                goto done;
-            continue;
+            code = -ENOMEM;
         }
-        Py_INCREF(watch);
-        self->table[start->fd].watch = watch;
-        self->table[start->fd].started = now;
-        self->in_flight++;
+        if (rc == 0 && append_result(at_once, watch, now, connected, code, after - now) < 0)
+            rc = -1; /* the rest are still registered or closed */
     }
+    PyMem_Free(starts);
+    return rc;
+}
+
+/* Sort one watch taken off the wheel or handed in (a borrowed reference): a stopped one is
+   dropped, one this module does not connect goes to `others`, a plain one to the batch. */
+static int
+sort_watch(Flights *self, Watch *watch, PyObject *others, Py_ssize_t *count)
+{
+    if (!watch->live)
+        return 0;
+    if (watch->addrlen == 0 || watch->path != Py_None)
+        return PyList_Append(others, (PyObject *)watch);
+    if (batch_room(self, *count + 1) < 0)
+        return -1;
+    self->batch[(*count)++] = watch;
+    return 0;
+}
+
+static PyObject *
+flights_launch(Flights *self, PyObject *args)
+{
+    PyObject *due;
+    double now;
+    if (!PyArg_ParseTuple(args, "O!d", &PyList_Type, &due, &now))
+        return NULL;
+    PyObject *others = PyList_New(0), *at_once = PyList_New(0), *result = NULL;
+    Py_ssize_t count = 0;
+    if (others == NULL || at_once == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(due); i++) {
+        PyObject *item = PyList_GET_ITEM(due, i);
+        if (!PyObject_TypeCheck(item, self->watch_type)) {
+            PyErr_SetString(PyExc_TypeError, "only watches are launched");
+            goto done;
+        }
+        if (sort_watch(self, (Watch *)item, others, &count) < 0)
+            goto done;
+    }
+    /* The list keeps the batch alive. */
+    if (start_connects(self, self->batch, count, now, at_once) < 0)
+        goto done;
     result = Py_BuildValue("(nOO)", count, others, at_once);
 done:
     Py_XDECREF(others);
     Py_XDECREF(at_once);
-    PyMem_Free(mine);
-    PyMem_Free(starts);
     return result;
+}
+
+static PyObject *
+flights_put(Flights *self, PyObject *watch)
+{
+    if (!PyObject_TypeCheck(watch, self->watch_type)) {
+        PyErr_SetString(PyExc_TypeError, "only watches go on the wheel");
+        return NULL;
+    }
+    if (put_watch(self, (Watch *)watch) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The slots of the wheel up to `now`, started: the count of connects started. */
+static Py_ssize_t
+launch_due(Flights *self, double now, PyObject *others, PyObject *at_once)
+{
+    long long last = (long long)(now / self->slot_seconds);
+    Py_ssize_t count = 0;
+    int failed = 0;
+    /* Taken off the wheel into the batch; the wheel's references are dropped after the
+       connects are started (the table takes its own). */
+    while (self->next_slot <= last) {
+        long long slot = self->next_slot++;
+        Bucket *bucket = &self->wheel[slot & (WHEEL_SIZE - 1)];
+        int kept = 0;
+        for (int i = 0; i < bucket->count; i++) {
+            Due item = bucket->items[i];
+            if (item.slot != slot) {
+                bucket->items[kept++] = item;
+                continue;
+            }
+            self->on_wheel--;
+            if (failed || !item.watch->live) {
+                Py_DECREF(item.watch);
+                continue;
+            }
+            if (self->lags != NULL && self->lags != Py_None) {
+                PyObject *lag = PyFloat_FromDouble(now - item.watch->due);
+                PyObject *done = lag ? PyObject_CallMethod(self->lags, "append", "O", lag) : NULL;
+                Py_XDECREF(lag);
+                failed = done == NULL;
+                Py_XDECREF(done);
+            }
+            if (item.watch->addrlen == 0 || item.watch->path != Py_None) {
+                failed = PyList_Append(others, (PyObject *)item.watch) < 0;
+                Py_DECREF(item.watch);
+                continue;
+            }
+            if (batch_room(self, count + 1) < 0) {
+                failed = 1;
+                Py_DECREF(item.watch);
+                continue;
+            }
+            self->batch[count++] = item.watch; /* the wheel's reference, moved */
+        }
+        bucket->count = kept;
+    }
+    if (!failed && start_connects(self, self->batch, count, now, at_once) < 0)
+        failed = 1;
+    for (Py_ssize_t i = 0; i < count; i++)
+        Py_DECREF(self->batch[i]);
+    return failed ? -1 : count;
 }
 
 /* Set token.last_check and token.latency, and the sharers', as a quiet pass does. */
@@ -392,33 +550,6 @@ stamp(Watch *watch, PyObject *name_check, PyObject *name_latency, PyObject *wall
     }
     Py_DECREF(sharers);
     return 0;
-}
-
-static int
-put_on_wheel(PyObject *wheel, Watch *watch, double slot)
-{
-    PyObject *key = PyLong_FromLongLong((long long)(watch->due / slot) + 1);
-    if (key == NULL)
-        return -1;
-    PyObject *list = PyDict_GetItemWithError(wheel, key);
-    int rc;
-    if (list != NULL) {
-        rc = PyList_Append(list, (PyObject *)watch);
-    } else if (PyErr_Occurred()) {
-        rc = -1;
-    } else {
-        list = PyList_New(1);
-        if (list == NULL) {
-            rc = -1;
-        } else {
-            Py_INCREF(watch);
-            PyList_SET_ITEM(list, 0, (PyObject *)watch);
-            rc = PyDict_SetItem(wheel, key, list);
-            Py_DECREF(list);
-        }
-    }
-    Py_DECREF(key);
-    return rc;
 }
 
 /* Latencies counted as metrics.counters' histogram counts them (bisect_left on its bounds),
@@ -535,16 +666,17 @@ typedef struct {
     char ok;
 } Answer;
 
-static PyObject *
-flights_answered(Flights *self, PyObject *args)
+/* One poll: quiet passes stamped, counted and back on the wheel here; the events of sockets
+   not ours to `fds`, the rest of ours to `reported`. Returns the number of events, -1 on
+   error. */
+static int
+poll_once(Flights *self, double timeout, PyObject *clock, PyObject *histogram, PyObject *fds,
+          PyObject *reported)
 {
-    double timeout, slot;
-    PyObject *clock, *wheel, *histogram;
-    if (!PyArg_ParseTuple(args, "dOdO!O", &timeout, &clock, &slot, &PyDict_Type, &wheel,
-                          &histogram))
-        return NULL;
     struct epoll_event events[READY_AT_ONCE];
     Answer answers[READY_AT_ONCE];
+    Watch *watches[READY_AT_ONCE];
+    double started[READY_AT_ONCE];
     int wait_ms = timeout > 0 ? (int)ceil(timeout * 1000.0) : 0;
     int n, wait_errno;
     double now;
@@ -580,14 +712,13 @@ flights_answered(Flights *self, PyObject *args)
     if (n < 0) {
         if (wait_errno != EINTR) {
             errno = wait_errno;
-            return PyErr_SetFromErrno(PyExc_OSError);
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
         }
-        n = 0;
+        return 0;
     }
     /* Every answer of ours is taken out of the table before anything can fail, so that an
        error below leaves no closed descriptor in it. */
-    Watch *watches[READY_AT_ONCE];
-    double started[READY_AT_ONCE];
     for (int i = 0; i < n; i++) {
         watches[i] = NULL;
         if (!answers[i].mine)
@@ -598,19 +729,18 @@ flights_answered(Flights *self, PyObject *args)
         flight->watch = NULL;
         self->in_flight--;
     }
-    PyObject *others = PyList_New(0), *reported = PyList_New(0);
-    PyObject *wall = NULL, *result = NULL;
+    PyObject *wall = NULL;
     PyObject *name_check = PyUnicode_InternFromString("last_check");
     PyObject *name_latency = PyUnicode_InternFromString("latency");
     Tally tally;
-    int tally_ready = 0;
-    if (others == NULL || reported == NULL || name_check == NULL || name_latency == NULL)
+    int tally_ready = 0, rc = -1;
+    if (name_check == NULL || name_latency == NULL)
         goto done;
     for (int i = 0; i < n; i++) {
         Answer *answer = &answers[i];
         if (!answer->mine) {
             PyObject *item = Py_BuildValue("(iI)", answer->fd, answer->events);
-            if (item == NULL || PyList_Append(others, item) < 0) {
+            if (item == NULL || PyList_Append(fds, item) < 0) {
                 Py_XDECREF(item);
                 goto done;
             }
@@ -636,38 +766,92 @@ flights_answered(Flights *self, PyObject *args)
         PyObject *latency_object = PyFloat_FromDouble(latency);
         if (latency_object == NULL)
             goto done;
-        int rc = stamp(watch, name_check, name_latency, wall, latency_object);
+        int stamped = stamp(watch, name_check, name_latency, wall, latency_object);
         Py_DECREF(latency_object);
-        if (rc < 0)
+        if (stamped < 0)
             goto done;
         tally_add(&tally, latency);
         double next = watch->due + watch->timeout;
         watch->due = next > now ? next : now;
-        if (put_on_wheel(wheel, watch, slot) < 0)
+        if (put_watch(self, watch) < 0)
             goto done;
     }
-    if (tally_ready) {
-        tally_ready = 0;
-        if (tally_close(&tally) < 0)
-            goto done;
-    }
-    result = Py_BuildValue("(NOO)", PyBool_FromLong(n == READY_AT_ONCE), others, reported);
+    rc = n;
 done:
-    if (tally_ready && result == NULL) {
+    if (tally_ready) {
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
-        tally_close(&tally);
+        if (tally_close(&tally) < 0 && type == NULL) {
+            PyErr_Fetch(&type, &value, &traceback);
+            rc = -1;
+        }
         PyErr_Restore(type, value, traceback);
     }
-    for (int i = 0; i < n; i++) {
-        if (answers[i].mine)
-            Py_XDECREF(watches[i]);
-    }
-    Py_XDECREF(others);
-    Py_XDECREF(reported);
+    for (int i = 0; i < n; i++)
+        Py_XDECREF(watches[i]);
     Py_XDECREF(wall);
     Py_XDECREF(name_check);
     Py_XDECREF(name_latency);
+    return rc;
+}
+
+static PyObject *
+flights_step(Flights *self, PyObject *args)
+{
+    PyObject *queue, *clock, *histogram;
+    double until;
+    if (!PyArg_ParseTuple(args, "OOOd", &queue, &clock, &histogram, &until))
+        return NULL;
+    PyObject *others = PyList_New(0), *fds = PyList_New(0), *reported = PyList_New(0);
+    PyObject *at_once = PyList_New(0), *result = NULL;
+    Py_ssize_t started = 0;
+    int polled = 0; /* the last iteration ended with a poll that was not full */
+    if (others == NULL || fds == NULL || reported == NULL || at_once == NULL)
+        goto done;
+    for (;;) {
+        double now = monotonic();
+        Py_ssize_t count = launch_due(self, now, others, at_once);
+        if (count < 0)
+            goto done;
+        started += count;
+        Py_ssize_t queued = PyObject_Size(queue);
+        if (queued < 0)
+            goto done;
+        int back = PyList_GET_SIZE(others) || PyList_GET_SIZE(fds) ||
+                   PyList_GET_SIZE(reported) || PyList_GET_SIZE(at_once) || queued ||
+                   now >= until;
+        /* Until the next slot is due (or `until`). Every step polls before it comes back, and
+           a full poll is followed by another at once: after the thread was held up, thousands
+           may be ready, and those left in the kernel would be taken for timed out by the
+           expiry that follows. (Polled already: again would hand back the same events of
+           sockets not ours.) */
+        if (back && polled)
+            break;
+        double wait = 0.0;
+        if (!back) {
+            wait = (double)self->next_slot * self->slot_seconds - now;
+            if (wait > until - now)
+                wait = until - now;
+            if (wait > self->slot_seconds)
+                wait = self->slot_seconds;
+        }
+        int answered;
+        do {
+            answered = poll_once(self, wait, clock, histogram, fds, reported);
+            if (answered < 0)
+                goto done;
+            wait = 0;
+        } while (answered == READY_AT_ONCE);
+        polled = 1;
+        if (back)
+            break;
+    }
+    result = Py_BuildValue("(nOOOO)", started, others, fds, reported, at_once);
+done:
+    Py_XDECREF(others);
+    Py_XDECREF(fds);
+    Py_XDECREF(reported);
+    Py_XDECREF(at_once);
     return result;
 }
 
@@ -712,6 +896,14 @@ flights_close_all(Flights *self)
         Py_DECREF(watch);
     }
     self->in_flight = 0;
+    for (int b = 0; b < WHEEL_SIZE; b++) {
+        Bucket *bucket = &self->wheel[b];
+        int count = bucket->count;
+        bucket->count = 0;
+        for (int i = 0; i < count; i++)
+            Py_DECREF(bucket->items[i].watch);
+    }
+    self->on_wheel = 0;
 }
 
 static PyObject *
@@ -727,13 +919,24 @@ flights_len(Flights *self, PyObject *unused)
     return PyLong_FromLong(self->in_flight);
 }
 
+static PyObject *
+flights_wheel_len(Flights *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(self->on_wheel);
+}
+
 static int
 flights_traverse(Flights *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->watch_type);
+    Py_VISIT(self->lags);
     for (int fd = 0; fd < self->size; fd++)
         Py_VISIT(self->table[fd].watch);
+    for (int b = 0; b < WHEEL_SIZE; b++) {
+        for (int i = 0; i < self->wheel[b].count; i++)
+            Py_VISIT(self->wheel[b].items[i].watch);
+    }
     return 0;
 }
 
@@ -742,6 +945,7 @@ flights_clear(Flights *self)
 {
     flights_close_all(self);
     Py_CLEAR(self->watch_type);
+    Py_CLEAR(self->lags);
     return 0;
 }
 
@@ -752,28 +956,44 @@ flights_dealloc(Flights *self)
     PyObject_GC_UnTrack(self);
     flights_clear(self);
     PyMem_Free(self->table);
+    for (int b = 0; b < WHEEL_SIZE; b++)
+        PyMem_Free(self->wheel[b].items);
+    PyMem_Free(self->batch);
     type->tp_free((PyObject *)self);
     Py_DECREF(type);
 }
 
 static PyMethodDef flights_methods[] = {
+    {"put", (PyCFunction)flights_put, METH_O,
+     "put(watch): on the wheel, at the slot after its `due` (monotonic seconds)."},
+    {"step", (PyCFunction)flights_step, METH_VARARGS,
+     "step(queue, clock, histogram, until) -> (started, others, fds, reported, at_once): run "
+     "the wheel and answer connects, quiet passes handled here, until something is for "
+     "scanner.py or the monotonic `until`. `others`: watches due that this module does not "
+     "connect; `fds`: (fd, events) of sockets not ours; `reported` and `at_once`: "
+     "(watch, started, ok, code, latency) of ours that are not quiet."},
     {"launch", (PyCFunction)flights_launch, METH_VARARGS,
-     "launch(due: list[Watch], now) -> (started, others, at_once): start the plain checks of a "
-     "slot; `others` are the live watches this module does not connect, `at_once` the results "
-     "of connects that did not wait, as (watch, started, ok, code, latency)."},
-    {"answered", (PyCFunction)flights_answered, METH_VARARGS,
-     "answered(timeout, clock, slot, wheel, histogram) -> (full, others, reported): one poll; "
-     "quiet passes handled here, `others` the (fd, events) of sockets not ours, `reported` "
-     "(watch, started, ok, code, latency) of the rest of ours; `full`: poll again at once."},
+     "launch(watches: list, now) -> (started, others, at_once): start these checks now, as "
+     "step starts the wheel's."},
     {"expired", (PyCFunction)flights_expired, METH_VARARGS,
      "expired(now) -> [(watch, started)]: connects past their timeout, closed."},
-    {"close", (PyCFunction)flights_close, METH_NOARGS, "Close every connect in flight."},
+    {"close", (PyCFunction)flights_close, METH_NOARGS,
+     "Close every connect in flight and empty the wheel."},
     {"in_flight", (PyCFunction)flights_len, METH_NOARGS, "How many connects are in flight."},
+    {"on_wheel", (PyCFunction)flights_wheel_len, METH_NOARGS, "How many watches are waiting."},
+    {NULL},
+};
+
+static PyMemberDef flights_members[] = {
+    {"lags", T_OBJECT, offsetof(Flights, lags), 0,
+     "None, or where each watch's start lag (seconds after it was due) is appended: "
+     "bench/bench_worker.py's measure."},
     {NULL},
 };
 
 static PyType_Slot flights_slots[] = {
-    {Py_tp_doc, "Flights(epoll_fd, watch_type): the plain connects in flight."},
+    {Py_tp_members, flights_members},
+    {Py_tp_doc, "Flights(epoll_fd, watch_type, slot): the wheel and the plain connects in flight."},
     {Py_tp_init, flights_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_traverse, flights_traverse},

@@ -31,13 +31,14 @@ the scanner, and the listeners accept nothing.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 import socket
 import struct
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
@@ -54,6 +55,9 @@ _WATCHED = select.EPOLLOUT | _FAILED
 READY_AT_ONCE = 1024  # events one poll returns at most (_plainconnect.c's)
 SLOT = 0.01  # the timing wheel's slot, seconds: also the longest epoll wait
 EXPIRY_EVERY = 0.05  # seconds between looks for connects past their timeout
+_STOP = object()  # queued by close(): the thread comes back to see it is to stop
+
+log = logging.getLogger(__name__)
 
 
 class Stamped(Protocol):
@@ -156,11 +160,10 @@ class ConnectScanner:
         self.queue: deque = deque()
         self.pending: dict[int, tuple[socket.socket, _Watch, float, tuple | None]] = {}
         self.watches: dict[object, _Watch] = {}
-        self.wheel: defaultdict[int, list[_Watch]] = defaultdict(list)
-        self.slot = int(time.monotonic() / SLOT)  # the next slot of the wheel to run
         self.checks = 0  # connects started (checks made both ways count two)
         self.epoll = select.epoll()
-        self.flights = Flights(self.epoll.fileno(), _Watch)
+        # The timing wheel and the plain connects in flight, in C.
+        self.flights = Flights(self.epoll.fileno(), _Watch, SLOT)
         self.running = True
         self.thread = threading.Thread(
             target=self._run, name="lvsadmin-connect-scanner", daemon=True
@@ -186,7 +189,14 @@ class ConnectScanner:
 
     def close(self) -> None:
         self.running = False
+        # Anything queued brings the thread back from flights.step within a slot.
+        self.queue.append(_STOP)
         self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            # Never closed under a thread still polling: its epoll's number could be handed to
+            # another's, and its sockets' numbers to anyone.
+            log.error("the connect scanner's thread did not stop within 5 s; its sockets stay")
+            return
         for sock, *_ in self.pending.values():
             sock.close()
         self.flights.close()
@@ -194,12 +204,14 @@ class ConnectScanner:
 
     # --- on the scanner's thread ------------------------------------------------------------
     def _handed(self, item, now: float, results: list) -> None:
+        if item is _STOP:
+            return
         if isinstance(item, dict):
             self._rewatch(item, now)
             return
         token, address, port, timeout, path = item
         once = _Watch(token, (), address, port, timeout, 1 << 30, path, now, True)
-        self._launch_all([once], now, results)
+        self._started(*self.flights.launch([once], now), now, results)
 
     def _rewatch(self, checks: dict[object, Watched], now: float) -> None:
         old, self.watches = self.watches, {}
@@ -218,9 +230,11 @@ class ConnectScanner:
         for gone in old.values():
             gone.live = False
 
-    def _launch_all(self, due: list[_Watch], now: float, results: list) -> None:
-        """Start the checks of one slot of the wheel: the plain ones in C, the others here."""
-        started, others, at_once = self.flights.launch(due, now)
+    def _started(
+        self, started: int, others: list[_Watch], at_once: list, now: float, results: list
+    ) -> None:
+        """After _plainconnect started the plain checks due: the others started here, and the
+        results of connects that did not wait."""
         self.checks += started
         for watch in others:
             self._launch(watch, now, results)  # counts its own connects
@@ -278,23 +292,6 @@ class ConnectScanner:
             sock.close()
             result = ProbeResult(False, time.monotonic() - now, _reason(code))
         self._half_done(watch, now, half, result, results)
-
-    def _answered(self, results: list) -> None:
-        """Every connect answered by now. One poll returns at most READY_AT_ONCE: after the
-        thread was held up (a loaded machine) thousands may be ready, and those left in the
-        kernel would be taken for timed out by the expiry that follows. Each batch is closed
-        before the next poll (a closed socket leaves the epoll set), so no socket comes twice.
-        Quiet passes of plain checks (nearly every check of every round) are handled in C."""
-        answered, timeout = self.flights.answered, SLOT
-        while True:
-            full, others, reported = answered(timeout, self.clock, SLOT, self.wheel,
-                                              self.latencies)  # fmt: skip
-            if others:
-                self._answered_here(others, results)
-            self._plain_results(reported, results)
-            if not full:
-                return
-            timeout = 0.0
 
     def _answered_here(self, ready: list[tuple[int, int]], results: list) -> None:
         """Answers on the Python sockets in `pending`."""
@@ -357,7 +354,7 @@ class ConnectScanner:
         self._put(watch)
 
     def _put(self, watch: _Watch) -> None:
-        self.wheel[int(watch.due / SLOT) + 1].append(watch)
+        self.flights.put(watch)  # at the slot after its due
 
     def _expired(self, now: float, results: list) -> None:
         expired = [
@@ -376,20 +373,24 @@ class ConnectScanner:
             )
 
     def _run(self) -> None:
+        """flights.step runs the wheel and the plain connects in C, quiet passes included, and
+        comes back with what is for Python, at the latest at the next look for expired
+        connects."""
         next_expiry = time.monotonic() + EXPIRY_EVERY
-        queue, wheel = self.queue, self.wheel
+        queue, step = self.queue, self.flights.step
         while self.running:
             results: list[tuple[object, ProbeResult]] = []
             now = time.monotonic()
             while queue:
                 self._handed(queue.popleft(), now, results)
-            last = int(now / SLOT)
-            while self.slot <= last:
-                due = wheel.pop(self.slot, None)
-                self.slot += 1
-                if due:
-                    self._launch_all(due, now, results)
-            self._answered(results)
+            started, others, fds, reported, at_once = step(
+                queue, self.clock, self.latencies, next_expiry
+            )
+            now = time.monotonic()
+            self._started(started, others, at_once, now, results)
+            if fds:
+                self._answered_here(fds, results)
+            self._plain_results(reported, results)
             now = time.monotonic()
             if now >= next_expiry:
                 next_expiry = now + EXPIRY_EVERY

@@ -194,6 +194,19 @@ def test_a_check_that_cannot_open_a_socket_is_reported_down_and_the_scanner_goes
     server.close()
 
 
+def test_closing_stops_the_thread_in_the_middle_of_a_long_step(monkeypatch) -> None:
+    # The thread waits in C until its next look for expired connects: an hour here. close()
+    # must bring it back, not leave it polling an epoll that close() then shuts (its number
+    # would go to the next scanner's, whose events the old thread would take).
+    from monitoring.checks import scanner as module
+
+    monkeypatch.setattr(module, "EXPIRY_EVERY", 3600.0)
+    instance = ConnectScanner(Results().deliver)
+    time.sleep(module.SLOT * 10)  # inside flights.step by now
+    instance.close()
+    assert not instance.thread.is_alive()
+
+
 # --- checks on the scanner's own schedule (watch) ---------------------------------------------
 class Stamp:
     """What the health book keeps of one real server, as far as a quiet pass touches it."""
