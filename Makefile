@@ -11,7 +11,7 @@ MAKEMESSAGES_FLAGS := --add-location=file --no-obsolete --ignore=.venv --ignore=
 	--ignore=tests --ignore=bench --ignore=scripts --ignore=artifacts --ignore=staticfiles
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: run test test-unit test-lab lint bench venv venv-test node-test system-deps-run system-deps-test messages makemessages
+.PHONY: run test test-unit test-lab lint bench venv venv-test native node-test system-deps-run system-deps-test messages makemessages
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.runtime
 
 venv: $(VENV)/.runtime
 venv-test: $(VENV)/.test
+
+# The C extension modules (the connect scanner's hot path), built in place for the venv's
+# Python with Debian's gcc; a module newer than its source is left as it is.
+native: venv
+	$(PY) scripts/build_native.py
 
 # axe-core for the accessibility browser test, pinned by its lock file (npm from Debian).
 AXE_DIR := tests/browser/axe
@@ -49,7 +54,7 @@ messages: venv
 makemessages: venv
 	$(PY) manage.py makemessages -l es $(MAKEMESSAGES_FLAGS)
 
-run: system-deps-run venv messages
+run: system-deps-run venv native messages
 	bash scripts/run.sh
 
 lint: venv-test
@@ -57,15 +62,15 @@ lint: venv-test
 	$(VENV)/bin/ruff format --check .
 
 # Unit, view, MariaDB and browser tests on the host; then the lab tests inside the VM.
-test: system-deps-test venv-test node-test messages
+test: system-deps-test venv-test native node-test messages
 	$(MAKE) lint
 	bash scripts/test.sh
 
-test-unit: venv-test node-test messages
+test-unit: venv-test native node-test messages
 	$(VENV)/bin/pytest
 
-test-lab: system-deps-test venv-test
+test-lab: system-deps-test venv-test native
 	bash scripts/lab.sh
 
-bench: system-deps-test venv-test
+bench: system-deps-test venv-test native
 	bash scripts/bench.sh

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lvsadmin needs. "run": the product (gettext's msgfmt compiles the
-# translations); "test": everything the tests use too (QEMU and a Debian kernel with IPVS,
+# translations; gcc, libc6-dev and python3-dev build the C extension, scripts/build_native.py); "test": everything the tests use too (QEMU and a Debian kernel with IPVS,
 # ipvsadm, MariaDB, Chromium, npm for axe-core, systemd-analyze for the shipped units).
 set -euo pipefail
 mode=${1:-run}
-run_pkgs=(python3 python3-venv ipvsadm iproute2 kmod keepalived gettext bird2)
+run_pkgs=(python3 python3-venv gcc libc6-dev python3-dev ipvsadm iproute2 kmod keepalived gettext bird2)
 test_pkgs=(qemu-system-x86 ipvsadm kmod iproute2 procps arptables nftables dash busybox-static keepalived bird2
            mariadb-server mariadb-client chromium sqlite3 fonts-dejavu-core npm haproxy systemd)
 pkgs=("${run_pkgs[@]}")

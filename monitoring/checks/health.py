@@ -3,8 +3,8 @@
 A server starts UP (nanny's success counter starts at the threshold). `fall` consecutive failed
 checks take it DOWN (nanny: one). It comes back after `rise` consecutive successes (nanny:
 max(1, reentry // timeout), the default when the virtual sets no `rise`). The interval is the
-virtual's timeout. First checks are spread over one interval so that thousands of servers do not
-all start at once. Quiesce (weight 0) and the sorry server are decided by desired_state from the
+virtual's timeout. First checks are spread evenly over one interval, in lvs.cf's order, so that
+thousands of servers do not all start at once. Quiesce (weight 0) and the sorry server are decided by desired_state from the
 set of down servers this exposes.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -110,13 +109,14 @@ class HealthBook:
             if ref not in wanted:
                 del self.servers[ref]
                 self._down.discard(ref)
-        for ref, (spec, threshold, fall) in wanted.items():
+        for position, (ref, (spec, threshold, fall)) in enumerate(wanted.items()):
             current = self.servers.get(ref)
             if current is None:
-                # Spread first checks over one interval, the same spot for the same server.
-                offset = (
-                    (zlib.crc32(f"{ref.address}:{ref.port}".encode()) % 1000) / 1000 * spec.timeout
-                )
+                # First checks spread evenly over one interval in lvs.cf's order, as HAProxy
+                # staggers its servers: every slot of the scanner's wheel gets the same share (a
+                # hash of the address put 33 to 75 checks in 10 ms slots averaging 50, at 10,000
+                # every 2 s), and a server keeps its spot while its place in lvs.cf does.
+                offset = position / len(wanted) * spec.timeout
                 server = ServerHealth(ref, spec, threshold, fall, since=now, next_due=now + offset)
                 server.path = paths.get(ref)
                 self.servers[ref] = server

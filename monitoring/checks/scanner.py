@@ -2,8 +2,9 @@
 schedule of its own.
 
 An asyncio task per check costs about 0.3 ms of CPU, too much for 10,000 servers every 2 s on a
-quarter of a core. Here a check is a non-blocking connect, an epoll event and a close: a few
-microseconds of Python. The worker hands the scanner its plain connect checks once per
+quarter of a core. Here a check is a non-blocking connect, an epoll event and a close, and the
+plain ones (nearly all) are started, answered and, when quiet, put back on the wheel in C
+(_plainconnect.c says why). The worker hands the scanner its plain connect checks once per
 configuration (watch()); the scanner runs each every interval from a timing wheel and tells the
 worker's event loop only what can change a real server's state: every failure, and the passes
 after one until `quiet_after` of them in a row brought the server back (the health book's rise).
@@ -29,38 +30,34 @@ the scanner, and the listeners accept nothing.
 
 from __future__ import annotations
 
-import _socket
 import errno
+import logging
 import os
 import select
 import socket
 import struct
 import threading
 import time
-from bisect import bisect_left
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
+from monitoring.checks._plainconnect import Flights, Watch
 from monitoring.checks.probes import ProbeResult, both_ways, path_socket
 from virtualservers.lvsconf.paths import PathCheck
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}
-# socket.socket is a Python subclass of the C type whose __init__ and close() add two Python
-# calls to every check; the scanner only needs the C type's connect_ex, setsockopt and close
-# (bench/bench_worker.py: a fifth of the scanner's user time per connect).
-_PLAIN = _socket.socket
+_LINGER = (socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+_QUICKACK = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
 _STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
-_TCP, _QUICKACK_OPTION = socket.IPPROTO_TCP, socket.TCP_QUICKACK
-_QUICKACK = (_TCP, _QUICKACK_OPTION, 0)
-_IN_PROGRESS = errno.EINPROGRESS
-_SOCKET, _LINGER_OPTION = socket.SOL_SOCKET, socket.SO_LINGER
-_LINGER = (_SOCKET, _LINGER_OPTION, _RESET_ON_CLOSE)
 _FAILED = select.EPOLLERR | select.EPOLLHUP
 _WATCHED = select.EPOLLOUT | _FAILED
-READY_AT_ONCE = 1023  # Python's default for epoll.poll's maxevents
+READY_AT_ONCE = 1024  # events one poll returns at most (_plainconnect.c's)
 SLOT = 0.01  # the timing wheel's slot, seconds: also the longest epoll wait
 EXPIRY_EVERY = 0.05  # seconds between looks for connects past their timeout
+_STOP = object()  # queued by close(): the thread comes back to see it is to stop
+
+log = logging.getLogger(__name__)
 
 
 class Stamped(Protocol):
@@ -99,32 +96,13 @@ class Watched(NamedTuple):
     first_in: float = 0.0
 
 
-class _Watch:
+class _Watch(Watch):
     """One check on the wheel (or in flight: never both). `live` goes False when the worker
-    stops watching it; a result that comes in after is dropped."""
+    stops watching it; a result that comes in after is dropped. Its fields live in C
+    (_plainconnect.Watch, with the socket address read once): token, sharers, address, port,
+    family, timeout, quiet_after, path, due, streak, live, once."""
 
-    # The address and port, not the (address, port) tuple connect_ex takes: 10,000 tuples kept
-    # were 0.56 MB at 1,000 x 10, the tuple made for each connect costs tens of nanoseconds.
-    __slots__ = ("token", "sharers", "address", "port", "family", "timeout", "quiet_after",
-                 "path", "due", "streak", "live", "once")  # fmt: skip
-
-    def __init__(
-        self,
-        token: object,
-        sharers: Sequence[Stamped],
-        address: str,
-        port: int,
-        timeout: float,
-        quiet_after: int,
-        path: PathCheck | None,
-        due: float,
-        once: bool,
-    ) -> None:
-        self.token, self.sharers = token, sharers
-        self.address, self.port = address, port
-        self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        self.timeout, self.quiet_after, self.path = timeout, quiet_after, path
-        self.due, self.streak, self.live, self.once = due, 0, True, once
+    __slots__ = ()
 
     def same(self, check: Watched) -> bool:
         """Whether `check` is this check (then it keeps its place in the schedule)."""
@@ -149,7 +127,7 @@ class _Both:
         self.through: ProbeResult | None = None
 
 
-def _close_with_reset(sock: _socket.socket) -> None:
+def _close_with_reset(sock: socket.socket) -> None:
     sock.setsockopt(*_LINGER)
     sock.close()
 
@@ -160,7 +138,11 @@ class ConnectScanner:
     keeps its place in the schedule); submit(token, address, port, timeout) runs one check once.
     `deliver(list[(token, ProbeResult)])` is called from the scanner thread with what is
     reported (the worker appends the batch to a deque its loop empties). path_ready(path):
-    whether a check may go through the path yet (its private service is in the kernel)."""
+    whether a check may go through the path yet (its private service is in the kernel).
+
+    Plain checks to an address literal are connected, answered and expired by _plainconnect
+    (C); the rest (checks through the forwarding path, checks run once, other addresses) on
+    Python sockets in `pending`, on the same epoll."""
 
     def __init__(
         self,
@@ -176,12 +158,12 @@ class ConnectScanner:
         # What the other threads hand over: (token, address, port, timeout, path) to run once,
         # or a dict of Watched, the new set to run on the schedule.
         self.queue: deque = deque()
-        self.pending: dict[int, tuple[_socket.socket, _Watch, float, tuple | None]] = {}
+        self.pending: dict[int, tuple[socket.socket, _Watch, float, tuple | None]] = {}
         self.watches: dict[object, _Watch] = {}
-        self.wheel: defaultdict[int, list[_Watch]] = defaultdict(list)
-        self.slot = int(time.monotonic() / SLOT)  # the next slot of the wheel to run
         self.checks = 0  # connects started (checks made both ways count two)
         self.epoll = select.epoll()
+        # The timing wheel and the plain connects in flight, in C.
+        self.flights = Flights(self.epoll.fileno(), _Watch, SLOT)
         self.running = True
         self.thread = threading.Thread(
             target=self._run, name="lvsadmin-connect-scanner", daemon=True
@@ -201,21 +183,35 @@ class ConnectScanner:
     ) -> None:
         self.queue.append((token, address, port, timeout, path))
 
+    def in_flight(self) -> int:
+        """Connects started and not yet answered or expired."""
+        return len(self.pending) + self.flights.in_flight()
+
     def close(self) -> None:
         self.running = False
+        # Anything queued brings the thread back from flights.step within a slot.
+        self.queue.append(_STOP)
         self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            # Never closed under a thread still polling: its epoll's number could be handed to
+            # another's, and its sockets' numbers to anyone.
+            log.error("the connect scanner's thread did not stop within 5 s; its sockets stay")
+            return
         for sock, *_ in self.pending.values():
             sock.close()
+        self.flights.close()
         self.epoll.close()
 
     # --- on the scanner's thread ------------------------------------------------------------
     def _handed(self, item, now: float, results: list) -> None:
+        if item is _STOP:
+            return
         if isinstance(item, dict):
             self._rewatch(item, now)
             return
         token, address, port, timeout, path = item
         once = _Watch(token, (), address, port, timeout, 1 << 30, path, now, True)
-        self._launch(once, now, results)
+        self._started(*self.flights.launch([once], now), now, results)
 
     def _rewatch(self, checks: dict[object, Watched], now: float) -> None:
         old, self.watches = self.watches, {}
@@ -234,28 +230,24 @@ class ConnectScanner:
         for gone in old.values():
             gone.live = False
 
-    def _launch_all(self, due: list[_Watch], now: float, results: list) -> None:
-        """Start the checks of one slot of the wheel. A plain connect is started here in line,
-        without the calls _launch and _connect cost (it is nearly every check)."""
-        pending, register = self.pending, self.epoll.register
-        started = 0
-        for watch in due:
-            if not watch.live:
-                continue
-            if watch.path is not None:
-                self._launch(watch, now, results)  # counts its own connects
-                continue
-            started += 1
-            sock = _PLAIN(watch.family, _STREAM)
-            sock.setsockopt(_TCP, _QUICKACK_OPTION, 0)  # see the docstring
-            code = sock.connect_ex((watch.address, watch.port))
-            if code == _IN_PROGRESS:
-                fd = sock.fileno()
-                pending[fd] = (sock, watch, now, None)
-                register(fd, _WATCHED)
-            else:
-                self._connected_at_once(watch, now, sock, code, None, results)
+    def _started(
+        self, started: int, others: list[_Watch], at_once: list, now: float, results: list
+    ) -> None:
+        """After _plainconnect started the plain checks due: the others started here, and the
+        results of connects that did not wait."""
         self.checks += started
+        for watch in others:
+            self._launch(watch, now, results)  # counts its own connects
+        self._plain_results(at_once, results)
+
+    def _plain_results(self, done: list, results: list) -> None:
+        """What _plainconnect reports: (watch, started, ok, code, latency) of its connects."""
+        for watch, started, ok, code, latency in done:
+            if ok:
+                result = ProbeResult(True, latency)
+            else:
+                result = ProbeResult(False, latency, _reason(code) if code else "connection closed")
+            self._half_done(watch, started, None, result, results)
 
     def _launch(self, watch: _Watch, now: float, results: list) -> None:
         path = watch.path
@@ -271,7 +263,11 @@ class ConnectScanner:
     def _connect(self, watch: _Watch, now: float, half: tuple | None, results: list) -> None:
         self.checks += 1
         if half is None or not half[1]:
-            sock = _PLAIN(watch.family, _STREAM)
+            try:
+                sock = socket.socket(watch.family, _STREAM)
+            except OSError as exc:
+                self._half_done(watch, now, half, _failed(f"cannot open: {exc.strerror}"), results)
+                return
             sock.setsockopt(*_QUICKACK)  # see the docstring
             target = (watch.address, watch.port)
         else:
@@ -289,12 +285,6 @@ class ConnectScanner:
             self.pending[fd] = (sock, watch, now, half)
             self.epoll.register(fd, _WATCHED)
             return
-        self._connected_at_once(watch, now, sock, code, half, results)
-
-    def _connected_at_once(
-        self, watch: _Watch, now: float, sock, code: int, half: tuple | None, results: list
-    ) -> None:
-        """A connect that did not wait for an answer: it connected, or failed at once."""
         if code == 0:
             _close_with_reset(sock)
             result = ProbeResult(True, time.monotonic() - now)
@@ -303,63 +293,30 @@ class ConnectScanner:
             result = ProbeResult(False, time.monotonic() - now, _reason(code))
         self._half_done(watch, now, half, result, results)
 
-    def _answered(self, results: list) -> None:
-        """Every connect answered by now. One poll returns at most READY_AT_ONCE: after the
-        thread was held up (a loaded machine) thousands may be ready, and those left in the
-        kernel would be taken for timed out by the expiry that follows. Each batch is closed
-        before the next poll (a closed socket leaves the epoll set), so no socket comes twice.
-        A pass that is quiet (see the docstring) is handled here in line: it is nearly every
-        check of every round."""
-        ready = self.epoll.poll(SLOT, READY_AT_ONCE)
-        if not ready:
-            return
-        now, wall = time.monotonic(), self.clock()
-        pending, wheel = self.pending, self.wheel
-        latencies = self.latencies
-        while True:
-            for fd, events in ready:
-                item = pending.pop(fd, None)
-                if item is None:
-                    continue
-                sock, watch, started, half = item
-                # Closing the socket takes it out of the epoll set: no unregister call needed.
-                if events & _FAILED:
-                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    sock.close()
-                    reason = _reason(code) if code else "connection closed"
-                    self._half_done(
-                        watch, started, half, ProbeResult(False, now - started, reason), results
-                    )
-                    continue
-                sock.setsockopt(_SOCKET, _LINGER_OPTION, _RESET_ON_CLOSE)
+    def _answered_here(self, ready: list[tuple[int, int]], results: list) -> None:
+        """Answers on the Python sockets in `pending`."""
+        now = time.monotonic()
+        for fd, events in ready:
+            item = self.pending.pop(fd, None)
+            if item is None:
+                continue
+            sock, watch, started, half = item
+            # Closing the socket takes it out of the epoll set: no unregister call needed.
+            if events & _FAILED:
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 sock.close()
-                streak = watch.streak + 1
-                if half is not None or streak <= watch.quiet_after or not watch.live:
-                    self._half_done(watch, started, half, ProbeResult(True, now - started), results)
-                    continue
-                # The in-line twin of _half_done's quiet pass (_quiet, _again): nearly every
-                # check of every round comes here, so without their calls, as _launch_all.
-                watch.streak = streak
-                latency = now - started
-                token = watch.token
-                token.last_check, token.latency = wall, latency
-                for server in watch.sharers:
-                    server.last_check, server.latency = wall, latency
-                if latencies is not None:
-                    latencies.counts[bisect_left(latencies.bounds, latency)] += 1
-                    latencies.sum += latency
-                due = watch.due + watch.timeout
-                watch.due = due if due > now else now
-                wheel[int(watch.due / SLOT) + 1].append(watch)
-            if len(ready) < READY_AT_ONCE:
-                return
-            ready = self.epoll.poll(0, READY_AT_ONCE)
+                reason = _reason(code) if code else "connection closed"
+                result = ProbeResult(False, now - started, reason)
+            else:
+                _close_with_reset(sock)
+                result = ProbeResult(True, now - started)
+            self._half_done(watch, started, half, result, results)
 
     def _half_done(
         self, watch: _Watch, started: float, half: tuple | None, result: ProbeResult, results
     ) -> None:
         """One connect's result: with the other half's when made both ways, then reported, or
-        quiet (see the docstring) as _answered's plain passes are."""
+        quiet (see the docstring) as _plainconnect's plain passes are."""
         if half is not None:
             both, through = half
             if through:
@@ -397,36 +354,43 @@ class ConnectScanner:
         self._put(watch)
 
     def _put(self, watch: _Watch) -> None:
-        self.wheel[int(watch.due / SLOT) + 1].append(watch)
+        self.flights.put(watch)  # at the slot after its due
 
     def _expired(self, now: float, results: list) -> None:
         expired = [
-            fd for fd, (_, watch, started, _) in self.pending.items()
+            (fd, watch, started) for fd, (_, watch, started, _) in self.pending.items()
             if started + watch.timeout <= now
         ]  # fmt: skip
-        for fd in expired:
-            sock, watch, started, half = self.pending.pop(fd)
+        gone = [(watch, started, None) for watch, started in self.flights.expired(now)]
+        for fd, *_ in expired:
+            sock, _watch, _started, half = self.pending.pop(fd)
             sock.close()
+            gone.append((_watch, _started, half))
+        for watch, started, half in gone:
             reason = f"connect timed out after {watch.timeout:g} s"
             self._half_done(
                 watch, started, half, ProbeResult(False, now - started, reason), results
             )
 
     def _run(self) -> None:
+        """flights.step runs the wheel and the plain connects in C, quiet passes included, and
+        comes back with what is for Python, at the latest at the next look for expired
+        connects."""
         next_expiry = time.monotonic() + EXPIRY_EVERY
-        queue, wheel = self.queue, self.wheel
+        queue, step = self.queue, self.flights.step
         while self.running:
             results: list[tuple[object, ProbeResult]] = []
             now = time.monotonic()
             while queue:
                 self._handed(queue.popleft(), now, results)
-            last = int(now / SLOT)
-            while self.slot <= last:
-                due = wheel.pop(self.slot, None)
-                self.slot += 1
-                if due:
-                    self._launch_all(due, now, results)
-            self._answered(results)
+            started, others, fds, reported, at_once = step(
+                queue, self.clock, self.latencies, next_expiry
+            )
+            now = time.monotonic()
+            self._started(started, others, at_once, now, results)
+            if fds:
+                self._answered_here(fds, results)
+            self._plain_results(reported, results)
             now = time.monotonic()
             if now >= next_expiry:
                 next_expiry = now + EXPIRY_EVERY
@@ -440,6 +404,9 @@ def _failed(reason: str) -> ProbeResult:
 
 
 def _reason(code: int) -> str:
+    """An errno's text; negative: no socket could be opened (_plainconnect's code)."""
+    if code < 0:
+        return f"cannot open: {os.strerror(-code)}"
     if code == errno.ECONNREFUSED:
         return "connection refused"
     return os.strerror(code)

@@ -44,6 +44,14 @@ def test_it_starts_every_active_real_server_up_and_spreads_first_checks():
     assert all(0 <= o < 6 for o in offsets) and offsets[0] != offsets[1]
 
 
+def test_first_checks_are_spread_evenly_over_the_interval_in_lvs_cf_order():
+    servers = [RealServer(f"db{i}", f"192.0.2.{i}", True, None, 1) for i in range(1, 9)]
+    health, clock = book(seed(servers=servers))
+    offsets = [health.servers[ref].next_due - clock.now for ref in health.servers]
+    assert [ref.address for ref in health.servers] == [s.address for s in servers]
+    assert offsets == [i * 6 / 8 for i in range(8)]  # timeout 6 s, 8 servers: every 0.75 s
+
+
 def test_it_takes_a_server_down_at_the_first_failure_with_nannys_words_naming_its_virtual():
     health, clock = book()
     transition = health.record(DB1, FAIL, clock.now)

@@ -12,6 +12,7 @@ import pytest
 from monitoring.checks.probes import ProbeResult
 from monitoring.checks.scanner import ConnectScanner, Watched
 from monitoring.metrics.counters import LATENCY_BUCKETS, Histogram
+from tests.support.descriptors import descriptors_left
 
 
 class Results:
@@ -160,8 +161,9 @@ def test_connected_checks_are_not_timed_out_when_more_are_ready_than_one_poll_re
 
         @staticmethod
         def monotonic() -> float:
-            # Late from when every connect is started, more of them pending than one poll returns.
-            started = not instance.queue and len(instance.pending) > module.READY_AT_ONCE
+            # Late from when every connect is started (more of them than one poll returns): the
+            # scanner's next look at the clock, after its polls, is past every deadline.
+            started = not instance.queue and instance.checks >= count
             Late.late = Late.late or started
             return real_monotonic() + (60.0 if Late.late else 0.0)
 
@@ -173,6 +175,36 @@ def test_connected_checks_are_not_timed_out_when_more_are_ready_than_one_poll_re
     got = results.wait(*tokens, timeout=30)
     assert [r.reason for r in got if not r.ok] == []
     server.close()
+
+
+def test_a_check_that_cannot_open_a_socket_is_reported_down_and_the_scanner_goes_on(
+    scanner,
+) -> None:
+    # Out of descriptors (a director at its limit): the check fails with the reason, and the
+    # scanner's thread is still there for the next check.
+    instance, results = scanner
+    server = listener()
+    port = server.getsockname()[1]
+    with descriptors_left(0):
+        instance.submit("starved", "127.0.0.1", port, 2.0)
+        (result,) = results.wait("starved")
+    assert not result.ok and result.reason == "cannot open: Too many open files"
+    instance.submit("after", "127.0.0.1", port, 2.0)
+    assert results.wait("after")[0].ok
+    server.close()
+
+
+def test_closing_stops_the_thread_in_the_middle_of_a_long_step(monkeypatch) -> None:
+    # The thread waits in C until its next look for expired connects: an hour here. close()
+    # must bring it back, not leave it polling an epoll that close() then shuts (its number
+    # would go to the next scanner's, whose events the old thread would take).
+    from monitoring.checks import scanner as module
+
+    monkeypatch.setattr(module, "EXPIRY_EVERY", 3600.0)
+    instance = ConnectScanner(Results().deliver)
+    time.sleep(module.SLOT * 10)  # inside flights.step by now
+    instance.close()
+    assert not instance.thread.is_alive()
 
 
 # --- checks on the scanner's own schedule (watch) ---------------------------------------------
