@@ -418,11 +418,11 @@ def report(result: dict, haproxy: dict | None) -> None:
         haproxy_cpu = haproxy["user"] + haproxy["system"]
         print(
             f"{'HAProxy':10} {haproxy['user'] * 100:6.1f}% {haproxy['system'] * 100:6.1f}%"
-            f" {haproxy_cpu * 100:6.1f}% {haproxy['rss']:5.0f} MB"
+            f" {haproxy_cpu * 100:6.1f}% {haproxy['rss']:5.1f} MB"
         )
     print(
         f"{'worker':10} {result['user'] * 100:6.1f}% {result['system'] * 100:6.1f}%"
-        f" {worker_cpu * 100:6.1f}% {result['rss']:5.0f} MB"
+        f" {worker_cpu * 100:6.1f}% {result['rss']:5.1f} MB"
     )
     if haproxy is not None:
 
@@ -473,7 +473,7 @@ def report(result: dict, haproxy: dict | None) -> None:
             f" {verdict(worker_cpu <= haproxy_cpu)}"
         )
         print(
-            f"memory at most HAProxy's ({haproxy['rss']:.0f} MB): {result['rss']:.0f} MB"
+            f"memory at most HAProxy's ({haproxy['rss']:.1f} MB): {result['rss']:.1f} MB"
             f" {verdict(result['rss'] <= haproxy['rss'])}"
         )
     worst = f"{detected[-1]:.2f} s" if detected else "none seen"

@@ -516,6 +516,13 @@ launch_due(Flights *self, double now, PyObject *others, PyObject *at_once)
             self->batch[count++] = item.watch; /* the wheel's reference, moved */
         }
         bucket->count = kept;
+        if (kept == 0) {
+            /* Emptied as the wheel turns: kept, every bucket would hold the largest slot's
+               room (1 MB at 10,000 every 2 s, measured). */
+            PyMem_Free(bucket->items);
+            bucket->items = NULL;
+            bucket->capacity = 0;
+        }
     }
     if (!failed && start_connects(self, self->batch, count, now, at_once) < 0)
         failed = 1;
