@@ -497,10 +497,14 @@ launch_due(Flights *self, double now, PyObject *others, PyObject *at_once)
                 continue;
             }
             if (self->lags != NULL && self->lags != Py_None) {
+                /* A measure only: if it cannot be taken, it stops, and the checks go on. */
                 PyObject *lag = PyFloat_FromDouble(now - item.watch->due);
                 PyObject *done = lag ? PyObject_CallMethod(self->lags, "append", "O", lag) : NULL;
                 Py_XDECREF(lag);
-                failed = done == NULL;
+                if (done == NULL) {
+                    PyErr_Clear();
+                    Py_CLEAR(self->lags);
+                }
                 Py_XDECREF(done);
             }
             if (item.watch->addrlen == 0 || item.watch->path != Py_None) {
