@@ -22,13 +22,12 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.runtime
 	$(PIP) install -q -r requirements-test.txt
 	touch $@
 
+# The venv, and the C extension modules (the connect scanner's hot path) built in place for its
+# Python with Debian's gcc (a module newer than its source is left as it is).
 venv: $(VENV)/.runtime
-venv-test: $(VENV)/.test
-
-# The C extension modules (the connect scanner's hot path), built in place for the venv's
-# Python with Debian's gcc; a module newer than its source is left as it is.
-native: venv
 	$(PY) scripts/build_native.py
+venv-test: $(VENV)/.test
+native: venv
 
 # axe-core for the accessibility browser test, pinned by its lock file (npm from Debian).
 AXE_DIR := tests/browser/axe

@@ -121,6 +121,12 @@ def test_the_gui_runs_unprivileged_in_the_documented_layout_and_can_log_in_and_a
         "LVSADMIN_WORKERS": "2",
     }
     python = str(opt / ".venv" / "bin" / "python")
+    # `make venv` built the worker's C module (the connect scanner's) for Debian's python3.
+    loaded = as_user(
+        [python, "-c", "import monitoring.checks.scanner as s; print(s.Flights.__module__)"],
+        cwd=opt, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "monitoring.checks._plainconnect", loaded.stderr
     as_user([python, "manage.py", "migrate", "-v0"], cwd=opt, env=env, check=True)
     as_user(
         [python, "manage.py", "lvspasswd"],

@@ -278,3 +278,13 @@ def test_start_lags_are_recorded_only_when_asked(bench):
     ((lag,),) = [lags]
     assert 0 <= lag <= time.monotonic() - due
     server.close()
+
+
+def test_a_lag_that_cannot_be_recorded_stops_the_recording_not_the_checks(bench):
+    server = listener()
+    bench.flights.lags = ()  # no append
+    bench.flights.put(watch(server.getsockname()[1], due=time.monotonic()))
+    while not bench.step(0.05)[0]:
+        pass
+    assert bench.flights.lags is None and bench.flights.in_flight() + bench.flights.on_wheel()
+    server.close()
