@@ -183,10 +183,6 @@ class ConnectScanner:
     ) -> None:
         self.queue.append((token, address, port, timeout, path))
 
-    def in_flight(self) -> int:
-        """Connects started and not yet answered or expired."""
-        return len(self.pending) + self.flights.in_flight()
-
     def close(self) -> None:
         self.running = False
         # Anything queued brings the thread back from flights.step within a slot.
