@@ -492,11 +492,11 @@ launch_due(Flights *self, double now, PyObject *others, PyObject *at_once)
                 continue;
             }
             self->on_wheel--;
-            if (failed || !item.watch->live) {
+            if (failed) {
                 Py_DECREF(item.watch);
                 continue;
             }
-            if (self->lags != NULL && self->lags != Py_None) {
+            if (item.watch->live && self->lags != NULL && self->lags != Py_None) {
                 /* A measure only: if it cannot be taken, it stops, and the checks go on. */
                 PyObject *lag = PyFloat_FromDouble(now - item.watch->due);
                 PyObject *done = lag ? PyObject_CallMethod(self->lags, "append", "O", lag) : NULL;
@@ -507,17 +507,11 @@ launch_due(Flights *self, double now, PyObject *others, PyObject *at_once)
                 }
                 Py_XDECREF(done);
             }
-            if (item.watch->addrlen == 0 || item.watch->path != Py_None) {
-                failed = PyList_Append(others, (PyObject *)item.watch) < 0;
-                Py_DECREF(item.watch);
-                continue;
-            }
-            if (batch_room(self, count + 1) < 0) {
-                failed = 1;
-                Py_DECREF(item.watch);
-                continue;
-            }
-            self->batch[count++] = item.watch; /* the wheel's reference, moved */
+            Py_ssize_t batched = count;
+            failed = sort_watch(self, item.watch, others, &count) < 0;
+            if (count == batched)
+                Py_DECREF(item.watch); /* stopped, or in `others` (which holds its own) */
+            /* else the wheel's reference moved to the batch */
         }
         bucket->count = kept;
         if (kept == 0) {

@@ -242,7 +242,7 @@ class ConnectScanner:
             if ok:
                 result = ProbeResult(True, latency)
             else:
-                result = ProbeResult(False, latency, _reason(code) if code else "connection closed")
+                result = ProbeResult(False, latency, _reason(code))
             self._half_done(watch, started, None, result, results)
 
     def _launch(self, watch: _Watch, now: float, results: list) -> None:
@@ -301,8 +301,7 @@ class ConnectScanner:
             if events & _FAILED:
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 sock.close()
-                reason = _reason(code) if code else "connection closed"
-                result = ProbeResult(False, now - started, reason)
+                result = ProbeResult(False, now - started, _reason(code))
             else:
                 _close_with_reset(sock)
                 result = ProbeResult(True, now - started)
@@ -354,14 +353,14 @@ class ConnectScanner:
 
     def _expired(self, now: float, results: list) -> None:
         expired = [
-            (fd, watch, started) for fd, (_, watch, started, _) in self.pending.items()
+            fd for fd, (_, watch, started, _) in self.pending.items()
             if started + watch.timeout <= now
         ]  # fmt: skip
         gone = [(watch, started, None) for watch, started in self.flights.expired(now)]
-        for fd, *_ in expired:
-            sock, _watch, _started, half = self.pending.pop(fd)
+        for fd in expired:
+            sock, watch, started, half = self.pending.pop(fd)
             sock.close()
-            gone.append((_watch, _started, half))
+            gone.append((watch, started, half))
         for watch, started, half in gone:
             reason = f"connect timed out after {watch.timeout:g} s"
             self._half_done(
@@ -400,7 +399,10 @@ def _failed(reason: str) -> ProbeResult:
 
 
 def _reason(code: int) -> str:
-    """An errno's text; negative: no socket could be opened (_plainconnect's code)."""
+    """An errno's text; 0: the connection closed without one (EPOLLHUP); negative: no socket
+    could be opened (_plainconnect's code)."""
+    if code == 0:
+        return "connection closed"
     if code < 0:
         return f"cannot open: {os.strerror(-code)}"
     if code == errno.ECONNREFUSED:
