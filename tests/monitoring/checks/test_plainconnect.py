@@ -4,6 +4,7 @@ loopback: what it starts, what it keeps quiet, what it hands back, and what it l
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import select
 import socket
@@ -19,6 +20,7 @@ from tests.support.descriptors import descriptors_left
 
 SLOT = 0.01
 READY_AT_ONCE = 1024  # _plainconnect.c's batch for one poll
+SPARE_MAX = 256  # _plainconnect.c's: spare sockets kept per address family
 
 
 class Stamp:
@@ -59,6 +61,9 @@ class Bench:
 
 @pytest.fixture
 def bench() -> Iterator[Bench]:
+    # Sockets an earlier test left for the garbage collector closed now, not in the middle of
+    # a test that counts this process's descriptors.
+    gc.collect()
     instance = Bench()
     yield instance
     instance.close()
@@ -80,6 +85,25 @@ def watch(port: int, address: str = "127.0.0.1", quiet_after: int = 0, due: floa
 
 def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def half_open(port: int) -> int:
+    """Connections to this local port that the real server's kernel still holds half-open
+    (SYN_RECV: it sent its SYN-ACK and waits), from /proc/net/tcp and tcp6."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, _, state = line.split()[1:4]
+                count += int(local.rsplit(":", 1)[1], 16) == port and state == "03"
+    return count
+
+
+def check_one(bench: Bench, check: Watch) -> list:
+    """Launch one check and answer it: what was reported."""
+    _, _, at_once = bench.flights.launch([check], time.monotonic())
+    return at_once + bench.answer_all()
 
 
 def test_a_quiet_pass_is_stamped_counted_and_put_back_on_the_wheel_without_a_report(bench):
@@ -254,6 +278,67 @@ def test_closing_closes_every_connect_in_flight_and_empties_the_wheel(bench):
     bench.flights.close()
     assert bench.flights.in_flight() == 0 and open_descriptors() == before
     assert bench.flights.on_wheel() == 0
+    server.close()
+
+
+def test_a_checked_socket_is_disconnected_with_a_reset_and_kept_for_the_next_connect(bench):
+    server = listener()
+    port = server.getsockname()[1]
+    server.setblocking(False)
+    before = open_descriptors()
+    for _ in range(30):
+        assert check_one(bench, watch(port)) == []  # quiet passes
+    # One socket served the 30 checks, one after the other, and stays open for the next.
+    assert bench.flights.spare() == 1 and open_descriptors() == before + 1
+    # Disconnecting reset each connection as closing did: the real server's kernel holds none
+    # half-open, and its application was handed none.
+    assert half_open(port) == 0
+    with pytest.raises(BlockingIOError):
+        server.accept()
+    server.close()
+
+
+def test_a_spare_socket_connects_anew_after_a_refusal_and_after_a_pass(bench):
+    server = listener()
+    port = server.getsockname()[1]
+    refusing = listener()
+    closed_port = refusing.getsockname()[1]
+    refusing.close()  # nothing listens there now
+    outcomes = []
+    for target in (closed_port, port, closed_port, closed_port, port, port):
+        ((_, _, ok, code, _),) = check_one(bench, watch(target, quiet_after=10))  # reported
+        outcomes.append((ok, code))
+        assert bench.flights.spare() == 1
+    refused, passed = (False, errno.ECONNREFUSED), (True, 0)
+    assert outcomes == [refused, passed, refused, refused, passed, passed]
+    server.close()
+
+
+def test_spare_sockets_are_kept_per_address_family_and_closed_with_the_flights(bench):
+    servers = [listener(), listener("::1")]
+    before = open_descriptors()
+    for _ in range(3):
+        for server in servers:
+            address, port = server.getsockname()[:2]
+            check = watch(port, address=address)
+            assert check_one(bench, check) == [] and check.token.last_check == 1234.5
+    assert bench.flights.spare() == 2 and open_descriptors() == before + 2
+    bench.flights.close()
+    assert bench.flights.spare() == 0 and open_descriptors() == before
+    for server in servers:
+        server.close()
+
+
+def test_no_more_spares_are_kept_than_the_limit(bench):
+    server = listener()
+    port = server.getsockname()[1]
+    before = open_descriptors()
+    started, _, _ = bench.flights.launch(
+        [watch(port) for _ in range(SPARE_MAX + 40)], time.monotonic()
+    )
+    assert started == SPARE_MAX + 40 and bench.answer_all() == []
+    assert bench.flights.spare() == SPARE_MAX and open_descriptors() == before + SPARE_MAX
+    assert half_open(port) == 0  # the ones closed were reset too
     server.close()
 
 
