@@ -220,7 +220,12 @@ class StatusWriter:
             status["table_note"] = note if table is not None else None
             rows = keyed_rows(table, names) if table is not None else {}
             status["table_stamp"] = new_table_stamp()
-        write_health = force or health.transitions or now - self.last_health >= HEALTH_EVERY
+        write_health = (
+            force
+            or health.transitions
+            or now - self.last_health >= HEALTH_EVERY
+            or self._first_checks_in(health)
+        )
         sample = now - self.last_sample >= SAMPLE_EVERY
         # Built once, and only for a round that needs them (whole health rows, samples).
         counted = functools.cache(lambda: _counters(table, names))
@@ -308,6 +313,17 @@ class StatusWriter:
             for at, latency, pk in zip(checked, map(_LATENCY, states), last.ids, strict=True)
         ]
         return HealthWrite(whole, rows, stamps, written)
+
+    def _first_checks_in(self, health: HealthSnapshot) -> bool:
+        """Whether fewer servers are unchecked than the health rows last written show
+        "unknown": their first checks are written at the next round, not up to HEALTH_EVERY
+        later (after a worker's start every server was shown unknown for up to ten seconds,
+        though checked within one interval). One count in C, and only while rows show
+        "unknown"."""
+        last = self.health_written
+        if last is None or not last.unchecked:
+            return False
+        return list(map(_CHECKED, health.states)).count(None) < len(last.unchecked)
 
     def _counters_only(self, shape: int | None, note: str) -> bool:
         """Whether the table of `shape` (table_shape's) differs from the last one written in its

@@ -273,6 +273,46 @@ def test_a_server_checked_for_the_first_time_is_shown_up_not_unknown():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_first_checks_after_a_start_are_shown_at_the_next_round_not_a_health_interval_later():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.worker.status import HEALTH_EVERY, STATUS_EVERY
+
+    clock = SimpleNamespace(now=time.time())
+    writer = StatusWriter(NO_KERNEL, lambda: clock.now)
+    states = [ServerHealth(ref, CheckSpec(), 1, since=clock.now) for ref in SERVERS[:4]]
+
+    def status_round() -> list[str]:
+        clock.now += STATUS_EVERY
+        health = HealthSnapshot(states, frozenset(), transitions=0, members=1)
+        with CaptureQueriesContext(connection) as queries:
+            assert writer.write(Enforced(None, None), health)
+        health_table = connection.ops.quote_name(RealServerHealth._meta.db_table)
+        return [q["sql"] for q in queries.captured_queries if health_table in q["sql"]]
+
+    def shown_states() -> dict[str, str]:
+        return dict(RealServerHealth.objects.values_list("address", "state"))
+
+    status_round()  # the worker's first round: nothing checked yet
+    assert set(shown_states().values()) == {"unknown"}
+    # Three servers' first checks come in (a check's interval spreads them): shown at once.
+    for n, state in enumerate(states[:3]):
+        state.last_check, state.latency = clock.now + 1, (n + 1) / 1000
+    status_round()
+    assert shown_states() == {
+        **{s.ref.address: "up" for s in states[:3]},
+        states[3].ref.address: "unknown",
+    }
+    # Nothing new: the health rows wait for their interval.
+    assert status_round() == []
+    states[3].last_check, states[3].latency = clock.now + 1, 0.004
+    status_round()
+    assert shown(states) == expected(states)
+    assert 2 * STATUS_EVERY < HEALTH_EVERY  # each was one round, well before an interval
+
+
+@pytest.mark.django_db(transaction=True)
 def test_health_rows_another_worker_wrote_or_an_operator_removed_are_written_whole_again():
     """Two directors on one database: the last worker to write wins whole rows, never a mix of
     one's states and the other's stamps; a row removed behind the worker's back comes back."""
