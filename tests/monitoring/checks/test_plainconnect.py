@@ -3,14 +3,20 @@ loopback: what it starts, what it keeps quiet, what it hands back, and what it l
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
 import select
 import socket
+import struct
+import subprocess
+import sys
+import textwrap
 import time
 from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +27,7 @@ from tests.support.descriptors import descriptors_left
 SLOT = 0.01
 READY_AT_ONCE = 1024  # _plainconnect.c's batch for one poll
 SPARE_MAX = 256  # _plainconnect.c's: spare sockets kept per address family
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Stamp:
@@ -98,6 +105,35 @@ def half_open(port: int) -> int:
                 local, _, state = line.split()[1:4]
                 count += int(local.rsplit(":", 1)[1], 16) == port and state == "03"
     return count
+
+
+@contextlib.contextmanager
+def loopback_capture() -> Iterator[socket.socket]:
+    """Every frame this host sends on loopback from now on (a packet socket: the tests run as
+    root, as the worker does)."""
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    capture.bind(("lo", 0))
+    capture.setblocking(False)
+    try:
+        yield capture
+    finally:
+        capture.close()
+
+
+def syn_sequences(capture: socket.socket, port: int) -> list[int]:
+    """The initial sequence numbers of the IPv4 SYNs sent to this port, in order."""
+    sequences = []
+    while True:
+        try:
+            frame, (_, _, kind, *_) = capture.recvfrom(65535)
+        except BlockingIOError:
+            return sequences
+        if kind != socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            continue  # each frame is seen going out and coming in; IPv4 TCP only
+        tcp = 14 + (frame[14] & 0x0F) * 4
+        destination, sequence = struct.unpack("!HI", frame[tcp + 2 : tcp + 8])
+        if destination == port and frame[tcp + 13] & 0x12 == 0x02:  # SYN without ACK
+            sequences.append(sequence)
 
 
 def check_one(bench: Bench, check: Watch) -> list:
@@ -296,6 +332,64 @@ def test_a_checked_socket_is_disconnected_with_a_reset_and_kept_for_the_next_con
     with pytest.raises(BlockingIOError):
         server.accept()
     server.close()
+
+
+def test_a_spare_sockets_connects_start_at_unguessable_sequence_numbers_as_new_sockets_do(
+    bench,
+):
+    # Disconnected, a socket's next connect starts where the last one left off plus a window:
+    # whoever saw one check (a real server) could forge the answers to the next ones.
+    server = listener()
+    port = server.getsockname()[1]
+    with loopback_capture() as capture:
+        for _ in range(6):  # due far ahead: a quiet pass does not start it again here
+            assert check_one(bench, watch(port, due=time.monotonic() + 60)) == []
+        sequences = syn_sequences(capture, port)
+    assert bench.flights.spare() == 1 and bench.flights.keeps_spares()  # one socket, reused
+    assert len(sequences) == 6
+    steps = [(b - a) % 2**32 for a, b in zip(sequences, sequences[1:], strict=False)]
+    assert len(set(steps)) == 5, steps  # each drawn anew, not the last one's plus a window
+    server.close()
+
+
+def test_without_cap_net_admin_no_socket_is_kept_and_every_check_has_a_new_one():
+    # Repair mode (the fresh sequence number) needs CAP_NET_ADMIN: a process without it (root
+    # here, with that capability dropped) checks as before, a new socket a check.
+    script = textwrap.dedent(
+        """
+        import select, socket, time
+        from monitoring.checks._plainconnect import Flights, Watch
+
+        class Stamp:
+            last_check = latency = None
+
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        epoll = select.epoll()
+        flights = Flights(epoll.fileno(), Watch, 0.01)
+        stamps = []
+        for _ in range(3):
+            stamp = Stamp()
+            stamps.append(stamp)
+            check = Watch(stamp, (), "127.0.0.1", server.getsockname()[1], 2.0, 0, None, 1.0, False)
+            flights.launch([check], time.monotonic())
+            while flights.in_flight():
+                flights.step([], lambda: 99.0, None, time.monotonic() + 0.1)
+        print(flights.spare(), flights.keeps_spares(), [s.last_check for s in stamps])
+        """
+    )
+    dropped = ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin"]
+    run = subprocess.run(
+        [*dropped, sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split(None, 2) == ["0", "False", "[99.0, 99.0, 99.0]\n"]
 
 
 def test_a_spare_socket_connects_anew_after_a_refusal_and_after_a_pass(bench):
