@@ -260,6 +260,14 @@ typedef struct {
 static const int ZERO = 0;
 static const struct linger RESET_ON_CLOSE = {1, 0};
 
+/* Closed with a reset if it is connected (SO_LINGER 0), as a check that is not kept ends. */
+static void
+close_with_reset(int fd)
+{
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &RESET_ON_CLOSE, sizeof RESET_ON_CLOSE);
+    close(fd);
+}
+
 static double
 monotonic(void)
 {
@@ -329,8 +337,7 @@ release_socket(Flights *self, int fd, int family)
     int *count = &self->spares[family_index(family)];
     if (self->no_spares || *count >= SPARE_MAX ||
         connect(fd, &unspecified, sizeof unspecified) < 0) {
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &RESET_ON_CLOSE, sizeof RESET_ON_CLOSE);
-        close(fd);
+        close_with_reset(fd);
         return;
     }
     int fresh = fresh_sequence(fd);
@@ -457,12 +464,12 @@ start_connects(Flights *self, Watch **mine, Py_ssize_t count, double now, PyObje
     for (Py_ssize_t i = 0; i < count; i++) {
         Watch *watch = mine[i];
         Start *start = &starts[i];
-        int *spares = &self->spares[family_index(watch->family)];
-        int reused = *spares > 0;
+        int family = family_index(watch->family);
+        int reused = self->spares[family] > 0;
         start->connected = 0;
         start->code = 0;
         if (reused) {
-            start->fd = self->spare[family_index(watch->family)][--*spares];
+            start->fd = self->spare[family][--self->spares[family]];
             self->table[start->fd].spare = 0;
         } else {
             start->fd = socket(watch->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -481,9 +488,7 @@ start_connects(Flights *self, Watch **mine, Py_ssize_t count, double now, PyObje
             if (reused) {
                 release_socket(self, start->fd, watch->family);
             } else { /* not registered, no table entry yet: not kept */
-                setsockopt(start->fd, SOL_SOCKET, SO_LINGER, &RESET_ON_CLOSE,
-                           sizeof RESET_ON_CLOSE);
-                close(start->fd);
+                close_with_reset(start->fd);
             }
             continue;
         }
